@@ -1,0 +1,67 @@
+"""What every task shares: settings for this host, and turning u7s errors into clean exits.
+
+Kept light: importing this must not pull in jinja2, fabric or paramiko (help stays fast).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from invoke import Exit
+
+SET_HELP = "KEY=VALUE: set a setting for this run (repeatable), e.g. --set PORT_ETCD=12379"
+
+
+def clean_errors(body):
+    """Turn the project's own errors into a one-line message and exit status 1."""
+
+    @functools.wraps(body)
+    def wrapper(*args, **kwargs):
+        from ..errors import U7sError
+
+        try:
+            return body(*args, **kwargs)
+        except U7sError as exc:
+            raise Exit(f"u7s: {exc}".replace("\n", "\nu7s: "), code=1) from None
+        except KeyboardInterrupt:
+            raise Exit("u7s: interrupted", code=130) from None
+
+    return wrapper
+
+
+def config_of(c) -> dict:
+    """The `u7s` section of the invoke configuration (config files, or a parent collection's)."""
+    section = c.config.get("u7s") or {}
+    return {key: section[key] for key in section}
+
+
+def local(c, set_=None, report_prefix=None):
+    """This host, its resolved settings, and a reporter: what a single-host task works with."""
+    from ..facts import HostFacts
+    from ..hosts import LocalHost
+    from ..report import Reporter
+    from ..settings import parse_assignments, resolve
+
+    host = LocalHost(c)
+    settings = resolve(
+        HostFacts(host),
+        config=config_of(c),
+        env=os.environ,
+        flags=parse_assignments(set_ or []),
+    )
+    return host, settings, Reporter(report_prefix)
+
+
+def node_of(c, set_=None):
+    from ..node import Node
+
+    host, settings, report = local(c, set_)
+    return Node(host, settings, report)
+
+
+def out(text: str) -> None:
+    """What a task exists to print goes to stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
