@@ -283,7 +283,10 @@ class _Resolver:
         default_project = f"u7s-{_compose_safe(hostname)}" if multi_node else "u7s"
         project = self.name("U7S_PROJECT", default_project)
         network = self.name("U7S_NETWORK", project)
-        bypass = self.boolean("BYPASS4NETNS", engine_type == "nerdctl" and self.facts.bypass4netnsd_running())
+        if self.raw.get("BYPASS4NETNS") is None:  # probe the socket only when the user gave no value
+            bypass = engine_type == "nerdctl" and self.facts.bypass4netnsd_running()
+        else:
+            bypass = self.boolean("BYPASS4NETNS", False)
         if bypass and engine_type != "nerdctl":
             self.bad("BYPASS4NETNS", f"only nerdctl supports bypass4netns, the engine is {engine_type}", "unset it")
         image = self.text("NODE_IMAGE")

@@ -1,0 +1,8 @@
+"""Make the checkout importable however pytest is started (`pytest`, `python -m pytest`)."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))

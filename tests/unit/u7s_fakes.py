@@ -1,0 +1,130 @@
+"""Fakes shared by the unit tests: host facts, a scripted host, settings made from a few values.
+
+Nothing here runs a command, touches an engine or opens a connection.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Callable
+
+from u7s.hosts import Host, Result
+from u7s.settings import Settings, resolve
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+class FakeFacts:
+    """Facts of a made-up host; `asked` records which facts settings looked up."""
+
+    def __init__(
+        self,
+        hostname: str = "host1",
+        host_ip: str = "192.0.2.10",
+        home: str = "/home/user",
+        commands: tuple[str, ...] = ("dockerd-rootless.sh",),
+        bypass4netnsd: bool = False,
+    ):
+        self._hostname, self._host_ip, self._home = hostname, host_ip, home
+        self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
+        self.asked: list[str] = []
+
+    def hostname(self) -> str:
+        self.asked.append("hostname")
+        return self._hostname
+
+    def host_ip(self) -> str:
+        self.asked.append("host_ip")
+        return self._host_ip
+
+    def home(self) -> str:
+        self.asked.append("home")
+        return self._home
+
+    def has_command(self, name: str) -> bool:
+        self.asked.append(f"has_command:{name}")
+        return name in self.commands
+
+    def bypass4netnsd_running(self) -> bool:
+        self.asked.append("bypass4netnsd_running")
+        return self.bypass4netnsd
+
+
+class RefusingFacts:
+    """Facts that must not be needed: every look-up fails the test."""
+
+    def __getattr__(self, name):
+        def refuse(*args):
+            raise AssertionError(f"settings asked for the fact {name}{args} although the value was given")
+
+        return refuse
+
+
+def make_settings(facts=None, **flags) -> Settings:
+    """Settings for host1 (docker, 192.0.2.10, workdir /home/user/.local/share/u7s/u7s) plus `flags`."""
+    return resolve(facts or FakeFacts(), flags={k: str(v) for k, v in flags.items()})
+
+
+Matcher = Callable[[list[str]], bool]
+
+
+class FakeHost(Host):
+    """A host whose commands answer from a script of rules; unknown commands fail the test.
+
+    A rule is (matcher, Result). Matchers see the argv the command was built
+    from (the shell string `Host.run` makes, split back), so a test also
+    proves that quoting survives the trip.
+    """
+
+    name = "fake"
+
+    def __init__(self, files: dict[str, str] | None = None):
+        self.rules: list[tuple[Matcher, Result]] = []
+        self.files = dict(files or {})
+        self.calls: list[list[str]] = []
+        self.stdins: list[str | None] = []
+        self.written: dict[str, tuple[bytes, int]] = {}
+
+    def on(self, *prefix: str, result: Result | None = None, contains: str | None = None,
+           exited: int = 0, stdout: str = "", stderr: str = "") -> "FakeHost":
+        """Answer commands starting with `prefix` (and containing `contains` in some word); newest rule wins."""
+
+        def match(argv: list[str]) -> bool:
+            return argv[: len(prefix)] == list(prefix) and (
+                contains is None or any(contains in word for word in argv)
+            )
+
+        self.rules.insert(0, (match, result or Result(exited, stdout, stderr)))
+        return self
+
+    def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
+        argv = shlex.split(command)
+        self.calls.append(argv)
+        self.stdins.append(stdin)
+        for match, result in self.rules:
+            if match(argv):
+                return result
+        raise AssertionError(f"FakeHost: no rule for {argv}")
+
+    def read_text(self, path: str) -> str | None:
+        return self.files.get(path)
+
+    def write_file(self, path: str, data: str | bytes, mode: int = 0o644) -> bool:
+        raw = data.encode() if isinstance(data, str) else data
+        if self.written.get(path) == (raw, mode):
+            return False
+        self.written[path] = (raw, mode)
+        self.files[path] = raw.decode()
+        return True
+
+    def remove(self, path: str) -> bool:
+        return self.files.pop(path, None) is not None
+
+    def makedirs(self, path: str, mode: int = 0o700) -> None:
+        pass
