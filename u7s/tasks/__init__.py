@@ -8,9 +8,10 @@
 
 from invoke import Collection
 
-from . import single_host
+from . import cluster, single_host
 
 ns = Collection.from_module(single_host)
+ns.add_collection(Collection.from_module(cluster), name="cluster")
 # Settings live under the `u7s` key; u7s merges its own defaults beneath
 # whatever a config file or a parent collection puts there.
 ns.configure({"u7s": {}})

@@ -1,0 +1,181 @@
+"""Many hosts at once: connect, resolve each host's settings, run a step on hosts in parallel.
+
+Steps run in sequence; within a step, hosts run in parallel. A failing host
+does not stop the others: every result is collected per host, and the caller
+decides which later steps can still run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import U7sError
+from .hosts import Host
+from .inventory import HostSpec, Inventory
+from .node import Node
+from .report import Reporter
+from .settings import Settings, resolve
+
+
+@dataclass
+class Member:
+    spec: HostSpec
+    report: Reporter
+    host: Host | None = None
+    settings: Settings | None = None
+    failed: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def node(self) -> Node:
+        assert self.host is not None and self.settings is not None
+        return Node(self.host, self.settings, self.report)
+
+
+@dataclass
+class StepResult:
+    ok: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+# Errors that mean "this host failed", not "u7s has a bug": reported per host.
+HOST_ERRORS: tuple[type[BaseException], ...] = (U7sError, OSError, EOFError, socket.timeout)
+
+
+def _host_errors() -> tuple[type[BaseException], ...]:
+    import invoke
+    import paramiko
+
+    return HOST_ERRORS + (paramiko.SSHException, invoke.exceptions.CommandTimedOut)
+
+
+def run_parallel(
+    members: list[Member],
+    action: Callable[[Member], str],
+    *,
+    limit: int | None = None,
+) -> StepResult:
+    """Run action on every member at once (at most `limit` at a time); collect per-host outcomes."""
+    result = StepResult()
+    if not members:
+        return result
+    host_errors = _host_errors()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=limit or len(members)) as pool:
+        futures = {pool.submit(action, m): m for m in members}
+        unexpected: BaseException | None = None
+        for future in concurrent.futures.as_completed(futures):
+            member = futures[future]
+            try:
+                message = future.result()
+            except host_errors as exc:
+                reason = str(exc) or type(exc).__name__
+                reason = reason.removeprefix(f"{member.name}: ")
+                member.failed = reason
+                result.failed[member.name] = reason
+                member.report.error(reason)
+            except BaseException as exc:  # a bug: finish the others, then raise with its traceback
+                unexpected = unexpected or exc
+                member.failed = f"internal error: {exc!r}"
+                result.failed[member.name] = member.failed
+            else:
+                result.ok[member.name] = message
+                if message:
+                    member.report.done(message)
+    if unexpected is not None:
+        raise unexpected
+    return result
+
+
+def members_of(inventory: Inventory, only: list[str] | None = None) -> list[Member]:
+    width = max(len(h.name) for h in inventory.hosts)
+    chosen = [h for h in inventory.hosts if not only or h.name in only]
+    return [Member(h, Reporter(f"{h.name:<{width}}")) for h in chosen]
+
+
+def connect_all(members: list[Member], context, accept_unknown: bool) -> StepResult:
+    """Open a connection to each host (the local one needs none)."""
+    from .hosts import LocalHost
+
+    def open_one(member: Member) -> str:
+        if member.spec.local:
+            member.host = LocalHost(context, member.name)
+            return ""
+        from .remote import RemoteHost, connect
+
+        member.host = RemoteHost(connect(member.spec, None, accept_unknown), member.name)
+        return ""
+
+    return run_parallel(members, open_one)
+
+
+def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> StepResult:
+    """Each host's settings from its facts; subnets assigned across hosts; cross-host checks."""
+    from . import engine, subnets
+    from .facts import HostFacts
+
+    facts: dict[str, HostFacts] = {}
+
+    def first_pass(member: Member) -> str:
+        facts[member.name] = HostFacts(member.host)
+        member.settings = resolve(facts[member.name], config=member.spec.settings, flags=flags)
+        return ""
+
+    result = run_parallel(members, first_pass)
+    ready = [m for m in members if m.settings and not m.failed]
+    current = {m.name: _running_subnet(m.host, m.settings, engine.COMPOSE_FILE) for m in ready}
+    assigned = subnets.assign(
+        [(m.name, (m.spec.settings.get("NODE_SUBNET") or flags.get("NODE_SUBNET")), current[m.name])
+         for m in ready],
+        inventory.node_subnet_pool,
+    )
+
+    def second_pass(member: Member) -> str:
+        pinned = {"NODE_SUBNET": assigned[member.name], **flags}
+        member.settings = resolve(facts[member.name], config=member.spec.settings, flags=pinned)
+        return ""
+
+    more = run_parallel(ready, second_pass)
+    result.ok.update(more.ok)
+    result.failed.update(more.failed)
+    _cross_host_checks([m for m in ready if not m.failed])
+    return result
+
+
+def _running_subnet(host: Host, s: Settings, compose_file: str) -> str | None:
+    """The NODE_SUBNET in the compose file u7s last wrote on this host, if any."""
+    import yaml
+
+    text = host.read_text(s.path(compose_file))
+    if not text:
+        return None
+    try:
+        return yaml.safe_load(text)["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    except (LookupError, TypeError, yaml.YAMLError):
+        return None
+
+
+def _cross_host_checks(members: list[Member]) -> None:
+    problems = []
+    seen: dict[str, str] = {}
+    for m in members:
+        s = m.settings
+        if s.node_name in seen:
+            problems.append(f"{seen[s.node_name]} and {m.name} resolve to the same NODE_NAME {s.node_name}; "
+                            "set NODE_NAME for one of them in hosts.yaml")
+        seen.setdefault(s.node_name, m.name)
+    ports: dict[tuple[str, int], str] = {}
+    for m in members:
+        for key, port in m.settings.ports.items():
+            place = (m.settings.host_ip, port)
+            if place in ports and ports[place] != m.name:
+                problems.append(f"{ports[place]} and {m.name} both use {m.settings.host_ip}:{port} ({key}); "
+                                "give one of them other PORT_* values")
+            ports.setdefault(place, m.name)
+    if problems:
+        raise U7sError("\n".join(problems))

@@ -1,0 +1,145 @@
+"""Remote hosts over SSH (fabric), with host keys checked and files moved over SFTP.
+
+fabric accepts any host key by default; u7s loads known_hosts and refuses keys
+it does not know, unless the inventory opts in (ssh.accept_unknown_host_keys)
+or the task is given --accept-unknown-host-keys.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import secrets
+import stat
+
+from .errors import U7sError
+from .hosts import ContextHost, Result
+from .inventory import HostSpec
+
+
+def connect(spec: HostSpec, config, accept_unknown: bool = False):
+    """A fabric Connection for `spec`, opened, with the host-key policy applied."""
+    import paramiko
+    from fabric import Config, Connection
+
+    ssh = spec.ssh
+    target = ssh.alias or spec.address
+    kwargs = {}
+    if ssh.identity_file:
+        kwargs["key_filename"] = [os.path.expanduser(ssh.identity_file)]
+    fabric_config = config if isinstance(config, Config) else Config(overrides={"run": {"in_stream": False}})
+    gateway = None
+    if ssh.jump:
+        gateway = _jump(ssh.jump, fabric_config, ssh, accept_unknown)
+    conn = Connection(
+        target,
+        user=ssh.user,
+        port=ssh.port,
+        config=fabric_config,
+        gateway=gateway,
+        connect_timeout=ssh.connect_timeout,
+        connect_kwargs=kwargs,
+    )
+    _apply_host_key_policy(conn, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
+    try:
+        conn.open()
+    except paramiko.BadHostKeyException:
+        raise U7sError(f"{spec.name}: the host key of {target} does not match known_hosts; "
+                       "if the host was reinstalled, remove its old key (ssh-keygen -R)") from None
+    except paramiko.SSHException as exc:
+        if "not found in known_hosts" in str(exc):
+            raise U7sError(f"{spec.name}: unknown host key for {target}; add it to known_hosts "
+                           "(ssh-keyscan) or allow it with --accept-unknown-host-keys") from None
+        raise U7sError(f"{spec.name}: SSH to {target} failed: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise U7sError(f"{spec.name}: cannot reach {target} over SSH: {exc}") from None
+    return conn
+
+
+def _jump(jump: str, config, ssh, accept_unknown: bool):
+    from fabric import Connection
+
+    gateway = Connection(jump, config=config, connect_timeout=ssh.connect_timeout)
+    _apply_host_key_policy(gateway, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
+    return gateway
+
+
+def _apply_host_key_policy(conn, known_hosts: str | None, accept_unknown: bool) -> None:
+    import paramiko
+
+    client = conn.client
+    path = os.path.expanduser(known_hosts or "~/.ssh/known_hosts")
+    if os.path.exists(path):
+        client.load_host_keys(path)
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if accept_unknown else paramiko.RejectPolicy())
+
+
+class RemoteHost(ContextHost):
+    """A host reached over SSH: commands through the Connection, files through SFTP."""
+
+    def __init__(self, connection, name: str):
+        super().__init__(connection, name)
+        self._sftp = None
+
+    @property
+    def sftp(self):
+        if self._sftp is None:
+            self._sftp = self.context.sftp()
+        return self._sftp
+
+    def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
+        try:
+            return super()._run(command, stdin=stdin, timeout=timeout)
+        except (OSError, EOFError) as exc:
+            raise U7sError(f"{self.name}: lost the SSH connection: {exc}") from None
+        except Exception as exc:
+            import paramiko
+
+            if isinstance(exc, paramiko.SSHException):
+                raise U7sError(f"{self.name}: lost the SSH connection: {exc}") from None
+            raise
+
+    def read_text(self, path: str) -> str | None:
+        try:
+            with self.sftp.open(path, "r") as handle:
+                return handle.read().decode()
+        except FileNotFoundError:
+            return None
+
+    def write_file(self, path: str, data: str | bytes, mode: int = 0o644) -> bool:
+        raw = data.encode() if isinstance(data, str) else data
+        try:
+            if self.sftp.stat(path).st_mode & 0o777 == mode:
+                with self.sftp.open(path, "r") as handle:
+                    if handle.read() == raw:
+                        return False
+        except FileNotFoundError:
+            pass
+        self.makedirs(posixpath.dirname(path))
+        tmp = f"{path}.u7s-{secrets.token_hex(4)}"
+        # The mode is set while the file is still empty: a secret never sits readable.
+        with self.sftp.open(tmp, "wb") as handle:
+            self.sftp.chmod(tmp, mode)
+            handle.write(raw)
+        self.sftp.posix_rename(tmp, path)
+        return True
+
+    def remove(self, path: str) -> bool:
+        try:
+            self.sftp.remove(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def makedirs(self, path: str, mode: int = 0o700) -> None:
+        try:
+            if stat.S_ISDIR(self.sftp.stat(path).st_mode):
+                return
+        except FileNotFoundError:
+            pass
+        self.run(["mkdir", "-p", "-m", f"{mode:o}", path])
+
+    def close(self) -> None:
+        if self._sftp is not None:
+            self._sftp.close()
+        self.context.close()

@@ -1,0 +1,237 @@
+"""Multi-host tasks (`cluster.*`): every one reads the inventory (default hosts.yaml)."""
+
+from __future__ import annotations
+
+from invoke import Exit, task
+
+from ._common import SET_HELP, clean_errors, out
+
+COMMON = {
+    "inventory": "the inventory file (default: hosts.yaml)",
+    "set": SET_HELP + " (on every host)",
+    "accept-unknown-host-keys": "accept SSH host keys not in known_hosts (default: refuse)",
+}
+CHANGES = {**COMMON, "dry-run": "print, per host, what would run; change nothing"}
+ITER = ["set_"]
+
+
+def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
+    """Load and validate the inventory, connect to every host, resolve each host's settings."""
+    from ..cluster import Run
+    from ..fleet import connect_all, members_of, resolve_all
+    from ..inventory import load
+    from ..report import Reporter
+    from ..settings import parse_assignments
+
+    flags = parse_assignments(set_ or [])
+    inv = load(inventory or c.config.get("u7s", {}).get("inventory") or "hosts.yaml")
+    members = members_of(inv)
+    report = Reporter()
+    run = Run(inv, members, report, dry_run=dry_run)
+    connected = connect_all(members, c, accept_unknown_host_keys)
+    resolved = resolve_all([m for m in members if not m.failed], inv, flags)
+    for title, result in (("connect", connected), ("settings", resolved)):
+        if result.failed:
+            run.failures[title] = result.failed
+    return run
+
+
+def _phases(c, phases, inventory, set_, accept, dry_run):
+    from ..cluster import execute
+
+    run = _open(c, inventory, set_, accept, dry_run)
+    if run.failures and run.control_plane.failed:
+        execute(run, [])  # reports every failure so far
+    execute(run, phases)
+    return run
+
+
+def _confirm(yes, what):
+    import sys
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Exit(f"u7s: {what}; confirm with --yes", code=1)
+    if input(f"{what}. Continue? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise Exit("u7s: cancelled", code=1)
+
+
+@task(iterable=ITER, help={**COMMON, "json": "print results as JSON"})
+@clean_errors
+def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
+    """Check every host in parallel (one table, or --json), plus cross-host uniqueness."""
+    import json as _json
+
+    from .. import preflight
+    from ..fleet import run_parallel
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys)
+    found: dict[str, list] = {}
+    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, preflight.Preflight(m.host, m.settings).run()) or "")
+    rows = [(name, r) for name, results in found.items() for r in results]
+    rows += [(host, preflight.Check("connect", preflight.ERROR, why)) for host, why in
+             {**run.failures.get("connect", {}), **run.failures.get("settings", {})}.items()]
+    if json:
+        out(_json.dumps([{"host": h, **r.__dict__} for h, r in rows], indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table("host", "check", "status", "detail", "fix", title=f"preflight: {run.inventory.path}")
+        for h, r in rows:
+            t.add_row(h, r.name, r.status, r.detail, r.fix)
+        Console(stderr=True).print(t)
+    errors = [h for h, r in rows if r.status == preflight.ERROR]
+    if errors:
+        raise Exit(f"u7s: preflight failed on {', '.join(sorted(set(errors)))}", code=1)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Run init-host/ on every host: the root part through sudo, the rootless part as the user."""
+    from .. import hostinit
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run)
+    hostinit.run_all(c, run)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def up(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Start the node container on every host."""
+    from ..cluster import UP
+
+    _phases(c, [UP], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def init(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Run kubeadm init on the control plane (skipped when done)."""
+    from ..cluster import INIT
+
+    _phases(c, [INIT], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def join(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Join every worker (fresh 15-minute token; script uploaded 0600, run, removed), then sync IPs."""
+    from ..cluster import JOIN, SYNC
+
+    _phases(c, [JOIN, SYNC], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def sync_external_ip(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Set every node's ExternalIP and flannel public IP to its host's address."""
+    from ..cluster import SYNC
+
+    _phases(c, [SYNC], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def install_flannel(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Install flannel from the control plane (after sync-external-ip)."""
+    from ..cluster import FLANNEL
+
+    _phases(c, [FLANNEL], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+KUBECONFIG_HELP = {
+    **COMMON,
+    "output": "where to write it (default: kubeconfig beside the inventory)",
+    "merge": "also merge it into ~/.kube/config under this context name",
+}
+
+
+def _kubeconfig_path(run, output):
+    import os
+
+    return output or os.path.join(os.path.dirname(os.path.abspath(run.inventory.path)), "kubeconfig")
+
+
+@task(iterable=ITER, help=KUBECONFIG_HELP)
+@clean_errors
+def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None, merge=None):
+    """Write the admin kubeconfig (0600; API at the control plane's HOST_IP) and print its path."""
+    from ..cluster import write_kubeconfig
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys)
+    path = write_kubeconfig(run, _kubeconfig_path(run, output), merge)
+    run.report.done(f"kubeconfig written (0600): export KUBECONFIG={path}")
+    out(path)
+
+
+@task(iterable=ITER, help={**KUBECONFIG_HELP, **CHANGES})
+@clean_errors
+def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, output=None,
+           merge=None):
+    """Create the cluster: preflight, up, init, join, sync-external-ip, install-flannel, kubeconfig."""
+    from .. import cluster
+
+    run = _phases(c, cluster.CREATE, inventory, set_, accept_unknown_host_keys, dry_run)
+    if dry_run:
+        run.report.info(f"would write the kubeconfig to {_kubeconfig_path(run, output)}")
+        return
+    path = cluster.write_kubeconfig(run, _kubeconfig_path(run, output), merge)
+    run.report.done(f"cluster ready: export KUBECONFIG={path}")
+    out(path)
+
+
+@task(iterable=ITER, help={**COMMON, "json": "print JSON"})
+@clean_errors
+def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
+    """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready."""
+    import json as _json
+
+    from ..cluster import status_rows
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys)
+    rows = status_rows(run)
+    if json:
+        out(_json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")
+    for r in rows:
+        t.add_row(*(str(r.get(k, "")) if r.get(k) is not None else "-" for k in
+                    ("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")))
+    Console().print(t)
+
+
+@task(iterable=ITER, help=CHANGES)
+@clean_errors
+def down(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+    """Stop the node container on every host (volumes kept)."""
+    from ..cluster import DOWN
+
+    _phases(c, [DOWN], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})
+@clean_errors
+def down_v(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
+    """Remove the node container and its volumes on every host: deletes the cluster."""
+    from ..cluster import DOWN_V
+
+    if not dry_run:
+        _confirm(yes, "this deletes the cluster's data on every host")
+    _phases(c, [DOWN_V], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})
+@clean_errors
+def reset(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
+    """Run kubeadm reset on every host."""
+    from ..cluster import RESET
+
+    if not dry_run:
+        _confirm(yes, "this resets Kubernetes on every host")
+    _phases(c, [RESET], inventory, set_, accept_unknown_host_keys, dry_run)
