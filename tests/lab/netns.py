@@ -1,0 +1,105 @@
+"""The lab network: a bridge in the root namespace and one network namespace per host.
+
+Each host namespace has lo, an eth0 (veth to the bridge) with the host address,
+and a default route via an address nobody owns: `ip route get 1` resolves the
+host address as source (how u7s finds HOST_IP) while no packet can leave.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .commands import log, run, succeeds
+from .layout import BRIDGE, PREFIX, HostLayout, LabLayout
+
+ETC_NETNS = Path("/etc/netns")
+# iptables rule that lets bridged lab traffic pass a FORWARD policy of DROP
+# (a rootful dockerd sets it; with br_netfilter it applies to bridges too).
+FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", PREFIX, "-j", "ACCEPT"]
+
+
+def create_bridge(layout: LabLayout) -> None:
+    """Create the bridge with the lab's first address and let traffic across it pass iptables."""
+    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    run(["ip", "addr", "add", f"{layout.bridge_address}/{layout.prefix_len}", "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
+    if shutil.which("iptables"):
+        run(["iptables", "-I", *FORWARD_RULE])
+    log(f"bridge {BRIDGE} {layout.bridge_address}/{layout.prefix_len}")
+
+
+def create_host(host: HostLayout, layout: LabLayout) -> None:
+    """Create the host's namespace, its veth to the bridge, its address and routes, and its /etc files."""
+    ns = host.netns
+    run(["ip", "netns", "add", ns])
+    run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+    run(["ip", "link", "set", host.veth, "master", BRIDGE, "up"])
+    run(["ip", "-n", ns, "link", "set", "lo", "up"])
+    run(["ip", "-n", ns, "addr", "add", f"{host.address}/{host.prefix_len}", "dev", "eth0"])
+    run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    run(["ip", "-n", ns, "route", "add", "default", "via", host.gateway, "dev", "eth0"])
+    _write_etc(host, layout)
+
+
+def _write_etc(host: HostLayout, layout: LabLayout) -> None:
+    """Give the host its own /etc/hostname and /etc/hosts (`ip netns exec` binds /etc/netns/NS/* over /etc)."""
+    etc = ETC_NETNS / host.netns
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "hostname").write_text(f"{host.name}\n")
+    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{host.name}", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{h.address}\t{h.name}" for h in layout.hosts if h.name != host.name]
+    (etc / "hosts").write_text("\n".join(lines) + "\n")
+
+
+def route_source(netns: str) -> str | None:
+    """Return the preferred source address of the route to 1.0.0.0 inside netns (u7s's HOST_IP)."""
+    out = run(["ip", "netns", "exec", netns, "ip", "--json", "route", "get", "1"], check=False)
+    if out.returncode != 0:
+        return None
+    routes = json.loads(out.stdout or "[]")
+    return routes[0].get("prefsrc") if routes else None
+
+
+def lab_namespaces() -> list[str]:
+    """Return every network namespace named like a lab host's."""
+    out = run(["ip", "netns", "list"], check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(f"{PREFIX}-")]
+
+
+def namespace_pids(netns: str) -> list[int]:
+    """Return the pids of every process inside a lab namespace (all of them are the lab's own)."""
+    out = run(["ip", "netns", "pids", netns], check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def lab_links() -> list[str]:
+    """Return every root-namespace link named like the lab's (bridge, veth ends)."""
+    out = run(["ip", "-o", "link", "show"], check=False).stdout
+    names = []
+    for line in out.splitlines():
+        name = line.split(":", 2)[1].strip().split("@")[0]
+        if name.startswith(PREFIX):
+            names.append(name)
+    return names
+
+
+def remove_all() -> list[str]:
+    """Delete every lab namespace, link, /etc/netns entry and iptables rule; return what was removed."""
+    removed = []
+    for ns in lab_namespaces():
+        run(["ip", "netns", "delete", ns], check=False)
+        removed.append(f"netns {ns}")
+    for link in lab_links():
+        run(["ip", "link", "delete", link], check=False)
+        removed.append(f"link {link}")
+    if ETC_NETNS.is_dir():
+        for etc in ETC_NETNS.glob(f"{PREFIX}-*"):
+            shutil.rmtree(etc, ignore_errors=True)
+            removed.append(f"{etc}")
+    if shutil.which("iptables"):
+        while succeeds(["iptables", "-C", *FORWARD_RULE]):
+            run(["iptables", "-D", *FORWARD_RULE])
+            removed.append("iptables FORWARD rule")
+    return removed

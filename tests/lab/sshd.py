@@ -1,0 +1,112 @@
+"""An OpenSSH server per lab host, and the lab's client key and known_hosts.
+
+sshd is the first process of a host: it creates the host's UTS, mount and
+cgroup namespaces (see cgroups.py), and the host's engine later joins them
+with nsenter. Authentication is by the lab's key only.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from . import cgroups
+from .commands import run
+from .layout import STATE_DIR, USER_PATH, HostLayout
+from .processes import Daemon, spawn
+from .users import LabUser, write_file
+
+CLIENT_KEY = STATE_DIR / "ssh" / "id_ed25519"
+KNOWN_HOSTS = STATE_DIR / "ssh" / "known_hosts"
+
+
+def make_client_key() -> Path:
+    """Create the lab's client key pair (a fresh one per lab)."""
+    CLIENT_KEY.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (CLIENT_KEY, CLIENT_KEY.with_suffix(".pub")):
+        path.unlink(missing_ok=True)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "u7s-lab", "-f", str(CLIENT_KEY)])
+    return CLIENT_KEY
+
+
+def write_known_hosts(hosts: list[HostLayout]) -> Path:
+    """Write known_hosts with every host's key under its address (for strict host key checking)."""
+    lines = []
+    for host in hosts:
+        key_type, key = (host.dir / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        lines.append(f"{host.address},{host.name} {key_type} {key}")
+    KNOWN_HOSTS.write_text("\n".join(lines) + "\n")
+    return KNOWN_HOSTS
+
+
+def prepare_host(host: HostLayout, user: LabUser) -> None:
+    """Write the host's key and sshd_config, and the user's authorized_keys and ~/.ssh/environment."""
+    host.dir.mkdir(parents=True, exist_ok=True)
+    host_key = host.dir / "ssh_host_ed25519_key"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(host_key)])
+    (host.dir / "sshd_config").write_text(_sshd_config(host, host_key))
+    write_file(user, ".ssh/authorized_keys", CLIENT_KEY.with_suffix(".pub").read_text(), 0o600)
+    write_file(user, ".ssh/environment", _environment(user), 0o600)
+
+
+def install_peer_access(user: LabUser, hosts: list[HostLayout]) -> None:
+    """Let the user reach every lab host by name (`ssh h2`): the lab key, known_hosts and ~/.ssh/config."""
+    write_file(user, ".ssh/id_ed25519", CLIENT_KEY.read_bytes(), 0o600)
+    write_file(user, ".ssh/known_hosts", KNOWN_HOSTS.read_text(), 0o644)
+    config = "".join(f"Host {h.name}\n    HostName {h.address}\n    User {h.user}\n" for h in hosts)
+    write_file(user, ".ssh/config", config, 0o600)
+
+
+def start(host: HostLayout, user: LabUser) -> Daemon:
+    """Start the host's sshd inside its network namespace, in new UTS, mount and cgroup namespaces."""
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    host_cgroup = cgroups.create_host_cgroup(host.name)
+    delegated = f"/sys/fs/cgroup/{host.delegated_cgroup(user.uid)}"
+    # Runs in the new namespaces: `ip netns exec` has given it a mount namespace
+    # of its own with the host's sysfs; cgroup2 mounted there shows the host's
+    # subtree as the root.
+    inner = " && ".join([
+        f"hostname {shlex.quote(host.name)}",
+        "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
+        "mkdir -p /sys/fs/cgroup/system.slice/ssh.service " + shlex.quote(f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}"),
+        f"chown -R {user.uid}:{user.gid} {shlex.quote(delegated)}",
+        "echo $$ > /sys/fs/cgroup/system.slice/ssh.service/cgroup.procs",
+        "exec /usr/sbin/sshd -D -e -f " + shlex.quote(str(host.dir / "sshd_config")),
+    ])
+    outer = (
+        f"echo $$ > {shlex.quote(str(host_cgroup / 'cgroup.procs'))} && "
+        + shlex.join(["exec", "ip", "netns", "exec", host.netns, "unshare", "--uts", "--cgroup", "sh", "-c", inner])
+    )
+    return spawn(["sh", "-c", outer], role="sshd", host=host.name, log_path=host.dir / "sshd.log")
+
+
+def _sshd_config(host: HostLayout, host_key: Path) -> str:
+    return "\n".join([
+        "# u7s lab host " + host.name,
+        f"ListenAddress {host.address}:22",
+        f"HostKey {host_key}",
+        "PidFile none",
+        "AuthorizedKeysFile .ssh/authorized_keys",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin no",
+        "UsePAM no",
+        "StrictModes no",
+        "PermitUserEnvironment yes",
+        "AllowTcpForwarding yes",
+        "X11Forwarding no",
+        "PrintMotd no",
+        "Subsystem sftp internal-sftp",
+        "",
+    ])
+
+
+def _environment(user: LabUser) -> str:
+    # No CONTAINER_ENGINE: u7s must find docker by dockerd-rootless.sh on PATH.
+    return "\n".join([
+        f"PATH={USER_PATH}",
+        f"XDG_RUNTIME_DIR={user.runtime_dir}",
+        f"DOCKER_HOST=unix://{user.runtime_dir}/docker.sock",
+        "",
+    ])

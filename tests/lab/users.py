@@ -1,0 +1,111 @@
+"""The lab's unprivileged users: one per host, with subordinate ids and a runtime dir.
+
+Rootless Docker keeps its data in the user's home, so removing the user with
+its home (`userdel -r`) also removes the engine's images and volumes.
+"""
+
+from __future__ import annotations
+
+import pwd
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .commands import log, run
+from .layout import SUBID_COUNT, HostLayout, is_lab_user
+
+SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
+
+
+@dataclass(frozen=True)
+class LabUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+    @property
+    def runtime_dir(self) -> Path:
+        return Path(f"/run/user/{self.uid}")
+
+
+def create(host: HostLayout) -> LabUser:
+    """Create the host's user: home, login allowed by key only, subuid/subgid range, /run/user/UID."""
+    _check_subids_free(host)
+    # -K ...=0: no automatic subordinate ids; the lab assigns its own range.
+    run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group",
+         "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", host.user])
+    first, last = host.subid_start, host.subid_start + SUBID_COUNT - 1
+    # Password "*": no password login, but not "locked", which sshd refuses with UsePAM no.
+    run(["usermod", "-p", "*", "--add-subuids", f"{first}-{last}", "--add-subgids", f"{first}-{last}", host.user])
+    entry = pwd.getpwnam(host.user)
+    user = LabUser(name=host.user, uid=entry.pw_uid, gid=entry.pw_gid, home=Path(entry.pw_dir))
+    user.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.chown(user.runtime_dir, user.uid, user.gid)
+    user.runtime_dir.chmod(0o700)
+    return user
+
+
+def write_file(user: LabUser, relative: str, content: str | bytes, mode: int = 0o644) -> Path:
+    """Write a file under the user's home, owned by the user (parents made 0700)."""
+    path = user.home / relative
+    for parent in reversed(path.relative_to(user.home).parents):
+        directory = user.home / parent
+        if not directory.exists():
+            directory.mkdir(mode=0o700)
+            shutil.chown(directory, user.uid, user.gid)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    path.chmod(mode)
+    shutil.chown(path, user.uid, user.gid)
+    return path
+
+
+def lab_users() -> list[pwd.struct_passwd]:
+    """Return every account on the machine named like a lab user."""
+    return [entry for entry in pwd.getpwall() if is_lab_user(entry.pw_name)]
+
+
+def remove_all() -> list[str]:
+    """Remove every lab user with its home, runtime dir and subordinate id lines; return their names."""
+    removed = []
+    for entry in lab_users():
+        # -f: a crashed run may leave zombies behind; they must not keep the account.
+        run(["userdel", "--force", "--remove", entry.pw_name], check=False)
+        shutil.rmtree(entry.pw_dir, ignore_errors=True)
+        shutil.rmtree(f"/run/user/{entry.pw_uid}", ignore_errors=True)
+        removed.append(entry.pw_name)
+    for path in SUBID_FILES:
+        _drop_subid_lines(path)
+    if removed:
+        log(f"removed users {', '.join(removed)}")
+    return removed
+
+
+def _check_subids_free(host: HostLayout) -> None:
+    wanted = range(host.subid_start, host.subid_start + SUBID_COUNT)
+    for path in SUBID_FILES:
+        for owner, start, count in _read_subids(path):
+            if owner != host.user and start < wanted.stop and wanted.start < start + count:
+                raise OSError(f"{path}: {owner}'s range {start}+{count} overlaps the lab's {wanted}")
+
+
+def _read_subids(path: Path) -> list[tuple[str, int, int]]:
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text().splitlines():
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            entries.append((parts[0], int(parts[1]), int(parts[2])))
+    return entries
+
+
+def _drop_subid_lines(path: Path) -> None:
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not is_lab_user(line.split(":", 1)[0])]
+    if kept != lines:
+        path.write_text("".join(kept))
