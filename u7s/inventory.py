@@ -135,7 +135,8 @@ class _Parser:
         shared_ssh = self.ssh(data.get("ssh"), "ssh", Ssh())
         hosts_data = data.get("hosts")
         if not isinstance(hosts_data, list) or not hosts_data:
-            self.bad("hosts", "expected a non-empty list of hosts")
+            got = "an empty list" if hosts_data == [] else type(hosts_data).__name__
+            self.bad("hosts", f"expected a non-empty list of hosts, got {got}")
             hosts_data = []
         hosts = [h for i, item in enumerate(hosts_data) if (h := self.host(item, i, shared_ssh, shared_settings))]
         if hosts_data:
@@ -200,7 +201,8 @@ class _Parser:
         if isinstance(name, str) and NAME.match(name):
             label = f"hosts[{index}] ({name})"
         else:
-            self.bad(f"{label}.name", "expected a host name (letters, digits, '.', '_', '-')")
+            got = "nothing" if name is None else repr(name)
+            self.bad(f"{label}.name", f"expected a host name (letters, digits, '.', '_', '-'), got {got}")
             name = f"#{index}"
         self.mapping(item, label, HOST_KEYS)
         local = item.get("local", False)

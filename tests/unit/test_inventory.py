@@ -1,0 +1,171 @@
+"""hosts.yaml validation: a corpus of malformed inventories, each rejected with its own message."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from u7s import subnets
+from u7s.inventory import InventoryError, load, parse
+
+REPO = Path(__file__).resolve().parents[2]
+GOOD = {
+    "cluster": {"name": "demo"},
+    "settings": {"CONTAINER_ENGINE": "docker"},
+    "ssh": {"user": "alice"},
+    "hosts": [
+        {"name": "cp", "address": "192.0.2.11", "role": "control-plane"},
+        {"name": "w1", "address": "192.0.2.12", "role": "worker"},
+        {"name": "w2", "address": "192.0.2.13"},
+    ],
+}
+
+
+def variant(change):
+    data = copy.deepcopy(GOOD)
+    result = change(data)
+    if isinstance(result, tuple) and result[:1] == ("replace",):
+        return result[1]
+    return data
+
+
+def setitem(path, value):
+    def change(data):
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return change
+
+
+# (id, change to GOOD, text the single message must contain)
+CORPUS = [
+    ("top-not-mapping", lambda d: ("replace", ["cp", "w1"]), "expected a mapping with a `hosts` list"),
+    ("hosts-missing", lambda d: d.pop("hosts"), "expected a non-empty list of hosts, got NoneType"),
+    ("unknown-top-key", setitem(["clusters"], {}), "clusters: unknown key"),
+    ("hosts-not-list", setitem(["hosts"], {"cp": {}}), "hosts: expected a non-empty list"),
+    ("hosts-empty", setitem(["hosts"], []), "got an empty list"),
+    ("host-not-mapping", lambda d: d["hosts"].append("w3"), "hosts[3]: expected a mapping"),
+    ("unknown-host-key", setitem(["hosts", 1, "adress"], "x"), "hosts[1] (w1).adress: unknown key"),
+    ("missing-name", lambda d: d["hosts"][1].pop("name"), "hosts[1].name: expected a host name"),
+    ("bad-name", setitem(["hosts", 1, "name"], "w 1"), "hosts[1].name"),
+    ("missing-address", lambda d: d["hosts"][1].pop("address"), "hosts[1] (w1).address: missing"),
+    ("bad-role", setitem(["hosts", 1, "role"], "master"), "hosts[1] (w1).role: expected one of"),
+    ("no-control-plane", setitem(["hosts", 0, "role"], "worker"), "exactly one host must have role: control-plane (found none)"),
+    ("two-control-planes", setitem(["hosts", 1, "role"], "control-plane"), "found cp, w1"),
+    ("duplicate-name", setitem(["hosts", 2, "name"], "w1"), "same name 'w1'"),
+    ("duplicate-address", setitem(["hosts", 2, "address"], "192.0.2.12"), "same address 192.0.2.12 and SSH user"),
+    ("port-not-int", setitem(["hosts", 1, "ssh"], {"port": "22"}), "hosts[1] (w1).ssh.port: expected a whole number"),
+    ("port-out-of-range", setitem(["ssh", "port"], 70000), "ssh.port: expected a whole number from 1 to 65535"),
+    ("unknown-ssh-key", setitem(["ssh", "password"], "x"), "ssh.password: unknown key"),
+    ("unreadable-identity", setitem(["ssh", "identity_file"], "/nonexistent/id_ed25519"), "ssh.identity_file: cannot read"),
+    ("bad-timeout", setitem(["ssh", "connect_timeout"], -1), "ssh.connect_timeout: expected a positive number"),
+    ("unknown-setting", setitem(["settings", "PORT_API"], 1), "settings.PORT_API: unknown key"),
+    ("setting-port-range", setitem(["hosts", 1, "settings"], {"PORT_ETCD": 0}), "hosts[1] (w1).settings: PORT_ETCD=0"),
+    ("setting-port-duplicate", setitem(["settings", "PORT_KUBELET"], 2379), "PORT_KUBELET=2379"),
+    ("setting-bad-subnet", setitem(["hosts", 2, "settings"], {"NODE_SUBNET": "10.100.0.0/16"}), "NODE_SUBNET=10.100.0.0/16"),
+    ("setting-not-scalar", setitem(["settings", "NODE_IMAGE"], ["a"]), "settings.NODE_IMAGE: expected a single value"),
+    ("duplicate-node-name", lambda d: [h.setdefault("settings", {}).update(NODE_NAME="u7s-x") for h in d["hosts"][1:]],
+     "same NODE_NAME 'u7s-x'"),
+    ("duplicate-subnet", lambda d: [h.setdefault("settings", {}).update(NODE_SUBNET="10.100.9.0/24") for h in d["hosts"][:2]],
+     "same NODE_SUBNET '10.100.9.0/24'"),
+    ("ports-collide-on-one-address", lambda d: d["hosts"].append(
+        {"name": "w1b", "address": "192.0.2.12", "ssh": {"user": "bob"}}), "w1 and w1b share address 192.0.2.12 and port"),
+    ("bad-local", setitem(["hosts", 1, "local"], "yes"), "hosts[1] (w1).local: expected true or false"),
+    ("bad-cluster-name", setitem(["cluster", "name"], "a b"), "cluster.name"),
+    ("bad-pool", setitem(["cluster", "node_subnet_pool"], "10.100.0.0/25"), "cluster.node_subnet_pool"),
+    ("bad-concurrency", setitem(["cluster", "join_concurrency"], 0), "cluster.join_concurrency"),
+]
+
+
+def test_the_good_inventory_parses():
+    inv = parse(copy.deepcopy(GOOD))
+    assert [h.name for h in inv.hosts] == ["cp", "w1", "w2"]
+    assert inv.control_plane.name == "cp" and [w.name for w in inv.workers] == ["w1", "w2"]
+    assert inv.hosts[1].ssh.user == "alice" and inv.hosts[1].settings == {"CONTAINER_ENGINE": "docker"}
+
+
+def test_the_example_inventory_in_the_repository_parses():
+    assert load(str(REPO / "hosts.yaml")).control_plane.name == "cp"
+
+
+@pytest.mark.parametrize("case, change, expected", CORPUS, ids=[c[0] for c in CORPUS])
+def test_each_malformed_inventory_is_rejected_with_its_own_message(case, change, expected):
+    with pytest.raises(InventoryError) as caught:
+        parse(variant(change), "inv.yaml")
+    problems = caught.value.problems
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith("inv.yaml: ") for p in problems)
+
+
+def test_the_corpus_has_at_least_twenty_distinct_messages():
+    messages = set()
+    for _, change, _ in CORPUS:
+        with pytest.raises(InventoryError) as caught:
+            parse(variant(change))
+        messages.add(tuple(caught.value.problems))
+    assert len(CORPUS) >= 20 and len(messages) == len(CORPUS)
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    data = variant(setitem(["hosts", 1, "role"], "master"))
+    data["ssh"]["port"] = "x"
+    data["hosts"][2]["settings"] = {"PORT_ETCD": 99999}
+    with pytest.raises(InventoryError) as caught:
+        parse(data)
+    assert len(caught.value.problems) >= 3
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(InventoryError, match="cannot read the inventory"):
+        load(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hosts: [\n")
+    with pytest.raises(InventoryError, match="not valid YAML"):
+        load(str(bad))
+
+
+def test_the_cli_rejects_a_bad_inventory_before_touching_any_host(tmp_path):
+    path = tmp_path / "hosts.yaml"
+    data = variant(setitem(["hosts", 1, "role"], "master"))
+    data["hosts"][1]["address"] = "127.0.0.1"
+    path.write_text(yaml.safe_dump(data))
+    r = subprocess.run([sys.executable, "-m", "u7s", "cluster.up", "--inventory", str(path)],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 1
+    assert "hosts[1] (w1).role" in r.stderr and "Traceback" not in r.stderr
+    assert "==" not in r.stderr  # no phase started
+
+
+def test_subnets_of_a_64_host_inventory_are_unique_and_stable():
+    hosts = [(f"node{i:02d}", None, None) for i in range(64)]
+    first = subnets.assign(hosts)
+    assert len(set(first.values())) == 64
+    # Add a host at the end, at the front, and remove one: nobody else moves
+    # (hosts keep the subnet they run with, read back from the hosts).
+    running = [(name, None, first[name]) for name, _, _ in hosts]
+    for changed in (running + [("new", None, None)], [("new", None, None)] + running, running[1:]):
+        again = subnets.assign(changed)
+        assert all(again[name] == first[name] for name, _, _ in changed if name in first)
+        assert len(set(again.values())) == len(changed)
+
+
+def test_subnets_honour_given_values_and_follow_the_reference_when_free():
+    from u7s.settings import node_subnet_for
+
+    out = subnets.assign([("host1", None, None), ("b", "10.100.224.0/24", None)])
+    assert out["b"] == "10.100.224.0/24"
+    assert out["host1"] != "10.100.224.0/24"  # host1's reference bucket was taken explicitly
+    assert subnets.assign([("node-a", None, None)])["node-a"] == node_subnet_for("node-a") == "10.100.121.0/24"
+
+
+def test_subnets_report_an_exhausted_pool():
+    from u7s.errors import U7sError
+
+    with pytest.raises(U7sError, match="no free /24"):
+        subnets.assign([(f"h{i}", None, None) for i in range(3)], "10.100.0.0/23")
