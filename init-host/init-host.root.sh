@@ -1,0 +1,489 @@
+#!/bin/bash
+# init-host.root.sh: the root part of preparing a host for a rootless u7s node.
+#
+# Usage: init-host.root.sh [--engine docker|podman|nerdctl] [--user NAME] [--dry-run] [--help]
+#
+# Run it as root (sudo) once per host, then run init-host.rootless.sh as the user. u7s runs
+# both for you with `u7s cluster.init-host`; both are also meant to be read and run by hand.
+#
+# Every step looks at the host first and prints one line on stdout:
+#   ok: <thing> already <state>       nothing to do
+#   changed: <thing>                  done now
+#   would change: <thing>             --dry-run: this would be done
+#   skipped: <thing> (<reason>)       not done; the reason says what to do instead
+#   failed: <thing> (<reason>)        tried and failed; the run goes on, and exits 1 at the end
+# and ends with `init-host.root: N changed, M ok, K skipped` (`, F failed` when some failed).
+# Output of the tools it runs (apt-get, dnf, sysctl, ...) goes to stderr.
+#
+# Steps (why, in short; the reference behaviour of Usernetes Gen2's host initialisation):
+#   - /etc/systemd/system/user@.service.d/delegate.conf: let the user's systemd hand the cpu,
+#     cpuset, io, memory and pids cgroup controllers to the rootless engine (kubelet needs them);
+#     then `systemctl daemon-reload`.
+#   - /etc/modules-load.d/usernetes.conf: the kernel modules Kubernetes networking and flannel's
+#     VXLAN need, loaded at every boot; then restart systemd-modules-load to load them now.
+#   - /etc/sysctl.d/99-usernetes.conf: net.ipv4.conf.default.rp_filter = 2, because strict reverse
+#     path filtering drops VXLAN traffic in the engine's network namespace; then applied with
+#     `sysctl --system` unless the running value already is 2.
+#   - packages: uidmap, jq, git (and dbus-user-session on apt hosts, which `systemctl --user`
+#     needs there), and the engine when it is missing (apt: docker.io rootlesskit
+#     slirp4netns | podman podman-compose slirp4netns; dnf: podman podman-compose slirp4netns, with
+#     EPEL for podman-compose on RHEL-likes). Docker on dnf hosts and nerdctl anywhere must be
+#     installed by hand: this script downloads nothing. After installing docker.io, the rootful
+#     daemon it starts is disabled: the cluster runs under the user's rootless daemon.
+#   - `loginctl enable-linger USER`: the user's systemd (and so the engine and the node) keeps
+#     running without a login session and starts at boot.
+#   - /etc/subuid and /etc/subgid: a range of 65536 subordinate IDs for USER (the node's user
+#     namespace needs them), added with usermod after every range already in the file.
+# Steps that need a running systemd say `skipped: ... (systemd is not running: ...)` without it.
+#
+# Options and environment (an option wins over the environment):
+#   --engine ENGINE    docker, podman or nerdctl. Default: $CONTAINER_ENGINE (read as the reference
+#                      does: a name containing podman/nerdctl/docker), else the first found of
+#                      dockerd-rootless.sh (docker), containerd-rootless.sh (nerdctl), podman, else docker.
+#   --user NAME        the user who will run the cluster. Default: $U7S_USER, else $SUDO_USER.
+#   --dry-run          print what would change; change nothing.
+# For tests (and for hosts whose packages are managed another way):
+#   U7S_INIT_HOST_NO_PACKAGES=1  install no packages (missing ones are reported as skipped).
+# For tests only:
+#   U7S_INIT_HOST_ROOT=DIR       write every file under DIR instead of /, edit DIR/etc/subuid and
+#                                DIR/etc/subgid directly instead of running usermod, and run no
+#                                systemctl, loginctl or sysctl against the running system.
+#
+# Exit status: 0 every step is ok, changed or skipped; 1 a step failed (see its `failed:` line);
+# 2 the command line or the situation is wrong (not root, unknown user, unknown engine).
+set -eu
+# Files and directories it makes are world-readable like the rest of /etc, whatever umask sudo had.
+umask 022
+
+prog=init-host.root.sh
+# Debian's docker.io ships dockerd-rootless.sh outside PATH; sudo's secure_path may lack /usr/local.
+PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/usr/share/docker.io/contrib"
+
+usage() {
+	sed -n '2,/^set -eu$/{/^set -eu$/d;s/^# \{0,1\}//;p;}' "$0"
+}
+
+die_usage() {
+	printf '%s: %s\n' "$prog" "$1" >&2
+	exit 2
+}
+
+# ---- the command line -------------------------------------------------------------------------
+
+engine=""
+user="${U7S_USER:-${SUDO_USER:-}}"
+dry_run=0
+while [ "$#" -gt 0 ]; do
+	case "$1" in
+	--engine) [ "$#" -ge 2 ] || die_usage "--engine needs a value: docker, podman or nerdctl"; engine="$2"; shift 2 ;;
+	--engine=*) engine="${1#--engine=}"; shift ;;
+	--user) [ "$#" -ge 2 ] || die_usage "--user needs a user name"; user="$2"; shift 2 ;;
+	--user=*) user="${1#--user=}"; shift ;;
+	--dry-run) dry_run=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) die_usage "unknown argument '$1' (see --help)" ;;
+	esac
+done
+
+root="${U7S_INIT_HOST_ROOT:-}"
+root="${root%/}"
+no_packages="${U7S_INIT_HOST_NO_PACKAGES:-}"
+
+# ---- reporting ----------------------------------------------------------------------------------
+
+n_changed=0
+n_ok=0
+n_skipped=0
+n_failed=0
+
+ok() {
+	n_ok=$((n_ok + 1))
+	printf 'ok: %s already %s\n' "$1" "$2"
+}
+
+changed() {
+	n_changed=$((n_changed + 1))
+	if [ "$dry_run" = 1 ]; then
+		printf 'would change: %s\n' "$1"
+	else
+		printf 'changed: %s\n' "$1"
+	fi
+}
+
+skipped() {
+	n_skipped=$((n_skipped + 1))
+	printf 'skipped: %s (%s)\n' "$1" "$2"
+}
+
+failed() {
+	n_failed=$((n_failed + 1))
+	printf 'failed: %s (%s)\n' "$1" "$2"
+}
+
+# act THING COMMAND...: run COMMAND (its output to stderr) and report THING as changed or failed;
+# under --dry-run only report it as a change that would be made.
+act() {
+	local thing="$1" status=0
+	shift
+	if [ "$dry_run" = 1 ]; then
+		changed "$thing"
+		return 0
+	fi
+	"$@" >&2 || status=$?
+	if [ "$status" = 0 ]; then
+		changed "$thing"
+	else
+		failed "$thing" "$1 exited with status $status; its output is above"
+		return 1
+	fi
+}
+
+# ---- facts about the running system --------------------------------------------------------------
+
+pid1="$(cat /proc/1/comm 2>/dev/null || echo unknown)"
+
+# systemd is running when it is PID 1 and has made /run/systemd/system (what sd_booted checks).
+systemd_running() {
+	[ "$pid1" = systemd ] && [ -d /run/systemd/system ]
+}
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+# ---- files --------------------------------------------------------------------------------------
+
+# The meaningful lines of a config file (or of stdin, for "-"): comments, blank lines and trailing
+# blanks do not count, so a file with the same settings written by hand or by the reference's
+# scripts is already right.
+meaningful_lines() {
+	sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*[#;]/d' -e '/^$/d' "$1"
+}
+
+# ensure_file PATH CONTENT: PATH (under the test prefix) holds CONTENT. Returns 0 when it was
+# written (or would be, under --dry-run), 1 when it was already right or could not be written.
+ensure_file() {
+	local path="$root$1" content="$2" dir temporary
+	if [ -f "$path" ] &&
+		[ "$(meaningful_lines "$path")" = "$(printf '%s\n' "$content" | meaningful_lines -)" ]; then
+		ok "$path" "up to date"
+		return 1
+	fi
+	if [ "$dry_run" = 1 ]; then
+		changed "$path (would be written)"
+		return 0
+	fi
+	# Write a temporary file in the same directory and rename it: a reader never sees half a
+	# file, and on SELinux hosts the file gets the directory's label, not /tmp's.
+	dir="$(dirname "$path")"
+	if mkdir -p "$dir" && temporary="$(mktemp "$dir/.u7s-init-host.XXXXXX")"; then
+		if printf '%s\n' "$content" >"$temporary" && chmod 0644 "$temporary" && mv -f "$temporary" "$path"; then
+			changed "$path (written)"
+			return 0
+		fi
+		rm -f "$temporary"
+	fi
+	failed "$path" "could not write it"
+	return 1
+}
+
+# ---- the user and the engine ---------------------------------------------------------------------
+
+if [ "$(id -u)" != 0 ] && [ "$dry_run" != 1 ]; then
+	die_usage "must be run as root (try: sudo $0 ...); --dry-run works without root"
+fi
+[ -n "$user" ] || die_usage "which user will run the cluster? Pass --user NAME (or run it with sudo from that user)"
+passwd_line="$(getent passwd "$user" 2>/dev/null)" || die_usage "no such user: '$user'"
+user_uid="$(printf '%s\n' "$passwd_line" | cut -d: -f3)"
+user_name="$(printf '%s\n' "$passwd_line" | cut -d: -f1)"
+[ "$user_uid" != 0 ] || die_usage "the cluster runs rootless: pass --user with a user other than root"
+
+# The engine type, from a name the way the reference reads CONTAINER_ENGINE (it may be a path).
+engine_type_of() {
+	case "${1##*/}" in
+	*podman*) echo podman ;;
+	*nerdctl*) echo nerdctl ;;
+	*docker*) echo docker ;;
+	*) return 1 ;;
+	esac
+}
+
+if [ -n "$engine" ]; then
+	case "$engine" in
+	docker | podman | nerdctl) ;;
+	*) die_usage "--engine must be docker, podman or nerdctl, not '$engine'" ;;
+	esac
+elif [ -n "${CONTAINER_ENGINE:-}" ]; then
+	engine="$(engine_type_of "$CONTAINER_ENGINE")" ||
+		die_usage "CONTAINER_ENGINE='$CONTAINER_ENGINE' names none of docker, podman, nerdctl"
+elif have dockerd-rootless.sh; then
+	engine=docker
+elif have containerd-rootless.sh; then
+	engine=nerdctl
+elif have podman; then
+	engine=podman
+else
+	engine=docker # the reference's recommended engine, installed below
+fi
+
+mode=""
+[ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"
+printf '%s: user %s (uid %s), engine %s%s%s\n' "$prog" "$user_name" "$user_uid" "$engine" "${root:+, files under $root}" "$mode"
+
+# ---- cgroup delegation -------------------------------------------------------------------------
+
+delegation_changed=0
+if ensure_file /etc/systemd/system/user@.service.d/delegate.conf "# Written by u7s init-host.root.sh: give each user's systemd (and so the rootless
+# engine and the kubelet inside it) the cgroup controllers Kubernetes needs.
+[Service]
+Delegate=cpu cpuset io memory pids"; then
+	delegation_changed=1
+	if ! systemd_running; then
+		skipped "systemctl daemon-reload" "systemd is not running: systemd reads the drop-in when it next starts"
+	elif [ -n "$root" ]; then
+		skipped "systemctl daemon-reload" "U7S_INIT_HOST_ROOT is set: the running systemd is left alone"
+	else
+		act "systemd reloaded (systemctl daemon-reload)" systemctl daemon-reload || true
+	fi
+fi
+
+# ---- kernel modules ------------------------------------------------------------------------------
+
+modules="tun tap bridge br_netfilter veth ip_tables ip6_tables iptable_nat ip6table_nat iptable_filter
+ip6table_filter nf_tables x_tables xt_MASQUERADE xt_addrtype xt_comment xt_conntrack xt_mark
+xt_multiport xt_nat xt_tcpudp vxlan"
+# shellcheck disable=SC2086 # split the list into one module a line
+if ensure_file /etc/modules-load.d/usernetes.conf "# Written by u7s init-host.root.sh: modules for Kubernetes networking and flannel's VXLAN,
+# loaded at boot by systemd-modules-load (modules built into the kernel need no loading).
+$(printf '%s\n' $modules)"; then
+	if ! systemd_running; then
+		skipped "restart systemd-modules-load.service" \
+			"systemd is not running: the modules load at the next boot with systemd, or load them now with modprobe"
+	elif [ -n "$root" ]; then
+		skipped "restart systemd-modules-load.service" "U7S_INIT_HOST_ROOT is set: the running system is left alone"
+	else
+		act "kernel modules loaded (systemctl restart systemd-modules-load.service)" \
+			systemctl restart systemd-modules-load.service || true
+	fi
+fi
+
+# ---- sysctl --------------------------------------------------------------------------------------
+
+rp_key=net.ipv4.conf.default.rp_filter
+ensure_file /etc/sysctl.d/99-usernetes.conf "# Written by u7s init-host.root.sh: loose reverse path filtering, because the strict mode (1)
+# drops flannel's VXLAN traffic in the rootless engine's network namespace.
+$rp_key = 2" || true
+# The running value is checked on its own: the file may be right but never applied.
+rp_now="$(sysctl -n "$rp_key" 2>/dev/null || echo unknown)"
+if [ "$rp_now" = 2 ]; then
+	ok "$rp_key" "2 in the running kernel"
+elif [ -n "$root" ]; then
+	skipped "$rp_key = 2 in the running kernel, now $rp_now" "U7S_INIT_HOST_ROOT is set: the running kernel is left alone"
+elif [ "$dry_run" = 1 ]; then
+	changed "$rp_key = 2 in the running kernel (now $rp_now; sysctl --system)"
+else
+	sysctl --system >&2 || true # a key that another file sets may fail; what matters is checked next
+	rp_now="$(sysctl -n "$rp_key" 2>/dev/null || echo unknown)"
+	if [ "$rp_now" = 2 ]; then
+		changed "$rp_key = 2 in the running kernel (sysctl --system)"
+	else
+		failed "$rp_key = 2 in the running kernel" \
+			"still $rp_now after sysctl --system: a file in /etc/sysctl.d sorting after 99-usernetes.conf, or /etc/sysctl.conf, overrides it"
+	fi
+fi
+
+# ---- packages --------------------------------------------------------------------------------------
+
+if have apt-get; then
+	pm=apt
+elif have dnf; then
+	pm=dnf
+else
+	pm=""
+fi
+
+os_id=""
+if [ -r /etc/os-release ]; then
+	# shellcheck source=/dev/null # the distribution's file, read in a subshell
+	os_id="$(. /etc/os-release && echo "${ID:-}")"
+fi
+
+# Requirements as "command package" pairs: a package is only installed when its command is missing,
+# so an engine installed another way (docker-ce from Docker's repository, nerdctl-full) is left alone.
+# A command of "-" means: ask the package manager whether the package is installed.
+requirements() {
+	if [ "$pm" = apt ]; then
+		echo "newuidmap uidmap"
+		# systemctl --user needs the user's D-Bus session bus on Debian and Ubuntu.
+		echo "- dbus-user-session"
+	else
+		echo "newuidmap shadow-utils"
+	fi
+	echo "jq jq"
+	echo "git git"
+	case "$engine/$pm" in
+	docker/apt) echo "dockerd docker.io"; echo "rootlesskit rootlesskit"; echo "slirp4netns slirp4netns" ;;
+	podman/*) echo "podman podman"; echo "podman-compose podman-compose"; echo "slirp4netns slirp4netns" ;;
+	esac
+}
+
+package_installed() {
+	case "$pm" in
+	apt) dpkg-query -W -f '${Status}\n' "$1" 2>/dev/null | grep -q ' installed$' ;;
+	dnf) rpm -q "$1" >/dev/null 2>&1 ;;
+	*) return 1 ;;
+	esac
+}
+
+missing=""
+present=""
+while read -r cmd pkg; do
+	if { [ "$cmd" = - ] && package_installed "$pkg"; } || { [ "$cmd" != - ] && have "$cmd"; }; then
+		present="$present $pkg"
+	else
+		case " $missing " in *" $pkg "*) ;; *) missing="$missing $pkg" ;; esac
+	fi
+done <<EOF
+$(requirements)
+EOF
+missing="${missing# }"
+present="${present# }"
+
+docker_installed_now=0
+if [ -n "$present" ]; then
+	ok "packages ($present)" installed
+fi
+if [ -z "$missing" ]; then
+	:
+elif [ -n "$no_packages" ]; then
+	skipped "install packages ($missing)" "U7S_INIT_HOST_NO_PACKAGES is set: install them by hand"
+elif [ -z "$pm" ]; then
+	failed "install packages ($missing)" "neither apt-get nor dnf found: install them by hand"
+elif [ "$pm" = apt ]; then
+	# shellcheck disable=SC2086 # one argument per package
+	if act "apt package lists updated (apt-get update)" apt-get update -q &&
+		act "packages installed ($missing)" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $missing; then
+		case " $missing " in *" docker.io "*) docker_installed_now=1 ;; esac
+	fi
+else
+	# podman-compose is in EPEL on RHEL-likes (Rocky, Alma, CentOS Stream), in Fedora itself.
+	epel_ok=1
+	case " $missing " in *" podman-compose "*)
+		if [ "$os_id" != fedora ] && ! package_installed epel-release; then
+			act "EPEL enabled (dnf install epel-release), for podman-compose" dnf install -y epel-release || epel_ok=0
+		fi ;;
+	esac
+	if [ "$epel_ok" = 1 ]; then
+		# shellcheck disable=SC2086 # one argument per package
+		act "packages installed ($missing)" dnf install -y $missing || true
+	else
+		skipped "install packages ($missing)" "EPEL could not be enabled: enable it by hand (on RHEL: the epel-release package from the EPEL project), then re-run"
+	fi
+fi
+
+# Engines this script does not install: say what to do, and fail unless it is already there.
+case "$engine/$pm" in
+docker/apt | podman/*) ;;
+docker/*)
+	if have dockerd; then
+		ok "dockerd (Docker Engine)" installed
+	else
+		failed "Docker Engine" "not packaged by this distribution for this script: install docker-ce and docker-ce-rootless-extras from Docker's package repository by hand (this script downloads nothing), or use --engine podman"
+	fi ;;
+nerdctl/*)
+	if have nerdctl && have containerd-rootless-setuptool.sh; then
+		ok "nerdctl (nerdctl-full)" installed
+	else
+		failed "nerdctl" "nerdctl-full is not installed: download the nerdctl-full release archive for this CPU by hand and unpack it with 'tar -C /usr/local -xzf nerdctl-full-VERSION-linux-ARCH.tar.gz', then re-run (this script downloads nothing)"
+	fi ;;
+esac
+
+# Installing docker.io starts a rootful daemon; the cluster uses the user's rootless one instead.
+# A Docker that was installed before this run is left as its owner set it up.
+if [ "$engine" = docker ]; then
+	rootful="rootful docker.service and docker.socket"
+	installs_docker=0
+	case " $missing " in *" docker.io "*) [ -n "$no_packages" ] || installs_docker=1 ;; esac
+	if ! systemd_running; then
+		skipped "disable $rootful" "systemd is not running: if a rootful dockerd runs, stop it by hand unless you need it"
+	elif [ -n "$root" ]; then
+		skipped "disable $rootful" "U7S_INIT_HOST_ROOT is set: the running systemd is left alone"
+	elif [ "$docker_installed_now" = 1 ] || { [ "$dry_run" = 1 ] && [ "$installs_docker" = 1 ]; }; then
+		act "$rootful disabled (systemctl disable --now)" systemctl disable --now docker.service docker.socket || true
+	elif ! systemctl is-enabled --quiet docker.service docker.socket 2>/dev/null &&
+		! systemctl is-active --quiet docker.service docker.socket 2>/dev/null; then
+		ok "$rootful" "disabled (or not installed)"
+	else
+		skipped "disable $rootful" "Docker was installed before this run, so it is left running: 'systemctl disable --now docker.service docker.socket' unless you need rootful Docker"
+	fi
+fi
+
+# ---- lingering ------------------------------------------------------------------------------------
+
+# logind keeps lingering users in /var/lib/systemd/linger, one empty file per user name.
+linger_file="$root/var/lib/systemd/linger/$user_name"
+if [ -e "$linger_file" ]; then
+	ok "lingering for $user_name" enabled
+elif ! systemd_running; then
+	skipped "loginctl enable-linger $user_name" \
+		"systemd is not running: run 'loginctl enable-linger $user_name' on a host booted with systemd"
+elif [ -n "$root" ]; then
+	skipped "loginctl enable-linger $user_name" "U7S_INIT_HOST_ROOT is set: the running logind is left alone"
+elif ! systemctl is-active --quiet systemd-logind.service; then
+	skipped "loginctl enable-linger $user_name" \
+		"systemd-logind is not running: start it (systemctl start systemd-logind), then re-run"
+else
+	act "lingering for $user_name enabled (loginctl enable-linger)" loginctl enable-linger "$user_name" || true
+fi
+
+# ---- subordinate IDs -------------------------------------------------------------------------------
+
+id_range_size=65536
+
+# ensure_subids FILE USERMOD_FLAG: FILE has at least 65536 IDs for the user (by name or by uid);
+# a missing range is added after the highest range in the file, so no two ranges overlap.
+ensure_subids() {
+	local file="$root$1" flag="$2" have_ids=0 start=100000 end thing
+	if [ -f "$file" ]; then
+		have_ids="$(awk -F: -v n="$user_name" -v u="$user_uid" '$1 == n || $1 == u { s += $3 } END { print s + 0 }' "$file")"
+		# 100000 is where useradd starts handing out ranges (SUB_UID_MIN in login.defs).
+		start="$(awk -F: 'NF >= 3 && $2 + $3 > m { m = $2 + $3 } END { print (m > 100000 ? m : 100000) }' "$file")"
+	fi
+	if [ "$have_ids" -ge "$id_range_size" ]; then
+		ok "$file range for $user_name" "present ($have_ids IDs)"
+		return 0
+	fi
+	if [ "$have_ids" -gt 0 ]; then
+		failed "$file range for $user_name" "only $have_ids IDs; $id_range_size are needed: fix $file by hand"
+		return 0
+	fi
+	end=$((start + id_range_size - 1))
+	thing="$file range $start-$end for $user_name"
+	if [ "$dry_run" = 1 ]; then
+		changed "$thing"
+	elif [ -n "$root" ]; then
+		if mkdir -p "$(dirname "$file")" && printf '%s:%s:%s\n' "$user_name" "$start" "$id_range_size" >>"$file"; then
+			changed "$thing"
+		else
+			failed "$thing" "could not append to $file"
+		fi
+	else
+		act "$thing (usermod $flag)" usermod "$flag" "$start-$end" "$user_name" || true
+	fi
+}
+ensure_subids /etc/subuid --add-subuids
+ensure_subids /etc/subgid --add-subgids
+
+# ---- summary -----------------------------------------------------------------------------------------
+
+verb=changed
+[ "$dry_run" = 1 ] && verb="would change"
+summary="init-host.root: $n_changed $verb, $n_ok ok, $n_skipped skipped"
+[ "$n_failed" = 0 ] || summary="$summary, $n_failed failed"
+printf '%s\n' "$summary"
+if [ "$delegation_changed" = 1 ]; then
+	printf 'note: cgroup delegation %s: %s must log out and in again (or the host must reboot) for it to take effect\n' "$verb" "$user_name"
+fi
+[ "$n_failed" = 0 ] || exit 1
+exit 0
