@@ -1,0 +1,306 @@
+"""Preflight: parsers on recorded outputs, then whole runs against a scripted host.
+
+See fixtures/README.md for which outputs were recorded from real tools and
+which were written by hand.
+"""
+
+import json
+
+import pytest
+
+from u7s import engine, preflight
+from u7s.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
+from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
+
+DOCKER_ROOTLESS = fixture("docker-info-rootless.json")
+PODMAN_ROOTFUL = fixture("podman-info-rootful.json")
+PODMAN_PASTA = fixture("podman-info-rootless-pasta.json")
+
+
+def docker_info(**changes):
+    """The recorded rootless Docker info with some fields changed."""
+    data = json.loads(DOCKER_ROOTLESS)
+    data.update(changes)
+    return json.dumps(data)
+
+
+# -- parsers -------------------------------------------------------------------------------
+@pytest.mark.parametrize("engine_type, text, expected", [
+    ("docker", DOCKER_ROOTLESS, EngineInfo(rootless=True, cgroup_version="2")),
+    ("nerdctl", DOCKER_ROOTLESS, EngineInfo(rootless=True, cgroup_version="2")),
+    ("docker", fixture("docker-info-unreachable.stdout"), EngineInfo(rootless=False, cgroup_version="")),
+    ("docker", docker_info(SecurityOptions=["name=seccomp,profile=builtin", "name=cgroupns"]),
+     EngineInfo(rootless=False, cgroup_version="2")),
+    ("podman", PODMAN_ROOTFUL, EngineInfo(rootless=False, cgroup_version="1", network_cmd="")),
+    ("podman", PODMAN_PASTA, EngineInfo(rootless=True, cgroup_version="2", network_cmd="pasta")),
+])
+def test_parse_engine_info(engine_type, text, expected):
+    assert preflight.parse_engine_info(engine_type, text) == expected
+
+
+def test_parse_engine_info_refuses_non_json():
+    with pytest.raises(ValueError):
+        preflight.parse_engine_info("docker", "Cannot connect to the Docker daemon")
+
+
+def test_parse_listening_recorded_busy():
+    assert preflight.parse_listening(fixture("ss-listening-busy.txt")) == {
+        ("udp", 8472), ("udp", 2379), ("udp", 9072),
+        ("tcp", 2024), ("tcp", 10250), ("tcp", 9090), ("tcp", 6443),
+    }
+
+
+def test_parse_listening_recorded_idle_and_other_shapes():
+    assert preflight.parse_listening(fixture("ss-listening-idle.txt")) == {("tcp", 2024)}
+    text = (
+        "udp   UNCONN 0      0      127.0.0.53%lo:53        0.0.0.0:*\n"
+        "tcp   LISTEN 0      4096         [::1]:631           [::]:*\n"
+        "\n"
+        "garbage\n"
+    )
+    assert preflight.parse_listening(text) == {("udp", 53), ("tcp", 631)}
+
+
+def test_parse_linger():
+    assert preflight.parse_linger(fixture("loginctl-linger-yes.txt")) is True
+    assert preflight.parse_linger(fixture("loginctl-linger-no.txt")) is False
+    assert preflight.parse_linger("") is None
+
+
+def test_parse_modules():
+    loaded = preflight.parse_modules(fixture("proc-modules-all.txt"))
+    assert set(preflight.KERNEL_MODULES) <= loaded and "overlay" in loaded and "Live" not in loaded
+    partial = preflight.parse_modules(fixture("proc-modules-partial.txt"))
+    assert [m for m in preflight.KERNEL_MODULES if m not in partial] == ["br_netfilter", "vxlan"]
+
+
+# -- whole runs against a scripted host ----------------------------------------------------
+def healthy_host(s, info=DOCKER_ROOTLESS):
+    """Every probe answers as on a well-prepared host; tests override single answers."""
+    host = FakeHost(files={"/proc/modules": fixture("proc-modules-all.txt")})
+    host.on(*engine.engine_info(s), stdout=info)
+    host.on(*s.compose, "version", stdout="Docker Compose version v2.29.7\n")
+    host.on("sh", "-c", contains="cgroup.controllers", stdout="cpuset cpu io memory pids\n")
+    host.on("sh", "-c", contains="loginctl", stdout=fixture("loginctl-linger-yes.txt"))
+    host.on("sh", "-c", contains="/dev/net/tun")
+    host.on(*engine.inspect_state(s), exited=1, stderr="Error: No such container: u7s-node\n")
+    host.on("ss", "-H", "-l", "-n", "-t", "-u", stdout=fixture("ss-listening-idle.txt"))
+    host.on("sh", "-c", contains="command -v kubectl", stdout="/usr/local/bin/kubectl\n")
+    return host
+
+
+def run(host, s, quick=False):
+    results = Preflight(host, s, quick=quick).run()
+    return {r.name: r for r in results}, results
+
+
+def podman_settings(**flags):
+    return make_settings(FakeFacts(commands=("podman", "podman-compose")), CONTAINER_ENGINE="podman", **flags)
+
+
+def test_all_good():
+    s = make_settings()
+    host = healthy_host(s)
+    checks, results = run(host, s)
+    assert [(r.name, r.status) for r in results] == [
+        ("engine", OK), ("compose", OK), ("cgroup v2", OK), ("cgroup delegation", OK),
+        ("lingering", OK), ("kernel modules", OK), ("/dev/net/tun", OK), ("ports", OK),
+        ("rp_filter", SKIP), ("kubectl", OK),
+    ]
+    assert checks["engine"].detail == "docker (rootless)"
+    assert checks["ports"].detail == "2379, 10250, 8472, 6443 free"
+    assert preflight.failed(results) == []
+
+
+def test_preflight_only_reads():
+    s = make_settings(NODE_IMAGE="example/node:1")
+    host = healthy_host(s).on("docker", "run", stdout="2\n")
+    run(host, s)
+    verbs = {tuple(argv[:2]) for argv in host.calls}
+    assert verbs == {("docker", "info"), ("docker", "compose"), ("sh", "-c"), ("docker", "inspect"),
+                     ("ss", "-H"), ("docker", "run")}
+    throwaway = next(argv for argv in host.calls if argv[:2] == ["docker", "run"])
+    assert throwaway[:7] == ["docker", "run", "--rm", "--net=host", "--entrypoint", "cat", "example/node:1"]
+
+
+def test_ports_in_use_are_named():
+    s = make_settings()
+    host = healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt"))
+    checks, results = run(host, s)
+    assert checks["ports"].status == ERROR
+    # udp 2379 is busy too, but etcd needs tcp 2379: not reported
+    assert checks["ports"].detail == (
+        "already in use: PORT_KUBELET=10250/tcp, PORT_FLANNEL=8472/udp, PORT_KUBE_APISERVER=6443/tcp"
+    )
+    assert "PORT_*" in checks["ports"].fix
+    assert preflight.failed(results) == [checks["ports"]]
+
+
+def test_custom_ports_in_use_are_named():
+    s = make_settings(PORT_KUBE_APISERVER=8080, PORT_FLANNEL=9072, PORT_KUBELET=20250, PORT_ETCD=9090)
+    host = healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt"))
+    checks, _ = run(host, s)
+    assert checks["ports"].detail == "already in use: PORT_ETCD=9090/tcp, PORT_FLANNEL=9072/udp"
+
+
+def test_ports_held_by_our_own_running_node_are_fine():
+    s = make_settings()
+    host = healthy_host(s).on(*engine.inspect_state(s), stdout='{"Status":"running","Running":true,"Pid":42}\n')
+    host.on("ss", stdout=fixture("ss-listening-busy.txt"))
+    checks, _ = run(host, s)
+    assert (checks["ports"].status, checks["ports"].detail) == (OK, "held by this u7s node")
+    assert not any(argv[0] == "ss" for argv in host.calls)
+
+
+def test_without_ss_the_port_check_is_skipped():
+    s = make_settings()
+    checks, _ = run(healthy_host(s).on("ss", exited=127, stderr="sh: ss: not found"), s)
+    assert checks["ports"].status == SKIP and "iproute2" in checks["ports"].fix
+
+
+def test_podman_with_pasta_is_an_error_with_the_slirp4netns_fix():
+    s = podman_settings()
+    host = healthy_host(s, PODMAN_PASTA)
+    checks, results = run(host, s)
+    assert [c.name for c in preflight.failed(results)] == ["podman network"]
+    network = checks["podman network"]
+    assert "pasta" in network.detail and "flannel" in network.detail
+    assert 'default_rootless_network_cmd="slirp4netns"' in network.fix
+    assert "containers.conf.d" in network.fix
+    assert checks["engine"].status == OK and checks["cgroup v2"].status == OK
+    assert ["podman-compose", "version"] in host.calls
+
+
+def test_rootful_podman_as_recorded_warns_but_passes():
+    s = podman_settings()
+    checks, results = run(healthy_host(s, PODMAN_ROOTFUL), s)
+    assert checks["engine"].status == WARN and "not rootless" in checks["engine"].detail
+    assert (checks["cgroup v2"].status, checks["cgroup v2"].detail) == (WARN, "cgroup v1")
+    assert (checks["podman network"].status, checks["podman network"].detail) == (OK, "slirp4netns (Podman 4 default)")
+    assert preflight.failed(results) == []
+
+
+def test_rootless_engine_on_cgroup_v1_is_an_error():
+    s = make_settings()
+    checks, results = run(healthy_host(s, docker_info(CgroupVersion="1")), s)
+    assert checks["cgroup v2"].status == ERROR
+    assert checks["cgroup v2"].detail == "the rootless engine reports cgroup v1"
+    assert "systemd.unified_cgroup_hierarchy=1" in checks["cgroup v2"].fix
+    assert [c.name for c in preflight.failed(results)] == ["cgroup v2"]
+
+
+def test_rootful_docker_is_a_warning():
+    s = make_settings()
+    info = docker_info(SecurityOptions=["name=seccomp,profile=builtin", "name=cgroupns"])
+    checks, results = run(healthy_host(s, info), s)
+    assert checks["engine"].status == WARN
+    assert checks["engine"].detail == "docker is not rootless (rootful mode)"
+    assert "dockerd-rootless-setuptool.sh install" in checks["engine"].fix
+    assert preflight.failed(results) == []
+
+
+def test_unreachable_engine_is_an_error_with_its_message():
+    s = make_settings()
+    host = healthy_host(s).on(*engine.engine_info(s), exited=1,
+                              stdout=fixture("docker-info-unreachable.stdout"),
+                              stderr=fixture("docker-info-unreachable.stderr"))
+    host.on("sh", "-c", contains="/dev/net/tun", exited=1)
+    checks, results = run(host, s)
+    assert checks["engine"].status == ERROR
+    assert checks["engine"].detail == (
+        "`docker info` failed: Cannot connect to the Docker daemon at unix:///tmp/nonexistent.sock. "
+        "Is the docker daemon running?"
+    )
+    assert "rootless docker" in checks["engine"].fix
+    assert "cgroup v2" not in checks  # nothing to say without the engine's answer
+    assert checks["/dev/net/tun"].status == ERROR  # rootless is assumed when the engine cannot say
+    assert checks["rp_filter"].status == SKIP
+
+
+def test_engine_printing_no_json_is_an_error():
+    s = make_settings()
+    checks, _ = run(healthy_host(s, "WARNING: something\n"), s)
+    assert (checks["engine"].status, checks["engine"].detail) == (ERROR, "`docker info` printed no JSON")
+
+
+def test_missing_compose_is_an_error():
+    s = make_settings()
+    host = healthy_host(s).on("docker", "compose", "version", exited=1,
+                              stderr="docker: 'compose' is not a docker command.\n")
+    checks, _ = run(host, s)
+    assert checks["compose"].status == ERROR
+    assert "docker: 'compose' is not a docker command." in checks["compose"].detail
+
+
+@pytest.mark.parametrize("exited, stdout, status, detail", [
+    (3, "", SKIP, "running as root"),
+    (2, "", WARN, "no systemd user instance with a delegated cgroup"),
+    (0, "cpuset io pids\n", WARN, "controllers not delegated: cpu, memory"),
+    (0, "cpuset cpu io memory pids\n", OK, "cpuset cpu io memory pids"),
+])
+def test_cgroup_delegation(exited, stdout, status, detail):
+    s = make_settings()
+    host = healthy_host(s).on("sh", "-c", contains="cgroup.controllers", exited=exited, stdout=stdout)
+    checks, _ = run(host, s)
+    assert (checks["cgroup delegation"].status, checks["cgroup delegation"].detail) == (status, detail)
+
+
+def test_lingering_off_or_unknown_is_a_warning():
+    s = make_settings()
+    host = healthy_host(s).on("sh", "-c", contains="loginctl", stdout=fixture("loginctl-linger-no.txt"))
+    checks, _ = run(host, s)
+    assert (checks["lingering"].status, checks["lingering"].detail) == (WARN, "not enabled")
+    host.on("sh", "-c", contains="loginctl", exited=1, stderr=fixture("loginctl-no-systemd.stderr"))
+    checks, _ = run(host, s)
+    assert (checks["lingering"].status, checks["lingering"].detail) == (WARN, "unknown (no logind session)")
+    assert "enable-linger" in checks["lingering"].fix
+
+
+def test_missing_kernel_modules_are_a_warning_naming_them():
+    s = make_settings()
+    host = healthy_host(s)
+    host.files["/proc/modules"] = fixture("proc-modules-partial.txt")
+    checks, results = run(host, s)
+    assert checks["kernel modules"].status == WARN
+    assert checks["kernel modules"].detail.startswith("not loaded: br_netfilter, vxlan")
+    assert preflight.failed(results) == []
+
+
+@pytest.mark.parametrize("value, status", [("1\n", ERROR), ("2\n", OK), ("0\n", OK)])
+def test_rp_filter_is_read_in_the_engines_network_namespace(value, status):
+    s = make_settings(NODE_IMAGE="example/node:1")
+    host = healthy_host(s).on("docker", "run", stdout=value)
+    checks, _ = run(host, s)
+    assert checks["rp_filter"].status == status
+    if status == ERROR:
+        assert "rp_filter = 2" in checks["rp_filter"].fix
+
+
+def test_quick_mode_skips_the_throwaway_container():
+    s = make_settings(NODE_IMAGE="example/node:1")
+    host = healthy_host(s)  # no rule for `docker run`: running it would fail the test
+    checks, _ = run(host, s, quick=True)
+    assert (checks["rp_filter"].status, checks["rp_filter"].detail) == (SKIP, "quick mode")
+
+
+def test_missing_kubectl_is_a_warning():
+    s = make_settings()
+    checks, _ = run(healthy_host(s).on("sh", "-c", contains="command -v kubectl", exited=1), s)
+    assert checks["kubectl"].status == WARN and "u7s kubectl" in checks["kubectl"].fix
+
+
+def test_results_as_json_and_table():
+    s = make_settings()
+    _, results = run(healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt")), s)
+    data = json.loads(preflight.as_json(results))
+    assert data[0] == {"name": "engine", "status": "ok", "detail": "docker (rootless)", "fix": ""}
+    assert [d["name"] for d in data if d["status"] == "error"] == ["ports"]
+
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=200)
+    console.print(preflight.table(results, "preflight: host1"))
+    text = console.file.getvalue()
+    assert "preflight: host1" in text and "PORT_KUBELET=10250/tcp" in text
