@@ -1,0 +1,176 @@
+"""Multi-host u7s on the three-host lab: real SSH from the controller, real rootless engines.
+
+kubeadm, kubectl and helm inside the nodes are the lab image's TEST STAND-INS;
+they record what u7s asked of them and check it against the reference's facts.
+The join itself crosses hosts for real: the worker's stand-in kubeadm resolves
+the control plane's name through /etc/hosts.u7s and registers over TCP at the
+control plane host's published API port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def inventory(lab, tmp_path, name="hosts.yaml", known_hosts=None, **settings):
+    hosts = []
+    for i, h in enumerate(lab.hosts):
+        hosts.append({
+            "name": h.name,
+            "address": h.address,
+            "role": "control-plane" if i == 0 else "worker",
+            "ssh": {"user": h.ssh_user, "port": h.ssh_port, "identity_file": h.key},
+        })
+    data = {
+        "cluster": {"name": "lab"},
+        "settings": {"NODE_IMAGE": lab.node_image, **settings},
+        "ssh": {"known_hosts": known_hosts or lab.hosts[0].known_hosts, "connect_timeout": 5},
+        "hosts": hosts,
+    }
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def u7s(*args, cwd=None, check=True, timeout=900):
+    """The u7s program from this checkout, as a user on the controller would run it."""
+    env = {**os.environ, "HOME": str(cwd or REPO), "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, "-m", "u7s", *args], capture_output=True, text=True,
+                       cwd=cwd, env=env, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"u7s {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def calls(host, container="u7s-node"):
+    text = host.docker(["exec", container, "cat", "/var/lib/u7s-standin/calls.jsonl"], check=False).stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def wipe(lab, path):
+    u7s("cluster.down-v", "--yes", "--inventory", str(path), check=False)
+    for h in lab.hosts:
+        h.docker(["rm", "-f", "u7s-node"], check=False)
+        h.docker(["volume", "rm", "u7s-var", "u7s-opt", "u7s-etc"], check=False)
+
+
+@pytest.fixture
+def cluster_inventory(lab, tmp_path):
+    path = inventory(lab, tmp_path)
+    wipe(lab, path)
+    yield path
+    wipe(lab, path)
+
+
+def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab, cluster_inventory, tmp_path):
+    cp, *workers = lab.hosts
+    r = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    kubeconfig = Path(r.stdout.strip().splitlines()[-1])
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    assert f"server: https://{cp.address}:6443" in kubeconfig.read_text()
+
+    # Order on the control plane: init, then (after the joins) sync, then flannel.
+    cp_calls = calls(cp)
+    kinds = [(c["prog"], c["argv"][0]) for c in cp_calls if c["rc"] == 0]
+    assert kinds.index(("kubeadm", "init")) < kinds.index(("kubeadm", "token"))
+    assert kinds.index(("kubeadm", "token")) < max(i for i, k in enumerate(kinds) if k == ("kubectl", "patch"))
+    assert max(i for i, k in enumerate(kinds) if k == ("kubectl", "patch")) < kinds.index(("helm", "install"))
+    token = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
+    assert len(token) == 1 and "--ttl" in token[0]["argv"]
+
+    for w in workers:
+        joins = [c for c in calls(w) if c["prog"] == "kubeadm" and c["argv"][0] == "join"]
+        assert len(joins) == 1 and joins[0]["rc"] == 0
+        assert joins[0]["argv"][1] == f"u7s-{cp.name}:6443"
+        hosts_u7s = w.docker(["exec", "u7s-node", "cat", "/etc/hosts.u7s"]).stdout.split()
+        assert hosts_u7s == [cp.address, f"u7s-{cp.name}"]
+        # the join script was removed after use
+        assert w.ssh(["test", "-e", ".local/share/u7s/u7s/join-command"], check=False).returncode != 0
+
+    nodes = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
+    by_name = {n["metadata"]["name"]: n for n in nodes}
+    assert set(by_name) == {f"u7s-{h.name}" for h in lab.hosts}
+    for h in lab.hosts:
+        n = by_name[f"u7s-{h.name}"]
+        assert n["status"]["addresses"] == [{"type": "ExternalIP", "address": h.address}]
+        assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip-overwrite"] == h.address
+
+    subnets = {h.docker(["network", "inspect", "u7s", "--format", "{{(index .IPAM.Config 0).Subnet}}"]).stdout.strip()
+               for h in lab.hosts}
+    assert len(subnets) == 3
+
+    again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    assert "already up" in again.stderr and "already initialised" in again.stderr
+    assert again.stderr.count("already joined") == 2 and "flannel already installed" in again.stderr
+    assert len([c for c in calls(cp) if c["argv"][:1] == ["init"]]) == 1
+
+    status = json.loads(u7s("cluster.status", "--json", "--inventory", str(cluster_inventory)).stdout)
+    assert [(s["host"], s["reachable"], s["rootless"], s["node"], s["ready"]) for s in status] == [
+        (h.name, True, True, "running", True) for h in lab.hosts
+    ]
+
+
+def test_dry_run_changes_nothing(lab, cluster_inventory, tmp_path):
+    r = u7s("cluster.create", "--dry-run", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    assert "would run" in r.stderr and "would upload a join script" in r.stderr
+    for h in lab.hosts:
+        assert h.docker(["ps", "-aq"]).stdout.strip() == ""
+    assert not (tmp_path / "kubeconfig").exists()
+
+
+def test_a_lost_worker_fails_alone_and_a_rerun_converges(lab, cluster_inventory, tmp_path):
+    cp, w1, w2 = lab.hosts
+    lab.stop_sshd(w2)
+    try:
+        r = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path, check=False)
+    finally:
+        lab.start_sshd(w2)
+    assert r.returncode != 0
+    assert w2.name in r.stderr and "failed on 1 host" in r.stderr
+    assert [c["argv"][0] for c in calls(w1) if c["prog"] == "kubeadm"] == ["join"]
+    assert w2.docker(["ps", "-aq"]).stdout.strip() == ""
+
+    again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    assert "already joined" in again.stderr
+    assert [c["argv"][0] for c in calls(w2) if c["prog"] == "kubeadm"] == ["join"]
+
+
+def test_unknown_host_keys_are_refused_unless_accepted(lab, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    path = inventory(lab, tmp_path, known_hosts=str(empty))
+    r = u7s("cluster.status", "--json", "--inventory", str(path), check=False)
+    assert r.returncode != 0 and "unknown host key" in r.stderr
+    ok = u7s("cluster.status", "--json", "--accept-unknown-host-keys", "--inventory", str(path))
+    assert [s["reachable"] for s in json.loads(ok.stdout)] == [True, True, True]
+
+
+def test_another_invoke_project_reaches_the_cluster_tasks(lab, tmp_path):
+    path = inventory(lab, tmp_path)
+    (tmp_path / "tasks.py").write_text(textwrap.dedent("""
+        from invoke import Collection, task
+        import u7s.tasks
+
+        @task
+        def hello(c):
+            print("hello from the parent project")
+
+        ns = Collection(hello)
+        ns.add_collection(Collection.from_module(u7s.tasks), name="u7s")
+    """))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "invoke", "u7s.cluster.status", "--json", "--inventory", str(path)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert [s["host"] for s in json.loads(r.stdout)] == [h.name for h in lab.hosts]
