@@ -190,7 +190,10 @@ def parse_join_command(text: str) -> list[str]:
     The output is data from a host, so it is split into words and checked here,
     then quoted once into the join script; it is never run as shell text.
     """
-    words = shlex.split(text.replace("\r", " "))
+    try:
+        words = shlex.split(text.replace("\r", " "))
+    except ValueError:
+        raise U7sError("kubeadm printed an unexpected join command (unbalanced quotes)") from None
     if words[:2] != ["kubeadm", "join"] or len(words) < 3 or not ENDPOINT.match(words[2]):
         raise U7sError("kubeadm printed an unexpected join command (expected `kubeadm join HOST:PORT ...`)")
     options = _options(words[3:])
@@ -207,7 +210,8 @@ def _options(words: list[str]) -> dict[str, str]:
     while i < len(words):
         word = words[i]
         if not word.startswith("--"):
-            raise U7sError(f"kubeadm's join command has an unexpected word {word[:20]!r}")
+            # The word is not shown: a misplaced one may be the token itself.
+            raise U7sError(f"kubeadm's join command has an unexpected word at position {i + 4}")
         name, eq, value = word.partition("=")
         if not eq and i + 1 < len(words) and not words[i + 1].startswith("--"):
             value = words[i + 1]
