@@ -1,0 +1,342 @@
+#!/bin/bash
+# init-host.rootless.sh: the user's part of preparing a host for a rootless u7s node.
+#
+# Usage: init-host.rootless.sh [--engine docker|podman|nerdctl] [--dry-run] [--help]
+#
+# Run it as the user who will run the cluster (never as root), after init-host.root.sh.
+# u7s runs it for you with `u7s cluster.init-host`; it is also meant to be read and run by hand.
+#
+# Every step looks first and prints one line on stdout, in the same words as init-host.root.sh:
+#   ok: <thing> already <state> | changed: <thing> | would change: <thing> (--dry-run)
+#   skipped: <thing> (<reason>) | failed: <thing> (<reason>)
+# then `info: ...` lines from `<engine> info`, and `init-host.rootless: N changed, M ok, K skipped`
+# (`, F failed` when some failed). Output of the setup tools it runs goes to stderr.
+#
+# Steps, by engine (the reference behaviour of Usernetes Gen2's host initialisation):
+#   docker   `dockerd-rootless-setuptool.sh install` (a systemd user unit for the rootless daemon),
+#            unless `docker info` already reports a rootless daemon or docker.service is running.
+#   nerdctl  `containerd-rootless-setuptool.sh install`, `install-buildkit-containerd` and
+#            `install-bypass4netnsd` (optional: only when bypass4netnsd is installed), each unless
+#            its systemd user unit is already running.
+#   podman   ~/.config/containers/containers.conf.d/u7s-slirp4netns.conf choosing slirp4netns:
+#            Podman 5 defaults to pasta, with which flannel cannot reach the Kubernetes API service;
+#            then `systemctl --user enable --now podman-restart`, which starts containers with
+#            `restart: always` (the node) at boot.
+# The setup tools need a systemd user instance; without one, those steps are skipped with the reason.
+#
+# Options and environment (an option wins over the environment):
+#   --engine ENGINE   docker, podman or nerdctl. Default: $CONTAINER_ENGINE (read as the reference
+#                     does: a name containing podman/nerdctl/docker), else the first found of
+#                     dockerd-rootless.sh (docker), containerd-rootless.sh (nerdctl), podman.
+#   --dry-run         print what would change; change nothing.
+#
+# Exit status: 0 every step is ok, changed or skipped; 1 a step failed (see its `failed:` line);
+# 2 the command line or the situation is wrong (run as root, unknown or no engine).
+set -eu
+
+prog=init-host.rootless.sh
+# Debian's docker.io ships the rootless scripts outside PATH; nerdctl-full goes to /usr/local/bin.
+PATH="$PATH:/usr/local/bin:/usr/share/docker.io/contrib"
+
+usage() {
+	sed -n '2,/^set -eu$/{/^set -eu$/d;s/^# \{0,1\}//;p;}' "$0"
+}
+
+die_usage() {
+	printf '%s: %s\n' "$prog" "$1" >&2
+	exit 2
+}
+
+engine=""
+dry_run=0
+while [ "$#" -gt 0 ]; do
+	case "$1" in
+	--engine) [ "$#" -ge 2 ] || die_usage "--engine needs a value: docker, podman or nerdctl"; engine="$2"; shift 2 ;;
+	--engine=*) engine="${1#--engine=}"; shift ;;
+	--dry-run) dry_run=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) die_usage "unknown argument '$1' (see --help)" ;;
+	esac
+done
+
+if [ "$(id -u)" = 0 ]; then
+	die_usage "must not be run as root: run it as the user who will run the cluster (the root part is init-host.root.sh)"
+fi
+
+# ---- reporting (the same as init-host.root.sh) --------------------------------------------------
+
+n_changed=0
+n_ok=0
+n_skipped=0
+n_failed=0
+
+ok() {
+	n_ok=$((n_ok + 1))
+	printf 'ok: %s already %s\n' "$1" "$2"
+}
+
+changed() {
+	n_changed=$((n_changed + 1))
+	if [ "$dry_run" = 1 ]; then
+		printf 'would change: %s\n' "$1"
+	else
+		printf 'changed: %s\n' "$1"
+	fi
+}
+
+skipped() {
+	n_skipped=$((n_skipped + 1))
+	printf 'skipped: %s (%s)\n' "$1" "$2"
+}
+
+failed() {
+	n_failed=$((n_failed + 1))
+	printf 'failed: %s (%s)\n' "$1" "$2"
+}
+
+# act THING COMMAND...: run COMMAND (its output to stderr) and report THING as changed or failed;
+# under --dry-run only report it as a change that would be made.
+act() {
+	local thing="$1" status=0
+	shift
+	if [ "$dry_run" = 1 ]; then
+		changed "$thing"
+		return 0
+	fi
+	"$@" >&2 || status=$?
+	if [ "$status" = 0 ]; then
+		changed "$thing"
+	else
+		failed "$thing" "$1 exited with status $status; its output is above"
+		return 1
+	fi
+}
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+# ---- facts ---------------------------------------------------------------------------------------
+
+user_name="$(id -un)"
+config_home="${XDG_CONFIG_HOME:-$HOME/.config}"
+runtime_dir="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"
+
+# The setup tools manage systemd user units, which needs the user's systemd to be reachable.
+if systemctl --user show-environment >/dev/null 2>&1; then
+	user_systemd=1
+else
+	user_systemd=0
+fi
+no_user_systemd="no systemd user instance: enable lingering (init-host.root.sh) and log in again, e.g. over ssh, then re-run"
+
+# Cleared when the daemon's own step is skipped or fails: `<engine> info` is then not expected to work.
+daemon_set_up=1
+
+# unit_running UNIT: the user's systemd has UNIT active.
+unit_running() {
+	[ "$user_systemd" = 1 ] && systemctl --user is-active --quiet "$1"
+}
+
+# ---- the engine ------------------------------------------------------------------------------------
+
+engine_type_of() {
+	case "${1##*/}" in
+	*podman*) echo podman ;;
+	*nerdctl*) echo nerdctl ;;
+	*docker*) echo docker ;;
+	*) return 1 ;;
+	esac
+}
+
+if [ -n "$engine" ]; then
+	case "$engine" in
+	docker | podman | nerdctl) ;;
+	*) die_usage "--engine must be docker, podman or nerdctl, not '$engine'" ;;
+	esac
+elif [ -n "${CONTAINER_ENGINE:-}" ]; then
+	engine="$(engine_type_of "$CONTAINER_ENGINE")" ||
+		die_usage "CONTAINER_ENGINE='$CONTAINER_ENGINE' names none of docker, podman, nerdctl"
+elif have dockerd-rootless.sh; then
+	engine=docker
+elif have containerd-rootless.sh; then
+	engine=nerdctl
+elif have podman; then
+	engine=podman
+else
+	die_usage "no container engine found (looked for dockerd-rootless.sh, containerd-rootless.sh, podman): run init-host.root.sh first, or pass --engine"
+fi
+
+mode=""
+[ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"
+printf '%s: user %s, engine %s%s\n' "$prog" "$user_name" "$engine" "$mode"
+
+# ---- what every engine needs -------------------------------------------------------------------------
+
+# init-host.root.sh adds these; rootless engines cannot map the node's users without them.
+for file in /etc/subuid /etc/subgid; do
+	if grep -q -e "^$user_name:" -e "^$(id -u):" "$file" 2>/dev/null; then
+		ok "$file range for $user_name" present
+	else
+		failed "$file range for $user_name" "missing: run init-host.root.sh as root first"
+	fi
+done
+
+# ---- docker ----------------------------------------------------------------------------------------
+
+# docker_rootless [ENV...]: the docker CLI, with ENV, reaches a daemon that says it is rootless.
+docker_rootless() {
+	env "$@" timeout 60 docker info --format '{{range .SecurityOptions}}{{println .}}{{end}}' 2>/dev/null |
+		grep -q '^name=rootless$'
+}
+
+setup_docker() {
+	local socket="$runtime_dir/docker.sock" thing="rootless Docker: dockerd-rootless-setuptool.sh install"
+	if docker_rootless; then
+		ok "rootless Docker" "running (docker info reports rootless)"
+		return 0
+	fi
+	# The CLI may still point at a rootful daemon (or at none) while the user's daemon runs.
+	if [ -z "${DOCKER_HOST:-}" ] && [ -S "$socket" ] && docker_rootless DOCKER_HOST="unix://$socket"; then
+		ok "rootless Docker" "running at unix://$socket (the docker CLI reaches it with DOCKER_HOST=unix://$socket)"
+		export DOCKER_HOST="unix://$socket"
+		return 0
+	fi
+	daemon_set_up=0
+	if ! have dockerd-rootless-setuptool.sh; then
+		failed "rootless Docker" "dockerd-rootless-setuptool.sh not found: install Docker's rootless extras (the docker.io package on Debian/Ubuntu, docker-ce-rootless-extras with docker-ce); init-host.root.sh installs docker.io"
+	elif [ "$user_systemd" = 0 ]; then
+		skipped "$thing" "no systemd user instance: enable lingering (init-host.root.sh) and log in again, then re-run; or start dockerd-rootless.sh yourself and export DOCKER_HOST=unix://$socket"
+	elif unit_running docker.service; then
+		ok "rootless Docker" "installed (docker.service is running)"
+		daemon_set_up=1
+	else
+		# With the unit file already there the tool only starts and enables it.
+		act "$thing" dockerd-rootless-setuptool.sh install && daemon_set_up=1
+	fi
+	if [ -z "${DOCKER_HOST:-}" ] && [ -S "$socket" ]; then
+		export DOCKER_HOST="unix://$socket"
+	fi
+}
+
+# ---- nerdctl --------------------------------------------------------------------------------------
+
+# setup_nerdctl_unit UNIT SUBCOMMAND: run `containerd-rootless-setuptool.sh SUBCOMMAND` unless UNIT
+# is already running (with the unit file already there the tool only starts and enables it).
+setup_nerdctl_unit() {
+	local unit="$1" subcommand="$2"
+	local thing="$unit: containerd-rootless-setuptool.sh $subcommand"
+	if [ "$user_systemd" = 0 ]; then
+		skipped "$thing" "$no_user_systemd"
+		return 1
+	elif unit_running "$unit"; then
+		ok "$unit" running
+	else
+		act "$thing" containerd-rootless-setuptool.sh "$subcommand"
+	fi
+}
+
+setup_nerdctl() {
+	if ! have containerd-rootless-setuptool.sh || ! have nerdctl; then
+		failed "rootless containerd" "nerdctl-full is not installed: unpack its release archive into /usr/local by hand (see init-host.root.sh), then re-run"
+		daemon_set_up=0
+		return 0
+	fi
+	setup_nerdctl_unit containerd.service install || daemon_set_up=0
+	# The setup tool names the BuildKit unit after CONTAINERD_NAMESPACE when that is set.
+	if have buildkitd; then
+		setup_nerdctl_unit "${CONTAINERD_NAMESPACE:+$CONTAINERD_NAMESPACE-}buildkit.service" install-buildkit-containerd || true
+	else
+		failed "buildkit.service" "buildkitd not found: nerdctl-full ships it; nerdctl needs it to build the node image"
+	fi
+	# bypass4netns only speeds up connect(2) of pods; u7s turns it on when its socket exists.
+	if have bypass4netnsd; then
+		setup_nerdctl_unit bypass4netnsd.service install-bypass4netnsd || true
+	else
+		skipped "bypass4netnsd.service" "bypass4netnsd is not installed: optional, nerdctl-full ships it"
+	fi
+}
+
+# ---- podman ---------------------------------------------------------------------------------------
+
+meaningful_lines() {
+	sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*[#;]/d' -e '/^$/d' "$1"
+}
+
+setup_podman() {
+	local dir="$config_home/containers/containers.conf.d" path temporary content
+	path="$dir/u7s-slirp4netns.conf"
+	content='# Written by u7s init-host.rootless.sh. Podman 5 defaults to pasta, with which flannel in the
+# node cannot reach the Kubernetes API service (10.96.0.1:443 times out); slirp4netns works.
+[network]
+default_rootless_network_cmd="slirp4netns"'
+	if ! have slirp4netns; then
+		failed "slirp4netns" "not installed: run init-host.root.sh as root first"
+	fi
+	if [ -f "$path" ] && [ "$(meaningful_lines "$path")" = "$(printf '%s\n' "$content" | meaningful_lines -)" ]; then
+		ok "$path" "up to date"
+	elif [ "$dry_run" = 1 ]; then
+		changed "$path (would be written)"
+	elif mkdir -p "$dir" && temporary="$(mktemp "$dir/.u7s-init-host.XXXXXX")" &&
+		printf '%s\n' "$content" >"$temporary" && chmod 0644 "$temporary" && mv -f "$temporary" "$path"; then
+		changed "$path (written)"
+	else
+		rm -f "${temporary:-}"
+		failed "$path" "could not write it"
+	fi
+
+	local thing="podman-restart.service: systemctl --user enable --now podman-restart.service"
+	if [ "$user_systemd" = 0 ]; then
+		skipped "$thing" "$no_user_systemd; until then the node does not come back by itself after a reboot"
+	elif ! systemctl --user cat podman-restart.service >/dev/null 2>&1; then
+		skipped "$thing" "this Podman has no podman-restart.service: after a reboot, start the node again with u7s"
+	elif systemctl --user is-enabled --quiet podman-restart.service; then
+		ok "podman-restart.service" enabled
+	else
+		act "$thing" systemctl --user enable --now podman-restart.service || true
+	fi
+}
+
+# ---- run, then show what the engine says ----------------------------------------------------------
+
+case "$engine" in
+docker) setup_docker ;;
+nerdctl) setup_nerdctl ;;
+podman) setup_podman ;;
+esac
+
+# The daemon's version answers only when the CLI reaches it, and its error says why not; podman
+# has no daemon, so `podman info` itself is the check.
+case "$engine" in
+docker | nerdctl)
+	reach=(version --format '{{.Server.Version}}')
+	info_format='{{.ServerVersion}}, cgroup v{{.CgroupVersion}} ({{.CgroupDriver}}), security options:{{range .SecurityOptions}} {{.}}{{end}}' ;;
+podman)
+	reach=(info --format '{{.Version.Version}}')
+	info_format='{{.Version.Version}}, rootless={{.Host.Security.Rootless}}, cgroup {{.Host.CgroupsVersion}} ({{.Host.CgroupManager}})' ;;
+esac
+errors="$(mktemp)"
+if [ "$dry_run" = 1 ] && { [ "$n_changed" != 0 ] || [ "$engine" = podman ]; }; then
+	# `podman info` sets up the user's container storage on its first run: not in a dry run.
+	printf 'info: %s info is not run in a dry run that would change something, nor for podman\n' "$engine"
+elif timeout 60 "$engine" "${reach[@]}" >/dev/null 2>"$errors" &&
+	info="$(timeout 60 "$engine" info --format "$info_format" 2>"$errors")"; then
+	printf 'info: %s %s\n' "$engine" "$info"
+else
+	reason="$(grep -v '^[[:space:]]*$' "$errors" | tail -n 1)"
+	if [ "$daemon_set_up" = 1 ]; then
+		failed "$engine info" "the engine does not answer although it is set up: ${reason:-no message}"
+	else
+		# The step above already says why the daemon is not there: no second count.
+		printf 'info: %s does not answer: %s\n' "$engine" "${reason:-no message}"
+	fi
+fi
+rm -f "$errors"
+
+verb=changed
+[ "$dry_run" = 1 ] && verb="would change"
+summary="init-host.rootless: $n_changed $verb, $n_ok ok, $n_skipped skipped"
+[ "$n_failed" = 0 ] || summary="$summary, $n_failed failed"
+printf '%s\n' "$summary"
+[ "$n_failed" = 0 ] || exit 1
+exit 0
