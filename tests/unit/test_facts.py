@@ -1,0 +1,51 @@
+"""Host facts: the parser on a recorded `ip --json route get 1`, and each probe's argv."""
+
+import pytest
+
+from u7s.errors import U7sError
+from u7s.facts import HostFacts, parse_route_get
+from u7s_fakes import FakeHost, fixture
+
+
+def test_parse_route_get_recorded():
+    assert parse_route_get(fixture("ip-route-get-1.json")) == "192.0.2.2"
+
+
+@pytest.mark.parametrize("text", ["", "[]", "{}", '[{"dst": "1.0.0.0"}]', "Error: Network is unreachable"])
+def test_parse_route_get_refuses_other_output(text):
+    with pytest.raises(U7sError, match="HOST_IP: .*; set HOST_IP"):
+        parse_route_get(text)
+
+
+def test_probes_and_caching():
+    host = FakeHost()
+    host.on("hostname", stdout="host1\n")
+    host.on("ip", "--json", "route", "get", "1", stdout=fixture("ip-route-get-1.json"))
+    host.on("sh", "-c", contains="HOME", stdout="/home/user")
+    facts = HostFacts(host)
+    assert facts.hostname() == "host1" and facts.hostname() == "host1"
+    assert facts.host_ip() == "192.0.2.2"
+    assert facts.home() == "/home/user"
+    assert host.calls.count(["hostname"]) == 1
+
+
+def test_has_command_passes_the_name_as_an_argument():
+    host = FakeHost()
+    host.on("sh", "-c", contains="command -v", exited=1)
+    host.on("sh", "-c", 'command -v "$1" >/dev/null', "sh", "podman-compose")
+    facts = HostFacts(host)
+    assert facts.has_command("podman-compose") is True
+    assert facts.has_command("x; rm -rf ~") is False
+    assert host.calls[-1] == ["sh", "-c", 'command -v "$1" >/dev/null', "sh", "x; rm -rf ~"]
+
+
+def test_no_route_says_to_set_host_ip():
+    host = FakeHost().on("ip", exited=2, stderr="RTNETLINK answers: Network is unreachable")
+    with pytest.raises(U7sError, match=r"HOST_IP: `ip route get 1` failed on fake .*; set HOST_IP"):
+        HostFacts(host).host_ip()
+
+
+def test_bypass4netnsd_probe():
+    host = FakeHost().on("sh", "-c", contains="bypass4netnsd.sock")
+    assert HostFacts(host).bypass4netnsd_running() is True
+    assert "XDG_RUNTIME_DIR" in host.calls[0][2]

@@ -1,0 +1,60 @@
+"""workdir.stage on a real temporary directory through LocalHost."""
+
+import os
+import stat
+
+from u7s import workdir
+from u7s.hosts import LocalHost
+from u7s.resources import node_image_dir
+from u7s_fakes import make_settings
+
+NODE_FILES = sorted(f"node/{p.name}" for p in node_image_dir().iterdir() if p.is_file())
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_stage_writes_every_file_with_its_mode_then_reports_no_change(tmp_path):
+    s = make_settings(U7S_WORKDIR=str(tmp_path / "work"))
+    host = LocalHost(None)
+    changed = workdir.stage(host, s)
+    assert changed == ["docker-compose.yaml", "kubeadm-config.yaml", *NODE_FILES]
+    assert "node/Dockerfile" in NODE_FILES and "node/entrypoint.sh" in NODE_FILES
+    root = tmp_path / "work"
+    assert mode(root) == 0o700
+    assert mode(root / "docker-compose.yaml") == 0o644
+    assert mode(root / "node" / "Dockerfile") == 0o644
+    assert mode(root / "node" / "entrypoint.sh") == 0o755  # executable in compose/node, so in the image
+    assert (root / "node" / "Dockerfile").read_bytes() == (node_image_dir() / "Dockerfile").read_bytes()
+    assert "u7s-host1" in (root / "kubeadm-config.yaml").read_text()
+
+    assert workdir.stage(host, s) == []
+
+
+def test_stage_reports_only_what_a_setting_changed(tmp_path):
+    host = LocalHost(None)
+    workdir.stage(host, make_settings(U7S_WORKDIR=str(tmp_path)))
+    assert workdir.stage(host, make_settings(U7S_WORKDIR=str(tmp_path), PORT_KUBELET=20250)) == [
+        "docker-compose.yaml", "kubeadm-config.yaml",
+    ]
+
+
+def test_stage_restores_a_mode_changed_by_hand(tmp_path):
+    host = LocalHost(None)
+    s = make_settings(U7S_WORKDIR=str(tmp_path))
+    workdir.stage(host, s)
+    os.chmod(tmp_path / "node" / "entrypoint.sh", 0o644)
+    assert workdir.stage(host, s) == ["node/entrypoint.sh"]
+    assert mode(tmp_path / "node" / "entrypoint.sh") == 0o755
+
+
+def test_with_a_node_image_nothing_is_built(tmp_path):
+    s = make_settings(U7S_WORKDIR=str(tmp_path), NODE_IMAGE="example/node:1")
+    assert sorted(workdir.files(s)) == ["docker-compose.yaml", "kubeadm-config.yaml"]
+    assert workdir.stage(LocalHost(None), s) == ["docker-compose.yaml", "kubeadm-config.yaml"]
+    assert not (tmp_path / "node").exists()
+
+
+def test_in_node():
+    assert workdir.in_node(workdir.KUBEADM_CONFIG) == "/usernetes/kubeadm-config.yaml"
