@@ -20,7 +20,9 @@ from pathlib import Path
 from . import cgroups, engine, image, netns, processes, sshd, state, users, venv
 from .commands import LabError, log, run, wait_until
 from .host import LabHost
-from .layout import MAX_HOSTS, SUBID_BASE, SUBID_COUNT, STATE_DIR, DEFAULT_HOSTS, LabLayout, make_layout
+from .layout import (
+    DEFAULT_HOSTS, MAX_HOSTS, PREFIX, STATE_DIR, SUBID_BASE, SUBID_COUNT, UID_BASE, LabLayout, make_layout,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAB_FILE = STATE_DIR / "lab.json"
@@ -213,9 +215,7 @@ def down_all() -> list[str]:
     # subordinate ids, belongs to a lab (perhaps a crashed one).
     for ns in netns.lab_namespaces():
         processes.kill_all(lambda ns=ns: netns.namespace_pids(ns), what=f"namespace {ns}")
-    lab_uids = [range(u.pw_uid, u.pw_uid + 1) for u in users.lab_users()]
-    lab_uids.append(range(SUBID_BASE, SUBID_BASE + MAX_HOSTS * SUBID_COUNT))
-    processes.kill_all(lambda: processes.pids_owned_by(lab_uids), what="lab users")
+    processes.kill_all(lambda: processes.pids_owned_by(_lab_uid_ranges()), what="lab users")
     _unmount_leftovers()
     if cgroups.remove_all():
         removed.append("cgroups")
@@ -229,7 +229,40 @@ def down_all() -> list[str]:
     state.clear()
     if removed:
         log("removed: " + ", ".join(removed))
+    left = leftovers()
+    if left:
+        raise LabError("lab teardown left: " + "; ".join(left))
     return removed
+
+
+def leftovers() -> list[str]:
+    """Return every trace of a lab still on the machine (empty after a clean `down`)."""
+    found = [f"netns {ns}" for ns in netns.lab_namespaces()]
+    found += [f"link {link}" for link in netns.lab_links()]
+    found += [str(p) for p in netns.ETC_NETNS.glob(f"{PREFIX}-*")]
+    if netns.has_forward_rule():
+        found.append("iptables FORWARD rule")
+    found += [f"user {u.pw_name}" for u in users.lab_users()]
+    found += [str(p) for p in Path("/home").glob(f"{PREFIX}*")]
+    found += [f"/run/user/{uid}" for uid in _lab_uid_ranges()[0] if Path(f"/run/user/{uid}").exists()]
+    found += [f"process {pid}" for pid in processes.pids_owned_by(_lab_uid_ranges())]
+    try:
+        if (cgroups.cgroup2_root() / PREFIX).exists():
+            found.append(f"cgroup {cgroups.cgroup2_root() / PREFIX}")
+    except OSError:
+        pass
+    if state.STATE_FILE.exists():
+        found.append(str(state.STATE_FILE))
+    return found
+
+
+def _lab_uid_ranges() -> list[range]:
+    """The uids lab processes can have: the lab users' own, and the lab's subordinate id block."""
+    return [
+        range(UID_BASE + 1, UID_BASE + MAX_HOSTS + 1),
+        *(range(u.pw_uid, u.pw_uid + 1) for u in users.lab_users()),
+        range(SUBID_BASE, SUBID_BASE + MAX_HOSTS * SUBID_COUNT),
+    ]
 
 
 def _unmount_leftovers() -> None:

@@ -20,6 +20,9 @@ MAX_HOSTS = 40
 # 600100000 on Debian), so lab ranges never overlap a real user's.
 SUBID_BASE = 1_100_000_000
 SUBID_COUNT = 65536
+# Fixed uids (u7slab1 is 41001, ...): the same lab layout always gets the same
+# uids, runtime dirs and engine sockets.
+UID_BASE = 41000
 
 STATE_DIR = Path("/var/lib/u7s-lab")
 CACHE_DIR = Path("/var/cache/u7s-lab")
@@ -58,6 +61,10 @@ class HostLayout:
     @property
     def user(self) -> str:
         return f"{PREFIX}{self.index}"
+
+    @property
+    def uid(self) -> int:
+        return UID_BASE + self.index
 
     @property
     def subid_start(self) -> int:

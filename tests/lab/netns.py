@@ -98,8 +98,11 @@ def remove_all() -> list[str]:
         for etc in ETC_NETNS.glob(f"{PREFIX}-*"):
             shutil.rmtree(etc, ignore_errors=True)
             removed.append(f"{etc}")
-    if shutil.which("iptables"):
-        while succeeds(["iptables", "-C", *FORWARD_RULE]):
-            run(["iptables", "-D", *FORWARD_RULE])
-            removed.append("iptables FORWARD rule")
+    while has_forward_rule():
+        run(["iptables", "-D", *FORWARD_RULE])
+        removed.append("iptables FORWARD rule")
     return removed
+
+
+def has_forward_rule() -> bool:
+    return bool(shutil.which("iptables")) and succeeds(["iptables", "-C", *FORWARD_RULE])

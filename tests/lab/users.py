@@ -32,8 +32,9 @@ class LabUser:
 def create(host: HostLayout) -> LabUser:
     """Create the host's user: home, login allowed by key only, subuid/subgid range, /run/user/UID."""
     _check_subids_free(host)
+    _check_uid_free(host)
     # -K ...=0: no automatic subordinate ids; the lab assigns its own range.
-    run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group",
+    run(["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", "--uid", str(host.uid),
          "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", host.user])
     first, last = host.subid_start, host.subid_start + SUBID_COUNT - 1
     # Password "*": no password login, but not "locked", which sshd refuses with UsePAM no.
@@ -81,6 +82,14 @@ def remove_all() -> list[str]:
     if removed:
         log(f"removed users {', '.join(removed)}")
     return removed
+
+
+def _check_uid_free(host: HostLayout) -> None:
+    try:
+        owner = pwd.getpwuid(host.uid).pw_name
+    except KeyError:
+        return
+    raise OSError(f"uid {host.uid}, meant for lab user {host.user}, belongs to {owner}")
 
 
 def _check_subids_free(host: HostLayout) -> None:

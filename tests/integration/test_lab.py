@@ -1,0 +1,194 @@
+"""The lab is what it claims: separate rootless-Docker hosts, reachable over SSH, that leave nothing behind.
+
+Everything here runs for real as root on the machine: users, namespaces,
+sshd, rootless dockerd, systemd in a privileged node container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.lab.engine import check_info
+
+pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
+
+
+def wait_for(probe, what, timeout=60.0, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
+def test_every_engine_is_rootless_on_cgroup_v2(lab):
+    for host in lab.hosts:
+        info = json.loads(host.docker(["info", "--format", "{{json .}}"]).stdout)
+        assert check_info(info) == [], host.name
+        assert "name=rootless" in " ".join(info["SecurityOptions"])
+        assert str(info["CgroupVersion"]) == "2"
+
+
+def test_each_host_has_its_own_name_address_user_and_tools_over_ssh(lab):
+    for host in lab.hosts:
+        out = host.ssh(["sh", "-c", 'hostname; id -u; ip --json route get 1; echo "$DOCKER_HOST"']).stdout.splitlines()
+        assert out[0] == host.name
+        assert int(out[1]) == host.uid
+        assert json.loads(out[2])[0]["prefsrc"] == host.address  # how u7s finds HOST_IP
+        assert out[3] == host.engine_socket
+        # The user's own docker CLI reaches the user's engine, compose v2 included.
+        assert host.ssh(["docker", "info", "--format", "{{.CgroupVersion}}"]).stdout.strip() == "2"
+        assert "v2." in host.ssh(["docker", "compose", "version"]).stdout
+        # What u7s's preflight reads on a systemd host with cgroup v2.
+        host.ssh(["test", "-f", f"/sys/fs/cgroup/user.slice/user-{host.uid}.slice/user@{host.uid}.service/cgroup.controllers"])
+        assert host.ssh(["sh", "-c", "command -v dockerd-rootless.sh"]).stdout.strip().endswith("dockerd-rootless.sh")
+        assert host.ssh(["env"]).stdout.count("CONTAINER_ENGINE=") == 0
+
+
+def test_hosts_reach_each_other_by_name_over_ssh(lab):
+    first, second = lab.hosts[0], lab.hosts[1]
+    assert first.ssh(["ssh", "-o", "BatchMode=yes", second.name, "hostname"]).stdout.strip() == second.name
+
+
+def test_u7s_from_the_checkout_is_on_every_users_path(lab):
+    for host in lab.hosts:
+        path = host.ssh(["sh", "-c", "command -v u7s"]).stdout.strip()
+        assert path == "/opt/u7s-lab/venv/bin/u7s"
+        host.ssh(["u7s", "--help"])
+
+
+def test_ssh_refuses_an_unknown_host_key(lab_host, tmp_path):
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"{lab_host.address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4Lm8wx0zTF7CR4TnH8GPhLqZTWpL0mnYcbeJN9Lz1c\n")
+    argv = [a.replace(lab_host.known_hosts, str(wrong)) for a in lab_host.ssh_argv()]
+    result = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 255
+    assert "host key" in result.stderr.lower()
+
+
+@pytest.fixture
+def node(lab, lab_host):
+    name = "u7s-lab-test-node"
+    lab_host.docker(["rm", "-f", name], check=False)
+    lab_host.docker(["run", "-d", "--privileged", "--name", name, "-e", f"HOST_IP={lab_host.address}", lab.node_image])
+    yield name
+    lab_host.docker(["rm", "-f", name], check=False)
+
+
+def test_node_container_boots_systemd_with_containerd(lab_host, node):
+    def booted():
+        state = lab_host.docker(["exec", node, "systemctl", "is-system-running"], check=False).stdout.strip()
+        return state if state in ("running", "degraded") else None
+
+    wait_for(booted, "systemd in the node container", timeout=90)
+    assert lab_host.docker(["exec", node, "systemctl", "is-active", "containerd"]).stdout.strip() == "active"
+    # The node's files sit where the real node image has them.
+    files = ["/usr/local/bin/u7s-entrypoint", "/etc/udev/rules.d/90-u7s-flannel.rules", "/flannel/Chart.yaml"]
+    lab_host.docker(["exec", node, "ls", *files])
+    kubelet_defaults = lab_host.docker(["exec", node, "cat", "/etc/default/kubelet"]).stdout
+    assert f"usernetes/host-ip={lab_host.address}" in kubelet_defaults
+
+
+def test_node_processes_run_as_the_hosts_unprivileged_user(lab_host, node):
+    wait_for(lambda: lab_host.docker(["exec", node, "true"], check=False).returncode == 0, "the node")
+    # Namespace inodes are global: find the node's init (pid 1 in its own pid
+    # namespace) from the root namespace without trusting any engine-reported pid.
+    inside = lab_host.docker(["exec", node, "readlink", "/proc/1/ns/pid"]).stdout.strip()
+    init_pid = find_pid_one_of_namespace(inside)
+    assert os.readlink(f"/proc/{init_pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    status = proc_status(init_pid)
+    assert int(status["Uid"].split()[0]) == lab_host.uid  # root in the node is the host's user outside
+    user = subprocess.run(["ps", "-o", "user=", "-p", str(init_pid)], capture_output=True, text=True).stdout.strip()
+    assert user == lab_host.ssh_user
+    # No process of the node runs as real root on the machine.
+    for pid in pids_in_pid_namespace(inside):
+        assert int(proc_status(pid)["Uid"].split()[0]) != 0, pid
+
+
+def find_pid_one_of_namespace(ns_link: str) -> int:
+    for pid in pids_in_pid_namespace(ns_link):
+        if proc_status(pid)["NSpid"].split()[-1] == "1":
+            return pid
+    raise AssertionError(f"no process is pid 1 of {ns_link}")
+
+
+def pids_in_pid_namespace(ns_link: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns" / "pid") == ns_link:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line)}
+
+
+@pytest.fixture
+def listener(lab):
+    """A container on the second host publishing TCP 18080 and UDP 18081, answering with fixed words."""
+    host = lab.hosts[1]
+    name = "u7s-lab-test-listener"
+    script = (
+        "socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo tcp-pong' & "
+        "exec socat UDP-RECVFROM:8081,fork SYSTEM:'echo udp-pong'"
+    )
+    host.docker(["rm", "-f", name], check=False)
+    host.docker(["run", "-d", "--name", name, "-p", "18080:8080/tcp", "-p", "18081:8081/udp",
+                 "--entrypoint", "sh", lab.node_image, "-c", script])
+    yield host
+    host.docker(["rm", "-f", name], check=False)
+
+
+def test_a_container_on_one_host_reaches_anothers_published_tcp_and_udp_ports(lab, listener):
+    client = lab.hosts[0]
+    target = listener.address
+
+    def ask(proto, port):
+        cmd = f"echo ping | socat -T2 - {proto}:{target}:{port}"
+        out = client.docker(["run", "--rm", "--entrypoint", "sh", lab.node_image, "-c", cmd], check=False)
+        return out.stdout.strip()
+
+    assert wait_for(lambda: ask("TCP", 18080) == "tcp-pong", "TCP from h1's container to h2")
+    assert wait_for(lambda: ask("UDP", 18081) == "udp-pong", "UDP from h1's container to h2")
+
+
+def test_published_ports_listen_on_their_hosts_address_only(lab, listener):
+    probe = "import socket,sys; socket.create_connection((sys.argv[1], 18080), timeout=2).close()"
+    reach = lambda host, address: host.in_netns(["python3", "-c", probe, address], check=False).returncode == 0  # noqa: E731
+    assert wait_for(lambda: reach(lab.hosts[0], listener.address), "h2's port from h1's namespace")
+    assert not reach(lab.hosts[2], lab.hosts[0].address)  # h1 publishes nothing
+
+
+def test_down_leaves_nothing_and_removes_strays_of_crashed_labs(lab_session):
+    # Stand-ins for what a crashed run could leave: a namespace and a user named like the lab's.
+    subprocess.run(["ip", "netns", "add", "u7slab-h9"], check=True)
+    subprocess.run(["useradd", "--no-create-home", "u7slab9"], check=True)
+    left = lab_session.cycle()  # down, then an identical lab up again for the tests after this one
+    assert left == []
+    lab = lab_session.get()
+    assert lab.hosts[0].ssh(["hostname"]).stdout.strip() == "h1"
+
+
+def test_down_from_the_command_line_is_quiet_when_nothing_is_there():
+    # Runs without a lab only when none is up: never take the session's lab down here.
+    if Path("/var/lib/u7s-lab/state.json").exists():
+        pytest.skip("a lab is up")
+    result = subprocess.run([sys.executable, "-m", "tests.lab", "down"], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parents[2])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
