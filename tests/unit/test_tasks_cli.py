@@ -1,0 +1,192 @@
+"""The `u7s` program and the task collection, driven the way users and other invoke projects drive them.
+
+Subprocesses run `python -m u7s` from this checkout with HOME pointing at a
+temporary directory (so a real ~/.u7s.yaml cannot interfere) and without any
+setting in the environment unless a test puts it there. Settings that would
+need a look at the host (engine, hostname, address) are given, so nothing
+touches an engine.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from invoke import Collection, Program
+
+from u7s import tasks as u7s_tasks
+from u7s.settings import SPECS
+from u7s_fakes import GOLDEN
+
+ROOT = GOLDEN.parents[2]
+GIVEN = {"CONTAINER_ENGINE": "docker", "HOSTNAME": "host1", "HOST_IP": "192.0.2.10"}
+
+
+@pytest.fixture
+def home(tmp_path):
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def clean_env(home, **extra):
+    env = {
+        key: value for key, value in os.environ.items()
+        if key not in SPECS and not key.startswith(("U7S_", "INVOKE_", "PYTHON"))
+    }
+    env.update(HOME=str(home), PYTHONPATH=str(ROOT))
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def u7s(*args, home, cwd=None, **env):
+    return subprocess.run(
+        [sys.executable, "-m", "u7s", *args],
+        cwd=cwd or home, env=clean_env(home, **env), capture_output=True, text=True, timeout=60,
+    )
+
+
+# -- help stays light ----------------------------------------------------------------------
+IMPORT_PROBE = """
+import json, sys
+sys.argv = ["u7s", *json.loads(sys.argv[1])]
+from u7s.program import main
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in ("fabric", "paramiko", "jinja2") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--list"], ["--help", "up"], ["kubeadm-init", "--help"]])
+def test_help_and_list_do_not_import_fabric_paramiko_or_jinja2(home, argv):
+    r = subprocess.run([sys.executable, "-c", IMPORT_PROBE, json.dumps(argv)], cwd=home,
+                       env=clean_env(home), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "[]"
+    assert "Usage: u7s" in r.stdout or "Subcommands" in r.stdout
+
+
+def test_help_lists_the_tasks(home):
+    r = u7s("--list", home=home)
+    assert r.returncode == 0
+    for name in ("up", "render", "kubeadm-init", "join-command", "kubeadm-join", "down-v", "smoke-test"):
+        assert f"  {name} " in r.stdout
+
+
+@pytest.mark.parametrize("task", ["up", "render", "kubeadm-init", "join-command", "settings"])
+def test_task_help_both_ways(home, task):
+    before = u7s("--help", task, home=home)
+    after = u7s(task, "--help", home=home)
+    assert before.returncode == after.returncode == 0
+    assert before.stdout == after.stdout
+    assert f"Usage: u7s [--core-opts] {task} [--options]" in before.stdout
+    assert "--set" in before.stdout and "Docstring:" in before.stdout
+
+
+# -- clean errors --------------------------------------------------------------------------
+def test_a_bad_setting_is_one_line_on_stderr_and_exit_1(home):
+    r = u7s("render", "--set", "PORT_ETCD=99999", home=home, U7S_WORKDIR=home / "w", **GIVEN)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "u7s: PORT_ETCD=99999 (from --set): out of range for a port; use a whole number from 1 to 65535",
+    ]
+
+
+def test_several_bad_settings_are_each_named_without_a_traceback(home):
+    r = u7s("render", "--set", "PORT_ETCD=x", "--set", "NODE_IP=10.0.0.1", home=home, U7S_WORKDIR="/w", **GIVEN)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("u7s: ") for line in lines)
+    assert lines[0].startswith("u7s: NODE_IP=10.0.0.1") and lines[1].startswith("u7s: PORT_ETCD=x")
+
+
+def test_set_without_equals_is_a_clean_error(home):
+    r = u7s("settings", "--set", "PORT_ETCD", home=home)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == "u7s: --set 'PORT_ETCD': expected KEY=VALUE, e.g. --set PORT_ETCD=12379"
+
+
+def test_render_kubeadm_config_prints_yaml(home):
+    r = u7s("render", "--kubeadm-config", "--set", "HOST_IP=10.0.0.5", "--set", "CONTAINER_ENGINE=docker",
+            "--set", "HOSTNAME=host1", home=home)
+    assert r.returncode == 0, r.stderr
+    docs = {doc["kind"]: doc for doc in yaml.safe_load_all(r.stdout)}
+    cluster = docs["ClusterConfiguration"]
+    assert cluster["controlPlaneEndpoint"] == "u7s-host1:6443"
+    assert "10.0.0.5" in cluster["apiServer"]["certSANs"]
+
+
+# -- configuration files -------------------------------------------------------------------
+def test_project_and_user_config_files_are_honoured(home, tmp_path):
+    (home / ".u7s.yaml").write_text("u7s:\n  PORT_ETCD: 12379\n  PORT_KUBELET: 1111\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "u7s.yaml").write_text("u7s: {PORT_KUBELET: 20250}\n")
+    r = u7s("settings", "--json", home=home, cwd=project, PORT_FLANNEL=9999, U7S_WORKDIR="/w", **GIVEN)
+    assert r.returncode == 0, r.stderr
+    table = json.loads(r.stdout)
+    assert (table["PORT_ETCD"], table["PORT_KUBELET"], table["PORT_FLANNEL"], table["PORT_KUBE_APISERVER"]) == (
+        "12379", "20250", "9999", "6443",
+    )
+
+
+def test_an_unknown_key_in_a_config_file_is_named(home):
+    (home / "u7s.yaml").write_text("u7s: {PORT_ECTD: 1}\n")
+    r = u7s("settings", "--json", home=home, **GIVEN)
+    assert r.returncode == 1
+    assert r.stderr.startswith("u7s: config u7s.PORT_ECTD: unknown setting")
+
+
+def test_multi_node_task_records_and_reports(home):
+    config = home / "cfg.yaml"
+    config.write_text("u7s: {PORT_ETCD: 12379}\n")
+    r = u7s("multi-node", "--config-file", str(config), home=home, **GIVEN)
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(config.read_text()) == {"u7s": {"PORT_ETCD": 12379, "U7S_MULTI_NODE": True}}
+    assert "project u7s-host1, network u7s-host1" in r.stderr
+
+
+# -- reused from another invoke project ----------------------------------------------------
+@pytest.fixture
+def in_process_env(monkeypatch, home):
+    for key in list(os.environ):
+        if key in SPECS or key.startswith(("U7S_", "INVOKE_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("U7S_WORKDIR", "/w")
+    for key, value in GIVEN.items():
+        monkeypatch.setenv(key, value)
+
+
+def parent_collection(how):
+    ns = Collection()
+    if how == "parent configure":
+        ns.add_collection(Collection.from_module(u7s_tasks), name="u7s")
+        ns.configure({"u7s": {"PORT_ETCD": 12379}})
+    else:
+        ns.add_collection(Collection.from_module(u7s_tasks, config={"u7s": {"PORT_ETCD": 12379}}), name="u7s")
+    return ns
+
+
+@pytest.mark.parametrize("how", ["parent configure", "from_module config"])
+def test_a_parent_projects_config_is_merged_under_u7s_defaults(in_process_env, capsys, how):
+    program = Program(namespace=parent_collection(how), name="parent", binary="parent")
+    program.run(["parent", "u7s.settings", "--json"], exit=False)
+    table = json.loads(capsys.readouterr().out)
+    assert table["PORT_ETCD"] == "12379"
+    assert (table["PORT_KUBELET"], table["PORT_FLANNEL"], table["PORT_KUBE_APISERVER"]) == ("10250", "8472", "6443")
+    assert table["NODE_NAME"] == "u7s-host1" and table["U7S_PROJECT"] == "u7s"
+
+
+def test_a_parent_projects_config_reaches_the_rendered_files(in_process_env, capsys):
+    program = Program(namespace=parent_collection("parent configure"), name="parent", binary="parent")
+    program.run(["parent", "u7s.render", "--kubeadm-config"], exit=False)
+    docs = {doc["kind"]: doc for doc in yaml.safe_load_all(capsys.readouterr().out)}
+    extra = {a["name"]: a["value"] for a in docs["ClusterConfiguration"]["apiServer"]["extraArgs"]}
+    assert extra["etcd-servers"] == "https://127.0.0.1:12379"
+    assert docs["KubeletConfiguration"]["port"] == 10250
