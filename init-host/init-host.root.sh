@@ -30,6 +30,8 @@
 #     EPEL for podman-compose on RHEL-likes). Docker on dnf hosts and nerdctl anywhere must be
 #     installed by hand: this script downloads nothing. After installing docker.io, the rootful
 #     daemon it starts is disabled: the cluster runs under the user's rootless daemon.
+#   - docker and nerdctl where AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and
+#     later): a profile that lets the installed rootlesskit create them, unless one names it already.
 #   - `loginctl enable-linger USER`: the user's systemd (and so the engine and the node) keeps
 #     running without a login session and starts at boot.
 #   - /etc/subuid and /etc/subgid: a range of 65536 subordinate IDs for USER (the node's user
@@ -416,6 +418,42 @@ if [ "$engine" = docker ]; then
 		ok "$rootful" "disabled (or not installed)"
 	else
 		skipped "disable $rootful" "Docker was installed before this run, so it is left running: 'systemctl disable --now docker.service docker.socket' unless you need rootful Docker"
+	fi
+fi
+
+# ---- AppArmor and rootlesskit -------------------------------------------------------------------
+
+# Ubuntu 23.10 and later let a program create user namespaces only when an AppArmor profile allows it.
+# The distribution ships one for its own /usr/bin/rootlesskit; nerdctl-full's copy in /usr/local/bin
+# (or any other) needs one too, or the rootless engine cannot start.
+userns_restricted="$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)"
+rootlesskit_path="$(command -v rootlesskit 2>/dev/null || true)"
+apparmor_thing="AppArmor profile allowing ${rootlesskit_path:-rootlesskit} to create user namespaces"
+if [ "$engine" = podman ]; then
+	: # podman maps its user namespace through the setuid newuidmap, not rootlesskit
+elif [ "$userns_restricted" != 1 ]; then
+	ok "$apparmor_thing" "not needed (unprivileged user namespaces are not restricted here)"
+elif [ -z "$rootlesskit_path" ]; then
+	skipped "$apparmor_thing" "rootlesskit is not installed yet: re-run after installing the engine"
+elif grep -qs -e "$rootlesskit_path" "$root"/etc/apparmor.d/*; then
+	ok "$apparmor_thing" "present (a profile in /etc/apparmor.d names it)"
+else
+	profile_name="u7s-rootlesskit"
+	profile_file="/etc/apparmor.d/$(printf '%s' "${rootlesskit_path#/}" | tr / .)"
+	if ensure_file "$profile_file" "# Written by u7s init-host.root.sh: let rootlesskit (the rootless engine) create user namespaces.
+abi <abi/4.0>,
+include <tunables/global>
+
+profile $profile_name $rootlesskit_path flags=(unconfined) {
+  userns,
+
+  include if exists <local/$profile_name>
+}"; then
+		if [ -n "$root" ]; then
+			skipped "load $profile_file (apparmor_parser -r)" "U7S_INIT_HOST_ROOT is set: the running kernel is left alone"
+		else
+			act "$profile_file loaded (apparmor_parser -r)" apparmor_parser -r "$profile_file" || true
+		fi
 	fi
 fi
 
