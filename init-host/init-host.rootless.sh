@@ -174,8 +174,9 @@ printf '%s: user %s, engine %s%s\n' "$prog" "$user_name" "$engine" "$mode"
 # ---- what every engine needs -------------------------------------------------------------------------
 
 # init-host.root.sh adds these; rootless engines cannot map the node's users without them.
+# A range is named by user name or by uid (compared exactly: names may hold regex characters).
 for file in /etc/subuid /etc/subgid; do
-	if grep -q -e "^$user_name:" -e "^$(id -u):" "$file" 2>/dev/null; then
+	if awk -F: -v n="$user_name" -v u="$(id -u)" '$1 == n || $1 == u { found = 1 } END { exit !found }' "$file" 2>/dev/null; then
 		ok "$file range for $user_name" present
 	else
 		failed "$file range for $user_name" "missing: run init-host.root.sh as root first"
