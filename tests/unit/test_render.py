@@ -57,6 +57,12 @@ def test_join_script_golden():
     assert_golden("join-command.sh", render.join_script("192.0.2.10", "u7s-host1", argv))
 
 
+def test_kubeadm_config_does_not_depend_on_the_engine_or_image():
+    default = render.kubeadm_config(settings("default"))
+    assert render.kubeadm_config(settings("node-image")) == default
+    assert render.kubeadm_config(settings("nerdctl")) == default
+
+
 # -- the compose file, parsed --------------------------------------------------------------
 def node_service(case):
     doc = yaml.safe_load(render.compose_file(settings(case)))
