@@ -211,6 +211,8 @@ def down_all() -> list[str]:
     processes.stop([d for d in recorded if d.role == "engine"], grace=10)
     processes.stop([d for d in recorded if d.role != "engine"], grace=3)
     removed += [f"{d.role} of {d.host} (pid {d.pid})" for d in recorded]
+    if recorded:
+        log("stopped the recorded daemons")
     # Whatever still runs inside a lab namespace, or as a lab user or one of the lab's
     # subordinate ids, belongs to a lab (perhaps a crashed one).
     for ns in netns.lab_namespaces():

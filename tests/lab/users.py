@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pwd
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,13 @@ def lab_users() -> list[pwd.struct_passwd]:
 def remove_all() -> list[str]:
     """Remove every lab user with its home, runtime dir and subordinate id lines; return their names."""
     removed = []
-    for entry in lab_users():
+    entries = lab_users()
+    # Homes hold the engines' images and volumes: remove them in parallel first.
+    homes = [e.pw_dir for e in entries if e.pw_dir == f"/home/{e.pw_name}"]
+    removers = [subprocess.Popen(["rm", "-rf", "--one-file-system", home]) for home in homes]
+    for remover in removers:
+        remover.wait()
+    for entry in entries:
         # -f: a crashed run may leave zombies behind; they must not keep the account.
         run(["userdel", "--force", "--remove", entry.pw_name], check=False)
         shutil.rmtree(entry.pw_dir, ignore_errors=True)
