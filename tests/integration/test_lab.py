@@ -66,6 +66,17 @@ def test_u7s_from_the_checkout_is_on_every_users_path(lab):
         host.ssh(["u7s", "--help"])
 
 
+def test_a_host_can_be_made_unreachable_and_back_while_its_engine_runs(lab):
+    host = lab.hosts[2]
+    lab.stop_sshd(host)
+    try:
+        assert host.ssh(["true"], check=False, timeout=30).returncode == 255
+        assert check_info(json.loads(host.docker(["info", "--format", "{{json .}}"]).stdout)) == []
+    finally:
+        lab.start_sshd(host)
+    assert host.ssh(["hostname"]).stdout.strip() == host.name
+
+
 def test_ssh_refuses_an_unknown_host_key(lab_host, tmp_path):
     wrong = tmp_path / "known_hosts"
     wrong.write_text(f"{lab_host.address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4Lm8wx0zTF7CR4TnH8GPhLqZTWpL0mnYcbeJN9Lz1c\n")

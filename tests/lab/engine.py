@@ -1,6 +1,6 @@
 """A rootless Docker engine per lab host, owned by the host's user.
 
-The engine joins the namespaces of the host's sshd (network, UTS, mount,
+The engine joins the host's namespaces (hostns.py: network, UTS, mount,
 cgroup): ports it publishes listen on the host's address, and it sees cgroup
 v2 at /sys/fs/cgroup with a delegated subtree, as on a systemd host.
 """
@@ -8,13 +8,13 @@ v2 at /sys/fs/cgroup with a delegated subtree, as on a systemd host.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import stat
 import subprocess
 from pathlib import Path
 
+from . import hostns
 from .commands import LabError, log, run, wait_until
 from .layout import COMPOSE_PLUGIN, USER_PATH, HostLayout
 from .processes import Daemon, spawn
@@ -59,7 +59,7 @@ def socket(user: LabUser) -> str:
     return f"unix://{user.runtime_dir}/docker.sock"
 
 
-def start(host: HostLayout, user: LabUser, sshd: Daemon) -> Daemon:
+def start(host: HostLayout, user: LabUser, holder: Daemon) -> Daemon:
     """Start dockerd-rootless.sh as the user inside the host's namespaces and delegated cgroup."""
     cgroup_procs = f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}/cgroup.procs"
     environment = [
@@ -71,8 +71,7 @@ def start(host: HostLayout, user: LabUser, sshd: Daemon) -> Daemon:
         "env", "-i", *environment, "dockerd-rootless.sh",
     ]
     script = f"echo $$ > {shlex.quote(cgroup_procs)} && cd {shlex.quote(str(user.home))} && exec {shlex.join(become_user)}"
-    argv = ["nsenter", f"--target={sshd.pid}", "--net", "--uts", "--mount", "--cgroup", "--", "sh", "-c", script]
-    return spawn(argv, role="engine", host=host.name, log_path=host.dir / "engine.log")
+    return spawn(hostns.enter(holder, script), role="engine", host=host.name, log_path=host.dir / "engine.log")
 
 
 def info(user: LabUser, timeout: float = 20) -> dict | None:
@@ -112,7 +111,3 @@ def check_info(data: dict) -> list[str]:
         problems.append(f"cgroup version {data.get('CgroupVersion')}, not 2")
     return problems
 
-
-def docker_env(user: LabUser) -> dict[str, str]:
-    """Environment for running the docker CLI as root against the user's engine."""
-    return {"DOCKER_HOST": socket(user), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cgroups, engine, image, netns, processes, sshd, state, users, venv
+from . import cgroups, engine, hostns, image, netns, processes, sshd, state, users, venv
 from .commands import LabError, log, run, wait_until
 from .host import LabHost
 from .layout import (
@@ -70,6 +70,22 @@ class Lab:
         """Take this lab (and any other lab on the machine) down."""
         down_all()
 
+    def stop_sshd(self, host: LabHost) -> None:
+        """Stop the host's sshd, as if the host became unreachable; its engine keeps running."""
+        daemons = state.daemons()
+        processes.stop([d for d in daemons if d.role == "sshd" and d.host == host.name], grace=3)
+        state.save(self.to_json(), [d for d in daemons if not (d.role == "sshd" and d.host == host.name)])
+
+    def start_sshd(self, host: LabHost) -> None:
+        """Start the host's sshd again (after stop_sshd) and wait until it accepts connections."""
+        daemons = state.daemons()
+        if any(d.role == "sshd" and d.host == host.name and d.alive() for d in daemons):
+            return
+        holder = next(d for d in daemons if d.role == "host" and d.host == host.name)
+        daemons.append(sshd.start(host.name, holder))
+        state.save(self.to_json(), daemons)
+        wait_until(lambda: _accepts(host.address, host.ssh_port), what=f"sshd of {host.name}", timeout=30)
+
 
 class _LabBuilder:
     """The steps of `up`, sharing what earlier steps made."""
@@ -92,7 +108,7 @@ class _LabBuilder:
             ("prepare the machine", self.prepare_machine),
             ("network", self.network),
             ("users and sshd files", self.users_and_keys),
-            ("start sshd", self.start_sshds),
+            ("host namespaces and sshd", self.start_hosts),
             ("start engines", self.start_engines),
             ("install u7s into the venv", self.install_u7s),
             ("node image build context", self.prepare_image),
@@ -143,16 +159,19 @@ class _LabBuilder:
         for user in self.users.values():
             sshd.install_peer_access(user, list(self.layout.hosts))
 
-    def start_sshds(self) -> None:
-        for host in self.layout.hosts:
-            self._record(sshd.start(host, self.users[host.name]))
+    def start_hosts(self) -> None:
+        holders = [self._record(hostns.start_holder(host, self.users[host.name])) for host in self.layout.hosts]
+        for holder in holders:
+            wait_until(lambda: hostns.is_ready(holder), what=f"the namespaces of {holder.host}", timeout=30)
+        for host, holder in zip(self.layout.hosts, holders):
+            self._record(sshd.start(host.name, holder))
         for host in self.layout.hosts:
             wait_until(lambda: _accepts(host.address, 22), what=f"sshd of {host.name}", timeout=30)
 
     def start_engines(self) -> None:
-        sshd_of = {d.host: d for d in self.daemons if d.role == "sshd"}
+        holder_of = {d.host: d for d in self.daemons if d.role == "host"}
         for host in self.layout.hosts:
-            self._record(engine.start(host, self.users[host.name], sshd_of[host.name]))
+            self._record(engine.start(host, self.users[host.name], holder_of[host.name]))
 
     def install_u7s(self) -> None:
         venv.install(self.repo)
@@ -187,9 +206,10 @@ class _LabBuilder:
             for host in self.layout.hosts
         ]
 
-    def _record(self, daemon: processes.Daemon) -> None:
+    def _record(self, daemon: processes.Daemon) -> processes.Daemon:
         self.daemons.append(daemon)
         state.save(None, self.daemons)
+        return daemon
 
     def _each_host(self, work) -> None:
         """Run work(host) for every host in parallel; raise one error naming every host that failed."""

@@ -72,8 +72,7 @@ class HostLayout:
 
     @property
     def dir(self) -> Path:
-        """Root-owned files of this host (sshd config, host key, logs)."""
-        return STATE_DIR / "hosts" / self.name
+        return host_dir(self.name)
 
     def delegated_cgroup(self, uid: int) -> str:
         """The user's cgroup, as systemd delegates it (a path inside the host's cgroup namespace)."""
@@ -119,6 +118,11 @@ def make_layout(count: int = DEFAULT_HOSTS, subnet: str | None = None) -> LabLay
         for k in range(1, count + 1)
     )
     return LabLayout(subnet=str(network), hosts=hosts)
+
+
+def host_dir(name: str) -> Path:
+    """Root-owned files of a lab host (sshd config, host key, logs)."""
+    return STATE_DIR / "hosts" / name
 
 
 def is_lab_user(name: str) -> bool:

@@ -1,8 +1,8 @@
 """An OpenSSH server per lab host, and the lab's client key and known_hosts.
 
-sshd is the first process of a host: it creates the host's UTS, mount and
-cgroup namespaces (see cgroups.py), and the host's engine later joins them
-with nsenter. Authentication is by the lab's key only.
+sshd runs in the host's namespaces (hostns.py), so it can be stopped and
+started again while the host's engine runs on. Authentication is by the
+lab's key only.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from . import cgroups
+from . import hostns
 from .commands import run
-from .layout import STATE_DIR, USER_PATH, HostLayout
+from .layout import STATE_DIR, USER_PATH, HostLayout, host_dir
 from .processes import Daemon, spawn
 from .users import LabUser, write_file
 
@@ -57,27 +57,13 @@ def install_peer_access(user: LabUser, hosts: list[HostLayout]) -> None:
     write_file(user, ".ssh/config", config, 0o600)
 
 
-def start(host: HostLayout, user: LabUser) -> Daemon:
-    """Start the host's sshd inside its network namespace, in new UTS, mount and cgroup namespaces."""
+def start(name: str, holder: Daemon) -> Daemon:
+    """Start the host's sshd inside the host's namespaces (see hostns.py)."""
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    host_cgroup = cgroups.create_host_cgroup(host.name)
-    delegated = f"/sys/fs/cgroup/{host.delegated_cgroup(user.uid)}"
-    # Runs in the new namespaces: `ip netns exec` has given it a mount namespace
-    # of its own with the host's sysfs; cgroup2 mounted there shows the host's
-    # subtree as the root.
-    inner = " && ".join([
-        f"hostname {shlex.quote(host.name)}",
-        "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
-        "mkdir -p /sys/fs/cgroup/system.slice/ssh.service " + shlex.quote(f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}"),
-        f"chown -R {user.uid}:{user.gid} {shlex.quote(delegated)}",
-        "echo $$ > /sys/fs/cgroup/system.slice/ssh.service/cgroup.procs",
-        "exec /usr/sbin/sshd -D -e -f " + shlex.quote(str(host.dir / "sshd_config")),
-    ])
-    outer = (
-        f"echo $$ > {shlex.quote(str(host_cgroup / 'cgroup.procs'))} && "
-        + shlex.join(["exec", "ip", "netns", "exec", host.netns, "unshare", "--uts", "--cgroup", "sh", "-c", inner])
-    )
-    return spawn(["sh", "-c", outer], role="sshd", host=host.name, log_path=host.dir / "sshd.log")
+    config = host_dir(name) / "sshd_config"
+    script = (f"echo $$ > /sys/fs/cgroup/{hostns.SSHD_CGROUP}/cgroup.procs && "
+              f"exec /usr/sbin/sshd -D -e -f {shlex.quote(str(config))}")
+    return spawn(hostns.enter(holder, script), role="sshd", host=name, log_path=host_dir(name) / "sshd.log")
 
 
 def _sshd_config(host: HostLayout, host_key: Path) -> str:
