@@ -1,0 +1,75 @@
+"""The lab's pure parts: layout, mirror detection, engine checks (no root, no lab)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lab import rootfs
+from tests.lab.engine import check_info
+from tests.lab.layout import SUBID_COUNT, is_lab_user, make_layout
+
+
+def test_default_layout_puts_hosts_after_ten_and_the_gateway_at_254(monkeypatch):
+    monkeypatch.delenv("U7S_LAB_SUBNET", raising=False)
+    layout = make_layout(3)
+    assert layout.bridge_address == "10.213.0.1"
+    assert [h.address for h in layout.hosts] == ["10.213.0.11", "10.213.0.12", "10.213.0.13"]
+    assert {h.gateway for h in layout.hosts} == {"10.213.0.254"}
+    assert [(h.name, h.netns, h.user) for h in layout.hosts][0] == ("h1", "u7slab-h1", "u7slab1")
+
+
+def test_subnet_comes_from_the_environment_unless_given(monkeypatch):
+    monkeypatch.setenv("U7S_LAB_SUBNET", "10.77.0.0/24")
+    assert make_layout(1).hosts[0].address == "10.77.0.11"
+    assert make_layout(1, "10.78.0.0/24").hosts[0].address == "10.78.0.11"
+
+
+@pytest.mark.parametrize("subnet", ["10.213.0.0/25", "fd00::/64", "10.213.0.1/24"])
+def test_unusable_subnets_are_refused(subnet):
+    with pytest.raises(ValueError):
+        make_layout(2, subnet)
+
+
+def test_host_count_is_bounded():
+    with pytest.raises(ValueError):
+        make_layout(0)
+    with pytest.raises(ValueError):
+        make_layout(41)
+
+
+def test_subordinate_id_ranges_do_not_overlap_and_uids_are_fixed():
+    hosts = make_layout(40, "10.213.0.0/24").hosts
+    starts = [h.subid_start for h in hosts]
+    assert all(b - a == SUBID_COUNT for a, b in zip(starts, starts[1:]))
+    assert [h.uid for h in hosts[:2]] == [41001, 41002]
+
+
+def test_lab_users_are_recognised_by_name():
+    assert is_lab_user("u7slab1") and is_lab_user("u7slab12")
+    assert not is_lab_user("u7slab0") and not is_lab_user("u7slabx") and not is_lab_user("alice")
+
+
+def test_mirror_is_read_from_deb822_sources():
+    text = (
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+    )
+    assert rootfs._mirror_from_deb822(text) == "http://mirror.example/debian"
+
+
+def test_mirror_is_read_from_one_line_sources():
+    text = "# comment\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://m.example/debian bookworm main\n"
+    assert rootfs._mirror_from_one_line(text) == "http://m.example/debian"
+    assert rootfs._mirror_from_one_line("deb http://m.example/debian bullseye main\n") is None
+
+
+def test_engine_check_wants_rootless_and_cgroup_v2():
+    good = {"SecurityOptions": ["name=seccomp,profile=default", "name=rootless", "name=cgroupns"], "CgroupVersion": "2"}
+    assert check_info(good) == []
+    assert len(check_info({"SecurityOptions": ["name=seccomp"], "CgroupVersion": "1"})) == 2
+
+
+def test_the_rootfs_cache_key_follows_the_package_list(monkeypatch):
+    before = rootfs.cache_key()
+    monkeypatch.setattr(rootfs, "PACKAGES", (*rootfs.PACKAGES, "jq"))
+    assert rootfs.cache_key() != before
