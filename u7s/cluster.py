@@ -49,9 +49,11 @@ class Run:
 class Phase:
     title: str
     hosts: str  # "all", "control-plane" or "workers"
-    action: Callable[[Run, Member], str]
+    action: Callable[[Run, Member], str] | None
     describe: Callable[[Member], list[str]]
     limit: Callable[[Run], int | None] = lambda run: None
+    # A phase about the hosts together (not each on its own): returns {host: reason} for failures.
+    together: Callable[[Run, list[Member]], dict[str, str]] | None = None
 
 
 def _select(run: Run, which: str) -> list[Member]:
@@ -77,6 +79,14 @@ def execute(run: Run, phases: list[Phase]) -> None:
             for m in chosen:
                 for line in phase.describe(m):
                     m.report.info(f"would {line}")
+            continue
+        if phase.together is not None:
+            failed = phase.together(run, chosen)
+            for m in chosen:
+                if m.name in failed:
+                    m.failed = failed[m.name]
+            if failed:
+                run.failures[phase.title] = failed
             continue
         result: StepResult = run_parallel(chosen, lambda m: phase.action(run, m), limit=phase.limit(run))
         if result.failed:
@@ -187,6 +197,27 @@ def _d_reset(m: Member) -> list[str]:
     return [f"run kubeadm reset --force in {m.settings.node_name}"]
 
 
+def _network(run: Run, members: list[Member]) -> dict[str, str]:
+    """The data-path check; every host in a failing pair is reported with the likely cause."""
+    from . import netcheck
+
+    if len(members) < 2:
+        return {}
+    probes = netcheck.NetworkCheck(members).run()
+    failed: dict[str, str] = {}
+    for p in netcheck.failures(probes):
+        for name in {p.source, p.target}:
+            failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")
+    ok = len(probes) - len(netcheck.failures(probes))
+    run.report.info(f"network check: {ok} of {len(probes)} probes passed")
+    return failed
+
+
+def _d_network(m: Member) -> list[str]:
+    return ["check TCP and VXLAN to every other host from inside the node (temporary listeners and device)"]
+
+
+NETWORK = Phase("check-network", "all", None, _d_network, together=_network)
 PREFLIGHT = Phase("preflight", "all", _preflight, _d_preflight)
 UP = Phase("up", "all", _up, _d_up)
 INIT = Phase("init", "control-plane", _init, _d_init)
@@ -196,7 +227,7 @@ FLANNEL = Phase("install-flannel", "control-plane", _flannel, _d_flannel)
 DOWN = Phase("down", "all", _down(False), _d_down(False))
 DOWN_V = Phase("down-v", "all", _down(True), _d_down(True))
 RESET = Phase("reset", "all", _reset, _d_reset)
-CREATE = [PREFLIGHT, UP, INIT, JOIN, SYNC, FLANNEL]
+CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL]
 
 
 # -- controller-side steps ----------------------------------------------------------------

@@ -167,20 +167,46 @@ def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, out
     out(path)
 
 
-@task(iterable=ITER, help={**KUBECONFIG_HELP, **CHANGES})
+@task(iterable=ITER, help={**KUBECONFIG_HELP, **CHANGES,
+                           "skip-network-check": "do not check the data path between hosts before joining"})
 @clean_errors
 def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, output=None,
-           merge=None):
-    """Create the cluster: preflight, up, init, join, sync-external-ip, install-flannel, kubeconfig."""
+           merge=None, skip_network_check=False):
+    """Create the cluster: preflight, up, init, check-network, join, sync-external-ip, flannel, kubeconfig."""
     from .. import cluster
 
-    run = _phases(c, cluster.CREATE, inventory, set_, accept_unknown_host_keys, dry_run)
+    phases = [p for p in cluster.CREATE if not (skip_network_check and p is cluster.NETWORK)]
+    run = _phases(c, phases, inventory, set_, accept_unknown_host_keys, dry_run)
     if dry_run:
         run.report.info(f"would write the kubeconfig to {_kubeconfig_path(run, output)}")
         return
     path = cluster.write_kubeconfig(run, _kubeconfig_path(run, output), merge)
     run.report.done(f"cluster ready: export KUBECONFIG={path}")
     out(path)
+
+
+@task(iterable=ITER, help={**COMMON, "json": "print results as JSON",
+                           "only": "check only these hosts (comma-separated names, e.g. a pair)"})
+@clean_errors
+def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None):
+    """Check the data path between every pair of hosts (TCP ports, VXLAN, MTU, rp_filter); needs nodes up."""
+    from .. import netcheck
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys)
+    chosen = [m for m in run.healthy if not only or m.name in only.split(",")]
+    if only and len(chosen) != len(only.split(",")):
+        raise Exit(f"u7s: --only {only}: unknown or unreachable host(s)", code=1)
+    probes = netcheck.NetworkCheck(chosen).run()
+    if json:
+        out(netcheck.as_json(probes))
+    else:
+        from rich.console import Console
+
+        Console(stderr=True).print(netcheck.table(probes))
+    bad = netcheck.failures(probes)
+    if bad or run.failures:
+        raise Exit(f"u7s: network check: {len(bad)} failed probe(s)"
+                   + (f"; unreachable: {', '.join(run.failures.get('connect', {}))}" if run.failures else ""), code=1)
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print JSON"})
