@@ -95,8 +95,7 @@ class LabSession:
 
     def cycle(self):
         """Take the lab down, return what was left behind, and bring an identical one up again."""
-        from tests.lab import Lab
-        from tests.lab.lab import leftovers
+        from tests.lab import Lab, leftovers
 
         before = self.get()
         before.down()

@@ -49,7 +49,8 @@ def test_each_host_has_its_own_name_address_user_and_tools_over_ssh(lab):
         assert host.ssh(["docker", "info", "--format", "{{.CgroupVersion}}"]).stdout.strip() == "2"
         assert "v2." in host.ssh(["docker", "compose", "version"]).stdout
         # What u7s's preflight reads on a systemd host with cgroup v2.
-        host.ssh(["test", "-f", f"/sys/fs/cgroup/user.slice/user-{host.uid}.slice/user@{host.uid}.service/cgroup.controllers"])
+        user_cgroup = f"/sys/fs/cgroup/user.slice/user-{host.uid}.slice/user@{host.uid}.service"
+        host.ssh(["test", "-f", f"{user_cgroup}/cgroup.controllers"])
         assert host.ssh(["sh", "-c", "command -v dockerd-rootless.sh"]).stdout.strip().endswith("dockerd-rootless.sh")
         assert host.ssh(["env"]).stdout.count("CONTAINER_ENGINE=") == 0
 
@@ -79,7 +80,8 @@ def test_a_host_can_be_made_unreachable_and_back_while_its_engine_runs(lab):
 
 def test_ssh_refuses_an_unknown_host_key(lab_host, tmp_path):
     wrong = tmp_path / "known_hosts"
-    wrong.write_text(f"{lab_host.address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4Lm8wx0zTF7CR4TnH8GPhLqZTWpL0mnYcbeJN9Lz1c\n")
+    other_key = "AAAAC3NzaC1lZDI1NTE5AAAAIK4Lm8wx0zTF7CR4TnH8GPhLqZTWpL0mnYcbeJN9Lz1c"
+    wrong.write_text(f"{lab_host.address} ssh-ed25519 {other_key}\n")
     argv = [a.replace(lab_host.known_hosts, str(wrong)) for a in lab_host.ssh_argv()]
     result = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 255
@@ -195,11 +197,12 @@ def test_down_leaves_nothing_and_removes_strays_of_crashed_labs(lab_session):
     assert lab.hosts[0].ssh(["hostname"]).stdout.strip() == "h1"
 
 
-def test_down_from_the_command_line_is_quiet_when_nothing_is_there():
-    # Runs without a lab only when none is up: never take the session's lab down here.
-    if Path("/var/lib/u7s-lab/state.json").exists():
-        pytest.skip("a lab is up")
-    result = subprocess.run([sys.executable, "-m", "tests.lab", "down"], capture_output=True, text=True, timeout=120,
+def test_the_command_line_shows_the_running_lab_as_json(lab):
+    result = subprocess.run([sys.executable, "-m", "tests.lab", "show"], capture_output=True, text=True, timeout=60,
                             cwd=Path(__file__).parents[2])
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ""
+    shown = json.loads(result.stdout)
+    assert shown == lab.to_json()
+    assert set(shown) == {"hosts", "node_image", "bridge_address"}
+    assert set(shown["hosts"][0]) == {"name", "address", "ssh_user", "ssh_port", "key", "known_hosts", "uid", "home",
+                                      "netns", "engine_socket"}

@@ -10,6 +10,7 @@
 
 from .commands import LabCommandError, LabError
 from .host import LabHost
-from .lab import Lab, down_all
+from .lab import Lab
+from .teardown import down_all, leftovers
 
-__all__ = ["Lab", "LabHost", "LabError", "LabCommandError", "down_all"]
+__all__ = ["Lab", "LabHost", "LabError", "LabCommandError", "down_all", "leftovers"]

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from .commands import LabError
-from .lab import Lab, down_all
+from .lab import Lab
 from .layout import DEFAULT_HOSTS
+from .teardown import down_all
 
 
 def main(argv: list[str] | None = None) -> int:

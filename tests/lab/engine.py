@@ -70,7 +70,9 @@ def start(host: HostLayout, user: LabUser, holder: Daemon) -> Daemon:
         "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--init-groups",
         "env", "-i", *environment, "dockerd-rootless.sh",
     ]
-    script = f"echo $$ > {shlex.quote(cgroup_procs)} && cd {shlex.quote(str(user.home))} && exec {shlex.join(become_user)}"
+    script = " && ".join([
+        f"echo $$ > {shlex.quote(cgroup_procs)}", f"cd {shlex.quote(str(user.home))}", f"exec {shlex.join(become_user)}"
+    ])
     return spawn(hostns.enter(holder, script), role="engine", host=host.name, log_path=host.dir / "engine.log")
 
 

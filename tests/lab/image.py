@@ -31,7 +31,7 @@ STANDIN_PROGRAMS = {
 }
 # Units that cannot work in a rootless container: they only make systemd "degraded".
 MASKED_UNITS = ("sys-kernel-debug.mount", "sys-kernel-tracing.mount")
-FLANNEL_CHART = "apiVersion: v2\nname: flannel\nversion: v0.27.4\ndescription: u7s lab stand-in for the flannel chart (empty)\n"
+FLANNEL_CHART = "apiVersion: v2\nname: flannel\nversion: v0.27.4\ndescription: u7s lab stand-in (an empty chart)\n"
 # Stands for kind's /usr/local/bin/entrypoint, which the real node image runs between ours and init.
 KIND_ENTRYPOINT = '#!/bin/sh\n# u7s lab: stands for kindest/node\'s entrypoint; nothing to prepare here.\nexec "$@"\n'
 

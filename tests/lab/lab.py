@@ -1,9 +1,8 @@
-"""Bring a lab of rootless-Docker hosts up, and take every lab on the machine down.
+"""Bring a lab of rootless-Docker hosts up (teardown.py takes it down).
 
 `up` is one ordered list of titled steps; hosts run in parallel inside the
-slow ones. `down` needs no state: it ends the processes the state file
-records, then everything named like the lab (namespaces, links, users,
-cgroups), so a crashed run never poisons the next.
+slow ones. It first removes whatever lab is on the machine, so a crashed run
+never poisons the next.
 """
 
 from __future__ import annotations
@@ -17,15 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cgroups, engine, hostns, image, netns, processes, sshd, state, users, venv
-from .commands import LabError, log, run, wait_until
+from . import engine, hostns, image, netns, processes, sshd, state, users, venv
+from .commands import LabError, log, wait_until
 from .host import LabHost
-from .layout import (
-    DEFAULT_HOSTS, MAX_HOSTS, PREFIX, STATE_DIR, SUBID_BASE, SUBID_COUNT, UID_BASE, LabLayout, make_layout,
-)
+from .layout import DEFAULT_HOSTS, STATE_DIR, LabLayout, make_layout
+from .teardown import LAB_FILE, down_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LAB_FILE = STATE_DIR / "lab.json"
 KEEP_ON_FAILURE_ENV = "U7S_LAB_KEEP_ON_FAILURE"
 
 
@@ -111,7 +108,7 @@ class _LabBuilder:
             ("host namespaces and sshd", self.start_hosts),
             ("start engines", self.start_engines),
             ("install u7s into the venv", self.install_u7s),
-            ("node image build context", self.prepare_image),
+            ("root file system and node image context", self.prepare_image),
             ("wait for engines", self.wait_engines),
             ("load the node image", self.load_image),
             ("check the hosts over SSH", self.check_hosts),
@@ -221,81 +218,6 @@ class _LabBuilder:
                 failures[name] = future.exception()
         if failures:
             raise LabError("; ".join(f"{name}: {error}" for name, error in failures.items()))
-
-
-def down_all() -> list[str]:
-    """End every lab process and remove every lab object on the machine; return what was removed."""
-    removed = []
-    recorded = state.daemons()
-    # Engines first, gracefully: dockerd stops its containers (systemd nodes halt on SIGRTMIN+3).
-    processes.stop([d for d in recorded if d.role == "engine"], grace=10)
-    processes.stop([d for d in recorded if d.role != "engine"], grace=3)
-    removed += [f"{d.role} of {d.host} (pid {d.pid})" for d in recorded]
-    if recorded:
-        log("stopped the recorded daemons")
-    # Whatever still runs inside a lab namespace, or as a lab user or one of the lab's
-    # subordinate ids, belongs to a lab (perhaps a crashed one).
-    for ns in netns.lab_namespaces():
-        processes.kill_all(lambda ns=ns: netns.namespace_pids(ns), what=f"namespace {ns}")
-    processes.kill_all(lambda: processes.pids_owned_by(_lab_uid_ranges()), what="lab users")
-    _unmount_leftovers()
-    if cgroups.remove_all():
-        removed.append("cgroups")
-    removed += netns.remove_all()
-    removed += users.remove_all()
-    for path in (STATE_DIR / "hosts", sshd.CLIENT_KEY.parent, LAB_FILE):
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    state.clear()
-    if removed:
-        log("removed: " + ", ".join(removed))
-    left = leftovers()
-    if left:
-        raise LabError("lab teardown left: " + "; ".join(left))
-    return removed
-
-
-def leftovers() -> list[str]:
-    """Return every trace of a lab still on the machine (empty after a clean `down`)."""
-    found = [f"netns {ns}" for ns in netns.lab_namespaces()]
-    found += [f"link {link}" for link in netns.lab_links()]
-    found += [str(p) for p in netns.ETC_NETNS.glob(f"{PREFIX}-*")]
-    if netns.has_forward_rule():
-        found.append("iptables FORWARD rule")
-    found += [f"user {u.pw_name}" for u in users.lab_users()]
-    found += [str(p) for p in Path("/home").glob(f"{PREFIX}*")]
-    found += [f"/run/user/{uid}" for uid in _lab_uid_ranges()[0] if Path(f"/run/user/{uid}").exists()]
-    found += [f"process {pid}" for pid in processes.pids_owned_by(_lab_uid_ranges())]
-    try:
-        if (cgroups.cgroup2_root() / PREFIX).exists():
-            found.append(f"cgroup {cgroups.cgroup2_root() / PREFIX}")
-    except OSError:
-        pass
-    if state.STATE_FILE.exists():
-        found.append(str(state.STATE_FILE))
-    return found
-
-
-def _lab_uid_ranges() -> list[range]:
-    """The uids lab processes can have: the lab users' own, and the lab's subordinate id block."""
-    return [
-        range(UID_BASE + 1, UID_BASE + MAX_HOSTS + 1),
-        *(range(u.pw_uid, u.pw_uid + 1) for u in users.lab_users()),
-        range(SUBID_BASE, SUBID_BASE + MAX_HOSTS * SUBID_COUNT),
-    ]
-
-
-def _unmount_leftovers() -> None:
-    """Lazily unmount anything the root mount namespace still has under a lab home or runtime dir."""
-    roots = [u.pw_dir for u in users.lab_users()] + [f"/run/user/{u.pw_uid}" for u in users.lab_users()]
-    if not roots:
-        return
-    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
-        mount_point = line.split()[4].replace("\\040", " ")
-        if any(mount_point == r or mount_point.startswith(r + "/") for r in roots):
-            run(["umount", "-l", mount_point], check=False)
 
 
 def _accepts(address: str, port: int) -> bool:

@@ -58,7 +58,10 @@ def test_mirror_is_read_from_deb822_sources():
 
 
 def test_mirror_is_read_from_one_line_sources():
-    text = "# comment\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://m.example/debian bookworm main\n"
+    text = (
+        "# comment\ndeb-src http://src.example/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://m.example/debian bookworm main\n"
+    )
     assert rootfs._mirror_from_one_line(text) == "http://m.example/debian"
     assert rootfs._mirror_from_one_line("deb http://m.example/debian bullseye main\n") is None
 
