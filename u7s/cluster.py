@@ -30,6 +30,7 @@ class Run:
     dry_run: bool = False
     failures: dict[str, dict[str, str]] = field(default_factory=dict)
     join_script: str | None = None
+    board: object | None = None  # report.Board on a terminal
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

@@ -92,10 +92,10 @@ def run_parallel(
     return result
 
 
-def members_of(inventory: Inventory, only: list[str] | None = None) -> list[Member]:
+def members_of(inventory: Inventory, board=None) -> list[Member]:
+    """One member per host, each speaking with its name as prefix (and on the board, if any)."""
     width = max(len(h.name) for h in inventory.hosts)
-    chosen = [h for h in inventory.hosts if not only or h.name in only]
-    return [Member(h, Reporter(f"{h.name:<{width}}")) for h in chosen]
+    return [Member(h, Reporter(f"{h.name:<{width}}", board=board)) for h in inventory.hosts]
 
 
 def connect_all(members: list[Member], context, accept_unknown: bool) -> StepResult:

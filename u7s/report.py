@@ -8,16 +8,57 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
+
+
+class Board:
+    """On a terminal, one live line per host showing what it is doing; lines print above it."""
+
+    def __init__(self, names: list[str], console):
+        from rich.live import Live
+
+        self.console = console
+        self.rows = {name: "[dim]waiting[/dim]" for name in names}
+        self.lock = threading.Lock()
+        self.live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
+
+    @classmethod
+    def for_hosts(cls, names: list[str], stream=None) -> "Board | None":
+        from rich.console import Console
+
+        console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
+        return cls(names, console) if console.is_terminal else None
+
+    def _render(self):
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 2))
+        for name, text in self.rows.items():
+            grid.add_row(f"[bold]{name}[/bold]", text)
+        return grid
+
+    def update(self, name: str, text: str) -> None:
+        with self.lock:
+            self.rows[name] = text
+            self.live.update(self._render())
+
+    def __enter__(self):
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.live.stop()
 
 
 class Reporter:
     """Speaks for one host (its name prefixes every line when `prefix` is set)."""
 
-    def __init__(self, prefix: str | None = None, stream=None):
+    def __init__(self, prefix: str | None = None, stream=None, board: Board | None = None):
         self.prefix = prefix
         self.stream = stream or sys.stderr
-        self._console = None
+        self.board = board
+        self._console = board.console if board else None
 
     @property
     def console(self):
@@ -32,6 +73,8 @@ class Reporter:
 
         head = f"[bold]{escape(self.prefix)}[/bold] " if self.prefix else ""
         self.console.print(f"{head}[{style}]{mark}[/{style}] {escape(message)}")
+        if self.board and self.prefix:
+            self.board.update(self.prefix.strip(), f"[{style}]{mark}[/{style}] {escape(message)}")
 
     def info(self, message: str) -> None:
         self._line("-", "dim", message)
@@ -52,7 +95,12 @@ class Reporter:
     def step(self, title: str):
         """Show a long step: a spinner on a terminal, a start line otherwise; then its duration."""
         started = time.monotonic()
-        if self.console.is_terminal:
+        if self.board and self.prefix:
+            from rich.markup import escape
+
+            self.board.update(self.prefix.strip(), f"[cyan]…[/cyan] {escape(title)}")
+            yield
+        elif self.console.is_terminal:
             from rich.markup import escape
 
             with self.console.status(escape(f"{self.prefix + ' ' if self.prefix else ''}{title}")):

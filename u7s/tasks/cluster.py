@@ -20,14 +20,15 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
     from ..cluster import Run
     from ..fleet import connect_all, members_of, resolve_all
     from ..inventory import load
-    from ..report import Reporter
+    from ..report import Board, Reporter
     from ..settings import parse_assignments
 
     flags = parse_assignments(set_ or [])
     inv = load(inventory or c.config.get("u7s", {}).get("inventory") or "hosts.yaml")
-    members = members_of(inv)
-    report = Reporter()
-    run = Run(inv, members, report, dry_run=dry_run)
+    board = Board.for_hosts([h.name for h in inv.hosts])
+    members = members_of(inv, board)
+    report = Reporter(board=board)
+    run = Run(inv, members, report, dry_run=dry_run, board=board)
     connected = connect_all(members, c, accept_unknown_host_keys)
     resolved = resolve_all([m for m in members if not m.failed], inv, flags)
     for title, result in (("connect", connected), ("settings", resolved)):
@@ -37,12 +38,15 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
 
 
 def _phases(c, phases, inventory, set_, accept, dry_run):
+    import contextlib
+
     from ..cluster import execute
 
     run = _open(c, inventory, set_, accept, dry_run)
     if run.failures and run.control_plane.failed:
         execute(run, [])  # reports every failure so far
-    execute(run, phases)
+    with run.board or contextlib.nullcontext():
+        execute(run, phases)
     return run
 
 
