@@ -28,6 +28,8 @@ TOOLS = {
     "engine": ["docker", "dockerd", "rootlesskit", "slirp4netns", "newuidmap", "newgidmap", "debootstrap"],
     "ssh": ["ssh", "ssh-keygen"],
 }
+# Where the lab finds tools (it adds the sbin directories to PATH itself).
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin:/usr/sbin:/sbin"])
 EXTRA_PATHS = {
     "engine": [Path("/usr/share/docker.io/contrib/dockerd-rootless.sh")],
     "ssh": [Path("/usr/sbin/sshd")],
@@ -60,7 +62,7 @@ def missing_prerequisites(needs) -> list[str]:
     if needs and os.geteuid() != 0:
         missing.append("not root")
     for need in needs:
-        missing += [f"no {tool} on PATH" for tool in TOOLS[need] if shutil.which(tool) is None]
+        missing += [f"no {tool}" for tool in TOOLS[need] if shutil.which(tool, path=SEARCH_PATH) is None]
         missing += [f"no {path}" for path in EXTRA_PATHS.get(need, []) if not path.exists()]
     return missing
 

@@ -33,6 +33,15 @@ class LabCommandError(LabError, subprocess.CalledProcessError):
         return text
 
 
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def ensure_system_path() -> None:
+    """Put the sbin directories on PATH: the lab runs useradd, ip, iptables, sshd as root."""
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([*path, *(d for d in SYSTEM_DIRS if d not in path)])
+
+
 def log(message: str) -> None:
     """Print one progress line on stderr, with seconds since start."""
     print(f"[lab {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import engine, hostns, image, netns, processes, sshd, state, users, venv
-from .commands import LabError, log, wait_until
+from .commands import LabError, ensure_system_path, log, wait_until
 from .host import LabHost
 from .layout import DEFAULT_HOSTS, STATE_DIR, LabLayout, make_layout
 from .teardown import LAB_FILE, down_all
@@ -99,6 +99,7 @@ class _LabBuilder:
         if os.geteuid() != 0:
             raise LabError("the lab needs root (it creates users, namespaces and a bridge)")
         os.umask(0o022)
+        ensure_system_path()
         started = time.monotonic()
         down_all()
         steps = [

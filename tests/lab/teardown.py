@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from . import cgroups, netns, processes, sshd, state, users
-from .commands import LabError, log, run
+from .commands import LabError, ensure_system_path, log, run
 from .layout import MAX_HOSTS, PREFIX, STATE_DIR, SUBID_BASE, SUBID_COUNT, UID_BASE
 
 LAB_FILE = STATE_DIR / "lab.json"
@@ -20,6 +20,7 @@ LAB_FILE = STATE_DIR / "lab.json"
 
 def down_all() -> list[str]:
     """End every lab process and remove every lab object on the machine; return what was removed."""
+    ensure_system_path()
     removed = []
     recorded = state.daemons()
     # Engines first, gracefully: dockerd stops its containers (systemd nodes halt on SIGRTMIN+3).
