@@ -9,8 +9,10 @@ Unit tests under tests/unit use none of this and never start a lab.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,11 +77,18 @@ def unavailable(reason: str) -> None:
 
 
 class LabSession:
-    """The session's lab: brought up on first use, taken down (and checked) at the end."""
+    """The session's lab: brought up on first use, taken down (and checked) at the end.
+
+    There is one lab per machine: a second test session waits for the first
+    to finish instead of taking its lab away.
+    """
+
+    LOCK = Path("/run/lock/u7s-lab.lock")
 
     def __init__(self):
         self.lab = None
         self.reused = False
+        self.lock = None
 
     def get(self):
         from tests.lab import Lab
@@ -88,6 +97,7 @@ class LabSession:
             missing = missing_prerequisites(list(MARKERS))
             if missing:
                 unavailable("; ".join(missing))
+            self._take_lock()
             if os.environ.get(REUSE_ENV) == "1":
                 self.lab = Lab.existing()
                 self.reused = self.lab is not None
@@ -109,9 +119,25 @@ class LabSession:
         return left
 
     def close(self):
-        if self.lab is not None and not self.reused:
-            self.lab.down()  # raises if anything is left behind
-            self.lab = None
+        try:
+            if self.lab is not None and not self.reused:
+                self.lab.down()  # raises if anything is left behind
+                self.lab = None
+        finally:
+            if self.lock is not None:
+                self.lock.close()  # releases the flock
+                self.lock = None
+
+    def _take_lock(self):
+        if self.lock is not None:
+            return
+        self.LOCK.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = open(self.LOCK, "w")
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"\nwaiting for another test session's lab ({self.LOCK})", file=sys.stderr, flush=True)
+            fcntl.flock(self.lock, fcntl.LOCK_EX)
 
 
 @pytest.fixture(scope="session")

@@ -187,6 +187,42 @@ def test_published_ports_listen_on_their_hosts_address_only(lab, listener):
     assert not reach(lab.hosts[2], lab.hosts[0].address)  # h1 publishes nothing
 
 
+@pytest.fixture
+def vxlan_pair(lab):
+    """Node containers on two hosts, each publishing UDP 8472, joined by a VXLAN device as flannel sets it up."""
+    a, b = lab.hosts[0], lab.hosts[1]
+    name = "u7s-lab-test-vxlan"
+    peers = {a.name: ("02:75:00:00:00:0a", "169.254.250.1"), b.name: ("02:75:00:00:00:0b", "169.254.250.2")}
+    for host in (a, b):
+        host.docker(["rm", "-f", name], check=False)
+        host.docker(["run", "-d", "--privileged", "--name", name, "-p", "8472:8472/udp",
+                     "-e", f"HOST_IP={host.address}", lab.node_image])
+    for host, peer in ((a, b), (b, a)):
+        (mac, ip), (peer_mac, peer_ip) = peers[host.name], peers[peer.name]
+        for argv in (
+            ["ip", "link", "add", "vx0", "address", mac, "type", "vxlan", "id", "1", "dstport", "8472",
+             "nolearning", "dev", "eth0"],
+            ["ip", "addr", "add", f"{ip}/24", "dev", "vx0"],
+            ["ip", "link", "set", "vx0", "up"],
+            ["ethtool", "-K", "vx0", "tx-checksum-ip-generic", "off"],
+            ["ip", "neigh", "add", peer_ip, "lladdr", peer_mac, "dev", "vx0", "nud", "permanent"],
+            ["bridge", "fdb", "append", peer_mac, "dev", "vx0", "dst", peer.address],
+        ):
+            wait_for(lambda: host.docker(["exec", name, *argv], check=False).returncode == 0, " ".join(argv), 30)
+        host.docker(["exec", "-d", name, "socat", f"UDP-RECVFROM:9999,bind={ip},fork", f"SYSTEM:echo from-{host.name}"])
+    yield name, a, b, {h: ip for h, (_, ip) in peers.items()}
+    for host in (a, b):
+        host.docker(["rm", "-f", name], check=False)
+
+
+def test_vxlan_between_nodes_on_two_hosts_carries_traffic_both_ways(vxlan_pair):
+    name, a, b, overlay = vxlan_pair
+    for source, target in ((a, b), (b, a)):
+        ask = ["sh", "-c", f"echo ping | socat -T2 - UDP:{overlay[target.name]}:9999"]
+        answer = lambda: source.docker(["exec", name, *ask], check=False).stdout.strip()  # noqa: E731
+        assert wait_for(lambda: answer() == f"from-{target.name}", f"{source.name} -> {target.name} over VXLAN")
+
+
 def test_down_leaves_nothing_and_removes_strays_of_crashed_labs(lab_session):
     # Stand-ins for what a crashed run could leave: a namespace and a user named like the lab's.
     subprocess.run(["ip", "netns", "add", "u7slab-h9"], check=True)

@@ -62,6 +62,7 @@ def leftovers() -> list[str]:
         found.append("iptables FORWARD rule")
     found += [f"user {u.pw_name}" for u in users.lab_users()]
     found += [str(p) for p in Path("/home").glob(f"{PREFIX}*")]
+    found += [f"mount {m}" for m in _mount_points() if f"/{PREFIX}" in m]
     found += [f"/run/user/{uid}" for uid in _lab_uid_ranges()[0] if Path(f"/run/user/{uid}").exists()]
     found += [f"process {pid}" for pid in processes.pids_owned_by(_lab_uid_ranges())]
     try:
@@ -83,12 +84,16 @@ def _lab_uid_ranges() -> list[range]:
     ]
 
 
+def _mount_points() -> list[str]:
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    return [line.split()[4].replace("\\040", " ") for line in lines]
+
+
 def _unmount_leftovers() -> None:
-    """Lazily unmount anything the root mount namespace still has under a lab home or runtime dir."""
-    roots = [u.pw_dir for u in users.lab_users()] + [f"/run/user/{u.pw_uid}" for u in users.lab_users()]
-    if not roots:
-        return
-    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
-        mount_point = line.split()[4].replace("\\040", " ")
-        if any(mount_point == r or mount_point.startswith(r + "/") for r in roots):
-            run(["umount", "-l", mount_point], check=False)
+    """Lazily unmount the lab's homes (tmpfs) and anything under them or under a lab runtime dir."""
+    uids = {*range(UID_BASE + 1, UID_BASE + MAX_HOSTS + 1), *(u.pw_uid for u in users.lab_users())}
+    runtime_dirs = [f"/run/user/{uid}" for uid in uids]
+    for mount_point in reversed(_mount_points()):
+        under_runtime = any(mount_point == d or mount_point.startswith(d + "/") for d in runtime_dirs)
+        if mount_point.startswith(f"/home/{PREFIX}") or under_runtime:
+            run(["umount", "--lazy", mount_point], check=False)
