@@ -20,6 +20,7 @@ from .fleet import Member, run_parallel
 DEVICE = "u7s-netcheck"
 OVERLAY = "169.254.251.{}"  # link-local: exists only inside the nodes during the check
 BANNER = "u7s-netcheck"
+OVERLAY_PORT = 17946  # a listener on the overlay address only, inside the node
 VXLAN_OVERHEAD = 50
 TCP_PORTS = ("PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD")
 
@@ -81,10 +82,10 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
         if p.check.startswith("tcp"):
             p.cause = f"{sb.host_ip}:{getattr(sb, p.check.split()[1].lower())} is not reachable from {p.source}'s node"
             p.fix = f"open TCP {getattr(sb, p.check.split()[1].lower())} to {sb.host_ip} in the firewalls between the hosts"
-        elif p.check == "vxlan" and strict:
+        elif p.check in ("vxlan", "ping") and strict:
             p.cause = f"rp_filter is 1 (strict) in the engine's network namespace on {', '.join(strict)}"
             p.fix = "set net.ipv4.conf.default.rp_filter = 2 (init-host/init-host.root.sh) and restart the engine"
-        elif p.check == "vxlan":
+        elif p.check in ("vxlan", "ping"):
             p.cause = f"UDP {sb.port_flannel} from {sa.host_ip} to {sb.host_ip} is blocked (or {sa.port_flannel} back)"
             p.fix = f"allow UDP {sb.port_flannel} between the hosts' addresses in every firewall on the path"
         elif p.check == "mtu":
@@ -130,9 +131,7 @@ class NetworkCheck:
             port = s.ports[key]
             if port in busy:
                 continue
-            pid = node.exec(["sh", "-c", 'socat "$@" </dev/null >/dev/null 2>&1 & echo $!', "sh",
-                             f"TCP-LISTEN:{port},reuseaddr,fork", f"SYSTEM:echo {BANNER}"], env=False).stdout.strip()
-            v.listeners.append(pid)
+            v.listeners.append(self.listen(node, f"TCP-LISTEN:{port},reuseaddr,fork"))
             v.ours.add(key)
         self.setup_vxlan(v)
 
@@ -176,6 +175,12 @@ class NetworkCheck:
         text = host.read_text(f"/sys/class/net/{route.get('dev', '')}/mtu")
         return int(text) if text and text.strip().isdigit() else None
 
+    @staticmethod
+    def listen(node, address: str) -> str:
+        """Start a socat that answers every connection with the banner; returns its pid."""
+        return node.exec(["sh", "-c", 'socat "$@" </dev/null >/dev/null 2>&1 & echo $!', "sh",
+                          address, f"SYSTEM:echo {BANNER}"], env=False).stdout.strip()
+
     def engine_rp_filter(self, v: NodeView) -> dict[str, str]:
         """rp_filter where VXLAN arrives: the engine's network namespace (a throw-away host-network container)."""
         host, s = v.member.host, v.member.settings
@@ -208,6 +213,7 @@ class NetworkCheck:
             node.exec(argv, env=False)
         # As the node image's udev rule does for flannel.1: checksums behind NAT are otherwise wrong.
         node.exec(["ethtool", "-K", DEVICE, "tx-checksum-ip-generic", "off"], env=False, check=False)
+        v.listeners.append(self.listen(node, f"TCP-LISTEN:{OVERLAY_PORT},bind={v.overlay_ip},reuseaddr,fork"))
         for peer in self.views.values():
             if peer is v:
                 continue
@@ -240,22 +246,23 @@ class NetworkCheck:
         if a.vxlan or b.vxlan:
             self.add(a, b, "vxlan", True, f"not checked: {a.vxlan or b.vxlan}")
             return
-        node = a.member.node
-        if a.has_ping:
-            small = node.exec(["ping", "-c", "3", "-i", "0.2", "-W", "2", b.overlay_ip], env=False, check=False)
-            self.add(a, b, "vxlan", small.ok, f"ping {b.overlay_ip} over UDP {b.member.settings.port_flannel}"
-                     + ("" if small.ok else " got no answer"))
-            if small.ok:
-                size = min(a.node_mtu, b.node_mtu) - VXLAN_OVERHEAD - 28
-                big = node.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", str(size), b.overlay_ip],
-                                env=False, check=False)
-                self.add(a, b, "mtu", big.ok, f"{size + 28}-byte packets across the overlay"
-                         + ("" if big.ok else " were lost"))
-            return
-        port = b.member.settings.port_kube_apiserver
-        r = node.exec(["socat", "-T", "3", "-u", f"TCP:{b.overlay_ip}:{port},connect-timeout=3", "STDOUT"],
+        node, port = a.member.node, b.member.settings.port_flannel
+        r = node.exec(["socat", "-T", "3", "-u", f"TCP:{b.overlay_ip}:{OVERLAY_PORT},connect-timeout=3", "STDOUT"],
                       env=False, check=False)
-        self.add(a, b, "vxlan", BANNER in r.stdout, f"TCP across the overlay to {b.overlay_ip}:{port} (no ping here)")
+        ok = BANNER in r.stdout
+        self.add(a, b, "vxlan", ok, f"TCP across the overlay to {b.overlay_ip} over UDP {port}"
+                 + ("" if ok else " got no answer"))
+        if not a.has_ping:
+            self.add(a, b, "ping", True, "not checked: the node has no ping")
+            return
+        small = node.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", b.overlay_ip], env=False, check=False)
+        self.add(a, b, "ping", small.ok, f"ping {b.overlay_ip}" + ("" if small.ok else " got no answer"))
+        if ok and small.ok:
+            size = min(a.node_mtu, b.node_mtu) - VXLAN_OVERHEAD - 28
+            big = node.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", str(size), b.overlay_ip],
+                            env=False, check=False)
+            self.add(a, b, "mtu", big.ok, f"{size + 28}-byte packets across the overlay"
+                     + ("" if big.ok else " were lost"))
 
     def add(self, a: NodeView, b: NodeView, check: str, ok: bool, detail: str) -> None:
         self.probes.append(Probe(a.member.name, b.member.name, check, ok, detail))

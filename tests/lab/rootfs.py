@@ -23,7 +23,8 @@ SUITE = "bookworm"
 VARIANT = "minbase"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "iptables", "containerd", "runc", "kmod", "procps",
-    "socat", "ethtool", "gettext-base", "moreutils", "python3", "python3-yaml", "ca-certificates", "udev", "bash",
+    "socat", "ethtool", "iputils-ping", "gettext-base", "moreutils", "python3", "python3-yaml",
+    "ca-certificates", "udev", "bash",
 )
 # Removed after debootstrap: nothing in the lab reads them.
 TRIM = (

@@ -225,15 +225,18 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     rows = status_rows(run)
     if json:
         out(_json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    else:
+        from rich.console import Console
+        from rich.table import Table
 
-    t = Table("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")
-    for r in rows:
-        t.add_row(*(str(r.get(k, "")) if r.get(k) is not None else "-" for k in
-                    ("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")))
-    Console().print(t)
+        t = Table("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")
+        for r in rows:
+            t.add_row(*(str(r.get(k, "")) if r.get(k) is not None else "-" for k in
+                        ("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")))
+        Console().print(t)
+    unreachable = [r["host"] for r in rows if r.get("error")]
+    if unreachable:
+        raise Exit(f"u7s: not reachable or not resolved: {', '.join(unreachable)}", code=1)
 
 
 @task(iterable=ITER, help=CHANGES)
