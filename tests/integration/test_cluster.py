@@ -17,40 +17,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
+
+from u7s_cli import REPO, inventory, u7s
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def inventory(lab, tmp_path, name="hosts.yaml", known_hosts=None, **settings):
-    hosts = []
-    for i, h in enumerate(lab.hosts):
-        hosts.append({
-            "name": h.name,
-            "address": h.address,
-            "role": "control-plane" if i == 0 else "worker",
-            "ssh": {"user": h.ssh_user, "port": h.ssh_port, "identity_file": h.key},
-        })
-    data = {
-        "cluster": {"name": "lab"},
-        "settings": {"NODE_IMAGE": lab.node_image, **settings},
-        "ssh": {"known_hosts": known_hosts or lab.hosts[0].known_hosts, "connect_timeout": 5},
-        "hosts": hosts,
-    }
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def u7s(*args, cwd=None, check=True, timeout=900):
-    """The u7s program from this checkout, as a user on the controller would run it."""
-    env = {**os.environ, "HOME": str(cwd or REPO), "PYTHONPATH": str(REPO)}
-    r = subprocess.run([sys.executable, "-m", "u7s", *args], capture_output=True, text=True,
-                       cwd=cwd, env=env, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError(f"u7s {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}")
-    return r
 
 
 def calls(host, container="u7s-node"):

@@ -258,7 +258,7 @@ def join_command(c, set_=None, output=None, ttl=None):
 
     node = node_of(c, set_)
     path = steps.join_command(node, output, ttl)
-    node.report.done(f"join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
+    node.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
     out(path)
 
 
