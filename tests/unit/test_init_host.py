@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
+
 INIT_HOST = Path(__file__).resolve().parents[2] / "init-host"
 ROOT_SCRIPT = INIT_HOST / "init-host.root.sh"
 ROOTLESS_SCRIPT = INIT_HOST / "init-host.rootless.sh"
@@ -68,7 +70,7 @@ def test_syntax(script):
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_shellcheck(script):
     if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+        unavailable("shellcheck is not installed (apt-get install shellcheck)")
     result = run(["shellcheck", "--shell=bash", str(script)])
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -137,7 +139,7 @@ def as_nobody(home: Path, runtime: Path, *args: str) -> subprocess.CompletedProc
 @pytest.mark.root
 def test_rootless_podman_writes_the_slirp4netns_drop_in_once(nobody_home):
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed")
+        unavailable("podman is not installed")
     home, runtime = nobody_home
     drop_in = home / ".config/containers/containers.conf.d/u7s-slirp4netns.conf"
 
@@ -170,7 +172,7 @@ def test_rootless_podman_writes_the_slirp4netns_drop_in_once(nobody_home):
 def test_rootless_docker_without_systemd_says_so(nobody_home):
     if not Path("/usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh").exists() and shutil.which(
             "dockerd-rootless-setuptool.sh") is None:
-        pytest.skip("no dockerd-rootless-setuptool.sh (Debian's docker.io)")
+        unavailable("no dockerd-rootless-setuptool.sh (Debian's docker.io)")
     home, runtime = nobody_home
     result = as_nobody(home, runtime, "--engine", "docker")
     assert re.search(r"^skipped: rootless Docker: dockerd-rootless-setuptool\.sh install \(no systemd user instance: ",
