@@ -204,8 +204,9 @@ def _network(run: Run, members: list[Member]) -> dict[str, str]:
 
     if len(members) < 2:
         return {}
-    probes = netcheck.NetworkCheck(members).run()
-    failed: dict[str, str] = {}
+    check = netcheck.NetworkCheck(members)
+    probes = check.run()
+    failed: dict[str, str] = dict(check.unreachable)
     for p in netcheck.failures(probes):
         for name in {p.source, p.target}:
             failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")

@@ -121,9 +121,14 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
 
     facts: dict[str, HostFacts] = {}
 
+    def config_of(member: Member) -> dict:
+        # Each host's files go to a directory of its own, even where home directories are shared.
+        workdir = f"{facts[member.name].home()}/.local/share/u7s/{inventory.name}/{member.name}"
+        return {"U7S_WORKDIR": workdir, **member.spec.settings}
+
     def first_pass(member: Member) -> str:
         facts[member.name] = HostFacts(member.host)
-        member.settings = resolve(facts[member.name], config=member.spec.settings, flags=flags)
+        member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
         return ""
 
     result = run_parallel(members, first_pass)
@@ -137,7 +142,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
 
     def second_pass(member: Member) -> str:
         pinned = {"NODE_SUBNET": assigned[member.name], **flags}
-        member.settings = resolve(facts[member.name], config=member.spec.settings, flags=pinned)
+        member.settings = resolve(facts[member.name], config=config_of(member), flags=pinned)
         return ""
 
     more = run_parallel(ready, second_pass)

@@ -102,22 +102,25 @@ class NetworkCheck:
             raise U7sError("the network check needs at least two hosts with running nodes")
         self.views = {m.name: NodeView(m, i, mac_for(i)) for i, m in enumerate(members)}
         self.probes: list[Probe] = []
+        self.unreachable: dict[str, str] = {}  # hosts that failed during the check, and why
 
     def run(self) -> list[Probe]:
+        """Probe every pair of the hosts that stay reachable; always clean up."""
         views = list(self.views.values())
         try:
-            self._each(views, self.prepare)
-            self.host_side(views)
-            self._each(views, lambda v: self.probe_from(v, views))
+            active = self._each(views, self.prepare)
+            self.host_side(active)
+            self._each(active, lambda v: self.probe_from(v, active))
         finally:
             run_parallel([v.member for v in views], lambda m: self.cleanup(self.views[m.name]))
         diagnose(self.probes, self.views)
         return self.probes
 
-    def _each(self, views, action) -> None:
+    def _each(self, views: list[NodeView], action) -> list[NodeView]:
+        """Run action on each view in parallel; a host that fails is set aside, the rest go on."""
         result = run_parallel([v.member for v in views], lambda m: action(self.views[m.name]) or "")
-        if result.failed:
-            raise U7sError("; ".join(f"{k}: {v}" for k, v in result.failed.items()))
+        self.unreachable.update(result.failed)
+        return [v for v in views if v.member.name not in result.failed]
 
     def prepare(self, v: NodeView) -> None:
         node = v.member.node
@@ -268,6 +271,8 @@ class NetworkCheck:
         self.probes.append(Probe(a.member.name, b.member.name, check, ok, detail))
 
     def cleanup(self, v: NodeView) -> str:
+        if v.member.name in self.unreachable:
+            return ""  # nothing can be done there now; the next check starts by removing its device
         node = v.member.node
         for pid in v.listeners:
             if pid.isdigit():

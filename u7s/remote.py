@@ -30,7 +30,7 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
     fabric_config = config if isinstance(config, Config) else Config(overrides={"run": {"in_stream": False}})
     gateway = None
     if ssh.jump:
-        gateway = _jump(ssh.jump, fabric_config, ssh, accept_unknown)
+        gateway = _jump(ssh.jump, fabric_config, ssh, kwargs, accept_unknown)
     conn = Connection(
         target,
         user=ssh.user,
@@ -56,10 +56,12 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
     return conn
 
 
-def _jump(jump: str, config, ssh, accept_unknown: bool):
+def _jump(jump: str, config, ssh, connect_kwargs: dict, accept_unknown: bool):
+    """The jump host (`[user@]host[:port]` or an ssh_config alias), with the same key and host-key rules."""
     from fabric import Connection
 
-    gateway = Connection(jump, config=config, connect_timeout=ssh.connect_timeout)
+    gateway = Connection(jump, config=config, connect_timeout=ssh.connect_timeout,
+                         connect_kwargs=dict(connect_kwargs))
     _apply_host_key_policy(gateway, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
     return gateway
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import yaml
 from u7s_cli import REPO, inventory, u7s
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
@@ -66,7 +67,9 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
         hosts_u7s = w.docker(["exec", "u7s-node", "cat", "/etc/hosts.u7s"]).stdout.split()
         assert hosts_u7s == [cp.address, f"u7s-{cp.name}"]
         # the join script was removed after use
-        assert w.ssh(["test", "-e", ".local/share/u7s/u7s/join-command"], check=False).returncode != 0
+        workdir = f".local/share/u7s/lab/{w.name}"
+        assert w.ssh(["test", "-f", f"{workdir}/docker-compose.yaml"]).returncode == 0
+        assert w.ssh(["test", "-e", f"{workdir}/join-command"], check=False).returncode != 0
 
     nodes = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
     by_name = {n["metadata"]["name"]: n for n in nodes}
@@ -144,3 +147,71 @@ def test_another_invoke_project_reaches_the_cluster_tasks(lab, tmp_path):
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert [s["host"] for s in json.loads(r.stdout)] == [h.name for h in lab.hosts]
+
+
+def test_hosts_reachable_only_through_a_jump_host(lab, tmp_path):
+    cp, *workers = lab.hosts
+    path = inventory(lab, tmp_path)
+    data = yaml.safe_load(path.read_text())
+    for host in data["hosts"][1:]:
+        host["ssh"]["jump"] = f"{cp.ssh_user}@{cp.address}:{cp.ssh_port}"
+    jumped = tmp_path / "jump.yaml"
+    jumped.write_text(yaml.safe_dump(data))
+    # The controller (the bridge address) may no longer reach the workers' SSH directly.
+    rule = ["INPUT", "-p", "tcp", "--dport", "22", "-s", lab.bridge_address, "-j", "REJECT"]
+    for w in workers:
+        w.in_netns(["iptables", "-I", *rule])
+    try:
+        direct = u7s("cluster.status", "--json", "--inventory", str(path), check=False)
+        assert direct.returncode != 0 and all(w.name in direct.stderr for w in workers)
+        via = json.loads(u7s("cluster.status", "--json", "--inventory", str(jumped)).stdout)
+        assert [s["reachable"] for s in via] == [True, True, True]
+    finally:
+        for w in workers:
+            w.in_netns(["iptables", "-D", *rule])
+
+
+def test_kubeconfig_is_merged_into_the_users_config_under_a_context(lab, cluster_inventory, tmp_path):
+    u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    kube = tmp_path / ".kube"
+    kube.mkdir()
+    (kube / "config").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "mine",
+        "clusters": [{"name": "mine", "cluster": {"server": "https://192.0.2.9:6443"}}],
+        "users": [{"name": "mine", "user": {}}],
+        "contexts": [{"name": "mine", "context": {"cluster": "mine", "user": "mine"}}],
+    }))
+    u7s("cluster.kubeconfig", "--merge", "lab", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    merged = yaml.safe_load((kube / "config").read_text())
+    assert (kube / "config").stat().st_mode & 0o777 == 0o600
+    assert [c["name"] for c in merged["contexts"]] == ["mine", "lab"]
+    assert merged["current-context"] == "mine"
+    servers = {c["name"]: c["cluster"]["server"] for c in merged["clusters"]}
+    assert servers == {"mine": "https://192.0.2.9:6443", "lab": f"https://{lab.hosts[0].address}:6443"}
+
+
+def test_losing_a_worker_in_the_middle_of_a_run(lab, cluster_inventory, tmp_path):
+    cp, w1, w2 = lab.hosts
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "u7s", "cluster.create", "--inventory", str(cluster_inventory)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("- == init"):  # every node is up; the joins are still to come
+                lab.stop_sshd(w2)
+                # and the sessions u7s already has open to it (sshd forks one per connection)
+                subprocess.run(["pkill", "-f", f"sshd: {w2.ssh_user}"], check=False)
+                break
+        _, rest = proc.communicate(timeout=900)
+        seen.append(rest)
+    finally:
+        lab.start_sshd(w2)
+    text = "".join(seen)
+    assert proc.returncode != 0
+    assert f"{w2.name}:" in text.split("u7s: failed on")[-1]
+    assert [c["argv"][0] for c in calls(w1) if c["prog"] == "kubeadm"] == ["join"]
+    again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    assert "already joined" in again.stderr
+    assert [c["argv"][0] for c in calls(w2) if c["prog"] == "kubeadm"] == ["join"]

@@ -200,7 +200,10 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
     chosen = [m for m in run.healthy if not only or m.name in only.split(",")]
     if only and len(chosen) != len(only.split(",")):
         raise Exit(f"u7s: --only {only}: unknown or unreachable host(s)", code=1)
-    probes = netcheck.NetworkCheck(chosen).run()
+    check = netcheck.NetworkCheck(chosen)
+    probes = check.run()
+    for name, reason in check.unreachable.items():
+        run.failures.setdefault("check-network", {})[name] = reason
     if json:
         out(netcheck.as_json(probes))
     else:
@@ -209,8 +212,9 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
         Console(stderr=True).print(netcheck.table(probes))
     bad = netcheck.failures(probes)
     if bad or run.failures:
+        lost = sorted({name for failed in run.failures.values() for name in failed})
         raise Exit(f"u7s: network check: {len(bad)} failed probe(s)"
-                   + (f"; unreachable: {', '.join(run.failures.get('connect', {}))}" if run.failures else ""), code=1)
+                   + (f"; not checked: {', '.join(lost)}" if lost else ""), code=1)
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print JSON"})
