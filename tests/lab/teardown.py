@@ -61,6 +61,7 @@ def leftovers() -> list[str]:
     if netns.has_forward_rule():
         found.append("iptables FORWARD rule")
     found += [f"user {u.pw_name}" for u in users.lab_users()]
+    found += [str(users.SUDOERS)] if users.SUDOERS.exists() else []
     found += [str(p) for p in Path("/home").glob(f"{PREFIX}*")]
     found += [f"mount {m}" for m in _mount_points() if f"/{PREFIX}" in m]
     found += [f"/run/user/{uid}" for uid in _lab_uid_ranges()[0] if Path(f"/run/user/{uid}").exists()]

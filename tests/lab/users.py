@@ -19,6 +19,9 @@ from .commands import log, run
 from .layout import SUBID_COUNT, HostLayout, is_lab_user
 
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
+# Lab users may use sudo with this password (cluster.init-host runs its root part through sudo).
+SUDO_PASSWORD = "u7s-lab-sudo"
+SUDOERS = Path("/etc/sudoers.d/u7s-lab")
 HOME_TMPFS_SIZE = "4g"  # an upper bound; tmpfs uses only what is written
 
 
@@ -43,8 +46,12 @@ def create(host: HostLayout) -> LabUser:
     run(["useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/bash", "--user-group",
          "--uid", str(host.uid), "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", host.user])
     first, last = host.subid_start, host.subid_start + SUBID_COUNT - 1
-    # Password "*": no password login, but not "locked", which sshd refuses with UsePAM no.
-    run(["usermod", "-p", "*", "--add-subuids", f"{first}-{last}", "--add-subgids", f"{first}-{last}", host.user])
+    # A password (not "locked", which sshd refuses with UsePAM no); SSH itself takes the key only.
+    run(["usermod", "--add-subuids", f"{first}-{last}", "--add-subgids", f"{first}-{last}", host.user])
+    run(["chpasswd"], input=f"{host.user}:{SUDO_PASSWORD}\n")
+    with SUDOERS.open("a") as sudoers:
+        sudoers.write(f"{host.user} ALL=(root) ALL\n")
+    SUDOERS.chmod(0o440)
     entry = pwd.getpwnam(host.user)
     user = LabUser(name=host.user, uid=entry.pw_uid, gid=entry.pw_gid, home=Path(entry.pw_dir))
     _make_home(user)
@@ -103,6 +110,7 @@ def remove_all() -> list[str]:
         removed.append(entry.pw_name)
     for path in SUBID_FILES:
         _drop_subid_lines(path)
+    SUDOERS.unlink(missing_ok=True)
     if removed:
         log(f"removed users {', '.join(removed)}")
     return removed
