@@ -54,21 +54,16 @@
 # Exit status: 0 every step is ok, changed or skipped; 1 a step failed (see its `failed:` line);
 # 2 the command line or the situation is wrong (not root, unknown user, unknown engine).
 set -eu
+
+# Reporting lines and engine names, shared with the other init-host script.
+# shellcheck source=init-host/common.sh
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 # Files and directories it makes are world-readable like the rest of /etc, whatever umask sudo had.
 umask 022
 
 prog=init-host.root.sh
 # Debian's docker.io ships dockerd-rootless.sh outside PATH; sudo's secure_path may lack /usr/local.
 PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/usr/share/docker.io/contrib"
-
-usage() {
-	sed -n '2,/^set -eu$/{/^set -eu$/d;s/^# \{0,1\}//;p;}' "$0"
-}
-
-die_usage() {
-	printf '%s: %s\n' "$prog" "$1" >&2
-	exit 2
-}
 
 # ---- the command line -------------------------------------------------------------------------
 
@@ -91,55 +86,6 @@ root="${U7S_INIT_HOST_ROOT:-}"
 root="${root%/}"
 no_packages="${U7S_INIT_HOST_NO_PACKAGES:-}"
 
-# ---- reporting ----------------------------------------------------------------------------------
-
-n_changed=0
-n_ok=0
-n_skipped=0
-n_failed=0
-
-ok() {
-	n_ok=$((n_ok + 1))
-	printf 'ok: %s already %s\n' "$1" "$2"
-}
-
-changed() {
-	n_changed=$((n_changed + 1))
-	if [ "$dry_run" = 1 ]; then
-		printf 'would change: %s\n' "$1"
-	else
-		printf 'changed: %s\n' "$1"
-	fi
-}
-
-skipped() {
-	n_skipped=$((n_skipped + 1))
-	printf 'skipped: %s (%s)\n' "$1" "$2"
-}
-
-failed() {
-	n_failed=$((n_failed + 1))
-	printf 'failed: %s (%s)\n' "$1" "$2"
-}
-
-# act THING COMMAND...: run COMMAND (its output to stderr) and report THING as changed or failed;
-# under --dry-run only report it as a change that would be made.
-act() {
-	local thing="$1" status=0
-	shift
-	if [ "$dry_run" = 1 ]; then
-		changed "$thing"
-		return 0
-	fi
-	"$@" >&2 || status=$?
-	if [ "$status" = 0 ]; then
-		changed "$thing"
-	else
-		failed "$thing" "$1 exited with status $status; its output is above"
-		return 1
-	fi
-}
-
 # ---- facts about the running system --------------------------------------------------------------
 
 pid1="$(cat /proc/1/comm 2>/dev/null || echo unknown)"
@@ -149,18 +95,7 @@ systemd_running() {
 	[ "$pid1" = systemd ] && [ -d /run/systemd/system ]
 }
 
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
-
 # ---- files --------------------------------------------------------------------------------------
-
-# The meaningful lines of a config file (or of stdin, for "-"): comments, blank lines and trailing
-# blanks do not count, so a file with the same settings written by hand or by the reference's
-# scripts is already right.
-meaningful_lines() {
-	sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*[#;]/d' -e '/^$/d' "$1"
-}
 
 # ensure_file PATH CONTENT: PATH (under the test prefix) holds CONTENT. Returns 0 when it was
 # written (or would be, under --dry-run), 1 when it was already right or could not be written.
@@ -199,16 +134,6 @@ passwd_line="$(getent passwd "$user" 2>/dev/null)" || die_usage "no such user: '
 user_uid="$(printf '%s\n' "$passwd_line" | cut -d: -f3)"
 user_name="$(printf '%s\n' "$passwd_line" | cut -d: -f1)"
 [ "$user_uid" != 0 ] || die_usage "the cluster runs rootless: pass --user with a user other than root"
-
-# The engine type, from a name the way the reference reads CONTAINER_ENGINE (it may be a path).
-engine_type_of() {
-	case "${1##*/}" in
-	*podman*) echo podman ;;
-	*nerdctl*) echo nerdctl ;;
-	*docker*) echo docker ;;
-	*) return 1 ;;
-	esac
-}
 
 if [ -n "$engine" ]; then
 	case "$engine" in

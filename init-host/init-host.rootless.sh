@@ -34,18 +34,13 @@
 # 2 the command line or the situation is wrong (run as root, unknown or no engine).
 set -eu
 
+# Reporting lines and engine names, shared with the other init-host script.
+# shellcheck source=init-host/common.sh
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
+
 prog=init-host.rootless.sh
 # Debian's docker.io ships the rootless scripts outside PATH; nerdctl-full goes to /usr/local/bin.
 PATH="$PATH:/usr/local/bin:/usr/share/docker.io/contrib"
-
-usage() {
-	sed -n '2,/^set -eu$/{/^set -eu$/d;s/^# \{0,1\}//;p;}' "$0"
-}
-
-die_usage() {
-	printf '%s: %s\n' "$prog" "$1" >&2
-	exit 2
-}
 
 engine=""
 dry_run=0
@@ -62,59 +57,6 @@ done
 if [ "$(id -u)" = 0 ]; then
 	die_usage "must not be run as root: run it as the user who will run the cluster (the root part is init-host.root.sh)"
 fi
-
-# ---- reporting (the same as init-host.root.sh) --------------------------------------------------
-
-n_changed=0
-n_ok=0
-n_skipped=0
-n_failed=0
-
-ok() {
-	n_ok=$((n_ok + 1))
-	printf 'ok: %s already %s\n' "$1" "$2"
-}
-
-changed() {
-	n_changed=$((n_changed + 1))
-	if [ "$dry_run" = 1 ]; then
-		printf 'would change: %s\n' "$1"
-	else
-		printf 'changed: %s\n' "$1"
-	fi
-}
-
-skipped() {
-	n_skipped=$((n_skipped + 1))
-	printf 'skipped: %s (%s)\n' "$1" "$2"
-}
-
-failed() {
-	n_failed=$((n_failed + 1))
-	printf 'failed: %s (%s)\n' "$1" "$2"
-}
-
-# act THING COMMAND...: run COMMAND (its output to stderr) and report THING as changed or failed;
-# under --dry-run only report it as a change that would be made.
-act() {
-	local thing="$1" status=0
-	shift
-	if [ "$dry_run" = 1 ]; then
-		changed "$thing"
-		return 0
-	fi
-	"$@" >&2 || status=$?
-	if [ "$status" = 0 ]; then
-		changed "$thing"
-	else
-		failed "$thing" "$1 exited with status $status; its output is above"
-		return 1
-	fi
-}
-
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
 
 # ---- facts ---------------------------------------------------------------------------------------
 
@@ -139,15 +81,6 @@ unit_running() {
 }
 
 # ---- the engine ------------------------------------------------------------------------------------
-
-engine_type_of() {
-	case "${1##*/}" in
-	*podman*) echo podman ;;
-	*nerdctl*) echo nerdctl ;;
-	*docker*) echo docker ;;
-	*) return 1 ;;
-	esac
-}
 
 if [ -n "$engine" ]; then
 	case "$engine" in
@@ -259,10 +192,6 @@ setup_nerdctl() {
 }
 
 # ---- podman ---------------------------------------------------------------------------------------
-
-meaningful_lines() {
-	sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*[#;]/d' -e '/^$/d' "$1"
-}
 
 setup_podman() {
 	local dir="$config_home/containers/containers.conf.d" path temporary content

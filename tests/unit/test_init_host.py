@@ -71,7 +71,7 @@ def test_syntax(script):
 def test_shellcheck(script):
     if shutil.which("shellcheck") is None:
         unavailable("shellcheck is not installed (apt-get install shellcheck)")
-    result = run(["shellcheck", "--shell=bash", str(script)])
+    result = run(["shellcheck", "--shell=bash", "--external-sources", str(script)], cwd=INIT_HOST.parent)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
