@@ -121,13 +121,17 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
 
     facts: dict[str, HostFacts] = {}
 
+    workdirs: dict[str, str] = {}
+
     def config_of(member: Member) -> dict:
-        # Each host's files go to a directory of its own, even where home directories are shared.
-        workdir = f"{facts[member.name].home()}/.local/share/u7s/{inventory.name}/{member.name}"
-        return {"U7S_WORKDIR": workdir, **member.spec.settings}
+        return {"U7S_WORKDIR": workdirs[member.name], **member.spec.settings}
 
     def first_pass(member: Member) -> str:
         facts[member.name] = HostFacts(member.host)
+        # Each host's files go to a directory of its own, even where home directories are
+        # shared: one per node instance (project) and inventory host.
+        project = resolve(facts[member.name], config=member.spec.settings, flags=flags).project
+        workdirs[member.name] = f"{facts[member.name].home()}/.local/share/u7s/{project}/{member.name}"
         member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
         return ""
 

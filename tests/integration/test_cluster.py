@@ -67,7 +67,7 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
         hosts_u7s = w.docker(["exec", "u7s-node", "cat", "/etc/hosts.u7s"]).stdout.split()
         assert hosts_u7s == [cp.address, f"u7s-{cp.name}"]
         # the join script was removed after use
-        workdir = f".local/share/u7s/lab/{w.name}"
+        workdir = f".local/share/u7s/u7s/{w.name}"
         assert w.ssh(["test", "-f", f"{workdir}/docker-compose.yaml"]).returncode == 0
         assert w.ssh(["test", "-e", f"{workdir}/join-command"], check=False).returncode != 0
 
