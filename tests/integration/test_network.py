@@ -55,6 +55,10 @@ def test_every_pair_passes_with_overlay_pings_both_ways(lab, nodes):
     for kind in ("tcp PORT_KUBE_APISERVER", "tcp PORT_KUBELET", "tcp PORT_ETCD", "vxlan", "mtu"):
         assert sum(p["check"] == kind for p in probes) == 6
     nothing_left(lab)
+    pair = check(nodes, "--only", f"{names[0]},{names[2]}")
+    assert {(p["source"], p["target"]) for p in pair if p["check"] == "vxlan"} == {
+        (names[0], names[2]), (names[2], names[0])}
+    nothing_left(lab)
 
 
 def test_a_blocked_udp_port_is_named_as_the_cause(lab, nodes):
