@@ -243,7 +243,7 @@ def write_kubeconfig(run: Run, path: str, merge_context: str | None = None) -> s
     if cp.failed:
         raise U7sError(f"{cp.name}: the control plane failed; no kubeconfig")
     text = kube.admin_kubeconfig(cp.node, cp.settings.host_ip)
-    local = LocalHost(None, "controller")
+    local = LocalHost(None, "controller")  # files only: nothing is run on the controller here
     local.write_file(os.path.abspath(path), text, 0o600)
     if merge_context:
         from . import kubeconfigs

@@ -24,7 +24,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
     from ..settings import parse_assignments
 
     flags = parse_assignments(set_ or [])
-    inv = load(inventory or c.config.get("u7s", {}).get("inventory") or "hosts.yaml")
+    inv = load(inventory or "hosts.yaml")
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)
     report = Reporter(board=board)
