@@ -139,8 +139,10 @@ class NetworkCheck:
         self.setup_vxlan(v)
 
     def host_side(self, views: list[NodeView]) -> None:
-        """Causes that live on the hosts: rp_filter in each engine, path MTU between each pair."""
+        """Causes that live on the hosts: rp_filter and Podman's network in each engine, path MTU per pair."""
         for v in views:
+            if v.member.settings.engine_type == "podman":
+                self.probes.append(self.podman_network(v))
             strict = v.rp_filter and "1" in v.rp_filter.values()
             self.probes.append(Probe(
                 v.member.name, v.member.name, "rp_filter", not strict,
@@ -163,6 +165,22 @@ class NetworkCheck:
                     "" if ok else f"raise the MTU between the hosts to {a.node_mtu}, or give the node network "
                     f"an MTU of {mtu} (the engine's network MTU option)",
                 ))
+
+    @staticmethod
+    def podman_network(v: NodeView) -> Probe:
+        """Podman 5 defaults to pasta, with which flannel cannot reach the API service."""
+        from . import engine, preflight
+
+        host, s = v.member.host, v.member.settings
+        r = host.run(engine.engine_info(s), check=False)
+        backend = preflight.parse_engine_info(s.engine_type, r.stdout).network_cmd if r.ok else "unknown"
+        pasta = backend == "pasta"
+        return Probe(v.member.name, v.member.name, "podman-network", not pasta,
+                     f"rootless network command: {backend or 'slirp4netns (Podman 4 default)'}",
+                     "Podman uses pasta: flannel cannot reach the API service (10.96.0.1:443 times out)"
+                     if pasta else "",
+                     'set default_rootless_network_cmd="slirp4netns" in ~/.config/containers/containers.conf.d/ '
+                     "(init-host/init-host.rootless.sh does it), then recreate the node" if pasta else "")
 
     @staticmethod
     def path_mtu(a: NodeView, b: NodeView) -> int | None:

@@ -138,3 +138,42 @@ def test_listening_ports_and_macs():
     assert netcheck.listening_tcp(ss) == {6443, 22}
     assert netcheck.mac_for(0) != netcheck.mac_for(1)
     assert netcheck.mac_for(300) == "02:75:37:00:01:2c"
+
+
+def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
+    from pathlib import Path
+
+    from u7s.hosts import Host, Result
+    from u7s.settings import resolve
+
+    recorded = Path(__file__).parent / "fixtures"
+    pasta = next(p for p in recorded.iterdir() if "pasta" in p.name)
+
+    class PodmanHost(Host):
+        name = "p1"
+
+        def _run(self, command, *, stdin, timeout):
+            return Result(0, pasta.read_text(), "") if " info " in f" {command} " else Result(1, "", "")
+
+        def read_text(self, path):
+            return None
+
+        def write_file(self, path, data, mode=0o644):
+            return True
+
+        def remove(self, path):
+            return False
+
+        def makedirs(self, path, mode=0o700):
+            return None
+
+    class Facts:
+        def hostname(self): return "p1"
+        def host_ip(self): return "192.0.2.1"
+        def home(self): return "/home/p"
+        def has_command(self, name): return name == "podman"
+        def bypass4netnsd_running(self): return False
+
+    member = Member(INVENTORY.hosts[0], Reporter("p1", stream=io.StringIO()), PodmanHost(), resolve(Facts()))
+    probe = netcheck.NetworkCheck.podman_network(netcheck.NodeView(member, 0, netcheck.mac_for(0)))
+    assert not probe.ok and "pasta" in probe.cause and "slirp4netns" in probe.fix
