@@ -82,3 +82,25 @@ engine_type_of() {
 	*) return 1 ;;
 	esac
 }
+
+# choose_engine: set $engine from --engine, else CONTAINER_ENGINE, else what is installed, in
+# the reference's order; return 1 when nothing was asked for and nothing is installed.
+choose_engine() {
+	if [ -n "$engine" ]; then
+		case "$engine" in
+		docker | podman | nerdctl) ;;
+		*) die_usage "--engine must be docker, podman or nerdctl, not '$engine'" ;;
+		esac
+	elif [ -n "${CONTAINER_ENGINE:-}" ]; then
+		engine="$(engine_type_of "$CONTAINER_ENGINE")" ||
+			die_usage "CONTAINER_ENGINE='$CONTAINER_ENGINE' names none of docker, podman, nerdctl"
+	elif have dockerd-rootless.sh; then
+		engine=docker
+	elif have containerd-rootless.sh; then
+		engine=nerdctl
+	elif have podman; then
+		engine=podman
+	else
+		return 1
+	fi
+}

@@ -135,23 +135,7 @@ user_uid="$(printf '%s\n' "$passwd_line" | cut -d: -f3)"
 user_name="$(printf '%s\n' "$passwd_line" | cut -d: -f1)"
 [ "$user_uid" != 0 ] || die_usage "the cluster runs rootless: pass --user with a user other than root"
 
-if [ -n "$engine" ]; then
-	case "$engine" in
-	docker | podman | nerdctl) ;;
-	*) die_usage "--engine must be docker, podman or nerdctl, not '$engine'" ;;
-	esac
-elif [ -n "${CONTAINER_ENGINE:-}" ]; then
-	engine="$(engine_type_of "$CONTAINER_ENGINE")" ||
-		die_usage "CONTAINER_ENGINE='$CONTAINER_ENGINE' names none of docker, podman, nerdctl"
-elif have dockerd-rootless.sh; then
-	engine=docker
-elif have containerd-rootless.sh; then
-	engine=nerdctl
-elif have podman; then
-	engine=podman
-else
-	engine=docker # the reference's recommended engine, installed below
-fi
+choose_engine || engine=docker # the reference's recommended engine, installed below
 
 mode=""
 [ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"

@@ -82,23 +82,7 @@ unit_running() {
 
 # ---- the engine ------------------------------------------------------------------------------------
 
-if [ -n "$engine" ]; then
-	case "$engine" in
-	docker | podman | nerdctl) ;;
-	*) die_usage "--engine must be docker, podman or nerdctl, not '$engine'" ;;
-	esac
-elif [ -n "${CONTAINER_ENGINE:-}" ]; then
-	engine="$(engine_type_of "$CONTAINER_ENGINE")" ||
-		die_usage "CONTAINER_ENGINE='$CONTAINER_ENGINE' names none of docker, podman, nerdctl"
-elif have dockerd-rootless.sh; then
-	engine=docker
-elif have containerd-rootless.sh; then
-	engine=nerdctl
-elif have podman; then
-	engine=podman
-else
-	die_usage "no container engine found (looked for dockerd-rootless.sh, containerd-rootless.sh, podman): run init-host.root.sh first, or pass --engine"
-fi
+choose_engine || die_usage "no container engine found (looked for dockerd-rootless.sh, containerd-rootless.sh, podman): run init-host.root.sh first, or pass --engine"
 
 mode=""
 [ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"
