@@ -101,49 +101,29 @@ def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_
     hostinit.run_all(c, run)
 
 
-@task(iterable=ITER, help=CHANGES)
-@clean_errors
-def up(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-    """Start the node container on every host."""
-    from ..cluster import UP
+def _phase_task(name: str, doc: str, *phases: str):
+    """A task that runs phases of u7s.cluster (named by their constants) on the inventory's hosts."""
 
-    _phases(c, [UP], inventory, set_, accept_unknown_host_keys, dry_run)
+    def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+        from .. import cluster
 
+        chosen = [getattr(cluster, phase) for phase in phases]
+        _phases(c, chosen, inventory, set_, accept_unknown_host_keys, dry_run)
 
-@task(iterable=ITER, help=CHANGES)
-@clean_errors
-def init(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-    """Run kubeadm init on the control plane (skipped when done)."""
-    from ..cluster import INIT
-
-    _phases(c, [INIT], inventory, set_, accept_unknown_host_keys, dry_run)
+    body.__doc__ = doc
+    return task(name=name, iterable=ITER, help=CHANGES)(clean_errors(body))
 
 
-@task(iterable=ITER, help=CHANGES)
-@clean_errors
-def join(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-    """Join every worker (fresh 15-minute token; script uploaded 0600, run, removed), then sync IPs."""
-    from ..cluster import JOIN, SYNC
-
-    _phases(c, [JOIN, SYNC], inventory, set_, accept_unknown_host_keys, dry_run)
-
-
-@task(iterable=ITER, help=CHANGES)
-@clean_errors
-def sync_external_ip(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-    """Set every node's ExternalIP and flannel public IP to its host's address."""
-    from ..cluster import SYNC
-
-    _phases(c, [SYNC], inventory, set_, accept_unknown_host_keys, dry_run)
-
-
-@task(iterable=ITER, help=CHANGES)
-@clean_errors
-def install_flannel(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-    """Install flannel from the control plane (after sync-external-ip)."""
-    from ..cluster import FLANNEL
-
-    _phases(c, [FLANNEL], inventory, set_, accept_unknown_host_keys, dry_run)
+up = _phase_task("up", "Start the node container on every host.", "UP")
+init = _phase_task("init", "Run kubeadm init on the control plane (skipped when done).", "INIT")
+join = _phase_task(
+    "join", "Join every worker (fresh 15-minute token; script uploaded 0600, run, removed), then sync IPs.",
+    "JOIN", "SYNC")
+sync_external_ip = _phase_task(
+    "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address.", "SYNC")
+install_flannel = _phase_task(
+    "install-flannel", "Install flannel from the control plane (after sync-external-ip).", "FLANNEL")
+down = _phase_task("down", "Stop the node container on every host (volumes kept).", "DOWN")
 
 
 KUBECONFIG_HELP = {
@@ -241,15 +221,6 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     unreachable = [r["host"] for r in rows if r.get("error")]
     if unreachable:
         raise Exit(f"u7s: not reachable or not resolved: {', '.join(unreachable)}", code=1)
-
-
-@task(iterable=ITER, help=CHANGES)
-@clean_errors
-def down(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-    """Stop the node container on every host (volumes kept)."""
-    from ..cluster import DOWN
-
-    _phases(c, [DOWN], inventory, set_, accept_unknown_host_keys, dry_run)
 
 
 @task(iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})
