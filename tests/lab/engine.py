@@ -8,6 +8,7 @@ v2 at /sys/fs/cgroup with a delegated subtree, as on a systemd host.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import stat
@@ -61,19 +62,59 @@ def socket(user: LabUser) -> str:
 
 def start(host: HostLayout, user: LabUser, holder: Daemon) -> Daemon:
     """Start dockerd-rootless.sh as the user inside the host's namespaces and delegated cgroup."""
-    cgroup_procs = f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}/cgroup.procs"
+    return _start_as_user(host, user, holder, host.engine_cgroup(user.uid), ["dockerd-rootless.sh"], "engine")
+
+
+def podman_socket(user: LabUser) -> str:
+    return f"unix://{user.runtime_dir}/podman/podman.sock"
+
+
+def start_podman(host: HostLayout, user: LabUser, holder: Daemon) -> Daemon:
+    """Start a rootless Podman API service as the user, in its own delegated cgroup.
+
+    SSH sessions on a lab host sit in the root-owned system.slice/ssh.service (no
+    logind makes user scopes here), where Podman cannot create a container's cgroup;
+    the service runs where a `podman.service` user unit would, and clients reach it
+    through CONTAINER_HOST.
+    """
+    (user.runtime_dir / "podman").mkdir(mode=0o700, exist_ok=True)
+    shutil.chown(user.runtime_dir / "podman", user.uid, user.gid)
+    service = ["podman", "system", "service", "--time=0", podman_socket(user)]
+    return _start_as_user(host, user, holder, host.podman_cgroup(user.uid), service, "podman")
+
+
+def _start_as_user(host: HostLayout, user: LabUser, holder: Daemon, cgroup: str, argv: list[str],
+                   role: str) -> Daemon:
+    cgroup_procs = f"/sys/fs/cgroup/{cgroup}/cgroup.procs"
     environment = [
         f"HOME={user.home}", f"USER={user.name}", f"LOGNAME={user.name}", "SHELL=/bin/bash",
         f"PATH={USER_PATH}", f"XDG_RUNTIME_DIR={user.runtime_dir}",
     ]
     become_user = [
         "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--init-groups",
-        "env", "-i", *environment, "dockerd-rootless.sh",
+        "env", "-i", *environment, *argv,
     ]
     script = " && ".join([
         f"echo $$ > {shlex.quote(cgroup_procs)}", f"cd {shlex.quote(str(user.home))}", f"exec {shlex.join(become_user)}"
     ])
-    return spawn(hostns.enter(holder, script), role="engine", host=host.name, log_path=host.dir / "engine.log")
+    return spawn(hostns.enter(holder, script), role=role, host=host.name, log_path=host.dir / f"{role}.log")
+
+
+def load_into_podman(image_tag: str, user: LabUser, docker_host: str) -> None:
+    """Copy the node image from the host's Docker engine into its Podman service."""
+    url = podman_socket(user)
+    wait_until(lambda: run(["podman", "--url", url, "version"], check=False).returncode == 0,
+               what="the Podman service", timeout=60)
+    saved = subprocess.Popen(["docker", "save", image_tag], stdout=subprocess.PIPE,
+                             env={**os.environ, "DOCKER_HOST": docker_host})
+    try:
+        loaded = subprocess.run(["podman", "--url", url, "load", "-q"], stdin=saved.stdout, capture_output=True,
+                                text=True, timeout=300)
+    finally:
+        saved.stdout.close()
+        saved.wait()
+    if loaded.returncode != 0 or saved.returncode != 0:
+        raise LabError(f"loading {image_tag} into Podman failed: {loaded.stderr.strip()}")
 
 
 def info(user: LabUser, timeout: float = 20) -> dict | None:

@@ -32,7 +32,8 @@ def start_holder(host: HostLayout, user: LabUser) -> Daemon:
         f"hostname {shlex.quote(host.name)}",
         "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
         f"mkdir -p /sys/fs/cgroup/{SSHD_CGROUP} /sys/fs/cgroup/init.scope "
-        + shlex.quote(f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}"),
+        + shlex.quote(f"/sys/fs/cgroup/{host.engine_cgroup(user.uid)}")
+        + " " + shlex.quote(f"/sys/fs/cgroup/{host.podman_cgroup(user.uid)}"),
         # Delegated to the user, as systemd does for user@UID.service.
         f"chown -R {user.uid}:{user.gid} {shlex.quote(delegated)}",
         "echo $$ > /sys/fs/cgroup/init.scope/cgroup.procs",

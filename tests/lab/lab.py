@@ -183,6 +183,11 @@ class _LabBuilder:
 
     def load_image(self) -> None:
         self._each_host(lambda h: image.load(self.node_image, engine.socket(self.users[h.name]), h.name))
+        # The first host also runs rootless Podman, with the same node image.
+        first = self.layout.hosts[0]
+        holder = next(d for d in self.daemons if d.role == "host" and d.host == first.name)
+        self._record(engine.start_podman(first, self.users[first.name], holder))
+        engine.load_into_podman(self.node_image.tag, self.users[first.name], engine.socket(self.users[first.name]))
 
     def check_hosts(self) -> None:
         for lab_host, host in zip(self.lab_hosts(), self.layout.hosts):

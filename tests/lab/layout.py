@@ -82,6 +82,10 @@ class HostLayout:
         """Where the engine runs, as a `systemctl --user` docker.service would."""
         return f"{self.delegated_cgroup(uid)}/app.slice/docker.service"
 
+    def podman_cgroup(self, uid: int) -> str:
+        """Where the Podman service runs (the first host only), as `podman.service` would."""
+        return f"{self.delegated_cgroup(uid)}/app.slice/podman.service"
+
 
 @dataclass(frozen=True)
 class LabLayout:

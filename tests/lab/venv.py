@@ -38,6 +38,9 @@ def install(repo: Path, venv: Path = VENV_DIR) -> Path | None:
         deps_key = hashlib.sha256(pyproject.read_bytes()).hexdigest()
         marker = venv / _MARKER
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        # podman-compose: the compose tool u7s uses with Podman (the lab's first host runs Podman too).
+        if not (venv / "bin" / "podman-compose").exists():
+            run([*pip, "podman-compose"], timeout=600)
         if marker.exists() and marker.read_text() == deps_key:
             run([*pip, "--force-reinstall", "--no-deps", str(repo)], timeout=600)
             log(f"reinstalled u7s from {repo} into {venv}")
