@@ -62,6 +62,16 @@ def copy_from_node(s: Settings, src: str, dest: str) -> list[str]:
     return [s.container_engine, "cp", f"{container_name(s)}:{src}", dest]
 
 
+def read_in_engine_netns(s: Settings, image: str, *paths: str) -> list[str]:
+    """`cat` files in a throw-away container on the engine's own network namespace (--net=host)."""
+    return [s.container_engine, "run", "--rm", "--net=host", "--entrypoint", "cat", image, *paths]
+
+
+def node_image_of(s: Settings) -> list[str]:
+    """The image the running node container was created from."""
+    return [s.container_engine, "inspect", "--format", "{{.Config.Image}}", container_name(s)]
+
+
 def engine_info(s: Settings) -> list[str]:
     return [s.container_engine, "info", "--format", "{{json .}}"]
 

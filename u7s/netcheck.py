@@ -205,11 +205,12 @@ class NetworkCheck:
     def engine_rp_filter(self, v: NodeView) -> dict[str, str]:
         """rp_filter where VXLAN arrives: the engine's network namespace (a throw-away host-network container)."""
         host, s = v.member.host, v.member.settings
-        image = host.run([s.container_engine, "inspect", "--format", "{{.Config.Image}}",
-                          f"{s.project}-node"]).stdout.strip()
-        r = host.run([s.container_engine, "run", "--rm", "--net=host", "--entrypoint", "cat", image,
-                      "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/default/rp_filter"],
-                     check=False)
+        from . import engine
+
+        image = host.run(engine.node_image_of(s)).stdout.strip()
+        r = host.run(engine.read_in_engine_netns(
+            s, image, "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/default/rp_filter"),
+            check=False)
         values = r.stdout.split()
         return dict(zip(("all", "default"), values)) if r.ok and len(values) == 2 else {}
 

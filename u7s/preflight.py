@@ -187,8 +187,9 @@ class Preflight:
                      "sudo chmod 0666 /dev/net/tun, or load the tun module")
 
     def ports(self) -> None:
-        state = self.host.run(engine.inspect_state(self.s), check=False)
-        if state.ok and '"Running":true' in state.stdout.replace(" ", ""):
+        from .node import Node
+
+        if Node(self.host, self.s).running():
             self.add("ports", OK, "held by this u7s node")
             return
         r = self.host.run(["ss", "-H", "-l", "-n", "-t", "-u"], check=False)
@@ -224,10 +225,8 @@ class Preflight:
         if info is None or not self.s.node_image:
             self.add("rp_filter", SKIP, "needs a node image; checked once NODE_IMAGE is set or the image is built")
             return
-        r = self.host.run([
-            self.s.container_engine, "run", "--rm", "--net=host", "--entrypoint", "cat", self.s.node_image,
-            "/proc/sys/net/ipv4/conf/default/rp_filter",
-        ], check=False)
+        r = self.host.run(engine.read_in_engine_netns(
+            self.s, self.s.node_image, "/proc/sys/net/ipv4/conf/default/rp_filter"), check=False)
         value = r.stdout.strip()
         if not r.ok:
             self.add("rp_filter", WARN, "could not run a throw-away container to read it")

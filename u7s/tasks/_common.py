@@ -61,6 +61,16 @@ def node_of(c, set_=None):
     return Node(host, settings, report)
 
 
+def confirm(yes: bool, what: str) -> None:
+    """Ask before destroying data; without a terminal, --yes is the only way to confirm."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Exit(f"u7s: {what}; confirm with --yes", code=1)
+    if input(f"{what}. Continue? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise Exit("u7s: cancelled", code=1)
+
+
 def out(text: str) -> None:
     """What a task exists to print goes to stdout."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, out
+from ._common import SET_HELP, clean_errors, confirm, out
 
 COMMON = {
     "inventory": "the inventory file (default: hosts.yaml)",
@@ -48,17 +48,6 @@ def _phases(c, phases, inventory, set_, accept, dry_run):
     with run.board or contextlib.nullcontext():
         execute(run, phases)
     return run
-
-
-def _confirm(yes, what):
-    import sys
-
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise Exit(f"u7s: {what}; confirm with --yes", code=1)
-    if input(f"{what}. Continue? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise Exit("u7s: cancelled", code=1)
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print results as JSON"})
@@ -230,7 +219,7 @@ def down_v(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
     from ..cluster import DOWN_V
 
     if not dry_run:
-        _confirm(yes, "this deletes the cluster's data on every host")
+        confirm(yes, "this deletes the cluster's data on every host")
     _phases(c, [DOWN_V], inventory, set_, accept_unknown_host_keys, dry_run)
 
 
@@ -241,5 +230,5 @@ def reset(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=
     from ..cluster import RESET
 
     if not dry_run:
-        _confirm(yes, "this resets Kubernetes on every host")
+        confirm(yes, "this resets Kubernetes on every host")
     _phases(c, [RESET], inventory, set_, accept_unknown_host_keys, dry_run)

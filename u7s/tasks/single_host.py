@@ -6,7 +6,7 @@ import sys
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, local, node_of, out
+from ._common import SET_HELP, clean_errors, confirm, local, node_of, out
 
 S = {"set": SET_HELP}
 ITER = ["set_"]
@@ -161,12 +161,7 @@ def delete(c, set_=None, yes=False):
     from .. import steps
 
     node = node_of(c, set_)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise Exit("u7s: delete destroys the cluster's data; confirm with --yes", code=1)
-        answer = input(f"Delete node {node.s.node_name} and all its data? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            raise Exit("u7s: not deleted", code=1)
+    confirm(yes, f"this deletes node {node.s.node_name} and all its data")
     node.report.done(steps.down(node, volumes=True))
 
 
