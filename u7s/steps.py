@@ -15,6 +15,12 @@ from .errors import U7sError
 from .node import Node
 
 
+def _require_initialized(node: Node) -> None:
+    node.require_running()
+    if not kube.is_initialized(node):
+        raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
+
+
 def up(node: Node) -> str:
     outcome = node.up()
     if outcome == "unchanged":
@@ -67,9 +73,7 @@ def wait_ready(node: Node) -> str:
 
 def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1") -> str:
     """Write the admin kubeconfig (0600) on the node's host; returns its path."""
-    node.require_running()
-    if not kube.is_initialized(node):
-        raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
+    _require_initialized(node)
     path = path or node.s.path(workdir.KUBECONFIG)
     node.host.write_file(path, kube.admin_kubeconfig(node, server_host), 0o600)
     return path
@@ -79,9 +83,7 @@ def join_command(node: Node, path: str | None = None, ttl: str | None = None) ->
     """Write a join script (0600) for workers; returns its path. The token is never printed."""
     from . import render
 
-    node.require_running()
-    if not kube.is_initialized(node):
-        raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
+    _require_initialized(node)
     argv = kube.create_join_command(node, ttl)
     script = render.join_script(node.s.host_ip, node.s.node_name, argv)
     path = path or node.s.path(workdir.JOIN_COMMAND)
