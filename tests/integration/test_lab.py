@@ -112,7 +112,11 @@ def test_node_container_boots_systemd_with_containerd(lab_host, node):
 
 
 def test_node_processes_run_as_the_hosts_unprivileged_user(lab_host, node):
-    wait_for(lambda: lab_host.docker(["exec", node, "true"], check=False).returncode == 0, "the node")
+    def containerd_active():
+        r = lab_host.docker(["exec", node, "systemctl", "is-active", "containerd"], check=False)
+        return r.stdout.strip() == "active"
+
+    wait_for(containerd_active, "containerd in the node", timeout=90)
     # Namespace inodes are global: find the node's init (pid 1 in its own pid
     # namespace) from the root namespace without trusting any engine-reported pid.
     inside = lab_host.docker(["exec", node, "readlink", "/proc/1/ns/pid"]).stdout.strip()
