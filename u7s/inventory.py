@@ -209,16 +209,16 @@ class _Parser:
         if not isinstance(local, bool):
             self.bad(f"{label}.local", "expected true or false")
             local = False
+        ssh = self.ssh(item.get("ssh"), f"{label}.ssh", shared_ssh)
         address = item.get("address")
-        if address is None and not local:
-            self.bad(f"{label}.address", "missing; give the address (or ssh alias) to reach it, or local: true")
+        if address is None and not local and not ssh.alias:
+            self.bad(f"{label}.address", "missing; give the address (or ssh.alias) to reach it, or local: true")
         elif address is not None and (not isinstance(address, str) or not address or " " in address):
             self.bad(f"{label}.address", "expected an IP address or a host name")
             address = None
         role = item.get("role", "worker")
         if role not in ROLES:
             self.bad(f"{label}.role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-        ssh = self.ssh(item.get("ssh"), f"{label}.ssh", shared_ssh)
         settings = {**shared_settings, **self.settings(item.get("settings"), f"{label}.settings")}
         self.static_settings(settings, label)
         return HostSpec(name, address, role if role in ROLES else "worker", local, ssh, settings)
@@ -242,16 +242,17 @@ class _Parser:
         locals_ = [h.name for h in hosts if h.local]
         if len(locals_) > 1:
             self.bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
-        by_place: dict[tuple, list[HostSpec]] = {}
+        # A host is placed by its address, or by its ssh alias when it has none.
+        by_place: dict[str, list[HostSpec]] = {}
         for h in hosts:
-            if h.address:
-                by_place.setdefault((h.address,), []).append(h)
-        for (address,), group in by_place.items():
+            if h.address or h.ssh.alias:
+                by_place.setdefault(h.address or h.ssh.alias, []).append(h)
+        for place, group in by_place.items():
             users = [h.ssh.user for h in group]
             if len(set(users)) != len(users):
                 names = ", ".join(h.name for h in group)
-                self.bad("hosts", f"{names}: same address {address} and SSH user; list each host once")
-            self.port_clash(address, group)
+                self.bad("hosts", f"{names}: same address {place} and SSH user; list each host once")
+            self.port_clash(place, group)
 
     def unique(self, hosts: list[HostSpec], what: str, key) -> None:
         seen: dict[Any, str] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import secrets
 import stat
 
@@ -30,7 +31,7 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
     fabric_config = config if isinstance(config, Config) else Config(overrides={"run": {"in_stream": False}})
     gateway = None
     if ssh.jump:
-        gateway = _jump(ssh.jump, fabric_config, ssh, kwargs, accept_unknown)
+        gateway = _jump(ssh.jump, fabric_config, ssh, kwargs)
     conn = Connection(
         target,
         user=ssh.user,
@@ -40,15 +41,21 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
         connect_timeout=ssh.connect_timeout,
         connect_kwargs=kwargs,
     )
-    _apply_host_key_policy(conn, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
+    # Every hop is checked: the jump host given here and any ProxyJump hops that
+    # fabric builds from ~/.ssh/config (which it would otherwise let accept any key).
+    hop = conn
+    while isinstance(hop, Connection):
+        _apply_host_key_policy(hop, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
+        hop = hop.gateway
     try:
         conn.open()
     except paramiko.BadHostKeyException:
         raise U7sError(f"{spec.name}: the host key of {target} does not match known_hosts; "
                        "if the host was reinstalled, remove its old key (ssh-keygen -R)") from None
     except paramiko.SSHException as exc:
-        if "not found in known_hosts" in str(exc):
-            raise U7sError(f"{spec.name}: unknown host key for {target}; add it to known_hosts "
+        unknown = re.search(r"Server '([^']*)' not found in known_hosts", str(exc))
+        if unknown:  # the server named is the hop that was refused, which may be a jump host
+            raise U7sError(f"{spec.name}: unknown host key for {unknown.group(1)}; add it to known_hosts "
                            "(ssh-keyscan) or allow it with --accept-unknown-host-keys") from None
         raise U7sError(f"{spec.name}: SSH to {target} failed: {exc}") from None
     except (OSError, EOFError) as exc:
@@ -56,14 +63,11 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
     return conn
 
 
-def _jump(jump: str, config, ssh, connect_kwargs: dict, accept_unknown: bool):
-    """The jump host (`[user@]host[:port]` or an ssh_config alias), with the same key and host-key rules."""
+def _jump(jump: str, config, ssh, connect_kwargs: dict):
+    """The jump host (`[user@]host[:port]` or an ssh_config alias), with the same key."""
     from fabric import Connection
 
-    gateway = Connection(jump, config=config, connect_timeout=ssh.connect_timeout,
-                         connect_kwargs=dict(connect_kwargs))
-    _apply_host_key_policy(gateway, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
-    return gateway
+    return Connection(jump, config=config, connect_timeout=ssh.connect_timeout, connect_kwargs=dict(connect_kwargs))
 
 
 def _apply_host_key_policy(conn, known_hosts: str | None, accept_unknown: bool) -> None:

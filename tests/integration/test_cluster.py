@@ -171,6 +171,84 @@ def test_hosts_reachable_only_through_a_jump_host(lab, tmp_path):
             w.in_netns(["iptables", "-D", *rule])
 
 
+def test_hosts_named_by_ssh_config_aliases_and_every_proxyjump_hop_is_checked(lab, tmp_path):
+    cp, *workers = lab.hosts
+    # The controller's ~/.ssh/config (u7s runs with HOME=tmp_path) names every host;
+    # the workers are reached only through the control plane, by ProxyJump.
+    ssh_dir = tmp_path / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    entries = []
+    for h in lab.hosts:
+        entries.append(f"Host lab-{h.name}\n    HostName {h.address}\n    User {h.ssh_user}\n"
+                       f"    Port {h.ssh_port}\n    IdentityFile {h.key}\n")
+        if h is not cp:
+            entries.append(f"    ProxyJump lab-{cp.name}\n")
+    (ssh_dir / "config").write_text("".join(entries))
+
+    def aliased(name, known_hosts):
+        data = {
+            "cluster": {"name": "lab"},
+            "settings": {"NODE_IMAGE": lab.node_image},
+            "ssh": {"known_hosts": str(known_hosts), "connect_timeout": 5},
+            "hosts": [{"name": h.name, "role": "control-plane" if h is cp else "worker",
+                       "ssh": {"alias": f"lab-{h.name}"}} for h in lab.hosts],
+        }
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    rule = ["INPUT", "-p", "tcp", "--dport", "22", "-s", lab.bridge_address, "-j", "REJECT"]
+    for w in workers:
+        w.in_netns(["iptables", "-I", *rule])
+    try:
+        r = u7s("cluster.status", "--json", "--inventory", str(aliased("alias.yaml", cp.known_hosts)), cwd=tmp_path)
+        status = json.loads(r.stdout)
+        assert [(s["host"], s["reachable"], s["rootless"]) for s in status] == [
+            (h.name, True, True) for h in lab.hosts]
+
+        # Without the jump host's key, its own connection and both hops through it are refused.
+        partial = tmp_path / "known_hosts"
+        lines = Path(cp.known_hosts).read_text().splitlines()
+        partial.write_text("".join(f"{line}\n" for line in lines if not line.startswith(f"{cp.address},")))
+        refused = u7s("cluster.status", "--json", "--inventory", str(aliased("refused.yaml", partial)),
+                      cwd=tmp_path, check=False)
+        assert refused.returncode != 0
+        for h in lab.hosts:
+            lines = [line for line in refused.stderr.splitlines() if line.startswith(f"{h.name} ")]
+            assert any(f"unknown host key for {cp.address};" in line for line in lines), refused.stderr
+    finally:
+        for w in workers:
+            w.in_netns(["iptables", "-D", *rule])
+
+
+def test_the_control_plane_host_runs_u7s_for_the_cluster_as_a_local_member(lab, cluster_inventory):
+    cp, *workers = lab.hosts
+    # Run as the control plane's user on that host: itself without SSH, the
+    # workers by the names its ~/.ssh/config gives them.
+    data = {
+        "cluster": {"name": "lab"},
+        "settings": {"NODE_IMAGE": lab.node_image},
+        "hosts": [{"name": cp.name, "role": "control-plane", "local": True},
+                  *({"name": w.name, "role": "worker", "ssh": {"alias": w.name}} for w in workers)],
+    }
+    cp.ssh(["cp", "/dev/stdin", "local.yaml"], input=yaml.safe_dump(data))
+    r = cp.ssh(["u7s", "cluster.create", "--inventory", "local.yaml"], timeout=900)
+    kubeconfig = r.stdout.strip().splitlines()[-1]
+    assert cp.ssh(["stat", "-c", "%a", kubeconfig]).stdout.strip() == "600"
+    for w in workers:
+        joins = [c for c in calls(w) if c["prog"] == "kubeadm" and c["argv"][0] == "join"]
+        assert len(joins) == 1 and joins[0]["rc"] == 0
+    status = json.loads(cp.ssh(["u7s", "cluster.status", "--json", "--inventory", "local.yaml"]).stdout)
+    assert [(s["host"], s["reachable"], s["rootless"], s["node"], s["ready"]) for s in status] == [
+        (h.name, True, True, "running", True) for h in lab.hosts
+    ]
+    # The local member's files went to its own working directory, like any other member's.
+    assert cp.ssh(["test", "-f", f".local/share/u7s/u7s/{cp.name}/docker-compose.yaml"]).returncode == 0
+    cp.ssh(["u7s", "cluster.down-v", "--yes", "--inventory", "local.yaml"])
+    for h in lab.hosts:
+        assert h.docker(["ps", "-aq"]).stdout.strip() == ""
+
+
 def test_kubeconfig_is_merged_into_the_users_config_under_a_context(lab, cluster_inventory, tmp_path):
     u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
     kube = tmp_path / ".kube"

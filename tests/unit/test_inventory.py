@@ -103,6 +103,23 @@ def test_each_malformed_inventory_is_rejected_with_its_own_message(case, change,
     assert all(p.startswith("inv.yaml: ") for p in problems)
 
 
+def test_a_host_reached_by_its_ssh_alias_needs_no_address():
+    data = copy.deepcopy(GOOD)
+    data["hosts"][1] = {"name": "w1", "ssh": {"alias": "worker-one"}}
+    inv = parse(data, "hosts.yaml")
+    w1 = inv.hosts[1]
+    assert (w1.address, w1.ssh.alias, w1.ssh.user) == (None, "worker-one", "alice")
+
+
+def test_two_hosts_behind_one_alias_and_user_are_one_host_listed_twice():
+    data = copy.deepcopy(GOOD)
+    data["hosts"][1] = {"name": "w1", "ssh": {"alias": "box"}}
+    data["hosts"][2] = {"name": "w2", "ssh": {"alias": "box"}}
+    with pytest.raises(InventoryError) as err:
+        parse(data, "hosts.yaml")
+    assert "w1, w2: same address box and SSH user" in str(err.value)
+
+
 def test_the_corpus_has_at_least_twenty_distinct_messages():
     messages = set()
     for _, change, _ in CORPUS:
