@@ -72,6 +72,15 @@ def node_image_of(s: Settings) -> list[str]:
     return [s.container_engine, "inspect", "--format", "{{.Config.Image}}", container_name(s)]
 
 
+def network_names(s: Settings) -> list[str]:
+    return [s.container_engine, "network", "ls", "--format", "{{.Name}}"]
+
+
+def network_inspect(s: Settings, names: list[str]) -> list[str]:
+    """The networks' JSON (Docker and nerdctl: IPAM.Config[].Subnet; Podman: subnets[].subnet)."""
+    return [s.container_engine, "network", "inspect", "--", *names]
+
+
 def engine_info(s: Settings) -> list[str]:
     return [s.container_engine, "info", "--format", "{{json .}}"]
 

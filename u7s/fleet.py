@@ -138,10 +138,21 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
     result = run_parallel(members, first_pass)
     ready = [m for m in members if m.settings and not m.failed]
     current = {m.name: _running_subnet(m.host, m.settings, engine.COMPOSE_FILE) for m in ready}
+    # Hosts without a subnet of their own yet: which subnets their engine already uses.
+    in_use: dict[str, dict] = {}
+
+    def read_networks(member: Member) -> str:
+        in_use[member.name] = _networks_in_use(member.host, member.settings)
+        return ""
+
+    looked = run_parallel([m for m in ready if not current[m.name]], read_networks)
+    result.failed.update(looked.failed)
+    ready = [m for m in ready if not m.failed]
     assigned = subnets.assign(
         [(m.name, (m.spec.settings.get("NODE_SUBNET") or flags.get("NODE_SUBNET")), current[m.name])
          for m in ready],
         inventory.node_subnet_pool,
+        in_use,
     )
 
     def second_pass(member: Member) -> str:
@@ -167,6 +178,18 @@ def _running_subnet(host: Host, s: Settings, compose_file: str) -> str | None:
         return yaml.safe_load(text)["networks"]["default"]["ipam"]["config"][0]["subnet"]
     except (LookupError, TypeError, yaml.YAMLError):
         return None
+
+
+def _networks_in_use(host: Host, s: Settings) -> dict:
+    """The engine's networks other than this instance's own, with their IPv4 subnets."""
+    from . import engine, subnets
+
+    listed = host.run(engine.network_names(s), check=False)
+    names = [n for n in listed.stdout.split() if n != s.network] if listed.ok else []
+    if not names:
+        return {}
+    # A network removed in between makes inspect fail for it alone; the others are still printed.
+    return subnets.networks_in_use(host.run(engine.network_inspect(s, names), check=False).stdout, s.network)
 
 
 def _cross_host_checks(members: list[Member]) -> None:

@@ -249,6 +249,36 @@ def test_the_control_plane_host_runs_u7s_for_the_cluster_as_a_local_member(lab, 
         assert h.docker(["ps", "-aq"]).stdout.strip() == ""
 
 
+def test_a_second_cluster_on_the_same_hosts_takes_other_subnets_from_the_same_pool(lab, cluster_inventory, tmp_path):
+    ports = {"PORT_KUBE_APISERVER": 8080, "PORT_FLANNEL": 9072, "PORT_KUBELET": 20250, "PORT_ETCD": 9090}
+    other = inventory(lab, tmp_path, name="other.yaml", U7S_PROJECT="u7s-b", **ports)
+    data = yaml.safe_load(other.read_text())
+    data["settings"].update(U7S_PROJECT="u7s-c", PORT_KUBE_APISERVER=8081, PORT_FLANNEL=9073,
+                            PORT_KUBELET=20251, PORT_ETCD=9091)
+    clash = tmp_path / "clash.yaml"
+
+    def subnet(host, network):
+        out = host.docker(["network", "inspect", network, "--format", "{{(index .IPAM.Config 0).Subnet}}"])
+        return out.stdout.strip()
+
+    u7s("cluster.up", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    try:
+        u7s("cluster.up", "--inventory", str(other), cwd=tmp_path)
+        for h in lab.hosts:
+            a, b = subnet(h, "u7s"), subnet(h, "u7s-b")
+            assert a != b and a.startswith("10.100.") and b.startswith("10.100."), (h.name, a, b)
+        # A subnet given by hand that one of its hosts already uses is refused before anything runs.
+        taken = subnet(lab.hosts[1], "u7s")
+        data["hosts"][1]["settings"] = {"NODE_SUBNET": taken}
+        clash.write_text(yaml.safe_dump(data))
+        r = u7s("cluster.up", "--inventory", str(clash), cwd=tmp_path, check=False)
+        assert r.returncode == 1
+        assert f"{lab.hosts[1].name}: NODE_SUBNET {taken} overlaps the engine network u7s ({taken})" in r.stderr
+        assert all(h.docker(["ps", "-aq", "--filter", "name=u7s-c"]).stdout.strip() == "" for h in lab.hosts)
+    finally:
+        u7s("cluster.down-v", "--yes", "--inventory", str(other), cwd=tmp_path, check=False)
+
+
 def test_kubeconfig_is_merged_into_the_users_config_under_a_context(lab, cluster_inventory, tmp_path):
     u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
     kube = tmp_path / ".kube"

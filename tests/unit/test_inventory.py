@@ -186,3 +186,48 @@ def test_subnets_report_an_exhausted_pool():
 
     with pytest.raises(U7sError, match="no free /24"):
         subnets.assign([(f"h{i}", None, None) for i in range(3)], "10.100.0.0/23")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_subnets_in_use_are_read_from_docker_and_podman_network_inspect():
+    import ipaddress
+
+    docker = subnets.networks_in_use((FIXTURES / "docker-network-inspect.json").read_text(), own="u7s")
+    assert docker == {"bridge": [ipaddress.IPv4Network("172.17.0.0/16")],
+                      "other-app": [ipaddress.IPv4Network("10.100.7.0/24")]}  # host and none have no subnet
+    podman = subnets.networks_in_use((FIXTURES / "podman-network-inspect.json").read_text(), own="other-app")
+    assert podman == {"podman": [ipaddress.IPv4Network("10.88.0.0/16")]}  # its own network is left out
+    assert subnets.networks_in_use("Error: no such network", own="u7s") == {}
+
+
+def test_a_new_subnet_passes_over_networks_the_hosts_engine_already_has():
+    import ipaddress
+
+    from u7s.settings import node_subnet_for
+
+    preferred = node_subnet_for("node-a")
+    taken_there = {"node-a": {"other": [ipaddress.IPv4Network(preferred)]}}
+    out = subnets.assign([("node-a", None, None)], in_use=taken_there)
+    assert out["node-a"] != preferred and ipaddress.IPv4Network(out["node-a"]).subnet_of(
+        ipaddress.IPv4Network("10.100.0.0/16"))
+    # A wide network on the host rules out every /24 inside it; other hosts are not affected.
+    wide = {"node-a": {"lan": [ipaddress.IPv4Network("10.100.0.0/17")]}}
+    out = subnets.assign([("node-a", None, None), ("node-b", None, None)], in_use=wide)
+    assert ipaddress.IPv4Network(out["node-a"]).network_address >= ipaddress.IPv4Address("10.100.128.0")
+    assert out["node-b"] == node_subnet_for("node-b")
+    # The subnet a host already runs with stays, whatever else it has.
+    assert subnets.assign([("node-a", None, preferred)], in_use=taken_there)["node-a"] == preferred
+
+
+def test_a_given_subnet_that_overlaps_a_network_on_its_host_is_refused_before_anything_runs():
+    import ipaddress
+
+    from u7s.errors import U7sError
+
+    in_use = {"b": {"other-app": [ipaddress.IPv4Network("10.100.224.0/24")]}}
+    with pytest.raises(U7sError) as err:
+        subnets.assign([("a", None, None), ("b", "10.100.224.0/24", None)], in_use=in_use)
+    assert str(err.value) == ("b: NODE_SUBNET 10.100.224.0/24 overlaps the engine network other-app "
+                              "(10.100.224.0/24) on that host; give another NODE_SUBNET or remove that network")
