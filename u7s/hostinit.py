@@ -9,6 +9,7 @@ is shown, prefixed by host: nothing is skipped silently.
 from __future__ import annotations
 
 import getpass
+import sys
 
 from .errors import U7sError
 from .fleet import Member, run_parallel
@@ -38,6 +39,30 @@ def _needs_password(m: Member) -> bool:
     return not is_root and not m.host.run(["sudo", "-n", "true"], check=False).ok
 
 
+def _ask_password(context, names: list[str]) -> str:
+    """Ask on the terminal; without one, say how to give the password instead of reading stdin."""
+    prefix = (getattr(context.config, "env_prefix", None) or context.config.prefix).upper()
+    if not sys.stdin.isatty():
+        raise U7sError(f"sudo on {', '.join(names)} needs a password and there is no terminal to ask on; "
+                       f"pass --prompt-for-sudo-password, or set sudo.password in the config or {prefix}_SUDO_PASSWORD")
+    return getpass.getpass(f"sudo password for {', '.join(names)}: ")
+
+
+def _check_password(members: list[Member], password: str) -> None:
+    """Try the password on every host that needs it before anything runs anywhere."""
+    refused: set[str] = set()
+
+    def try_one(m: Member) -> str:
+        # -k: ignore cached credentials, so the password itself is what is checked.
+        if not m.host.run(["sudo", "-S", "-k", "-p", "", "true"], check=False, stdin=f"{password}\n").ok:
+            refused.add(m.name)
+        return ""
+
+    run_parallel(members, try_one)
+    if refused:
+        raise U7sError(f"sudo did not accept the password on {', '.join(sorted(refused))}; nothing was run")
+
+
 def _show(m: Member, text: str) -> tuple[int, int, int]:
     counts = [0, 0, 0]
     for line in text.splitlines():
@@ -64,8 +89,8 @@ def run_all(context, run) -> None:
         asking: set[str] = set()
         run_parallel(members, lambda m: asking.add(m.name) or "" if _needs_password(m) else "")
         if asking:
-            password = context.config.get("sudo", {}).get("password") or getpass.getpass(
-                "sudo password for the hosts that need one: ")
+            password = context.config.get("sudo", {}).get("password") or _ask_password(context, sorted(asking))
+            _check_password([m for m in members if m.name in asking], password)
 
     def init_one(m: Member) -> str:
         user, is_root = _identity(m)

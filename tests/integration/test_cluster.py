@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -342,3 +343,58 @@ def test_init_host_runs_both_parts_on_every_host_and_reports_what_it_skipped(lab
         "net.ipv4.conf.default.rp_filter=2"
     again = u7s("cluster.init-host", "--inventory", str(path), cwd=tmp_path)
     assert "changed:" not in again.stderr
+
+
+def test_init_host_refuses_to_guess_a_sudo_password(lab, tmp_path):
+    path = inventory(lab, tmp_path)
+    uploaded = {h.name: f".local/share/u7s/u7s/{h.name}/init-host" for h in lab.hosts}
+    for h in lab.hosts:
+        h.ssh(["rm", "-rf", uploaded[h.name]])
+    # No password anywhere and no terminal: it says how to give one, and runs nothing.
+    r = u7s("cluster.init-host", "--inventory", str(path), cwd=tmp_path, check=False)
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert "h1, h2, h3 needs a password and there is no terminal" in last and "U7S_SUDO_PASSWORD" in last, r.stderr
+    # A wrong password is tried on every host before anything runs, and never shown.
+    (tmp_path / "u7s.yaml").write_text(yaml.safe_dump({"sudo": {"password": "not-the-password"}}))
+    r = u7s("cluster.init-host", "--inventory", str(path), cwd=tmp_path, check=False)
+    assert r.returncode == 1
+    assert "sudo did not accept the password on h1, h2, h3; nothing was run" in r.stderr
+    assert "not-the-password" not in r.stdout + r.stderr and "changed:" not in r.stderr
+    for h in lab.hosts:
+        assert h.ssh(["test", "-e", uploaded[h.name]], check=False).returncode != 0  # not even uploaded
+
+
+def test_init_host_asks_for_the_sudo_password_on_the_terminal(lab, tmp_path):
+    import pty
+    import select
+
+    path = inventory(lab, tmp_path)
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO), "TERM": "dumb"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: u7s on a terminal of its own
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, "-m", "u7s", "cluster.init-host", "--inventory", str(path)], env)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal: it has exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"sudo password for h1, h2, h3: " in seen:
+            os.write(fd, b"u7s-lab-sudo\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    text = seen.decode(errors="replace")
+    assert answered, text
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "u7s-lab-sudo" not in text  # the terminal does not echo it, and u7s never prints it
+    assert all(f"{h.name}" in text for h in lab.hosts)
