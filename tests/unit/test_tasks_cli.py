@@ -151,6 +151,20 @@ def test_multi_node_task_records_and_reports(home):
     assert "project u7s-host1, network u7s-host1" in r.stderr
 
 
+@pytest.mark.parametrize("program, config_file", [("u7s", ".u7s.yaml"), ("invoke", ".invoke.yaml")])
+def test_multi_node_is_recorded_where_the_running_program_reads_it(home, program, config_file):
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", program, *args], cwd=ROOT,
+                           env=clean_env(home, **GIVEN), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    run("multi-node")
+    assert yaml.safe_load((home / config_file).read_text()) == {"u7s": {"U7S_MULTI_NODE": True}}
+    settings = json.loads(run("settings", "--json").stdout)
+    assert (settings["U7S_MULTI_NODE"], settings["U7S_PROJECT"]) == ("true", "u7s-host1")
+
+
 # -- reused from another invoke project ----------------------------------------------------
 @pytest.fixture
 def in_process_env(monkeypatch, home):

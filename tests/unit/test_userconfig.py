@@ -37,6 +37,18 @@ def test_empty_file_is_fine(tmp_path):
 def test_default_path_is_in_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert userconfig.enable_multi_node() == tmp_path / ".u7s.yaml"
+    assert (tmp_path / ".u7s.yaml").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_files_mode_is_kept(tmp_path):
+    path = tmp_path / "u7s.yaml"
+    path.write_text("sudo:\n  password: secret\n")
+    path.chmod(0o600)
+    userconfig.enable_multi_node(str(path))
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o640)
+    userconfig.enable_multi_node(str(path))
+    assert path.stat().st_mode & 0o777 == 0o640
 
 
 @pytest.mark.parametrize("text, message", [

@@ -283,7 +283,7 @@ def multi_node(c, set_=None, config_file=None):
     """Make this host's project and network names unique (hosts sharing a home directory)."""
     from .. import userconfig
 
-    path = userconfig.enable_multi_node(config_file)
+    path = userconfig.enable_multi_node(config_file or userconfig.user_config_file(c.config.prefix))
     _, s, report = local(c, [*(set_ or []), "U7S_MULTI_NODE=true"])
     report.done(f"U7S_MULTI_NODE recorded in {path}: project {s.project}, network {s.network}, "
                 f"files in {s.workdir}")
