@@ -33,8 +33,8 @@ def networks_in_use(inspect_json: str, own: str) -> dict[str, list[ipaddress.IPv
         return {}
     out: dict[str, list[ipaddress.IPv4Network]] = {}
     for network in data if isinstance(data, list) else []:
-        name = network.get("Name") or network.get("name")
-        if name == own:
+        name = network.get("Name") or network.get("name") if isinstance(network, dict) else None
+        if not name or name == own:
             continue
         texts = [c.get("Subnet") for c in ((network.get("IPAM") or {}).get("Config") or [])]
         texts += [c.get("subnet") for c in (network.get("subnets") or [])]

@@ -200,6 +200,7 @@ def test_subnets_in_use_are_read_from_docker_and_podman_network_inspect():
     podman = subnets.networks_in_use((FIXTURES / "podman-network-inspect.json").read_text(), own="other-app")
     assert podman == {"podman": [ipaddress.IPv4Network("10.88.0.0/16")]}  # its own network is left out
     assert subnets.networks_in_use("Error: no such network", own="u7s") == {}
+    assert subnets.networks_in_use('[1, {"Name": "x"}, {"IPAM": {"Config": [{"Subnet": "10.1.0.0/24"}]}}]', own="u7s") == {}
 
 
 def test_a_new_subnet_passes_over_networks_the_hosts_engine_already_has():
