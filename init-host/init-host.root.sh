@@ -24,8 +24,9 @@
 #   - /etc/sysctl.d/99-usernetes.conf: net.ipv4.conf.default.rp_filter = 2, because strict reverse
 #     path filtering drops VXLAN traffic in the engine's network namespace; then applied with
 #     `sysctl --system` unless the running value already is 2.
-#   - packages: uidmap, jq, git (and dbus-user-session on apt hosts, which `systemctl --user`
-#     needs there), and the engine when it is missing (apt: docker.io rootlesskit
+#   - packages: uidmap, jq, git (and on apt hosts dbus-user-session, which `systemctl --user`
+#     needs there, and python3-venv, for a virtual environment to install u7s into), and the
+#     engine when it is missing (apt: docker.io rootlesskit
 #     slirp4netns | podman podman-compose slirp4netns; dnf: podman podman-compose slirp4netns, with
 #     EPEL for podman-compose on RHEL-likes). Docker on dnf hosts and nerdctl anywhere must be
 #     installed by hand: this script downloads nothing. After installing docker.io, the rootful
@@ -227,6 +228,8 @@ requirements() {
 		echo "newuidmap uidmap"
 		# systemctl --user needs the user's D-Bus session bus on Debian and Ubuntu.
 		echo "- dbus-user-session"
+		# Debian's python3 cannot make a virtual environment without it (pip refuses the system one).
+		echo "- python3-venv"
 	else
 		echo "newuidmap shadow-utils"
 	fi

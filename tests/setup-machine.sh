@@ -11,7 +11,8 @@ fi
 
 # Rootless Docker and its helpers, Podman, OpenSSH for the lab hosts, debootstrap
 # for the lab's node image, iproute2/iptables for the lab network, python3-venv
-# for the venv lab users run u7s from, shellcheck for the init-host scripts;
+# for the venv lab users run u7s from (init-host.root.sh installs it too),
+# shellcheck for the init-host scripts;
 # jq, git and dbus-user-session are what init-host.root.sh installs (it runs on the lab).
 debian_packages=(
 	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs

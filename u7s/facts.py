@@ -51,6 +51,11 @@ class HostFacts:
         return self.host.run(["sh", "-c", 'command -v "$1" >/dev/null', "sh", name], check=False).ok
 
     @functools.cache
+    def compose_plugin(self, engine: str) -> bool:
+        """Whether `<engine> compose` works (Docker's CLI plugin is installed)."""
+        return self.host.run([engine, "compose", "version"], check=False).ok
+
+    @functools.cache
     def bypass4netnsd_running(self) -> bool:
         script = 'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/bypass4netnsd.sock"'
         return self.host.run(["sh", "-c", script], check=False).ok

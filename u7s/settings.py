@@ -30,7 +30,8 @@ POD_SUBNET = "10.244.0.0/16"
 # name -> (kind, help). Reference names first, then u7s's own.
 SPECS: dict[str, tuple[str, str]] = {
     "CONTAINER_ENGINE": ("str", "docker, podman or nerdctl (detected: dockerd-rootless.sh, containerd-rootless.sh, podman)"),
-    "COMPOSE": ("str", "compose command (default: `<engine> compose`; podman: podman-compose, else `podman compose`)"),
+    "COMPOSE": ("str", "compose command (default: `<engine> compose`; docker without the plugin: docker-compose; "
+                "podman: podman-compose, else `podman compose`)"),
     "HOSTNAME": ("str", "the host's name (default: `hostname`)"),
     "HOST_IP": ("ipv4", "address other hosts reach this host on (default: source address of the route to 1.0.0.0)"),
     "NODE_NAME": ("str", "Kubernetes node name and node container hostname (default: u7s-HOSTNAME)"),
@@ -68,6 +69,7 @@ class Facts(Protocol):
     def host_ip(self) -> str: ...
     def home(self) -> str: ...
     def has_command(self, name: str) -> bool: ...
+    def compose_plugin(self, engine: str) -> bool: ...
     def bypass4netnsd_running(self) -> bool: ...
 
 
@@ -346,6 +348,10 @@ class _Resolver:
         elif engine_type == "podman":
             podman_compose = self.facts.has_command("podman-compose")
             compose = ("podman-compose",) if podman_compose else (engine, "compose")
+        elif (engine_type == "docker" and self.facts.has_command("docker-compose")
+              and not self.facts.compose_plugin(engine)):
+            # No CLI plugin, but a standalone Compose (e.g. from `pip install u7s[compose]`).
+            compose = ("docker-compose",)
         else:
             compose = (engine, "compose")
         return engine, engine_type, compose

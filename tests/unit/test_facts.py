@@ -49,3 +49,10 @@ def test_bypass4netnsd_probe():
     host = FakeHost().on("sh", "-c", contains="bypass4netnsd.sock")
     assert HostFacts(host).bypass4netnsd_running() is True
     assert "XDG_RUNTIME_DIR" in host.calls[0][2]
+
+
+def test_compose_plugin_asks_the_engines_cli_once():
+    host = FakeHost().on("docker", "compose", "version", exited=1, stderr="docker: 'compose' is not a docker command.")
+    facts = HostFacts(host)
+    assert facts.compose_plugin("docker") is False and facts.compose_plugin("docker") is False
+    assert host.calls == [["docker", "compose", "version"]]

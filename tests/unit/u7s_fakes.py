@@ -30,9 +30,11 @@ class FakeFacts:
         home: str = "/home/user",
         commands: tuple[str, ...] = ("dockerd-rootless.sh",),
         bypass4netnsd: bool = False,
+        compose_plugin: bool = True,
     ):
         self._hostname, self._host_ip, self._home = hostname, host_ip, home
         self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
+        self._compose_plugin = compose_plugin
         self.asked: list[str] = []
 
     def hostname(self) -> str:
@@ -50,6 +52,10 @@ class FakeFacts:
     def has_command(self, name: str) -> bool:
         self.asked.append(f"has_command:{name}")
         return name in self.commands
+
+    def compose_plugin(self, engine: str) -> bool:
+        self.asked.append(f"compose_plugin:{engine}")
+        return self._compose_plugin
 
     def bypass4netnsd_running(self) -> bool:
         self.asked.append("bypass4netnsd_running")
