@@ -120,8 +120,9 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
     from .facts import HostFacts
 
     facts: dict[str, HostFacts] = {}
-
     workdirs: dict[str, str] = {}
+    current: dict[str, str | None] = {}  # the subnet each host runs with now
+    in_use: dict[str, dict] = {}  # for hosts without one: the subnets their engine already uses
 
     def config_of(member: Member) -> dict:
         return {"U7S_WORKDIR": workdirs[member.name], **member.spec.settings}
@@ -133,21 +134,13 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
         project = resolve(facts[member.name], config=member.spec.settings, flags=flags).project
         workdirs[member.name] = f"{facts[member.name].home()}/.local/share/u7s/{project}/{member.name}"
         member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
+        current[member.name] = _running_subnet(member.host, member.settings, engine.COMPOSE_FILE)
+        if not current[member.name]:
+            in_use[member.name] = _networks_in_use(member.host, member.settings)
         return ""
 
     result = run_parallel(members, first_pass)
     ready = [m for m in members if m.settings and not m.failed]
-    current = {m.name: _running_subnet(m.host, m.settings, engine.COMPOSE_FILE) for m in ready}
-    # Hosts without a subnet of their own yet: which subnets their engine already uses.
-    in_use: dict[str, dict] = {}
-
-    def read_networks(member: Member) -> str:
-        in_use[member.name] = _networks_in_use(member.host, member.settings)
-        return ""
-
-    looked = run_parallel([m for m in ready if not current[m.name]], read_networks)
-    result.failed.update(looked.failed)
-    ready = [m for m in ready if not m.failed]
     assigned = subnets.assign(
         [(m.name, (m.spec.settings.get("NODE_SUBNET") or flags.get("NODE_SUBNET")), current[m.name])
          for m in ready],
