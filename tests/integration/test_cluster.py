@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -278,6 +279,47 @@ def test_a_second_cluster_on_the_same_hosts_takes_other_subnets_from_the_same_po
         assert all(h.docker(["ps", "-aq", "--filter", "name=u7s-c"]).stdout.strip() == "" for h in lab.hosts)
     finally:
         u7s("cluster.down-v", "--yes", "--inventory", str(other), cwd=tmp_path, check=False)
+
+
+@pytest.fixture
+def podman_control_plane(lab):
+    """The first lab host's SSH sessions reach its rootless Podman (the lab runs it as a user service)."""
+    host = lab.hosts[0]
+    environment = Path(host.home) / ".ssh" / "environment"
+    before = environment.read_text()
+    environment.write_text(before + f"CONTAINER_HOST=unix:///run/user/{host.uid}/podman/podman.sock\n")
+    yield host
+    environment.write_text(before)
+
+
+def test_a_podman_control_plane_with_docker_workers(lab, cluster_inventory, podman_control_plane, tmp_path):
+    cp, *workers = lab.hosts
+    data = yaml.safe_load(cluster_inventory.read_text())
+    data["hosts"][0]["settings"] = {"CONTAINER_ENGINE": "podman", "NODE_IMAGE": "localhost/u7s-lab-node:latest"}
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text(yaml.safe_dump(data))
+
+    def podman(*argv):
+        return cp.ssh(["podman", *argv]).stdout
+
+    try:
+        r = u7s("cluster.create", "--inventory", str(mixed), cwd=tmp_path)
+        # The network check ran through Podman's published ports as well as Docker's.
+        checked = re.search(r"network check: (\d+) of (\d+) probes passed", r.stderr)
+        assert checked and checked.group(1) == checked.group(2) != "0", r.stderr
+        assert podman("ps", "--format", "{{.Names}}").split() == ["u7s-node"]
+        for w in workers:
+            joins = [c for c in calls(w) if c["prog"] == "kubeadm" and c["argv"][0] == "join"]
+            assert len(joins) == 1 and joins[0]["rc"] == 0
+        status = json.loads(u7s("cluster.status", "--json", "--inventory", str(mixed)).stdout)
+        assert [(s["host"], s["engine"], s["rootless"], s["node"], s["ready"]) for s in status] == [
+            (cp.name, "podman", True, "running", True),
+            *((w.name, "docker", True, "running", True) for w in workers),
+        ]
+    finally:
+        u7s("cluster.down-v", "--yes", "--inventory", str(mixed), cwd=tmp_path, check=False)
+    assert podman("ps", "-a", "--format", "{{.Names}}").split() == []
+    assert not {"u7s-var", "u7s-opt", "u7s-etc"} & set(podman("volume", "ls", "--format", "{{.Name}}").split())
 
 
 def test_kubeconfig_is_merged_into_the_users_config_under_a_context(lab, cluster_inventory, tmp_path):
