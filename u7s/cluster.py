@@ -117,7 +117,18 @@ def _up(run: Run, m: Member) -> str:
 
 
 def _init(run: Run, m: Member) -> str:
-    return steps.kubeadm_init(m.node)
+    try:
+        return steps.kubeadm_init(m.node)
+    except kube.HalfInitialised as exc:
+        # Safe to start over only while no worker depends on this control plane.
+        unknown = [w.name for w in run.members if not w.spec.is_control_plane and w.failed]
+        joined = [w.name for w in run.workers if w.node.running() and kube.is_joined(w.node)]
+        if joined or unknown:
+            why = f"{', '.join(joined)} joined it" if joined else f"{', '.join(unknown)} could not be checked"
+            raise U7sError(f"{exc} (not reset by itself: {why})") from None
+        m.report.warn("an earlier kubeadm init failed half-way and no worker has joined: kubeadm reset, then init")
+        steps.kubeadm_reset(m.node)
+        return "recovered from a half-done kubeadm init; " + steps.kubeadm_init(m.node)
 
 
 def _join(run: Run, m: Member) -> str:
@@ -149,6 +160,10 @@ def _sync(run: Run, m: Member) -> str:
 
 def _flannel(run: Run, m: Member) -> str:
     return steps.install_flannel(m.node)
+
+
+def _ready(run: Run, m: Member) -> str:
+    return steps.wait_ready(m.node, [h.settings.node_name for h in run.healthy])
 
 
 def _down(volumes: bool):
@@ -187,7 +202,11 @@ def _d_sync(m: Member) -> list[str]:
 
 
 def _d_flannel(m: Member) -> list[str]:
-    return [f"helm install flannel (backendPort {m.settings.port_flannel}) unless installed"]
+    return [f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"]
+
+
+def _d_ready(m: Member) -> list[str]:
+    return ["wait until every node is Ready (syncing external IPs of nodes that register late)"]
 
 
 def _d_down(volumes: bool):
@@ -226,10 +245,11 @@ INIT = Phase("init", "control-plane", _init, _d_init)
 JOIN = Phase("join", "workers", _join, _d_join, limit=lambda run: run.inventory.join_concurrency)
 SYNC = Phase("sync-external-ip", "control-plane", _sync, _d_sync)
 FLANNEL = Phase("install-flannel", "control-plane", _flannel, _d_flannel)
+READY = Phase("wait-ready", "control-plane", _ready, _d_ready)
 DOWN = Phase("down", "all", _down(False), _d_down(False))
 DOWN_V = Phase("down-v", "all", _down(True), _d_down(True))
 RESET = Phase("reset", "all", _reset, _d_reset)
-CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL]
+CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, READY]
 
 
 # -- controller-side steps ----------------------------------------------------------------

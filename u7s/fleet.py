@@ -114,8 +114,12 @@ def connect_all(members: list[Member], context, accept_unknown: bool) -> StepRes
     return run_parallel(members, open_one)
 
 
-def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> StepResult:
-    """Each host's settings from its facts; subnets assigned across hosts; cross-host checks."""
+def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config: dict | None = None) -> StepResult:
+    """Each host's settings from its facts; subnets assigned across hosts; cross-host checks.
+
+    Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings < host settings < flags.
+    """
+    config = config or {}
     from . import engine, subnets
     from .facts import HostFacts
 
@@ -125,13 +129,13 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
     in_use: dict[str, dict] = {}  # for hosts without one: the subnets their engine already uses
 
     def config_of(member: Member) -> dict:
-        return {"U7S_WORKDIR": workdirs[member.name], **member.spec.settings}
+        return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
 
     def first_pass(member: Member) -> str:
         facts[member.name] = HostFacts(member.host)
         # Each host's files go to a directory of its own, even where home directories are
         # shared: one per node instance (project) and inventory host.
-        project = resolve(facts[member.name], config=member.spec.settings, flags=flags).project
+        project = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags).project
         workdirs[member.name] = f"{facts[member.name].home()}/.local/share/u7s/{project}/{member.name}"
         member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
         current[member.name] = _running_subnet(member.host, member.settings, engine.COMPOSE_FILE)
@@ -142,7 +146,8 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict) -> Ste
     result = run_parallel(members, first_pass)
     ready = [m for m in members if m.settings and not m.failed]
     assigned = subnets.assign(
-        [(m.name, (m.spec.settings.get("NODE_SUBNET") or flags.get("NODE_SUBNET")), current[m.name])
+        [(m.name, flags.get("NODE_SUBNET") or m.spec.settings.get("NODE_SUBNET") or config.get("NODE_SUBNET"),
+          current[m.name])
          for m in ready],
         inventory.node_subnet_pool,
         in_use,

@@ -283,6 +283,35 @@ class _Parser:
                 taken.setdefault(port, h.name)
 
 
+# One value per cluster: kubeadm join hands every worker the kubelet configuration made at init (its
+# port included), and flannel's VXLAN port is one value of its DaemonSet.
+CLUSTER_WIDE = {
+    "PORT_KUBELET": "kubeadm join gives every node the kubelet port set at init",
+    "PORT_FLANNEL": "flannel's VXLAN port is one value for the whole DaemonSet",
+}
+
+
+def check_cluster_wide(inventory: Inventory, config: dict[str, Any], flags: dict[str, Any]) -> None:
+    """Refuse hosts that differ in a cluster-wide setting, before any host is touched.
+
+    Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
+    """
+    from .settings import PORT_DEFAULTS
+
+    problems = []
+    for key, why in CLUSTER_WIDE.items():
+        by_value: dict[str, list[str]] = {}
+        for h in inventory.hosts:
+            value = {**config, **h.settings, **flags}.get(key, PORT_DEFAULTS[key])
+            by_value.setdefault(str(value).strip(), []).append(h.name)
+        if len(by_value) > 1:
+            shown = "; ".join(f"{value} on {', '.join(names)}" for value, names in by_value.items())
+            problems.append(f"{inventory.path}: hosts: {key} differs between hosts ({shown}): {why}; "
+                            f"set {key} once, under the top-level settings")
+    if problems:
+        raise InventoryError(problems)
+
+
 class _Placeholders:
     """Stand-in facts for validating given values before any host is reached."""
 

@@ -31,27 +31,51 @@ ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
 
 
 # -- kubeadm init / reset ------------------------------------------------------------------
-def is_initialized(node: Node) -> bool:
+def admin_conf_exists(node: Node) -> bool:
+    """kubeadm writes admin.conf before it waits for the control plane: this alone proves nothing."""
     return node.exists(ADMIN_CONF)
 
 
+def api_answers(node: Node, kubeconfig: str = ADMIN_CONF) -> tuple[bool, str]:
+    """Whether the API answers /readyz over TLS verified with the kubeconfig's CA (so: this cluster's API)."""
+    r = node.exec(["kubectl", "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "--raw", "/readyz"],
+                  check=False)
+    return r.ok and r.stdout.strip() == "ok", (r.stdout or r.stderr).strip()[-200:] or "no answer"
+
+
+def is_initialized(node: Node) -> bool:
+    """Initialised means admin.conf exists and the API answers with its CA."""
+    return admin_conf_exists(node) and api_answers(node)[0]
+
+
 def kubeadm_init(node: Node) -> bool:
-    """Run `kubeadm init` with the rendered configuration; False when already initialised."""
-    if is_initialized(node):
+    """Run `kubeadm init` with the staged configuration; False when admin.conf is there already."""
+    if admin_conf_exists(node):
         return False
-    workdir.stage(node.host, node.s)
     config = workdir.in_node(workdir.KUBEADM_CONFIG)
     with node.report.step("kubeadm init"):
-        node.exec(["kubeadm", "init", "--config", config, "--skip-token-print"])
+        result = node.exec(["kubeadm", "init", "--config", config, "--skip-token-print"], check=False)
+    if not result.ok:
+        tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [f"exit {result.exited}"]
+        raise U7sError(f"{node.host.name}: kubeadm init failed: {tail[0]}; it may have left {ADMIN_CONF} "
+                       f"behind: {RECOVER_INIT}")
     return True
 
 
-def wait_api(node: Node) -> None:
-    def ready() -> tuple[bool, str]:
-        r = node.exec(["kubectl", "get", "--raw", "/readyz"], check=False)
-        return r.ok and r.stdout.strip() == "ok", (r.stdout or r.stderr).strip()[-200:] or "no answer"
+RECOVER_INIT = "run `u7s kubeadm-reset`, then `u7s kubeadm-init` again (`cluster.create` does this by itself " \
+               "while no worker has joined)"
 
-    wait_for(ready, what="the API server to answer /readyz", timeout=node.s.timeout)
+
+def wait_api(node: Node) -> None:
+    wait_for(lambda: api_answers(node), what="the API server to answer /readyz", timeout=node.s.timeout)
+
+
+class HalfInitialised(U7sError):
+    """admin.conf exists, but the API never answered: an earlier `kubeadm init` failed half-way."""
+
+    def __init__(self, node: Node):
+        super().__init__(f"{node.host.name}: {ADMIN_CONF} exists but the API server did not answer within "
+                         f"{node.s.timeout}s: an earlier `kubeadm init` probably failed half-way; {RECOVER_INIT}")
 
 
 def kubeadm_reset(node: Node) -> None:
@@ -68,20 +92,65 @@ def get_nodes(node: Node) -> list[dict]:
 
 
 def node_is_ready(obj: dict) -> bool:
+    return ready_condition(obj).get("status") == "True"
+
+
+def ready_condition(obj: dict) -> dict:
     for cond in obj.get("status", {}).get("conditions", []):
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
+            return cond
+    return {}
 
 
-def wait_node_ready(node: Node, name: str) -> None:
+def not_ready_reason(obj: dict) -> str:
+    """Pure: why a node is not Ready, from its Ready condition (reason: message)."""
+    cond = ready_condition(obj)
+    if not cond:
+        return "no Ready condition yet"
+    text = f"Ready={cond.get('status', '?')}"
+    if cond.get("reason"):
+        text += f" ({cond['reason']}"
+        text += f": {cond['message'][:160]})" if cond.get("message") else ")"
+    return text
+
+
+def wait_registered(node: Node, name: str, kubeconfig: str = ADMIN_CONF) -> None:
+    """Wait until the kubelet has registered Node `name`: it does so on its own, after kubeadm returns."""
+
+    def registered() -> tuple[bool, str]:
+        r = node.exec(["kubectl", "--kubeconfig", kubeconfig, "get", "node", name, "-o", "name"], check=False)
+        return r.ok, "registered" if r.ok else (r.stderr.strip()[-200:] or "not registered")
+
+    wait_for(registered, what=f"the kubelet to register node {name}", timeout=node.s.timeout)
+
+
+def readiness(nodes: list[dict], expected: list[str]) -> dict[str, str]:
+    """Pure: node name -> why it is not Ready, for every expected node (and any other) that is not."""
+    by_name = {obj.get("metadata", {}).get("name"): obj for obj in nodes}
+    waiting = {name: "not registered" for name in expected if name not in by_name}
+    for name, obj in by_name.items():
+        if not node_is_ready(obj):
+            waiting[name] = not_ready_reason(obj)
+    return dict(sorted(waiting.items()))
+
+
+def wait_all_ready(node: Node, expected: list[str], on_poll=None) -> str:
+    """Wait until every node (and at least each of `expected`) is Ready; a timeout names each one that is not.
+
+    `on_poll(nodes)` may repair things between polls (flannel pods that need a restart).
+    """
+
     def ready() -> tuple[bool, str]:
-        r = kubectl(node, "get", "node", name, "-o", "json", check=False)
+        r = kubectl(node, "get", "nodes", "-o", "json", check=False)
         if not r.ok:
-            return False, r.stderr.strip() or "not registered"
-        return node_is_ready(json.loads(r.stdout)), "registered, not Ready"
+            return False, f"the API did not answer: {r.stderr.strip()[-200:]}"
+        nodes = json.loads(r.stdout).get("items", [])
+        if on_poll is not None:
+            on_poll(nodes)
+        waiting = readiness(nodes, expected)
+        return not waiting, "; ".join(f"{name}: {why}" for name, why in waiting.items()) or "all Ready"
 
-    wait_for(ready, what=f"node {name} to be Ready", timeout=node.s.timeout)
+    return wait_for(ready, what="every node to be Ready", timeout=node.s.timeout)
 
 
 def _has_taint(obj: dict, key: str) -> bool:
@@ -134,9 +203,9 @@ def plan_external_ips(nodes: list[dict]) -> list[ExternalIpPlan]:
     return plans
 
 
-def sync_external_ip(node: Node) -> list[ExternalIpPlan]:
+def sync_external_ip(node: Node, nodes: list[dict]) -> list[ExternalIpPlan]:
     """Make each node's ExternalIP, flannel public-ip annotation and taint match its host."""
-    plans = plan_external_ips(get_nodes(node))
+    plans = plan_external_ips(nodes)
     for plan in plans:
         if plan.host_ip is None:
             node.report.warn(f"node {plan.node} has no {HOST_IP_LABEL} label: left alone")
@@ -151,26 +220,6 @@ def sync_external_ip(node: Node) -> list[ExternalIpPlan]:
         if plan.remove_taint:
             kubectl(node, "taint", "node", plan.node, f"{UNINITIALIZED_TAINT}-")
     return plans
-
-
-# -- flannel -------------------------------------------------------------------------------
-def flannel_installed(node: Node) -> bool:
-    return node.exec(["helm", "status", "flannel", "--namespace", FLANNEL_NAMESPACE], check=False).ok
-
-
-def install_flannel(node: Node) -> bool:
-    """Install the flannel chart unless a release exists; False when it was there already."""
-    if flannel_installed(node):
-        return False
-    if not kubectl(node, "get", "namespace", FLANNEL_NAMESPACE, "-o", "name", check=False).ok:
-        kubectl(node, "create", "namespace", FLANNEL_NAMESPACE)
-    kubectl(node, "label", "namespace", FLANNEL_NAMESPACE, "--overwrite",
-            "pod-security.kubernetes.io/enforce=privileged")
-    node.exec([
-        "helm", "install", "flannel", "--namespace", FLANNEL_NAMESPACE,
-        "--set-json", f"flannel.backendPort={node.s.port_flannel}", FLANNEL_CHART,
-    ])
-    return True
 
 
 # -- taints --------------------------------------------------------------------------------

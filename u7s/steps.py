@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import kube, workdir
-from .errors import U7sError
+from . import flannel, kube, workdir
+from .errors import U7sError, WaitTimeout
 from .node import Node
 
 
 def _require_initialized(node: Node) -> None:
     node.require_running()
-    if not kube.is_initialized(node):
+    if not kube.admin_conf_exists(node):
         raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
 
 
@@ -36,28 +36,47 @@ def down(node: Node, volumes: bool = False) -> str:
 
 
 def kubeadm_init(node: Node) -> str:
+    """Initialise the control plane, or prove the existing one answers; then sync its external IP."""
     node.require_running()
+    workdir.stage(node.host, node.s)
     ran = kube.kubeadm_init(node)
-    kube.wait_api(node)
+    try:
+        kube.wait_api(node)
+    except WaitTimeout:
+        if ran:
+            raise
+        raise kube.HalfInitialised(node) from None
+    # The kubelet registers its Node on its own, some seconds after kubeadm returns.
+    kube.wait_registered(node, node.s.node_name)
     sync = sync_external_ip(node)
     head = "kubeadm init done" if ran else "already initialised: kubeadm init not run again"
     return f"{head}; {sync}"
 
 
 def sync_external_ip(node: Node) -> str:
+    """Each node's ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel where stale."""
     node.require_running()
-    plans = kube.sync_external_ip(node)
+    plans, restarted = _sync(node, kube.get_nodes(node), set())
     changed = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
-    if not changed:
-        return f"external IPs in sync on {len(plans)} node(s)"
-    return "external IPs synced: " + "; ".join(changed)
+    text = "external IPs synced: " + "; ".join(changed) if changed else f"external IPs in sync on {len(plans)} node(s)"
+    if restarted:
+        text += f"; flannel restarted on {', '.join(restarted)}"
+    return text
+
+
+def _sync(node: Node, nodes: list[dict], restarted: set[str]) -> tuple[list[kube.ExternalIpPlan], list[str]]:
+    """Sync what differs; restart flannel pods that may have missed the overwrite (once per node and call)."""
+    plans = kube.sync_external_ip(node, nodes)
+    # Flannel reads the overwrite once, when its pod starts: pods that may have missed it start again.
+    stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes))
+    done = flannel.restart_pods(node, sorted(stale - restarted))
+    restarted.update(done)
+    return plans, done
 
 
 def install_flannel(node: Node) -> str:
     node.require_running()
-    if kube.install_flannel(node):
-        return f"flannel installed (VXLAN on UDP {node.s.port_flannel})"
-    return "flannel already installed"
+    return flannel.install(node) or "flannel already installed"
 
 
 def untaint_control_plane(node: Node) -> str:
@@ -66,9 +85,12 @@ def untaint_control_plane(node: Node) -> str:
     return f"{node.s.node_name} has no control-plane taint"
 
 
-def wait_ready(node: Node) -> str:
-    kube.wait_node_ready(node, node.s.node_name)
-    return f"node {node.s.node_name} is Ready"
+def wait_ready(node: Node, expected: list[str] | None = None) -> str:
+    """Wait until every node is Ready (each of `expected` included), syncing nodes that registered late."""
+    expected = expected or [node.s.node_name]
+    restarted: set[str] = set()
+    kube.wait_all_ready(node, expected, on_poll=lambda nodes: _sync(node, nodes, restarted))
+    return f"every node is Ready ({', '.join(sorted(expected))})"
 
 
 def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1") -> str:
@@ -92,7 +114,7 @@ def join_command(node: Node, path: str | None = None, ttl: str | None = None) ->
 
 
 def kubeadm_join(node: Node, script_path: str | None = None) -> str:
-    """Run a join script in the node; it must be in (or is copied into) the working directory."""
+    """Run a join script in the node, then wait until its kubelet has registered the Node."""
     node.require_running()
     if kube.is_joined(node):
         return "already joined: kubeadm join not run again"
@@ -110,7 +132,10 @@ def kubeadm_join(node: Node, script_path: str | None = None) -> str:
         kube.kubeadm_join(node)
     finally:
         node.host.remove(inside)
-    return "joined; run `u7s sync-external-ip` on the control plane (cluster.join does it for you)"
+    # The node's own kubelet credentials may read its Node: registration is seen without admin rights.
+    kube.wait_registered(node, node.s.node_name, kubeconfig=kube.KUBELET_CONF)
+    return (f"joined; node {node.s.node_name} registered; run `u7s sync-external-ip` on the control plane "
+            "(cluster.join does it for you)")
 
 
 def kubeadm_reset(node: Node) -> str:

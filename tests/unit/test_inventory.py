@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -232,3 +233,79 @@ def test_a_given_subnet_that_overlaps_a_network_on_its_host_is_refused_before_an
         subnets.assign([("a", None, None), ("b", "10.100.224.0/24", None)], in_use=in_use)
     assert str(err.value) == ("b: NODE_SUBNET 10.100.224.0/24 overlaps the engine network other-app "
                               "(10.100.224.0/24) on that host; give another NODE_SUBNET or remove that network")
+
+
+# -- one value per cluster, and where cluster tasks take settings from ----------------------
+def two_hosts(**host_settings):
+    return parse({
+        "settings": {"PORT_ETCD": 12379},
+        "hosts": [
+            {"name": "cp", "address": "192.0.2.1", "role": "control-plane", "settings": host_settings},
+            {"name": "w1", "address": "192.0.2.2"},
+        ],
+    }, "hosts.yaml")
+
+
+@pytest.mark.parametrize("key", ["PORT_FLANNEL", "PORT_KUBELET"])
+def test_hosts_that_differ_in_a_cluster_wide_port_are_refused_naming_hosts_and_values(key):
+    from u7s.inventory import check_cluster_wide
+
+    with pytest.raises(InventoryError) as caught:
+        check_cluster_wide(two_hosts(**{key: 20000}), {}, {})
+    (line,) = caught.value.problems
+    assert line.startswith(f"hosts.yaml: hosts: {key} differs between hosts (20000 on cp; ")
+    assert ("10250 on w1" if key == "PORT_KUBELET" else "8472 on w1") in line
+
+
+def test_a_cluster_wide_port_set_once_in_any_layer_is_accepted():
+    from u7s.inventory import check_cluster_wide
+
+    check_cluster_wide(two_hosts(), {"PORT_FLANNEL": 9072}, {})
+    check_cluster_wide(two_hosts(PORT_FLANNEL=9072), {"PORT_FLANNEL": 9072}, {})
+    check_cluster_wide(two_hosts(PORT_FLANNEL=9072), {}, {"PORT_FLANNEL": "8472"})  # --set wins everywhere
+    check_cluster_wide(two_hosts(PORT_ETCD=2379, PORT_KUBE_APISERVER=16443), {}, {})  # other ports may differ
+
+
+def test_the_example_inventory_and_the_readme_example_keep_one_port_set():
+    from u7s.inventory import check_cluster_wide
+
+    check_cluster_wide(load(str(REPO / "hosts.yaml")), {}, {})
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("```yaml\ncluster:", 1)[1].split("```", 1)[0]
+    data = yaml.safe_load("cluster:" + example)
+    data.pop("ssh")  # its key file is the reader's
+    check_cluster_wide(parse(data), {}, {})
+
+
+def test_cluster_settings_precedence_config_inventory_host_set():
+    """defaults < u7s: configuration < inventory settings < host settings < --set."""
+    import io
+
+    from u7s.fleet import Member, resolve_all
+    from u7s.report import Reporter
+    from u7s_fakes import FakeHost
+
+    inv = parse({
+        "settings": {"PORT_KUBE_APISERVER": 16443, "U7S_TIMEOUT": 30},
+        "hosts": [
+            {"name": "cp", "address": "192.0.2.1", "role": "control-plane", "settings": {"U7S_TIMEOUT": 300}},
+            {"name": "w1", "address": "192.0.2.2"},
+        ],
+    }, "hosts.yaml")
+    members = []
+    for i, spec in enumerate(inv.hosts):
+        host = FakeHost()
+        host.on("hostname", stdout=f"{spec.name}\n")
+        host.on("ip", stdout=json.dumps([{"prefsrc": f"192.0.2.{i + 1}"}]))
+        host.on("sh", contains="HOME", stdout="/home/u")
+        host.on("docker", "network", stdout="")
+        members.append(Member(spec, Reporter(stream=io.StringIO()), host=host))
+    config = {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose", "PORT_ETCD": 12379,
+              "PORT_KUBE_APISERVER": 7443, "U7S_TIMEOUT": 3, "NODE_IMAGE": "from-config"}
+    result = resolve_all(members, inv, {"NODE_IMAGE": "from-set"}, config)
+    assert not result.failed
+    cp, w1 = (m.settings for m in members)
+    assert (cp.port_etcd, w1.port_etcd) == (12379, 12379)  # u7s: config, where nothing else says
+    assert (cp.port_kube_apiserver, w1.port_kube_apiserver) == (16443, 16443)  # inventory over config
+    assert (cp.timeout, w1.timeout) == (300, 30)  # host over inventory
+    assert cp.node_image == w1.node_image == "from-set"  # --set over everything

@@ -180,10 +180,9 @@ def test_sync_external_ip_changes_only_what_differs():
     node, host = scripted_node()
     fresh = node_obj("u7s-b", "192.0.2.20", taints=[{"key": kube.UNINITIALIZED_TAINT}])
     host.on("docker", "exec", contains="kubectl", stdout="")
-    host.on("docker", "exec", contains="nodes", stdout=json.dumps({"items": [IN_SYNC, fresh]}))
-    plans = kube.sync_external_ip(node)
+    plans = kube.sync_external_ip(node, [IN_SYNC, fresh])
     assert [p.node for p in plans] == ["u7s-a", "u7s-b"]
-    assert kubectl_calls(host)[1:] == [
+    assert kubectl_calls(host) == [
         ["kubectl", "patch", "node", "u7s-b", "--subresource=status", "--type=merge",
          "-p", json.dumps({"status": {"addresses": [{"type": "ExternalIP", "address": "192.0.2.20"}]}})],
         ["kubectl", "annotate", "node", "u7s-b", "--overwrite", f"{kube.PUBLIC_IP_ANNOTATION}=192.0.2.20"],
@@ -191,27 +190,48 @@ def test_sync_external_ip_changes_only_what_differs():
     ]
 
 
-def test_install_flannel_skips_an_existing_release():
-    node, host = scripted_node()
-    host.on("docker", "exec", contains="helm", stdout="STATUS: deployed")
-    assert kube.install_flannel(node) is False
-    assert [argv[-4:] for argv in host.calls] == [["status", "flannel", "--namespace", "kube-flannel"]]
-
-
-def test_install_flannel_uses_port_flannel():
-    s = make_settings(PORT_FLANNEL=9072)
-    host = FakeHost()
-    node = Node(host, s, Reporter(stream=io.StringIO()))
-    host.on("docker", "exec", stdout="")
-    host.on("docker", "exec", contains="status", exited=1, stderr="Error: release: not found")
-    assert kube.install_flannel(node) is True
-    helm = [argv[argv.index("u7s-node") + 1:] for argv in host.calls if "helm" in argv][-1]
-    assert helm == ["helm", "install", "flannel", "--namespace", "kube-flannel",
-                    "--set-json", "flannel.backendPort=9072", "/flannel"]
-
-
 def test_create_join_command_validates_kubeadms_output():
     node, host = scripted_node()
     host.on("docker", "exec", contains="token", stdout=PRINTED.replace("\n", "\r\n"))
     assert kube.create_join_command(node, ttl="30m") == ARGV
     assert host.calls[0][-6:] == ["kubeadm", "token", "create", "--print-join-command", "--ttl", "30m"]
+
+
+# -- readiness -----------------------------------------------------------------------------
+NOT_READY = {"metadata": {"name": "u7s-b"}, "status": {"conditions": [{
+    "type": "Ready", "status": "False", "reason": "NetworkPluginNotReady",
+    "message": "container runtime network not ready: cni plugin not initialized"}]}}
+READY = {"metadata": {"name": "u7s-a"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def test_readiness_names_every_node_that_is_not_ready_with_its_reason():
+    assert kube.readiness([READY, NOT_READY], ["u7s-a", "u7s-b", "u7s-c"]) == {
+        "u7s-b": "Ready=False (NetworkPluginNotReady: container runtime network not ready: cni plugin not initialized)",
+        "u7s-c": "not registered",
+    }
+    assert kube.readiness([READY], ["u7s-a"]) == {}
+    assert kube.readiness([{"metadata": {"name": "x"}}], []) == {"x": "no Ready condition yet"}
+
+
+def test_wait_all_ready_times_out_naming_the_node_and_reason():
+    s = make_settings(U7S_TIMEOUT=1)
+    host = FakeHost()
+    node = Node(host, s, Reporter(stream=io.StringIO()))
+    host.on("docker", "exec", contains="kubectl", stdout=json.dumps({"items": [READY, NOT_READY]}))
+    with pytest.raises(U7sError, match=r"every node to be Ready .*u7s-b: Ready=False \(NetworkPluginNotReady"):
+        kube.wait_all_ready(node, ["u7s-a"])
+
+
+def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
+    from u7s import steps
+
+    s = make_settings(U7S_TIMEOUT=1, U7S_WORKDIR="/w")
+    host = FakeHost()
+    node = Node(host, s, Reporter(stream=io.StringIO()))
+    host.on("docker", "inspect", stdout='{"Status":"running","Running":true}')
+    host.on("docker", "exec", contains="test", stdout="")  # admin.conf exists
+    host.on("docker", "exec", contains="kubectl", exited=1, stderr="connection refused")
+    with pytest.raises(kube.HalfInitialised, match="kubeadm-reset"):
+        steps.kubeadm_init(node)
+    assert not any("init" in argv for argv in host.calls if "kubeadm" in argv)
+    assert kube.is_initialized(node) is False

@@ -24,5 +24,5 @@ def test_down_without_a_node_says_so_and_runs_nothing_that_changes():
 def test_install_flannel_twice_is_harmless():
     s = make_settings()
     host = FakeHost().on("docker", "inspect", stdout='{"Status":"running","Running":true}')
-    host.on("docker", "exec", contains="helm", stdout="STATUS: deployed")
+    host.on("docker", "exec", contains="helm", stdout='{"info": {"status": "deployed"}}')
     assert steps.install_flannel(Node(host, s, Reporter(stream=io.StringIO()))) == "flannel already installed"

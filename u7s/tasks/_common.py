@@ -31,10 +31,25 @@ def clean_errors(body):
     return wrapper
 
 
+# Task options that may also come from the `u7s` section (lower case; settings are upper case).
+OPTIONS = {
+    "inventory": "the inventory file of cluster.* tasks",
+    "accept_unknown_host_keys": "accept SSH host keys not in known_hosts",
+}
+
+
 def config_of(c) -> dict:
-    """The `u7s` section of the invoke configuration (config files, or a parent collection's)."""
+    """The settings in the `u7s` section of the invoke configuration (config files, or a parent collection's)."""
     section = c.config.get("u7s") or {}
-    return {key: section[key] for key in section}
+    return {key: section[key] for key in section if key not in OPTIONS}
+
+
+def option(c, name: str, given, default):
+    """A task argument: the command line wins, then the `u7s` section's key of the same name, then default."""
+    if given:
+        return given
+    value = (c.config.get("u7s") or {}).get(name)
+    return default if value is None else value
 
 
 def local(c, set_=None, report_prefix=None):

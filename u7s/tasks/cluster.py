@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, confirm, out
+from ._common import SET_HELP, clean_errors, config_of, confirm, option, out
 
 COMMON = {
-    "inventory": "the inventory file (default: hosts.yaml)",
+    "inventory": "the inventory file (default: u7s.inventory in the config, else hosts.yaml)",
     "set": SET_HELP + " (on every host)",
-    "accept-unknown-host-keys": "accept SSH host keys not in known_hosts (default: refuse)",
+    "accept-unknown-host-keys": "accept SSH host keys not in known_hosts (default: u7s.accept_unknown_host_keys, "
+                                "else refuse)",
 }
 CHANGES = {**COMMON, "dry-run": "print, per host, what would run; change nothing"}
 ITER = ["set_"]
@@ -23,14 +24,23 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
     from ..report import Board, Reporter
     from ..settings import parse_assignments
 
+    from ..errors import SettingsError
+    from ..inventory import check_cluster_wide
+
     flags = parse_assignments(set_ or [])
-    inv = load(inventory or "hosts.yaml")
+    accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
+    if not isinstance(accept, bool):
+        raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
+    # Precedence, lowest first: defaults < u7s: config < inventory settings < host settings < --set.
+    config = config_of(c)
+    inv = load(option(c, "inventory", inventory, "hosts.yaml"))
+    check_cluster_wide(inv, config, flags)
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)
     report = Reporter(board=board)
     run = Run(inv, members, report, dry_run=dry_run, board=board)
-    connected = connect_all(members, c, accept_unknown_host_keys)
-    resolved = resolve_all([m for m in members if not m.failed], inv, flags)
+    connected = connect_all(members, c, accept)
+    resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
     for title, result in (("connect", connected), ("settings", resolved)):
         if result.failed:
             run.failures[title] = result.failed
