@@ -204,3 +204,47 @@ def test_a_parent_projects_config_reaches_the_rendered_files(in_process_env, cap
     extra = {a["name"]: a["value"] for a in docs["ClusterConfiguration"]["apiServer"]["extraArgs"]}
     assert extra["etcd-servers"] == "https://127.0.0.1:12379"
     assert docs["KubeletConfiguration"]["port"] == 10250
+
+
+def test_cluster_tasks_take_the_inventory_and_settings_from_the_u7s_config(home, tmp_path):
+    """`u7s.inventory` stands in for --inventory; `u7s:` settings reach cluster tasks beneath the inventory's."""
+    inventory = tmp_path / "elsewhere.yaml"
+    inventory.write_text(yaml.safe_dump({"hosts": [
+        {"name": "cp", "address": "127.0.0.1", "role": "control-plane", "settings": {"PORT_FLANNEL": 9072},
+         "ssh": {"port": 1, "connect_timeout": 2}},
+        {"name": "w1", "address": "127.0.0.2", "ssh": {"port": 1, "connect_timeout": 2}},
+    ]}))
+    # Without the config's PORT_FLANNEL the hosts differ (9072 and 8472), which is refused before connecting.
+    refused = u7s("cluster.status", "--inventory", str(inventory), home=home)
+    assert refused.returncode == 1 and "PORT_FLANNEL differs between hosts" in refused.stderr
+    (home / ".u7s.yaml").write_text(yaml.safe_dump({"u7s": {"inventory": str(inventory), "PORT_FLANNEL": 9072}}))
+    r = u7s("cluster.status", home=home)
+    assert r.returncode == 1
+    assert "differs" not in r.stderr and "hosts.yaml" not in r.stderr
+    assert "cp" in r.stderr and "w1" in r.stderr  # it went on to connect: port 1 refuses
+    assert "Traceback" not in r.stderr
+
+
+def test_an_option_from_the_config_must_have_the_right_type(home, tmp_path):
+    (home / ".u7s.yaml").write_text(yaml.safe_dump({"u7s": {"accept_unknown_host_keys": "yes"}}))
+    r = u7s("cluster.status", home=home)
+    assert r.returncode == 1
+    assert "u7s.accept_unknown_host_keys: expected true or false" in r.stderr
+
+
+def test_a_parent_projects_config_reaches_cluster_tasks(in_process_env, tmp_path, capsys):
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text(yaml.safe_dump({"hosts": [
+        {"name": "cp", "address": "127.0.0.1", "role": "control-plane", "settings": {"PORT_FLANNEL": 9072},
+         "ssh": {"port": 1, "connect_timeout": 2}},
+        {"name": "w1", "address": "127.0.0.2", "ssh": {"port": 1, "connect_timeout": 2}},
+    ]}))
+    ns = Collection()
+    ns.add_collection(Collection.from_module(u7s_tasks), name="u7s")
+    ns.configure({"u7s": {"inventory": str(inventory), "PORT_FLANNEL": 9072}})
+    program = Program(namespace=ns, name="parent", binary="parent")
+    with pytest.raises(SystemExit) as caught:
+        program.run(["parent", "u7s.cluster.status"], exit=True)
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert "differs" not in err and "cp" in err and "w1" in err
