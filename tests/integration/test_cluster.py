@@ -419,8 +419,6 @@ def _other_ca():
     return base64.b64encode(pki.make_ca()[0].encode()).decode()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: sync-external-ip runs right after kubeadm join returns, before "
-                                       "a late kubelet has registered its Node; cluster.create does not wait for Ready")
 def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, cluster_inventory, tmp_path):
     cp, *workers = lab.hosts
     for w in workers:
@@ -438,6 +436,43 @@ def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, c
         assert n["status"]["addresses"] == [{"type": "ExternalIP", "address": h.address}]
         # flannel read the overwrite when its pod started, so it advertises the host's address
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address
+
+
+def test_a_host_added_later_joins_and_flannel_there_uses_its_host_ip(lab, cluster_inventory, tmp_path):
+    """Flannel reads the public-ip overwrite once, at start: a pod that started before it was set is restarted."""
+    cp, w1, w2 = lab.hosts
+    full = yaml.safe_load(cluster_inventory.read_text())
+    first = dict(full, hosts=full["hosts"][:2])
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump(first))
+    u7s("cluster.create", "--skip-network-check", "--inventory", str(two), cwd=tmp_path)
+    # On the new host, flannel's pod starts the moment its node registers: before u7s can set the overwrite.
+    set_switch(w2, "pod-start-delay", "0")
+    r = u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    assert "already joined" in r.stderr and f"joined u7s-{cp.name}" in r.stderr
+    kubeconfig = r.stdout.strip().splitlines()[-1]
+    listed = subprocess.run([controller_kubectl(), "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"],
+                            env={"HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60)
+    by_name = {n["metadata"]["name"]: n for n in json.loads(listed.stdout)["items"]}
+    assert set(by_name) == {f"u7s-{h.name}" for h in lab.hosts}
+    for h in lab.hosts:
+        n = by_name[f"u7s-{h.name}"]
+        assert next(c for c in n["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+        assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address, h.name
+
+
+def test_create_recovers_a_half_done_init_while_no_worker_has_joined(lab, cluster_inventory, tmp_path):
+    cp, *_ = lab.hosts
+    set_switch(cp, "kubeadm-init-fails")
+    failed = u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path,
+                 check=False)
+    assert failed.returncode == 1 and "kubeadm init failed" in failed.stderr
+    cp.ssh(["rm", "-rf", f".local/share/u7s/u7s/{cp.name}/.u7s-standin"])
+    again = u7s("cluster.create", "--skip-network-check", "--set", "U7S_TIMEOUT=20",
+                "--inventory", str(cluster_inventory), cwd=tmp_path)
+    assert "an earlier kubeadm init failed half-way and no worker has joined" in again.stderr
+    assert "recovered from a half-done kubeadm init" in again.stderr
+    wait_all_ready(cp, 3, timeout=5)  # create itself waited for it
 
 
 def test_losing_a_worker_in_the_middle_of_a_run(lab, cluster_inventory, tmp_path):

@@ -4,8 +4,7 @@ kubectl in the node is the upstream binary; the API server, kubeadm, the kubelet
 flannel and helm are the lab's stand-ins (tests/lab/standins), which behave like
 the real ones where u7s can see it: the Node registers after kubeadm returns, is
 NotReady until flannel writes the CNI configuration, and components fail when a
-switch (tests/lab/README.md) says so. Tests marked xfail show today's u7s where it
-lacks the fixes of issue 9; the marks go when those fixes land.
+switch (tests/lab/README.md) says so; u7s must cope with each as a user would need it to.
 """
 
 from __future__ import annotations
@@ -120,23 +119,33 @@ def test_an_api_server_slow_to_become_ready_is_waited_for(lab, node):
     assert ready(node_object(node))["status"] == "True"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a kubeadm init that failed after writing admin.conf is "
-                                       "reported as already initialised")
 def test_a_failed_kubeadm_init_is_not_taken_for_an_initialised_cluster(lab, node):
     set_switch(node, "kubeadm-init-fails")
     u7s(node, lab.node_image, "up")
     failed = u7s(node, lab.node_image, "kubeadm-init", check=False)
     assert failed.returncode != 0 and "wait-control-plane" in failed.stderr
+    assert "u7s kubeadm-reset" in failed.stderr
     clear_switches(node)
+    # admin.conf is there, the API is not: u7s waits for it, then says what happened and how to recover.
     again = u7s(node, lab.node_image, "kubeadm-init", extra=SHORT, check=False)
+    assert again.returncode == 1
     assert "already initialised" not in again.stderr
-    assert again.returncode == 0, again.stderr
+    assert "admin.conf exists but the API server did not answer within 25s" in again.stderr
+    assert "run `u7s kubeadm-reset`, then `u7s kubeadm-init` again" in again.stderr
+    u7s(node, lab.node_image, "kubeadm-reset")
+    u7s(node, lab.node_image, "kubeadm-init")
     assert kubectl(node, "get", "--raw", "/readyz").stdout == "ok"
 
 
+def test_create_waits_for_ready_and_names_a_node_that_never_is(lab, node):
+    set_switch(node, "kubelet-register-delay", "never")
+    r = u7s(node, lab.node_image, "create", extra=["U7S_TIMEOUT=15"], check=False)
+    assert r.returncode == 1
+    assert "timed out after 15s waiting for the kubelet to register node u7s-h1" in r.stderr
+    assert "kubeconfig" not in r.stdout  # create did not claim a working cluster
+
+
 @pytest.mark.parametrize("switch,state", [("helm-install-fails", "failed"), ("helm-install-pending", "pending-install")])
-@pytest.mark.xfail(strict=True, reason="issue 9: `helm status` exits 0 for a failed or pending release, which u7s "
-                                       "counts as flannel already installed")
 def test_a_broken_flannel_release_is_repaired_by_running_create_again(lab, node, switch, state):
     set_switch(node, switch)
     first = u7s(node, lab.node_image, "create", check=False)
@@ -146,5 +155,6 @@ def test_a_broken_flannel_release_is_repaired_by_running_create_again(lab, node,
     again = u7s(node, lab.node_image, "create", extra=SHORT, check=False)
     assert "flannel already installed" not in again.stderr
     assert again.returncode == 0, again.stderr
+    assert f"flannel release was {state}: reinstalled" in again.stderr
     assert helm_status(node) == "deployed"
     assert ready(node_object(node))["status"] == "True"
