@@ -26,8 +26,11 @@
 #
 # Options and environment (an option wins over the environment):
 #   --engine ENGINE   docker, podman or nerdctl. Default: $CONTAINER_ENGINE (read as the reference
-#                     does: a name containing podman/nerdctl/docker), else the first found of
-#                     dockerd-rootless.sh (docker), containerd-rootless.sh (nerdctl), podman.
+#                     does: a name containing podman/nerdctl/docker), else what detect-engine.sh
+#                     finds, as u7s does: a running rootless engine (its socket in $XDG_RUNTIME_DIR,
+#                     or DOCKER_HOST/CONTAINER_HOST), then the first found of dockerd-rootless.sh
+#                     (docker), containerd-rootless.sh (nerdctl), podman, on PATH or where
+#                     distributions put them (Debian's docker.io: /usr/share/docker.io/contrib).
 #   --dry-run         print what would change; change nothing.
 #
 # Exit status: 0 every step is ok, changed or skipped; 1 a step failed (see its `failed:` line);
@@ -82,11 +85,11 @@ unit_running() {
 
 # ---- the engine ------------------------------------------------------------------------------------
 
-choose_engine || die_usage "no container engine found (looked for dockerd-rootless.sh, containerd-rootless.sh, podman): run init-host.root.sh first, or pass --engine"
+choose_engine || die_usage "no container engine found (looked for a running rootless engine's socket in $runtime_dir, then dockerd-rootless.sh, containerd-rootless.sh, podman on PATH and in /usr/share/docker.io/contrib): run init-host.root.sh first, or pass --engine"
 
 mode=""
 [ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"
-printf '%s: user %s, engine %s%s\n' "$prog" "$user_name" "$engine" "$mode"
+printf '%s: user %s, engine %s (%s)%s\n' "$prog" "$user_name" "$engine" "$engine_source" "$mode"
 
 # ---- what every engine needs -------------------------------------------------------------------------
 
