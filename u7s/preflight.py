@@ -88,7 +88,7 @@ def parse_modules(text: str) -> set[str]:
 
 # -- checks --------------------------------------------------------------------------------
 class Preflight:
-    """Runs every check on `host` for settings `s`; `quick` skips the throw-away container."""
+    """Runs every check on `host` for settings `s`; `quick` runs no throw-away container."""
 
     def __init__(self, host: Host, s: Settings, quick: bool = False):
         self.host, self.s, self.quick = host, s, quick
@@ -232,22 +232,20 @@ class Preflight:
             self.add("podman network", OK, info.network_cmd or "slirp4netns (Podman 4 default)")
 
     def rp_filter(self, info: EngineInfo | None) -> None:
-        if self.quick:
-            self.add("rp_filter", SKIP, "quick mode")
+        """The reference's check: rp_filter must not be 1 (strict) in the engine's network namespace."""
+        from . import rpfilter
+
+        if info is None:
+            self.add("rp_filter", SKIP, "the engine did not answer")
             return
-        if info is None or not self.s.node_image:
-            self.add("rp_filter", SKIP, "needs a node image; checked once NODE_IMAGE is set or the image is built")
-            return
-        r = self.host.run(engine.read_in_engine_netns(
-            self.s, self.s.node_image, "/proc/sys/net/ipv4/conf/default/rp_filter"), check=False)
-        value = r.stdout.strip()
-        if not r.ok:
-            self.add("rp_filter", WARN, "could not run a throw-away container to read it")
-        elif value == "1":
-            self.add("rp_filter", ERROR, "net.ipv4.conf.default.rp_filter = 1 in the engine's network namespace (drops VXLAN)",
-                     "set net.ipv4.conf.default.rp_filter = 2 (init-host/init-host.root.sh), then restart the engine")
+        reading = rpfilter.read(self.host, self.s, self.s.node_image, containers=not self.quick)
+        if not reading.values:
+            self.add("rp_filter", SKIP, reading.why_not)
+        elif reading.strict:
+            self.add("rp_filter", ERROR, f"{reading.shown()} in the engine's network namespace ({reading.how}): "
+                     "strict, it drops flannel's VXLAN packets", rpfilter.FIX)
         else:
-            self.add("rp_filter", OK, f"net.ipv4.conf.default.rp_filter = {value}")
+            self.add("rp_filter", OK, f"{reading.shown()} in the engine's network namespace ({reading.how})")
 
     def kubectl(self) -> None:
         ok, _ = self.command_ok(["sh", "-c", "command -v kubectl"])

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from u7s import engine, preflight
+from u7s import engine, preflight, rpfilter
 from u7s.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
@@ -86,6 +86,7 @@ def healthy_host(s, info=DOCKER_ROOTLESS):
     host.on(*engine.inspect_state(s), exited=1, stderr="Error: No such container: u7s-node\n")
     host.on("ss", "-H", "-l", "-n", "-t", "-u", stdout=fixture("ss-listening-idle.txt"))
     host.on("sh", "-c", contains="command -v kubectl", stdout="/usr/local/bin/kubectl\n")
+    host.on(*rpfilter.namespace_probe(s), stdout="0\n2\n")
     return host
 
 
@@ -105,7 +106,7 @@ def test_all_good():
     assert [(r.name, r.status) for r in results] == [
         ("engine", OK), ("compose", OK), ("cgroup v2", OK), ("cgroup delegation", OK),
         ("lingering", OK), ("kernel modules", OK), ("/dev/net/tun", OK), ("ports", OK),
-        ("rp_filter", SKIP), ("kubectl", OK),
+        ("rp_filter", OK), ("kubectl", OK),
     ]
     assert checks["engine"].detail == "docker (rootless)"
     assert checks["ports"].detail == "2379, 10250, 8472, 6443 free"
@@ -114,7 +115,8 @@ def test_all_good():
 
 def test_preflight_only_reads():
     s = make_settings(NODE_IMAGE="example/node:1")
-    host = healthy_host(s).on("docker", "run", stdout="2\n")
+    host = healthy_host(s).on("docker", "run", stdout="0\n2\n")
+    host.on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
     run(host, s)
     verbs = {tuple(argv[:2]) for argv in host.calls}
     assert verbs == {("docker", "info"), ("docker", "compose"), ("sh", "-c"), ("docker", "inspect"),
@@ -280,21 +282,43 @@ def test_missing_kernel_modules_are_a_warning_naming_them():
     assert preflight.failed(results) == []
 
 
-@pytest.mark.parametrize("value, status", [("1\n", ERROR), ("2\n", OK), ("0\n", OK)])
-def test_rp_filter_is_read_in_the_engines_network_namespace(value, status):
+@pytest.mark.parametrize("value, status", [("0\n1\n", ERROR), ("1\n0\n", ERROR), ("0\n2\n", OK), ("0\n0\n", OK)])
+@pytest.mark.parametrize("quick", [False, True])
+def test_rp_filter_is_read_in_the_engines_network_namespace(value, status, quick):
+    s = make_settings()
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), stdout=value)
+    checks, _ = run(host, s, quick=quick)  # entering the namespace is cheap: quick mode (up) does it too
+    assert checks["rp_filter"].status == status
+    assert "in the engine's network namespace (nsenter into rootlesskit's namespace)" in checks["rp_filter"].detail
+    if status == ERROR:
+        assert "rp_filter = 1" in checks["rp_filter"].detail and "rp_filter = 2" in checks["rp_filter"].fix
+    assert not [argv for argv in host.calls if argv[:2] == ["docker", "run"]]
+
+
+@pytest.mark.parametrize("value, status", [("0\n1\n", ERROR), ("2\n2\n", OK)])
+def test_without_the_namespace_a_throwaway_container_reads_it(value, status):
     s = make_settings(NODE_IMAGE="example/node:1")
-    host = healthy_host(s).on("docker", "run", stdout=value)
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
+    host.on(*engine.read_in_engine_netns(s, "example/node:1", *rpfilter.PATHS), stdout=value)
     checks, _ = run(host, s)
     assert checks["rp_filter"].status == status
-    if status == ERROR:
-        assert "rp_filter = 2" in checks["rp_filter"].fix
+    assert "a throw-away --net=host container of example/node:1" in checks["rp_filter"].detail
 
 
-def test_quick_mode_skips_the_throwaway_container():
+def test_quick_mode_runs_no_throwaway_container():
     s = make_settings(NODE_IMAGE="example/node:1")
-    host = healthy_host(s)  # no rule for `docker run`: running it would fail the test
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
+    # no rule for `docker run`: running it would fail the test
     checks, _ = run(host, s, quick=True)
-    assert (checks["rp_filter"].status, checks["rp_filter"].detail) == (SKIP, "quick mode")
+    assert checks["rp_filter"].status == SKIP
+    assert "could not enter the engine's network namespace" in checks["rp_filter"].detail
+
+
+def test_without_namespace_nor_image_rp_filter_is_skipped_with_the_reason():
+    s = make_settings()
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
+    checks, _ = run(host, s)
+    assert checks["rp_filter"].status == SKIP and "NODE_IMAGE" in checks["rp_filter"].detail
 
 
 def test_missing_kubectl_is_a_warning():
