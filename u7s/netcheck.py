@@ -168,19 +168,16 @@ class NetworkCheck:
 
     @staticmethod
     def podman_network(v: NodeView) -> Probe:
-        """Podman 5 defaults to pasta, with which flannel cannot reach the API service."""
+        """Podman 5 defaults to pasta: preflight's verdict (slirp4netns, or pasta as Usernetes configures it)."""
         from . import engine, preflight
 
         host, s = v.member.host, v.member.settings
         r = host.run(engine.engine_info(s), check=False)
-        backend = preflight.parse_engine_info(s.engine_type, r.stdout).network_cmd if r.ok else "unknown"
-        pasta = backend == "pasta"
-        return Probe(v.member.name, v.member.name, "podman-network", not pasta,
-                     f"rootless network command: {backend or 'slirp4netns (Podman 4 default)'}",
-                     "Podman uses pasta: flannel cannot reach the API service (10.96.0.1:443 times out)"
-                     if pasta else "",
-                     'set default_rootless_network_cmd="slirp4netns" in ~/.config/containers/containers.conf.d/ '
-                     "(init-host/init-host.rootless.sh does it), then recreate the node" if pasta else "")
+        if not r.ok:
+            return Probe(v.member.name, v.member.name, "podman-network", True, "rootless network command: unknown")
+        ok, detail, fix = preflight.podman_network(host, preflight.parse_engine_info(s.engine_type, r.stdout))
+        return Probe(v.member.name, v.member.name, "podman-network", ok, f"rootless network command: {detail}",
+                     "" if ok else detail, "" if ok else f"{fix}, then recreate the node")
 
     @staticmethod
     def path_mtu(a: NodeView, b: NodeView) -> int | None:

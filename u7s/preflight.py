@@ -31,6 +31,7 @@ class EngineInfo:
     rootless: bool
     cgroup_version: str
     network_cmd: str = ""  # Podman's rootless network command (slirp4netns or pasta)
+    version: str = ""  # Podman's version (its fix for pasta depends on it)
 
 
 # -- parsers (pure) ------------------------------------------------------------------------
@@ -43,6 +44,7 @@ def parse_engine_info(engine_type: str, text: str) -> EngineInfo:
             rootless=bool(host.get("security", {}).get("rootless")),
             cgroup_version=str(host.get("cgroupVersion", "")).lstrip("v"),
             network_cmd=str(host.get("rootlessNetworkCmd") or ""),
+            version=str((data.get("version") or {}).get("Version") or ""),
         )
     options = data.get("SecurityOptions") or []
     return EngineInfo(
@@ -225,11 +227,8 @@ class Preflight:
     def podman_network(self, info: EngineInfo) -> None:
         if self.s.engine_type != "podman":
             return
-        if info.network_cmd == "pasta":
-            self.add("podman network", ERROR, "rootless network command is pasta: flannel cannot reach the API service",
-                     'set default_rootless_network_cmd="slirp4netns" in ~/.config/containers/containers.conf.d/')
-        else:
-            self.add("podman network", OK, info.network_cmd or "slirp4netns (Podman 4 default)")
+        ok, detail, fix = podman_network(self.host, info)
+        self.add("podman network", OK if ok else ERROR, detail, fix)
 
     def rp_filter(self, info: EngineInfo | None) -> None:
         """The reference's check: rp_filter must not be 1 (strict) in the engine's network namespace."""
@@ -253,6 +252,17 @@ class Preflight:
             self.add("kubectl", OK, "found")
         else:
             self.add("kubectl", WARN, "not found on this host", "`u7s kubectl` copies one out of the node")
+
+
+def podman_network(host: Host, info: EngineInfo) -> tuple[bool, str, str]:
+    """(ok, detail, fix): slirp4netns, or pasta only as Usernetes configures it (u7s/podmannet.py)."""
+    from . import podmannet
+
+    conf: dict = {}
+    if info.network_cmd == "pasta":  # the options matter only for pasta
+        r = host.run(podmannet.conf_probe(), check=False)
+        conf = podmannet.parse_network_conf(r.stdout) if r.ok else {}
+    return podmannet.verdict(info.network_cmd, conf, info.version)
 
 
 def failed(results: list[Check]) -> list[Check]:

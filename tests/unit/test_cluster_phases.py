@@ -147,7 +147,7 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
     from u7s.settings import resolve
 
     recorded = Path(__file__).parent / "fixtures"
-    pasta = next(p for p in recorded.iterdir() if "pasta" in p.name)
+    pasta = recorded / "podman-info-rootless-pasta.json"
 
     class PodmanHost(Host):
         name = "p1"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from u7s import engine, preflight, rpfilter
+from u7s import engine, podmannet, preflight, rpfilter
 from u7s.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
@@ -31,8 +31,8 @@ def docker_info(**changes):
     ("docker", fixture("docker-info-unreachable.stdout"), EngineInfo(rootless=False, cgroup_version="")),
     ("docker", docker_info(SecurityOptions=["name=seccomp,profile=builtin", "name=cgroupns"]),
      EngineInfo(rootless=False, cgroup_version="2")),
-    ("podman", PODMAN_ROOTFUL, EngineInfo(rootless=False, cgroup_version="1", network_cmd="")),
-    ("podman", PODMAN_PASTA, EngineInfo(rootless=True, cgroup_version="2", network_cmd="pasta")),
+    ("podman", PODMAN_ROOTFUL, EngineInfo(rootless=False, cgroup_version="1", network_cmd="", version="4.3.1")),
+    ("podman", PODMAN_PASTA, EngineInfo(rootless=True, cgroup_version="2", network_cmd="pasta", version="5.3.1")),
 ])
 def test_parse_engine_info(engine_type, text, expected):
     assert preflight.parse_engine_info(engine_type, text) == expected
@@ -160,17 +160,47 @@ def test_without_ss_the_port_check_is_skipped():
     assert checks["ports"].status == SKIP and "iproute2" in checks["ports"].fix
 
 
-def test_podman_with_pasta_is_an_error_with_the_slirp4netns_fix():
+def podman_version(text: str, version: str) -> str:
+    data = json.loads(text)
+    data["version"]["Version"] = version
+    return json.dumps(data)
+
+
+def test_podman_5_with_plain_pasta_is_an_error_with_both_fixes():
     s = podman_settings()
     host = healthy_host(s, PODMAN_PASTA)
+    host.on(*podmannet.conf_probe(), stdout=fixture("containers-conf-plain-pasta.txt"))
     checks, results = run(host, s)
     assert [c.name for c in preflight.failed(results)] == ["podman network"]
     network = checks["podman network"]
     assert "pasta" in network.detail and "flannel" in network.detail
+    assert "pasta_options has no address 10.0.2.100" in network.detail
     assert 'default_rootless_network_cmd="slirp4netns"' in network.fix
+    assert 'pasta_options=["-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2"]' in network.fix
     assert "containers.conf.d" in network.fix
     assert checks["engine"].status == OK and checks["cgroup v2"].status == OK
     assert ["podman-compose", "version"] in host.calls
+
+
+def test_podman_6_with_plain_pasta_is_told_the_pasta_settings_only():
+    s = podman_settings()
+    host = healthy_host(s, podman_version(PODMAN_PASTA, "6.0.1"))
+    host.on(*podmannet.conf_probe(), stdout=fixture("containers-conf-plain-pasta.txt"))
+    checks, _ = run(host, s)
+    network = checks["podman network"]
+    assert network.status == ERROR and "slirp4netns" not in network.fix
+    assert 'rootless_port_forwarder="pasta"' in network.fix and "u7s-pasta.conf" in network.fix
+
+
+@pytest.mark.parametrize("version", ["5.3.1", "6.0.1"])
+def test_pasta_configured_as_usernetes_configures_it_passes(version):
+    s = podman_settings()
+    host = healthy_host(s, podman_version(PODMAN_PASTA, version))
+    host.on(*podmannet.conf_probe(), stdout=fixture("containers-conf-usernetes-pasta.txt"))
+    checks, results = run(host, s)
+    assert checks["podman network"].status == OK
+    assert checks["podman network"].detail.startswith("pasta, configured as Usernetes does")
+    assert preflight.failed(results) == []
 
 
 def test_rootful_podman_as_recorded_warns_but_passes():
