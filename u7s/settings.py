@@ -18,7 +18,8 @@ from typing import Any, Mapping, Protocol
 
 from .errors import SettingsError
 
-# The reference's kindest/node base, pinned by digest (see compose/node/Dockerfile).
+# The reference's kindest/node base, pinned by digest as upstream Usernetes pins it at
+# rootless-containers/usernetes@0590bd6768b62dc9f11f007803cfe2caa2d7fd5a (see compose/node/Dockerfile).
 DEFAULT_BASE_IMAGE = (
     "docker.io/kindest/node:v1.35.0"
     "@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"

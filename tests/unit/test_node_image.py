@@ -42,6 +42,14 @@ def sums() -> dict[str, str]:
     return out
 
 
+UPSTREAM_COMMIT = "0590bd6768b62dc9f11f007803cfe2caa2d7fd5a"  # rootless-containers/usernetes, on main
+
+
+def test_the_pins_name_the_upstream_commit_they_come_from():
+    pins = DOCKERFILE[: DOCKERFILE.index("FROM ${BASE_IMAGE}")]
+    assert f"rootless-containers/usernetes@{UPSTREAM_COMMIT}" in pins
+
+
 def test_base_and_versions_are_build_arguments_with_the_reference_defaults():
     args = build_args()
     assert args["BASE_IMAGE"] == DEFAULT_BASE_IMAGE
