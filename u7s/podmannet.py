@@ -44,8 +44,9 @@ else
 	show /usr/share/containers/containers.conf /usr/share/containers/containers.conf.d/*.conf
 	show /etc/containers/containers.conf /etc/containers/containers.conf.d/*.conf
 	if [ "$uid" != 0 ]; then
-		show /usr/share/containers/containers.rootless.conf.d/*.conf "/usr/share/containers/containers.rootless.conf.d/$uid"/*.conf
-		show /etc/containers/containers.rootless.conf.d/*.conf "/etc/containers/containers.rootless.conf.d/$uid"/*.conf
+		for d in /usr/share/containers /etc/containers; do
+			show "$d/containers.rootless.conf.d"/*.conf "$d/containers.rootless.conf.d/$uid"/*.conf
+		done
 	fi
 	show "$user_dir/containers.conf" "$user_dir/containers.conf.d"/*.conf
 fi

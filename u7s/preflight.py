@@ -123,8 +123,12 @@ class Preflight:
         r = self.host.run(engine.engine_info(self.s), check=False)
         if not r.ok:
             why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.exited}"
-            self.add("engine", ERROR, f"`{self.s.container_engine} info` failed: {why}",
-                     f"install and start rootless {self.s.engine_type} (see init-host/), or set CONTAINER_ENGINE")
+            fix = f"install and start rootless {self.s.engine_type} (see init-host/), or set CONTAINER_ENGINE"
+            source = self.s.sources.get("CONTAINER_ENGINE", "")
+            found = re.fullmatch(r"detected: running rootless docker \((/\S+)\)", source)
+            if found:  # the daemon runs, but the docker CLI looks for another one (Docker 20.10 sets no context)
+                fix = f"export DOCKER_HOST=unix://{found.group(1)} (the running rootless daemon's socket)"
+            self.add("engine", ERROR, f"`{self.s.container_engine} info` failed: {why}", fix)
             return None
         try:
             info = parse_engine_info(self.s.engine_type, r.stdout)

@@ -96,7 +96,8 @@ def test_docker_host_and_container_host_count_when_they_name_a_socket(tree):
     make_socket(tree / "elsewhere" / "p.sock")
     make_socket(tree / "elsewhere" / "d.sock")
     podman = {"CONTAINER_HOST": f"unix://{tree}/elsewhere/p.sock"}
-    assert detect(tree, podman) == ("podman", f"running rootless podman (CONTAINER_HOST=unix://{tree}/elsewhere/p.sock)")
+    assert detect(tree, podman) == ("podman",
+                                    f"running rootless podman (CONTAINER_HOST=unix://{tree}/elsewhere/p.sock)")
     docker = {**podman, "DOCKER_HOST": f"unix://{tree}/elsewhere/d.sock"}
     assert detect(tree, docker) == ("docker", f"running rootless docker (DOCKER_HOST=unix://{tree}/elsewhere/d.sock)")
     # Not a socket, or not a unix one: not a running engine.
@@ -115,8 +116,12 @@ def test_a_plain_file_or_a_folder_is_not_a_socket_nor_a_tool(tree):
 def test_without_xdg_runtime_dir_the_users_run_folder_is_used(tree):
     # /run/user/<uid> of whoever runs the tests: only read here, never created.
     runtime = Path(f"/run/user/{os.getuid()}")
-    expected = ("docker", f"running rootless docker ({runtime}/docker.sock)") if (runtime / "docker.sock").is_socket() else None
-    if expected is None and (runtime / "podman" / "podman.sock").is_socket():
+    expected = None
+    if (runtime / "docker.sock").is_socket():
+        expected = ("docker", f"running rootless docker ({runtime}/docker.sock)")
+    elif (runtime / "containerd-rootless" / "api.sock").is_socket():
+        expected = ("nerdctl", f"running rootless nerdctl ({runtime}/containerd-rootless/api.sock)")
+    elif (runtime / "podman" / "podman.sock").is_socket():
         expected = ("podman", f"running rootless podman ({runtime}/podman/podman.sock)")
     make_socket(tree / "run" / "docker.sock")  # XDG_RUNTIME_DIR's, ignored when it is unset
     assert detect(tree, xdg=False) == expected

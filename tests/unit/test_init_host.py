@@ -127,7 +127,8 @@ def nobody_home():
     shutil.rmtree(top)
 
 
-def as_nobody(home: Path, runtime: Path, *args: str, path: str = "/usr/local/bin:/usr/bin:/bin") -> subprocess.CompletedProcess:
+def as_nobody(home: Path, runtime: Path, *args: str,
+              path: str = "/usr/local/bin:/usr/bin:/bin") -> subprocess.CompletedProcess:
     # In a PID namespace of its own, so that podman's pause process ends with the run: orphans
     # would otherwise go to PID 1, which on these machines does not reap them.
     argv = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "setpriv", f"--reuid={USER}", "--regid=nogroup", "--clear-groups",

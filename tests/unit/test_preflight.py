@@ -249,6 +249,16 @@ def test_unreachable_engine_is_an_error_with_its_message():
     assert checks["rp_filter"].status == SKIP
 
 
+def test_a_running_rootless_docker_the_cli_does_not_reach_is_told_to_set_docker_host():
+    running = ("docker", "running rootless docker (/run/user/1000/docker.sock)")
+    s = make_settings(FakeFacts(running=running))
+    host = healthy_host(s).on(*engine.engine_info(s), exited=1, stderr="Cannot connect to the Docker daemon at "
+                              "unix:///var/run/docker.sock. Is the docker daemon running?\n")
+    checks, _ = run(host, s)
+    assert checks["engine"].status == ERROR
+    assert checks["engine"].fix.startswith("export DOCKER_HOST=unix:///run/user/1000/docker.sock")
+
+
 def test_engine_printing_no_json_is_an_error():
     s = make_settings()
     checks, _ = run(healthy_host(s, "WARNING: something\n"), s)

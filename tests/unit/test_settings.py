@@ -34,7 +34,8 @@ def test_each_layer_overrides_the_one_before_and_sources_say_which():
 
 def test_environment_variables_that_are_not_settings_are_ignored():
     s = resolve(FakeFacts(), env={"HOME": "/elsewhere", "NODE_EXTRA_CA_CERTS": "/x", "U7S_UNKNOWN": "1"})
-    assert s.workdir == "/home/user/.local/share/u7s/u7s" and s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
+    assert s.workdir == "/home/user/.local/share/u7s/u7s"
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
 
 
 def test_empty_values_mean_default():
