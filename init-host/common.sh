@@ -83,23 +83,27 @@ engine_type_of() {
 	esac
 }
 
-# choose_engine: set $engine from --engine, else CONTAINER_ENGINE, else what is installed, in
-# the reference's order; return 1 when nothing was asked for and nothing is installed.
+# The folder of these scripts: common.sh is sourced from beside them.
+init_host_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# choose_engine: set $engine from --engine, else CONTAINER_ENGINE, else what detect-engine.sh finds
+# (a running rootless engine first, then the setup tools; the same file u7s runs on the host), and
+# $engine_source to where it came from; return 1 when nothing was asked for and nothing is found.
 choose_engine() {
+	local detected
 	if [ -n "$engine" ]; then
 		case "$engine" in
 		docker | podman | nerdctl) ;;
 		*) die_usage "--engine must be docker, podman or nerdctl, not '$engine'" ;;
 		esac
+		engine_source="--engine"
 	elif [ -n "${CONTAINER_ENGINE:-}" ]; then
 		engine="$(engine_type_of "$CONTAINER_ENGINE")" ||
 			die_usage "CONTAINER_ENGINE='$CONTAINER_ENGINE' names none of docker, podman, nerdctl"
-	elif have dockerd-rootless.sh; then
-		engine=docker
-	elif have containerd-rootless.sh; then
-		engine=nerdctl
-	elif have podman; then
-		engine=podman
+		engine_source="CONTAINER_ENGINE"
+	elif detected="$(sh "$init_host_dir/detect-engine.sh")"; then
+		engine="${detected%%$'\t'*}"
+		engine_source="detected: ${detected#*$'\t'}"
 	else
 		return 1
 	fi

@@ -41,8 +41,11 @@
 #
 # Options and environment (an option wins over the environment):
 #   --engine ENGINE    docker, podman or nerdctl. Default: $CONTAINER_ENGINE (read as the reference
-#                      does: a name containing podman/nerdctl/docker), else the first found of
-#                      dockerd-rootless.sh (docker), containerd-rootless.sh (nerdctl), podman, else docker.
+#                      does: a name containing podman/nerdctl/docker), else what detect-engine.sh
+#                      finds (as u7s and init-host.rootless.sh do): the user's running rootless
+#                      engine (its socket in /run/user/UID), else the first found of
+#                      dockerd-rootless.sh (docker), containerd-rootless.sh (nerdctl), podman, on PATH
+#                      or where distributions put them; else docker.
 #   --user NAME        the user who will run the cluster. Default: $U7S_USER, else $SUDO_USER.
 #   --dry-run          print what would change; change nothing.
 # For tests (and for hosts whose packages are managed another way):
@@ -136,7 +139,8 @@ user_uid="$(printf '%s\n' "$passwd_line" | cut -d: -f3)"
 user_name="$(printf '%s\n' "$passwd_line" | cut -d: -f1)"
 [ "$user_uid" != 0 ] || die_usage "the cluster runs rootless: pass --user with a user other than root"
 
-choose_engine || engine=docker # the reference's recommended engine, installed below
+# The user's engine, not root's: its sockets are in the user's runtime folder.
+XDG_RUNTIME_DIR="/run/user/$user_uid" choose_engine || engine=docker # the reference's recommended engine, installed below
 
 mode=""
 [ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"

@@ -18,16 +18,22 @@
 #   nerdctl  `containerd-rootless-setuptool.sh install`, `install-buildkit-containerd` and
 #            `install-bypass4netnsd` (optional: only when bypass4netnsd is installed), each unless
 #            its systemd user unit is already running.
-#   podman   ~/.config/containers/containers.conf.d/u7s-slirp4netns.conf choosing slirp4netns:
-#            Podman 5 defaults to pasta, with which flannel cannot reach the Kubernetes API service;
-#            then `systemctl --user enable --now podman-restart`, which starts containers with
-#            `restart: always` (the node) at boot.
+#   podman   a containers.conf drop-in in ~/.config/containers/containers.conf.d/, as upstream
+#            Usernetes does: Podman 4 and 5, u7s-slirp4netns.conf choosing slirp4netns (Podman 5
+#            defaults to plain pasta, with which flannel cannot reach the Kubernetes API service);
+#            Podman 6 (no slirp4netns), u7s-pasta.conf: pasta as network command and port forwarder
+#            with pasta_options ["-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2"]. The other drop-in
+#            of ours is removed. Then `systemctl --user enable --now podman-restart`, which starts
+#            containers with `restart: always` (the node) at boot.
 # The setup tools need a systemd user instance; without one, those steps are skipped with the reason.
 #
 # Options and environment (an option wins over the environment):
 #   --engine ENGINE   docker, podman or nerdctl. Default: $CONTAINER_ENGINE (read as the reference
-#                     does: a name containing podman/nerdctl/docker), else the first found of
-#                     dockerd-rootless.sh (docker), containerd-rootless.sh (nerdctl), podman.
+#                     does: a name containing podman/nerdctl/docker), else what detect-engine.sh
+#                     finds, as u7s does: a running rootless engine (its socket in $XDG_RUNTIME_DIR,
+#                     or DOCKER_HOST/CONTAINER_HOST), then the first found of dockerd-rootless.sh
+#                     (docker), containerd-rootless.sh (nerdctl), podman, on PATH or where
+#                     distributions put them (Debian's docker.io: /usr/share/docker.io/contrib).
 #   --dry-run         print what would change; change nothing.
 #
 # Exit status: 0 every step is ok, changed or skipped; 1 a step failed (see its `failed:` line);
@@ -82,11 +88,11 @@ unit_running() {
 
 # ---- the engine ------------------------------------------------------------------------------------
 
-choose_engine || die_usage "no container engine found (looked for dockerd-rootless.sh, containerd-rootless.sh, podman): run init-host.root.sh first, or pass --engine"
+choose_engine || die_usage "no container engine found (looked for a running rootless engine's socket in $runtime_dir, then dockerd-rootless.sh, containerd-rootless.sh, podman on PATH and in /usr/share/docker.io/contrib): run init-host.root.sh first, or pass --engine"
 
 mode=""
 [ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"
-printf '%s: user %s, engine %s%s\n' "$prog" "$user_name" "$engine" "$mode"
+printf '%s: user %s, engine %s (%s)%s\n' "$prog" "$user_name" "$engine" "$engine_source" "$mode"
 
 # ---- what every engine needs -------------------------------------------------------------------------
 
@@ -177,16 +183,10 @@ setup_nerdctl() {
 
 # ---- podman ---------------------------------------------------------------------------------------
 
-setup_podman() {
-	local dir="$config_home/containers/containers.conf.d" path temporary content
-	path="$dir/u7s-slirp4netns.conf"
-	content='# Written by u7s init-host.rootless.sh. Podman 5 defaults to pasta, with which flannel in the
-# node cannot reach the Kubernetes API service (10.96.0.1:443 times out); slirp4netns works.
-[network]
-default_rootless_network_cmd="slirp4netns"'
-	if ! have slirp4netns; then
-		failed "slirp4netns" "not installed: run init-host.root.sh as root first"
-	fi
+# write_drop_in PATH CONTENT: write a containers.conf drop-in unless it already says the same.
+write_drop_in() {
+	local path="$1" content="$2" dir temporary
+	dir="$(dirname "$path")"
 	if [ -f "$path" ] && [ "$(meaningful_lines "$path")" = "$(printf '%s\n' "$content" | meaningful_lines -)" ]; then
 		ok "$path" "up to date"
 	elif [ "$dry_run" = 1 ]; then
@@ -197,6 +197,49 @@ default_rootless_network_cmd="slirp4netns"'
 	else
 		rm -f "${temporary:-}"
 		failed "$path" "could not write it"
+	fi
+}
+
+# remove_drop_in PATH WHY: remove our other drop-in, which would otherwise win (later in name order).
+remove_drop_in() {
+	if [ ! -e "$1" ]; then
+		return 0
+	elif [ "$dry_run" = 1 ]; then
+		changed "$1 (would be removed: $2)"
+	elif rm -f "$1"; then
+		changed "$1 (removed: $2)"
+	else
+		failed "$1" "could not remove it"
+	fi
+}
+
+setup_podman() {
+	local dir="$config_home/containers/containers.conf.d" version major
+	# `podman --version` reads no storage (unlike `podman info`), so it is fine in a dry run too.
+	version="$(podman --version 2>/dev/null | awk '{ print $NF }')"
+	major="${version%%.*}"
+	case "$major" in '' | *[!0-9]*) major=0 ;; esac
+	if [ "$major" -ge 6 ]; then
+		# Podman 6 has no slirp4netns. Upstream Usernetes' pasta settings: plain pasta copies the host's
+		# address into the namespace, so HOST_IP (the API server's published port) no longer reaches the
+		# host and flannel times out on 10.96.0.1:443; a dedicated address (slirp4netns' 10.0.2.100/24,
+		# gateway 10.0.2.2) and pasta as the port forwarder route it out to the host.
+		remove_drop_in "$dir/u7s-slirp4netns.conf" "Podman $version uses pasta"
+		write_drop_in "$dir/u7s-pasta.conf" '# Written by u7s init-host.rootless.sh (Podman 6 has no slirp4netns), as Usernetes
+# configures pasta: a dedicated address, so that HOST_IP still reaches the host from the node.
+[network]
+default_rootless_network_cmd="pasta"
+rootless_port_forwarder="pasta"
+pasta_options=["-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2"]'
+	else
+		if ! have slirp4netns; then
+			failed "slirp4netns" "not installed: run init-host.root.sh as root first"
+		fi
+		remove_drop_in "$dir/u7s-pasta.conf" "Podman ${version:-4 or 5} uses slirp4netns"
+		write_drop_in "$dir/u7s-slirp4netns.conf" '# Written by u7s init-host.rootless.sh. Podman 5 defaults to pasta, with which flannel in the
+# node cannot reach the Kubernetes API service (10.96.0.1:443 times out); slirp4netns works.
+[network]
+default_rootless_network_cmd="slirp4netns"'
 	fi
 
 	local thing="podman-restart.service: systemctl --user enable --now podman-restart.service"

@@ -13,6 +13,15 @@ from .errors import U7sError
 from .hosts import Host
 
 
+ENGINES = ("docker", "nerdctl", "podman")
+
+
+def parse_detected_engine(text: str) -> tuple[str, str] | None:
+    """(engine, why) from the line init-host/detect-engine.sh prints; None when it found nothing."""
+    engine, sep, why = text.strip().partition("\t")
+    return (engine, why) if sep and engine in ENGINES and why else None
+
+
 def parse_route_get(text: str) -> str:
     """The preferred source address from `ip --json route get 1` (how the reference finds HOST_IP)."""
     try:
@@ -49,6 +58,15 @@ class HostFacts:
     def has_command(self, name: str) -> bool:
         # The name travels as a positional argument; the script itself is constant.
         return self.host.run(["sh", "-c", 'command -v "$1" >/dev/null', "sh", name], check=False).ok
+
+    @functools.cache
+    def detected_engine(self) -> tuple[str, str] | None:
+        """Run init-host/detect-engine.sh there: every socket and place in one command."""
+        from .resources import init_host_dir
+
+        script = (init_host_dir() / "detect-engine.sh").read_text()
+        result = self.host.run(["sh", "-c", script, "detect-engine.sh"], check=False)
+        return parse_detected_engine(result.stdout) if result.ok else None
 
     @functools.cache
     def compose_plugin(self, engine: str) -> bool:

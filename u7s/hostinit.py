@@ -18,11 +18,12 @@ from .resources import init_host_dir
 ROOT_SCRIPT = "init-host.root.sh"
 ROOTLESS_SCRIPT = "init-host.rootless.sh"
 SHARED = "common.sh"  # sourced by both scripts from beside them
+DETECT = "detect-engine.sh"  # run by common.sh, and by u7s itself (facts.py)
 
 
 def _upload(m: Member) -> dict[str, str]:
     paths = {}
-    for name in (SHARED, ROOT_SCRIPT, ROOTLESS_SCRIPT):
+    for name in (SHARED, DETECT, ROOT_SCRIPT, ROOTLESS_SCRIPT):
         remote = m.settings.path("init-host", name)
         m.host.write_file(remote, (init_host_dir() / name).read_bytes(), 0o755)
         paths[name] = remote

@@ -327,5 +327,8 @@ class _Placeholders:
     def has_command(self, name: str) -> bool:
         return name == "dockerd-rootless.sh"
 
+    def detected_engine(self) -> tuple[str, str]:
+        return "docker", "placeholder"
+
     def bypass4netnsd_running(self) -> bool:
         return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from . import rpfilter
 from .errors import U7sError
 from .fleet import Member, run_parallel
 
@@ -78,13 +79,13 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
             continue
         a, b = views[p.source], views[p.target]
         sa, sb = a.member.settings, b.member.settings
-        strict = [v.member.name for v in (a, b) if "1" in v.rp_filter.values()]
+        strict = [v.member.name for v in (a, b) if rpfilter.Reading(v.rp_filter).strict]
         if p.check.startswith("tcp"):
             p.cause = f"{sb.host_ip}:{getattr(sb, p.check.split()[1].lower())} is not reachable from {p.source}'s node"
             p.fix = f"open TCP {getattr(sb, p.check.split()[1].lower())} to {sb.host_ip} in the firewalls between the hosts"
         elif p.check in ("vxlan", "ping") and strict:
             p.cause = f"rp_filter is 1 (strict) in the engine's network namespace on {', '.join(strict)}"
-            p.fix = "set net.ipv4.conf.default.rp_filter = 2 (init-host/init-host.root.sh) and restart the engine"
+            p.fix = rpfilter.FIX
         elif p.check in ("vxlan", "ping"):
             p.cause = f"UDP {sb.port_flannel} from {sa.host_ip} to {sb.host_ip} is blocked (or {sa.port_flannel} back)"
             p.fix = f"allow UDP {sb.port_flannel} between the hosts' addresses in every firewall on the path"
@@ -143,13 +144,12 @@ class NetworkCheck:
         for v in views:
             if v.member.settings.engine_type == "podman":
                 self.probes.append(self.podman_network(v))
-            strict = v.rp_filter and "1" in v.rp_filter.values()
+            strict = rpfilter.Reading(v.rp_filter).strict
             self.probes.append(Probe(
                 v.member.name, v.member.name, "rp_filter", not strict,
                 "engine network namespace: " + (", ".join(f"{k}={x}" for k, x in v.rp_filter.items()) or "unknown"),
                 "rp_filter is 1 (strict) where VXLAN arrives: flannel's packets are dropped" if strict else "",
-                "set net.ipv4.conf.default.rp_filter = 2 (init-host/init-host.root.sh) and restart the engine"
-                if strict else "",
+                rpfilter.FIX if strict else "",
             ))
         for a in views:
             for b in views:
@@ -168,19 +168,16 @@ class NetworkCheck:
 
     @staticmethod
     def podman_network(v: NodeView) -> Probe:
-        """Podman 5 defaults to pasta, with which flannel cannot reach the API service."""
+        """Podman 5 defaults to pasta: preflight's verdict (slirp4netns, or pasta as Usernetes configures it)."""
         from . import engine, preflight
 
         host, s = v.member.host, v.member.settings
         r = host.run(engine.engine_info(s), check=False)
-        backend = preflight.parse_engine_info(s.engine_type, r.stdout).network_cmd if r.ok else "unknown"
-        pasta = backend == "pasta"
-        return Probe(v.member.name, v.member.name, "podman-network", not pasta,
-                     f"rootless network command: {backend or 'slirp4netns (Podman 4 default)'}",
-                     "Podman uses pasta: flannel cannot reach the API service (10.96.0.1:443 times out)"
-                     if pasta else "",
-                     'set default_rootless_network_cmd="slirp4netns" in ~/.config/containers/containers.conf.d/ '
-                     "(init-host/init-host.rootless.sh does it), then recreate the node" if pasta else "")
+        if not r.ok:
+            return Probe(v.member.name, v.member.name, "podman-network", True, "rootless network command: unknown")
+        ok, detail, fix = preflight.podman_network(host, preflight.parse_engine_info(s.engine_type, r.stdout))
+        return Probe(v.member.name, v.member.name, "podman-network", ok, f"rootless network command: {detail}",
+                     "" if ok else detail, "" if ok else f"{fix}, then recreate the node")
 
     @staticmethod
     def path_mtu(a: NodeView, b: NodeView) -> int | None:
@@ -203,16 +200,12 @@ class NetworkCheck:
                           address, f"SYSTEM:echo {BANNER}"], env=False).stdout.strip()
 
     def engine_rp_filter(self, v: NodeView) -> dict[str, str]:
-        """rp_filter where VXLAN arrives: the engine's network namespace (a throw-away host-network container)."""
+        """rp_filter where VXLAN arrives: the engine's network namespace (preflight's fact)."""
         host, s = v.member.host, v.member.settings
-        from . import engine
+        from . import engine, rpfilter
 
         image = host.run(engine.node_image_of(s)).stdout.strip()
-        r = host.run(engine.read_in_engine_netns(
-            s, image, "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/default/rp_filter"),
-            check=False)
-        values = r.stdout.split()
-        return dict(zip(("all", "default"), values)) if r.ok and len(values) == 2 else {}
+        return rpfilter.read(host, s, image).values
 
     def setup_vxlan(self, v: NodeView) -> None:
         node, s = v.member.node, v.member.settings

@@ -31,6 +31,7 @@ class EngineInfo:
     rootless: bool
     cgroup_version: str
     network_cmd: str = ""  # Podman's rootless network command (slirp4netns or pasta)
+    version: str = ""  # Podman's version (its fix for pasta depends on it)
 
 
 # -- parsers (pure) ------------------------------------------------------------------------
@@ -43,6 +44,7 @@ def parse_engine_info(engine_type: str, text: str) -> EngineInfo:
             rootless=bool(host.get("security", {}).get("rootless")),
             cgroup_version=str(host.get("cgroupVersion", "")).lstrip("v"),
             network_cmd=str(host.get("rootlessNetworkCmd") or ""),
+            version=str((data.get("version") or {}).get("Version") or ""),
         )
     options = data.get("SecurityOptions") or []
     return EngineInfo(
@@ -88,7 +90,7 @@ def parse_modules(text: str) -> set[str]:
 
 # -- checks --------------------------------------------------------------------------------
 class Preflight:
-    """Runs every check on `host` for settings `s`; `quick` skips the throw-away container."""
+    """Runs every check on `host` for settings `s`; `quick` runs no throw-away container."""
 
     def __init__(self, host: Host, s: Settings, quick: bool = False):
         self.host, self.s, self.quick = host, s, quick
@@ -121,8 +123,12 @@ class Preflight:
         r = self.host.run(engine.engine_info(self.s), check=False)
         if not r.ok:
             why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.exited}"
-            self.add("engine", ERROR, f"`{self.s.container_engine} info` failed: {why}",
-                     f"install and start rootless {self.s.engine_type} (see init-host/), or set CONTAINER_ENGINE")
+            fix = f"install and start rootless {self.s.engine_type} (see init-host/), or set CONTAINER_ENGINE"
+            source = self.s.sources.get("CONTAINER_ENGINE", "")
+            found = re.fullmatch(r"detected: running rootless docker \((/\S+)\)", source)
+            if found:  # the daemon runs, but the docker CLI looks for another one (Docker 20.10 sets no context)
+                fix = f"export DOCKER_HOST=unix://{found.group(1)} (the running rootless daemon's socket)"
+            self.add("engine", ERROR, f"`{self.s.container_engine} info` failed: {why}", fix)
             return None
         try:
             info = parse_engine_info(self.s.engine_type, r.stdout)
@@ -225,29 +231,24 @@ class Preflight:
     def podman_network(self, info: EngineInfo) -> None:
         if self.s.engine_type != "podman":
             return
-        if info.network_cmd == "pasta":
-            self.add("podman network", ERROR, "rootless network command is pasta: flannel cannot reach the API service",
-                     'set default_rootless_network_cmd="slirp4netns" in ~/.config/containers/containers.conf.d/')
-        else:
-            self.add("podman network", OK, info.network_cmd or "slirp4netns (Podman 4 default)")
+        ok, detail, fix = podman_network(self.host, info)
+        self.add("podman network", OK if ok else ERROR, detail, fix)
 
     def rp_filter(self, info: EngineInfo | None) -> None:
-        if self.quick:
-            self.add("rp_filter", SKIP, "quick mode")
+        """The reference's check: rp_filter must not be 1 (strict) in the engine's network namespace."""
+        from . import rpfilter
+
+        if info is None:
+            self.add("rp_filter", SKIP, "the engine did not answer")
             return
-        if info is None or not self.s.node_image:
-            self.add("rp_filter", SKIP, "needs a node image; checked once NODE_IMAGE is set or the image is built")
-            return
-        r = self.host.run(engine.read_in_engine_netns(
-            self.s, self.s.node_image, "/proc/sys/net/ipv4/conf/default/rp_filter"), check=False)
-        value = r.stdout.strip()
-        if not r.ok:
-            self.add("rp_filter", WARN, "could not run a throw-away container to read it")
-        elif value == "1":
-            self.add("rp_filter", ERROR, "net.ipv4.conf.default.rp_filter = 1 in the engine's network namespace (drops VXLAN)",
-                     "set net.ipv4.conf.default.rp_filter = 2 (init-host/init-host.root.sh), then restart the engine")
+        reading = rpfilter.read(self.host, self.s, self.s.node_image, containers=not self.quick)
+        if not reading.values:
+            self.add("rp_filter", SKIP, reading.why_not)
+        elif reading.strict:
+            self.add("rp_filter", ERROR, f"{reading.shown()} in the engine's network namespace ({reading.how}): "
+                     "strict, it drops flannel's VXLAN packets", rpfilter.FIX)
         else:
-            self.add("rp_filter", OK, f"net.ipv4.conf.default.rp_filter = {value}")
+            self.add("rp_filter", OK, f"{reading.shown()} in the engine's network namespace ({reading.how})")
 
     def kubectl(self) -> None:
         ok, _ = self.command_ok(["sh", "-c", "command -v kubectl"])
@@ -255,6 +256,17 @@ class Preflight:
             self.add("kubectl", OK, "found")
         else:
             self.add("kubectl", WARN, "not found on this host", "`u7s kubectl` copies one out of the node")
+
+
+def podman_network(host: Host, info: EngineInfo) -> tuple[bool, str, str]:
+    """(ok, detail, fix): slirp4netns, or pasta only as Usernetes configures it (u7s/podmannet.py)."""
+    from . import podmannet
+
+    conf: dict = {}
+    if info.network_cmd == "pasta":  # the options matter only for pasta
+        r = host.run(podmannet.conf_probe(), check=False)
+        conf = podmannet.parse_network_conf(r.stdout) if r.ok else {}
+    return podmannet.verdict(info.network_cmd, conf, info.version)
 
 
 def failed(results: list[Check]) -> list[Check]:

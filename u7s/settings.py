@@ -18,7 +18,8 @@ from typing import Any, Mapping, Protocol
 
 from .errors import SettingsError
 
-# The reference's kindest/node base, pinned by digest (see compose/node/Dockerfile).
+# The reference's kindest/node base, pinned by digest as upstream Usernetes pins it at
+# rootless-containers/usernetes@0590bd6768b62dc9f11f007803cfe2caa2d7fd5a (see compose/node/Dockerfile).
 DEFAULT_BASE_IMAGE = (
     "docker.io/kindest/node:v1.35.0"
     "@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"
@@ -29,7 +30,8 @@ POD_SUBNET = "10.244.0.0/16"
 
 # name -> (kind, help). Reference names first, then u7s's own.
 SPECS: dict[str, tuple[str, str]] = {
-    "CONTAINER_ENGINE": ("str", "docker, podman or nerdctl (detected: dockerd-rootless.sh, containerd-rootless.sh, podman)"),
+    "CONTAINER_ENGINE": ("str", "docker, podman or nerdctl (detected: a running rootless engine, else "
+                         "dockerd-rootless.sh, containerd-rootless.sh, podman; see init-host/detect-engine.sh)"),
     "COMPOSE": ("str", "compose command (default: `<engine> compose`; docker without the plugin: docker-compose; "
                 "podman: podman-compose, else `podman compose`)"),
     "HOSTNAME": ("str", "the host's name (default: `hostname`)"),
@@ -69,6 +71,7 @@ class Facts(Protocol):
     def host_ip(self) -> str: ...
     def home(self) -> str: ...
     def has_command(self, name: str) -> bool: ...
+    def detected_engine(self) -> tuple[str, str] | None: ...
     def compose_plugin(self, engine: str) -> bool: ...
     def bypass4netnsd_running(self) -> bool: ...
 
@@ -164,16 +167,13 @@ def engine_type_of(engine: str) -> str | None:
     return None
 
 
-def detect_engine(facts: Facts) -> str | None:
-    """The reference's order: rootless Docker, then rootless containerd (nerdctl), then Podman."""
-    for probe, engine in (
-        ("dockerd-rootless.sh", "docker"),
-        ("containerd-rootless.sh", "nerdctl"),
-        ("podman", "podman"),
-    ):
-        if facts.has_command(probe):
-            return engine
-    return None
+def detect_engine(facts: Facts) -> tuple[str, str] | None:
+    """The engine and where it was found: a running rootless engine first, then the setup tools.
+
+    The host runs init-host/detect-engine.sh, the file init-host itself uses, so
+    u7s and init-host never pick different engines on one host.
+    """
+    return facts.detected_engine()
 
 
 def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -329,12 +329,18 @@ class _Resolver:
         )
 
     def engine(self) -> tuple[str, str, tuple[str, ...]]:
-        engine = self.text("CONTAINER_ENGINE") or detect_engine(self.facts)
+        engine = self.text("CONTAINER_ENGINE")
         if not engine:
-            raise SettingsError(
-                "CONTAINER_ENGINE: no container engine found (looked for dockerd-rootless.sh, "
-                "containerd-rootless.sh, podman); install rootless Docker, or set CONTAINER_ENGINE"
-            )
+            found = detect_engine(self.facts)
+            if found is None:
+                raise SettingsError(
+                    "CONTAINER_ENGINE: no container engine found (looked for a running rootless engine's socket "
+                    "in $XDG_RUNTIME_DIR, DOCKER_HOST, CONTAINER_HOST, then for dockerd-rootless.sh, "
+                    "containerd-rootless.sh, podman on PATH and in /usr/share/docker.io/contrib); "
+                    "install rootless Docker (init-host/), or set CONTAINER_ENGINE"
+                )
+            engine, why = found
+            self.sources["CONTAINER_ENGINE"] = f"detected: {why}"
         engine_type = engine_type_of(engine)
         if engine_type is None:
             self.bad("CONTAINER_ENGINE", "unknown engine", "use docker, podman or nerdctl")

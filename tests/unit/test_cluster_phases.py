@@ -147,7 +147,7 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
     from u7s.settings import resolve
 
     recorded = Path(__file__).parent / "fixtures"
-    pasta = next(p for p in recorded.iterdir() if "pasta" in p.name)
+    pasta = recorded / "podman-info-rootless-pasta.json"
 
     class PodmanHost(Host):
         name = "p1"
@@ -172,6 +172,7 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
         def host_ip(self): return "192.0.2.1"
         def home(self): return "/home/p"
         def has_command(self, name): return name == "podman"
+        def detected_engine(self): return "podman", "/usr/bin/podman"
         def bypass4netnsd_running(self): return False
 
     member = Member(INVENTORY.hosts[0], Reporter("p1", stream=io.StringIO()), PodmanHost(), resolve(Facts()))

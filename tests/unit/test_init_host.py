@@ -127,11 +127,12 @@ def nobody_home():
     shutil.rmtree(top)
 
 
-def as_nobody(home: Path, runtime: Path, *args: str) -> subprocess.CompletedProcess:
+def as_nobody(home: Path, runtime: Path, *args: str,
+              path: str = "/usr/local/bin:/usr/bin:/bin") -> subprocess.CompletedProcess:
     # In a PID namespace of its own, so that podman's pause process ends with the run: orphans
     # would otherwise go to PID 1, which on these machines does not reap them.
     argv = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "setpriv", f"--reuid={USER}", "--regid=nogroup", "--clear-groups",
-            "env", "-i", f"HOME={home}", f"XDG_RUNTIME_DIR={runtime}", "PATH=/usr/local/bin:/usr/bin:/bin",
+            "env", "-i", f"HOME={home}", f"XDG_RUNTIME_DIR={runtime}", f"PATH={path}",
             str(ROOTLESS_SCRIPT), *args]
     return run(argv, cwd="/")
 
@@ -166,6 +167,48 @@ def test_rootless_podman_writes_the_slirp4netns_drop_in_once(nobody_home):
         assert second.returncode == 1
     else:
         assert second.returncode == 0
+
+
+# A stand-in for Podman 6 (not packaged for Debian): the answers init-host asks of it.
+FAKE_PODMAN_6 = """#!/bin/sh
+case "$1" in
+--version) echo "podman version 6.0.1" ;;
+info) echo "6.0.1" ;;
+*) exit 125 ;;
+esac
+"""
+
+
+@pytest.mark.root
+def test_rootless_podman_6_writes_usernetes_pasta_settings_instead_of_slirp4netns(nobody_home):
+    import tomllib
+
+    from u7s import podmannet
+
+    home, runtime = nobody_home
+    fake = home.parent / "bin"
+    fake.mkdir(mode=0o755)
+    (fake / "podman").write_text(FAKE_PODMAN_6)
+    (fake / "podman").chmod(0o755)
+    drop_ins = home / ".config/containers/containers.conf.d"
+    old, new = drop_ins / "u7s-slirp4netns.conf", drop_ins / "u7s-pasta.conf"
+    old.parent.mkdir(parents=True)
+    old.write_text('[network]\ndefault_rootless_network_cmd="slirp4netns"\n')  # from when it was Podman 5
+    for path in (home / ".config", home / ".config/containers", drop_ins, old):
+        shutil.chown(path, USER, "nogroup")
+    path = f"{fake}:/usr/local/bin:/usr/bin:/bin"
+
+    first = as_nobody(home, runtime, "--engine", "podman", path=path)
+    assert f"changed: {old} (removed: Podman 6.0.1 uses pasta)" in first.stdout, first.stdout + first.stderr
+    assert f"changed: {new} (written)" in first.stdout, first.stdout
+    assert not old.exists()
+    network = tomllib.loads(new.read_text())["network"]
+    assert network["default_rootless_network_cmd"] == "pasta"
+    assert podmannet.pasta_problems(network) == []  # exactly what preflight accepts
+
+    second = as_nobody(home, runtime, "--engine", "podman", path=path)
+    assert f"ok: {new} already up to date" in second.stdout, second.stdout
+    assert not [line for line in status_lines(second.stdout) if line.startswith("changed:")], second.stdout
 
 
 @pytest.mark.root

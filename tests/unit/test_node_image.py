@@ -42,6 +42,14 @@ def sums() -> dict[str, str]:
     return out
 
 
+UPSTREAM_COMMIT = "0590bd6768b62dc9f11f007803cfe2caa2d7fd5a"  # rootless-containers/usernetes, on main
+
+
+def test_the_pins_name_the_upstream_commit_they_come_from():
+    pins = DOCKERFILE[: DOCKERFILE.index("FROM ${BASE_IMAGE}")]
+    assert f"rootless-containers/usernetes@{UPSTREAM_COMMIT}" in pins
+
+
 def test_base_and_versions_are_build_arguments_with_the_reference_defaults():
     args = build_args()
     assert args["BASE_IMAGE"] == DEFAULT_BASE_IMAGE
@@ -72,8 +80,23 @@ def test_the_files_it_copies_exist_and_the_entrypoint_runs_first():
         assert (NODE / source).is_file(), source
     assert os.access(NODE / "entrypoint.sh", os.X_OK)
     assert 'ENTRYPOINT ["/usr/local/bin/u7s-entrypoint", "/usr/local/bin/entrypoint", "/sbin/init"]' in DOCKERFILE
-    rule = (NODE / "90-u7s-flannel.rules").read_text()
-    assert 'KERNEL=="flannel.1"' in rule and "tx-checksum-ip-generic off" in rule
+
+
+def udev_rules(text: str) -> list[list[tuple[str, str, str]]]:
+    """Each rule line as (key, operator, value) triples, the way udev splits them."""
+    rules = []
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            rules.append(re.findall(r'([A-Z_]+(?:\{[^}]*\})?)\s*(==|!=|\+=|:=|=)\s*"([^"]*)"', line))
+    return rules
+
+
+def test_the_udev_rule_matches_what_the_reference_matches():
+    # The reference's rule: flannel.1 by ENV{INTERFACE}, on add, change and move.
+    [rule] = udev_rules((NODE / "90-u7s-flannel.rules").read_text())
+    matches = {(key, value) for key, op, value in rule if op == "=="}
+    assert matches == {("SUBSYSTEM", "net"), ("ACTION", "add|change|move"), ("ENV{INTERFACE}", "flannel.1")}
+    assert ("RUN", "+=", "/usr/sbin/ethtool -K flannel.1 tx-checksum-ip-generic off") in rule
 
 
 def run_entrypoint(tmp_path: Path, kubelet: str, host_ip: str, hosts_u7s: str | None = None) -> str:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from u7s import engine, preflight
+from u7s import engine, podmannet, preflight, rpfilter
 from u7s.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
@@ -31,8 +31,8 @@ def docker_info(**changes):
     ("docker", fixture("docker-info-unreachable.stdout"), EngineInfo(rootless=False, cgroup_version="")),
     ("docker", docker_info(SecurityOptions=["name=seccomp,profile=builtin", "name=cgroupns"]),
      EngineInfo(rootless=False, cgroup_version="2")),
-    ("podman", PODMAN_ROOTFUL, EngineInfo(rootless=False, cgroup_version="1", network_cmd="")),
-    ("podman", PODMAN_PASTA, EngineInfo(rootless=True, cgroup_version="2", network_cmd="pasta")),
+    ("podman", PODMAN_ROOTFUL, EngineInfo(rootless=False, cgroup_version="1", network_cmd="", version="4.3.1")),
+    ("podman", PODMAN_PASTA, EngineInfo(rootless=True, cgroup_version="2", network_cmd="pasta", version="5.3.1")),
 ])
 def test_parse_engine_info(engine_type, text, expected):
     assert preflight.parse_engine_info(engine_type, text) == expected
@@ -86,6 +86,7 @@ def healthy_host(s, info=DOCKER_ROOTLESS):
     host.on(*engine.inspect_state(s), exited=1, stderr="Error: No such container: u7s-node\n")
     host.on("ss", "-H", "-l", "-n", "-t", "-u", stdout=fixture("ss-listening-idle.txt"))
     host.on("sh", "-c", contains="command -v kubectl", stdout="/usr/local/bin/kubectl\n")
+    host.on(*rpfilter.namespace_probe(s), stdout="0\n2\n")
     return host
 
 
@@ -105,7 +106,7 @@ def test_all_good():
     assert [(r.name, r.status) for r in results] == [
         ("engine", OK), ("compose", OK), ("cgroup v2", OK), ("cgroup delegation", OK),
         ("lingering", OK), ("kernel modules", OK), ("/dev/net/tun", OK), ("ports", OK),
-        ("rp_filter", SKIP), ("kubectl", OK),
+        ("rp_filter", OK), ("kubectl", OK),
     ]
     assert checks["engine"].detail == "docker (rootless)"
     assert checks["ports"].detail == "2379, 10250, 8472, 6443 free"
@@ -114,7 +115,8 @@ def test_all_good():
 
 def test_preflight_only_reads():
     s = make_settings(NODE_IMAGE="example/node:1")
-    host = healthy_host(s).on("docker", "run", stdout="2\n")
+    host = healthy_host(s).on("docker", "run", stdout="0\n2\n")
+    host.on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
     run(host, s)
     verbs = {tuple(argv[:2]) for argv in host.calls}
     assert verbs == {("docker", "info"), ("docker", "compose"), ("sh", "-c"), ("docker", "inspect"),
@@ -158,17 +160,47 @@ def test_without_ss_the_port_check_is_skipped():
     assert checks["ports"].status == SKIP and "iproute2" in checks["ports"].fix
 
 
-def test_podman_with_pasta_is_an_error_with_the_slirp4netns_fix():
+def podman_version(text: str, version: str) -> str:
+    data = json.loads(text)
+    data["version"]["Version"] = version
+    return json.dumps(data)
+
+
+def test_podman_5_with_plain_pasta_is_an_error_with_both_fixes():
     s = podman_settings()
     host = healthy_host(s, PODMAN_PASTA)
+    host.on(*podmannet.conf_probe(), stdout=fixture("containers-conf-plain-pasta.txt"))
     checks, results = run(host, s)
     assert [c.name for c in preflight.failed(results)] == ["podman network"]
     network = checks["podman network"]
     assert "pasta" in network.detail and "flannel" in network.detail
+    assert "pasta_options has no address 10.0.2.100" in network.detail
     assert 'default_rootless_network_cmd="slirp4netns"' in network.fix
+    assert 'pasta_options=["-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2"]' in network.fix
     assert "containers.conf.d" in network.fix
     assert checks["engine"].status == OK and checks["cgroup v2"].status == OK
     assert ["podman-compose", "version"] in host.calls
+
+
+def test_podman_6_with_plain_pasta_is_told_the_pasta_settings_only():
+    s = podman_settings()
+    host = healthy_host(s, podman_version(PODMAN_PASTA, "6.0.1"))
+    host.on(*podmannet.conf_probe(), stdout=fixture("containers-conf-plain-pasta.txt"))
+    checks, _ = run(host, s)
+    network = checks["podman network"]
+    assert network.status == ERROR and "slirp4netns" not in network.fix
+    assert 'rootless_port_forwarder="pasta"' in network.fix and "u7s-pasta.conf" in network.fix
+
+
+@pytest.mark.parametrize("version", ["5.3.1", "6.0.1"])
+def test_pasta_configured_as_usernetes_configures_it_passes(version):
+    s = podman_settings()
+    host = healthy_host(s, podman_version(PODMAN_PASTA, version))
+    host.on(*podmannet.conf_probe(), stdout=fixture("containers-conf-usernetes-pasta.txt"))
+    checks, results = run(host, s)
+    assert checks["podman network"].status == OK
+    assert checks["podman network"].detail.startswith("pasta, configured as Usernetes does")
+    assert preflight.failed(results) == []
 
 
 def test_rootful_podman_as_recorded_warns_but_passes():
@@ -215,6 +247,16 @@ def test_unreachable_engine_is_an_error_with_its_message():
     assert "cgroup v2" not in checks  # nothing to say without the engine's answer
     assert checks["/dev/net/tun"].status == ERROR  # rootless is assumed when the engine cannot say
     assert checks["rp_filter"].status == SKIP
+
+
+def test_a_running_rootless_docker_the_cli_does_not_reach_is_told_to_set_docker_host():
+    running = ("docker", "running rootless docker (/run/user/1000/docker.sock)")
+    s = make_settings(FakeFacts(running=running))
+    host = healthy_host(s).on(*engine.engine_info(s), exited=1, stderr="Cannot connect to the Docker daemon at "
+                              "unix:///var/run/docker.sock. Is the docker daemon running?\n")
+    checks, _ = run(host, s)
+    assert checks["engine"].status == ERROR
+    assert checks["engine"].fix.startswith("export DOCKER_HOST=unix:///run/user/1000/docker.sock")
 
 
 def test_engine_printing_no_json_is_an_error():
@@ -280,21 +322,43 @@ def test_missing_kernel_modules_are_a_warning_naming_them():
     assert preflight.failed(results) == []
 
 
-@pytest.mark.parametrize("value, status", [("1\n", ERROR), ("2\n", OK), ("0\n", OK)])
-def test_rp_filter_is_read_in_the_engines_network_namespace(value, status):
+@pytest.mark.parametrize("value, status", [("0\n1\n", ERROR), ("1\n0\n", ERROR), ("0\n2\n", OK), ("0\n0\n", OK)])
+@pytest.mark.parametrize("quick", [False, True])
+def test_rp_filter_is_read_in_the_engines_network_namespace(value, status, quick):
+    s = make_settings()
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), stdout=value)
+    checks, _ = run(host, s, quick=quick)  # entering the namespace is cheap: quick mode (up) does it too
+    assert checks["rp_filter"].status == status
+    assert "in the engine's network namespace (nsenter into rootlesskit's namespace)" in checks["rp_filter"].detail
+    if status == ERROR:
+        assert "rp_filter = 1" in checks["rp_filter"].detail and "rp_filter = 2" in checks["rp_filter"].fix
+    assert not [argv for argv in host.calls if argv[:2] == ["docker", "run"]]
+
+
+@pytest.mark.parametrize("value, status", [("0\n1\n", ERROR), ("2\n2\n", OK)])
+def test_without_the_namespace_a_throwaway_container_reads_it(value, status):
     s = make_settings(NODE_IMAGE="example/node:1")
-    host = healthy_host(s).on("docker", "run", stdout=value)
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
+    host.on(*engine.read_in_engine_netns(s, "example/node:1", *rpfilter.PATHS), stdout=value)
     checks, _ = run(host, s)
     assert checks["rp_filter"].status == status
-    if status == ERROR:
-        assert "rp_filter = 2" in checks["rp_filter"].fix
+    assert "a throw-away --net=host container of example/node:1" in checks["rp_filter"].detail
 
 
-def test_quick_mode_skips_the_throwaway_container():
+def test_quick_mode_runs_no_throwaway_container():
     s = make_settings(NODE_IMAGE="example/node:1")
-    host = healthy_host(s)  # no rule for `docker run`: running it would fail the test
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
+    # no rule for `docker run`: running it would fail the test
     checks, _ = run(host, s, quick=True)
-    assert (checks["rp_filter"].status, checks["rp_filter"].detail) == (SKIP, "quick mode")
+    assert checks["rp_filter"].status == SKIP
+    assert "could not enter the engine's network namespace" in checks["rp_filter"].detail
+
+
+def test_without_namespace_nor_image_rp_filter_is_skipped_with_the_reason():
+    s = make_settings()
+    host = healthy_host(s).on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
+    checks, _ = run(host, s)
+    assert checks["rp_filter"].status == SKIP and "NODE_IMAGE" in checks["rp_filter"].detail
 
 
 def test_missing_kubectl_is_a_warning():

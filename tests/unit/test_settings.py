@@ -17,7 +17,7 @@ def test_defaults_follow_the_reference():
     assert s.workdir == "/home/user/.local/share/u7s/u7s"
     assert s.node_image == "" and s.node_base_image == DEFAULT_BASE_IMAGE
     assert s.timeout == 300 and s.bypass4netns is False
-    assert s.sources == {}
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
 
 
 def test_each_layer_overrides_the_one_before_and_sources_say_which():
@@ -28,12 +28,14 @@ def test_each_layer_overrides_the_one_before_and_sources_say_which():
         flags={"PORT_ETCD": "3001"},
     )
     assert (s.port_etcd, s.port_kubelet, s.port_flannel, s.port_kube_apiserver) == (3001, 2002, 1003, 6443)
-    assert s.sources == {"PORT_ETCD": "--set", "PORT_KUBELET": "environment", "PORT_FLANNEL": "config"}
+    assert s.sources == {"PORT_ETCD": "--set", "PORT_KUBELET": "environment", "PORT_FLANNEL": "config",
+                         "CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
 
 
 def test_environment_variables_that_are_not_settings_are_ignored():
     s = resolve(FakeFacts(), env={"HOME": "/elsewhere", "NODE_EXTRA_CA_CERTS": "/x", "U7S_UNKNOWN": "1"})
-    assert s.workdir == "/home/user/.local/share/u7s/u7s" and s.sources == {}
+    assert s.workdir == "/home/user/.local/share/u7s/u7s"
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
 
 
 def test_empty_values_mean_default():
@@ -86,6 +88,21 @@ def test_an_explicit_network_name_wins_over_multi_node():
 def test_engine_detection_order(commands, engine):
     s = make_settings(FakeFacts(commands=commands))
     assert s.container_engine == engine and s.engine_type == engine
+
+
+def test_a_running_engine_is_used_and_the_source_says_where_it_was_found():
+    facts = FakeFacts(commands=("podman",), running=("docker", "running rootless docker (/run/user/1000/docker.sock)"))
+    s = make_settings(facts)
+    assert (s.container_engine, s.engine_type) == ("docker", "docker")
+    assert s.sources["CONTAINER_ENGINE"] == "detected: running rootless docker (/run/user/1000/docker.sock)"
+    assert s.as_table()["CONTAINER_ENGINE"] == "docker"
+
+
+def test_a_given_engine_is_not_detected():
+    facts = FakeFacts(running=("docker", "running rootless docker (/run/user/1000/docker.sock)"))
+    s = resolve(facts, env={"CONTAINER_ENGINE": "podman"})
+    assert s.container_engine == "podman" and s.sources["CONTAINER_ENGINE"] == "environment"
+    assert "detected_engine" not in facts.asked
 
 
 def test_no_engine_found_is_an_error_that_names_the_setting():
@@ -163,7 +180,7 @@ def test_only_missing_values_are_looked_up():
     facts = FakeFacts()
     make_settings(facts, HOSTNAME="other")
     assert "hostname" not in facts.asked
-    assert {"host_ip", "home", "has_command:dockerd-rootless.sh"} <= set(facts.asked)
+    assert {"host_ip", "home", "detected_engine"} <= set(facts.asked)
 
 
 # -- refusals: each names the variable and says how to fix it -------------------------------

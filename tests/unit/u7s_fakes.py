@@ -31,10 +31,12 @@ class FakeFacts:
         commands: tuple[str, ...] = ("dockerd-rootless.sh",),
         bypass4netnsd: bool = False,
         compose_plugin: bool = True,
+        running: tuple[str, str] | None = None,
     ):
         self._hostname, self._host_ip, self._home = hostname, host_ip, home
         self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
         self._compose_plugin = compose_plugin
+        self.running = running
         self.asked: list[str] = []
 
     def hostname(self) -> str:
@@ -52,6 +54,17 @@ class FakeFacts:
     def has_command(self, name: str) -> bool:
         self.asked.append(f"has_command:{name}")
         return name in self.commands
+
+    def detected_engine(self) -> tuple[str, str] | None:
+        """A running engine if given, else the first setup tool in `commands`, as detect-engine.sh orders them."""
+        self.asked.append("detected_engine")
+        if self.running:
+            return self.running
+        for tool, engine in (("dockerd-rootless.sh", "docker"), ("containerd-rootless.sh", "nerdctl"),
+                             ("podman", "podman")):
+            if tool in self.commands:
+                return engine, f"/usr/bin/{tool}"
+        return None
 
     def compose_plugin(self, engine: str) -> bool:
         self.asked.append(f"compose_plugin:{engine}")
