@@ -31,3 +31,26 @@ def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[
                              "address they reach (loopback only suits an inventory of one host)"))
         by_ip.setdefault(ip, []).append(h)
     return problems, {f"HOST_IP {ip}": group for ip, group in by_ip.items() if len(group) > 1}
+
+
+def check_overrides(inventory, flags: dict) -> None:
+    """Validate `--set` values against every host's settings before any host is touched."""
+    from .errors import SettingsError
+    from .inventory import InventoryError, _Placeholders
+    from .settings import resolve
+    from .values import shown
+
+    if not flags:
+        return
+    problems: list[str] = []
+    for h in inventory.hosts:
+        try:
+            resolve(_Placeholders(), config=h.settings, flags=flags)
+        except SettingsError as exc:
+            for key, problem in exc.keyed:
+                line = (f"--set {key}={shown(flags[key], quote=False)}: {problem}" if key in flags
+                        else f"{inventory.path}: {h.name}: {key}: {problem} (with the --set values)")
+                if line not in problems:
+                    problems.append(line)
+    if problems:
+        raise InventoryError(problems)

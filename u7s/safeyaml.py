@@ -72,6 +72,8 @@ def _describe(exc, path: str) -> str:
     problem = " ".join(str(problem).split())
     if len(problem) > 160:
         problem = problem[:160] + "..."
+    if getattr(exc, "refused", False):
+        return f"{path}:{where}: {problem}"
     return f"{path}:{where}: not valid YAML ({problem})"
 
 
@@ -94,7 +96,7 @@ def _build():
     class Refused(yaml.YAMLError):
         def __init__(self, problem: str, mark):
             super().__init__(problem)
-            self.problem, self.problem_mark = problem, mark
+            self.problem, self.problem_mark, self.refused = problem, mark, True
 
     class BoundedLoader(yaml.SafeLoader):
         def __init__(self, stream):

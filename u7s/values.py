@@ -44,6 +44,18 @@ SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", 
 KERNEL_TREES = ("/proc/", "/sys/", "/dev/")
 
 
+def _short_repr():
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxdict, r.maxlist, r.maxtuple, r.maxset = 2, 4, 4, 4, 4
+    r.maxstring = r.maxother = r.maxlong = SHOWN
+    return r
+
+
+_REPR = _short_repr()
+
+
 def shown(value, limit: int = SHOWN, quote: bool = True) -> str:
     """The value as it appears in a message: at most `limit` characters of it, on one line.
 
@@ -52,8 +64,8 @@ def shown(value, limit: int = SHOWN, quote: bool = True) -> str:
     """
     if isinstance(value, str):
         text = value if value.isprintable() else repr(value)[1:-1]
-    else:
-        text, quote = repr(value), False
+    else:  # reprlib stops early: a structure built from aliases may be huge once walked
+        text, quote = _REPR.repr(value), False
     if len(text) > limit:
         text = text[:limit] + "..."
     return f"'{text}'" if quote else text

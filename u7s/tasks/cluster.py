@@ -20,11 +20,13 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
     from ..cluster import Run
     from ..fleet import connect_all, members_of, resolve_all
     from ..inventory import load
+    from ..inventory_checks import check_overrides
     from ..report import Board, Reporter
     from ..settings import parse_assignments
 
     flags = parse_assignments(set_ or [])
     inv = load(inventory or "hosts.yaml")
+    check_overrides(inv, flags)  # bad --set values never reach a host either
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)
     report = Reporter(board=board)
