@@ -154,10 +154,17 @@ class RemoteHost(ContextHost):
         self.makedirs(posixpath.dirname(path))
         tmp = f"{path}.u7s-{secrets.token_hex(4)}"
         # The mode is set while the file is still empty: a secret never sits readable.
-        with self.sftp.open(tmp, "wb") as handle:
-            self.sftp.chmod(tmp, mode)
-            handle.write(raw)
-        self.sftp.posix_rename(tmp, path)
+        try:
+            with self.sftp.open(tmp, "wb") as handle:
+                self.sftp.chmod(tmp, mode)
+                handle.write(raw)
+            self.sftp.posix_rename(tmp, path)
+        except BaseException:
+            try:  # no half-written temporary file is left behind when a write fails or is cut short
+                self.sftp.remove(tmp)
+            except Exception:
+                pass
+            raise
         return True
 
     def remove(self, path: str) -> bool:

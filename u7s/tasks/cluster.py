@@ -15,8 +15,13 @@ CHANGES = {**COMMON, "dry-run": "print, per host, what would run; change nothing
 ITER = ["set_"]
 
 
-def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
-    """Load and validate the inventory, connect to every host, resolve each host's settings."""
+def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=False):
+    """Load and validate the inventory, connect to every host, resolve each host's settings.
+
+    With `lock` (tasks that change the cluster, not under --dry-run), the cluster's
+    lock on the controller is taken before any host is touched, and each host's lock
+    once its working directory is known (u7s.lock, u7s.hostlock).
+    """
     from ..cluster import Run
     from ..fleet import connect_all, members_of, resolve_all
     from ..inventory import load
@@ -30,13 +35,27 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)
     report = Reporter(board=board)
+    if lock and not dry_run:
+        _lock_cluster(inv, report)
     run = Run(inv, members, report, dry_run=dry_run, board=board)
     connected = connect_all(members, c, accept_unknown_host_keys)
     resolved = resolve_all([m for m in members if not m.failed], inv, flags)
+    if lock and not dry_run:
+        from ..hostlock import lock_all
+
+        lock_all([m for m in members if not m.failed])
     for title, result in (("connect", connected), ("settings", resolved)):
         if result.failed:
             run.failures[title] = result.failed
     return run
+
+
+def _lock_cluster(inv, report):
+    from .. import lock
+
+    taken = lock.take_cluster(inv.path, inv.name)
+    if taken.took_over:
+        report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")
 
 
 def _phases(c, phases, inventory, set_, accept, dry_run):
@@ -44,7 +63,7 @@ def _phases(c, phases, inventory, set_, accept, dry_run):
 
     from ..cluster import execute
 
-    run = _open(c, inventory, set_, accept, dry_run)
+    run = _open(c, inventory, set_, accept, dry_run, lock=True)
     if run.failures and run.control_plane.failed:
         execute(run, [])  # reports every failure so far
     with run.board or contextlib.nullcontext():
@@ -88,7 +107,7 @@ def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_
     """Run init-host/ on every host: the root part through sudo, the rootless part as the user."""
     from .. import hostinit
 
-    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run)
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
     hostinit.run_all(c, run)
 
 
