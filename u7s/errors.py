@@ -8,6 +8,11 @@ class U7sError(Exception):
 class SettingsError(U7sError):
     """A setting has a value u7s cannot use; raised before anything runs."""
 
+    def __init__(self, message: str, keyed: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        # (setting, problem) pairs, for callers that name where the setting came from (hosts.yaml).
+        self.keyed = keyed or []
+
 
 class CommandFailed(U7sError):
     """A command on a host exited non-zero where success was required."""

@@ -66,29 +66,40 @@ def run_parallel(
     if not members:
         return result
     host_errors = _host_errors()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=limit or len(members)) as pool:
+    unexpected: list[BaseException] = []
+
+    def collect(member: Member, future) -> None:
+        try:
+            message = future.result()
+        except host_errors as exc:
+            reason = str(exc) or type(exc).__name__
+            reason = reason.removeprefix(f"{member.name}: ")
+            member.failed = reason
+            result.failed[member.name] = reason
+            member.report.error(reason)
+        except BaseException as exc:  # a bug: finish the others, then raise with its traceback
+            unexpected.append(exc)
+            member.failed = f"internal error: {exc!r}"
+            result.failed[member.name] = member.failed
+        else:
+            result.ok[member.name] = message
+            if message:
+                member.report.done(message)
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=limit or len(members))
+    try:
         futures = {pool.submit(action, m): m for m in members}
-        unexpected: BaseException | None = None
         for future in concurrent.futures.as_completed(futures):
-            member = futures[future]
-            try:
-                message = future.result()
-            except host_errors as exc:
-                reason = str(exc) or type(exc).__name__
-                reason = reason.removeprefix(f"{member.name}: ")
-                member.failed = reason
-                result.failed[member.name] = reason
-                member.report.error(reason)
-            except BaseException as exc:  # a bug: finish the others, then raise with its traceback
-                unexpected = unexpected or exc
-                member.failed = f"internal error: {exc!r}"
-                result.failed[member.name] = member.failed
-            else:
-                result.ok[member.name] = message
-                if message:
-                    member.report.done(message)
-    if unexpected is not None:
-        raise unexpected
+            collect(futures[future], future)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: hosts not started yet are not started; the ones under way
+        # finish what they are doing (a file write, a command), so nothing is left half done.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    if unexpected:
+        raise unexpected[0]
     return result
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import values
 from .errors import SettingsError, U7sError
 from .settings import SPECS, resolve
 
@@ -37,7 +38,7 @@ class Ssh:
     identity_file: str | None = None
     alias: str | None = None
     jump: str | None = None
-    connect_timeout: float = 10.0
+    connect_timeout: int = 10
     known_hosts: str | None = None
     accept_unknown_host_keys: bool = False
 
@@ -75,19 +76,15 @@ class Inventory:
 
 def load(path: str) -> Inventory:
     """Read and validate an inventory file; raise InventoryError listing every problem."""
-    import yaml
+    from . import safeyaml
 
+    if not os.path.isfile(path):
+        why = "it is not a file" if os.path.exists(path) else "no such file"
+        raise InventoryError([f"{path}: cannot read the inventory ({why}); pass --inventory PATH"])
     try:
-        with open(path) as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise InventoryError([f"{path}: cannot read the inventory ({exc.strerror}); pass --inventory PATH"])
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise InventoryError([f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})"])
+        data = safeyaml.load_file(path)
+    except safeyaml.YamlError as exc:
+        raise InventoryError([str(exc)]) from None
     return parse(data, path)
 
 
@@ -99,9 +96,12 @@ class _Parser:
     def __init__(self, path: str):
         self.path = path
         self.problems: list[str] = []
+        self.labels: dict[str, str] = {}  # host name -> how messages name it
 
     def bad(self, where: str, message: str) -> None:
-        self.problems.append(f"{self.path}: {where}: {message}")
+        line = f"{self.path}: {where}: {message}"
+        if line not in self.problems:  # a shared setting's problem is reported once, not per host
+            self.problems.append(line)
 
     def mapping(self, value: Any, where: str, allowed: set[str]) -> dict:
         if value is None:
@@ -111,7 +111,9 @@ class _Parser:
             return {}
         for key in value:
             if key not in allowed:
-                self.bad(f"{where}.{key}" if where else str(key),
+                named = key if isinstance(key, str) and values.SSH_ALIAS.match(key) and len(key) <= 40 \
+                    else values.shown(key)
+                self.bad(f"{where}.{named}" if where else named,
                          f"unknown key; expected one of: {', '.join(sorted(allowed))}")
         return value
 
@@ -125,9 +127,14 @@ class _Parser:
             self.bad("cluster.name", "expected a short name (letters, digits, '.', '_', '-')")
         pool = cluster.get("node_subnet_pool", "10.100.0.0/16")
         try:
-            net = ipaddress.IPv4Network(str(pool), strict=True)
+            if not isinstance(pool, str):
+                raise ValueError
+            net = ipaddress.IPv4Network(pool, strict=True)
             if net.prefixlen > 24:
                 raise ValueError
+            problem = values.subnet_problem(net)
+            if problem:
+                self.bad("cluster.node_subnet_pool", f"{problem}; use e.g. 10.100.0.0/16")
         except ValueError:
             self.bad("cluster.node_subnet_pool", "expected an IPv4 network of /24 or larger, e.g. 10.100.0.0/16")
         concurrency = self.integer(cluster.get("join_concurrency", 5), "cluster.join_concurrency", 1, 1000)
@@ -145,9 +152,10 @@ class _Parser:
             raise InventoryError(self.problems)
         return Inventory(self.path, name, hosts, str(pool), concurrency or 5)
 
-    def integer(self, value: Any, where: str, low: int, high: int) -> int | None:
+    def integer(self, value: Any, where: str, low: int, high: int, unit: str = "") -> int | None:
+        # YAML integers only: a quoted "22" or 22.0 is a mistake worth pointing out.
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.bad(where, f"expected a whole number from {low} to {high}, got {value!r}")
+            self.bad(where, f"expected a whole number{unit} from {low} to {high}, got {values.shown(value)}")
             return None
         return value
 
@@ -160,26 +168,33 @@ class _Parser:
             if isinstance(item, (dict, list)):
                 self.bad(f"{where}.{key}", "expected a single value")
                 continue
+            if isinstance(item, str) and any(ord(ch) < 32 for ch in item):
+                self.bad(f"{where}.{key}", f"{values.shown(item)} has control characters (a newline?)")
+                continue
             clean[key] = item
         return clean
 
     def ssh(self, value: Any, where: str, base: Ssh) -> Ssh:
         data = self.mapping(value, where, SSH_KEYS)
         fields = dict(base.__dict__)
+        checks = {"user": values.ssh_user, "alias": values.ssh_alias, "jump": values.jump_host}
         for key in ("user", "alias", "jump", "identity_file", "known_hosts"):
             if key in data:
-                if not isinstance(data[key], str) or not data[key]:
-                    self.bad(f"{where}.{key}", "expected a non-empty string")
-                else:
-                    fields[key] = data[key]
+                item = data[key]
+                if not isinstance(item, str) or not item or any(ord(ch) < 32 for ch in item):
+                    self.bad(f"{where}.{key}", f"expected a non-empty string, got {values.shown(item)}")
+                    continue
+                try:
+                    fields[key] = checks[key](item) if key in checks else item
+                except ValueError as exc:
+                    self.bad(f"{where}.{key}", str(exc))
         if "port" in data:
             fields["port"] = self.integer(data["port"], f"{where}.port", 1, 65535)
         if "connect_timeout" in data:
-            timeout = data["connect_timeout"]
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-                self.bad(f"{where}.connect_timeout", f"expected a positive number of seconds, got {timeout!r}")
-            else:
-                fields["connect_timeout"] = float(timeout)
+            # Whole seconds: fabric truncates a fraction (0.5 would mean no timeout at all).
+            timeout = self.integer(data["connect_timeout"], f"{where}.connect_timeout", 1, 3600, " of seconds")
+            if timeout is not None:
+                fields["connect_timeout"] = timeout
         if "accept_unknown_host_keys" in data:
             if not isinstance(data["accept_unknown_host_keys"], bool):
                 self.bad(f"{where}.accept_unknown_host_keys", "expected true or false")
@@ -200,8 +215,9 @@ class _Parser:
         name = item.get("name")
         if isinstance(name, str) and NAME.match(name):
             label = f"hosts[{index}] ({name})"
+            self.labels.setdefault(name, label)
         else:
-            got = "nothing" if name is None else repr(name)
+            got = "nothing" if name is None else values.shown(name)
             self.bad(f"{label}.name", f"expected a host name (letters, digits, '.', '_', '-'), got {got}")
             name = f"#{index}"
         self.mapping(item, label, HOST_KEYS)
@@ -213,23 +229,35 @@ class _Parser:
         address = item.get("address")
         if address is None and not local and not ssh.alias:
             self.bad(f"{label}.address", "missing; give the address (or ssh.alias) to reach it, or local: true")
-        elif address is not None and (not isinstance(address, str) or not address or " " in address):
-            self.bad(f"{label}.address", "expected an IP address or a host name")
-            address = None
+        elif address is not None:
+            try:
+                values.ssh_address(address)
+            except ValueError as exc:
+                self.bad(f"{label}.address", f"{exc}; give the address to reach it by")
+                address = None
         role = item.get("role", "worker")
-        if role not in ROLES:
-            self.bad(f"{label}.role", f"expected one of {', '.join(ROLES)}, got {role!r}")
-        settings = {**shared_settings, **self.settings(item.get("settings"), f"{label}.settings")}
-        self.static_settings(settings, label)
+        if not isinstance(role, str) or role not in ROLES:
+            self.bad(f"{label}.role", f"expected one of {', '.join(ROLES)}, got {values.shown(role)}")
+            role = "worker"
+        own = self.settings(item.get("settings"), f"{label}.settings")
+        settings = {**shared_settings, **own}
+        self.static_settings(settings, label, own)
         return HostSpec(name, address, role if role in ROLES else "worker", local, ssh, settings)
 
-    def static_settings(self, settings: dict, label: str) -> None:
+    def static_settings(self, settings: dict, label: str, own: dict) -> None:
         """Validate the given values now (placeholders for what only the host can tell)."""
         try:
             resolve(_Placeholders(), config=settings)
         except SettingsError as exc:
-            for line in str(exc).splitlines():
-                self.bad(f"{label}.settings", line.replace(" (from config)", ""))
+            if not exc.keyed:
+                for line in str(exc).splitlines():
+                    self.bad(f"{label}.settings", line.replace(" (from config)", ""))
+            for key, problem in exc.keyed:
+                # A value from the shared `settings` is named there, once.
+                where = f"{label}.settings.{key}" if key in own or key not in settings else f"settings.{key}"
+                value = settings.get(key)
+                shown = f"{values.shown(value)}: " if value is not None else ""
+                self.bad(where, f"{shown}{problem}")
 
     def cross_checks(self, hosts: list[HostSpec]) -> None:
         planes = [h.name for h in hosts if h.is_control_plane]
@@ -238,7 +266,7 @@ class _Parser:
             self.bad("hosts", f"exactly one host must have role: control-plane (found {found})")
         self.unique(hosts, "name", lambda h: h.name)
         self.unique(hosts, "NODE_NAME", lambda h: h.settings.get("NODE_NAME"))
-        self.unique(hosts, "NODE_SUBNET", lambda h: h.settings.get("NODE_SUBNET"))
+        self.unique(hosts, "NODE_SUBNET", lambda h: _canonical_subnet(h.settings.get("NODE_SUBNET")))
         locals_ = [h.name for h in hosts if h.local]
         if len(locals_) > 1:
             self.bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
@@ -246,12 +274,20 @@ class _Parser:
         by_place: dict[str, list[HostSpec]] = {}
         for h in hosts:
             if h.address or h.ssh.alias:
-                by_place.setdefault(h.address or h.ssh.alias, []).append(h)
+                place = values.canonical_address(h.address) if h.address else h.ssh.alias
+                by_place.setdefault(place, []).append(h)
         for place, group in by_place.items():
             users = [h.ssh.user for h in group]
             if len(set(users)) != len(users):
                 names = ", ".join(h.name for h in group)
                 self.bad("hosts", f"{names}: same address {place} and SSH user; list each host once")
+            self.port_clash(place, group)
+        from .inventory_checks import host_ip_groups
+
+        problems, shared_ips = host_ip_groups(hosts, self.labels)
+        for where, message in problems:
+            self.bad(where, message)
+        for place, group in shared_ips.items():
             self.port_clash(place, group)
 
     def unique(self, hosts: list[HostSpec], what: str, key) -> None:
@@ -283,33 +319,11 @@ class _Parser:
                 taken.setdefault(port, h.name)
 
 
-# One value per cluster: kubeadm join hands every worker the kubelet configuration made at init (its
-# port included), and flannel's VXLAN port is one value of its DaemonSet.
-CLUSTER_WIDE = {
-    "PORT_KUBELET": "kubeadm join gives every node the kubelet port set at init",
-    "PORT_FLANNEL": "flannel's VXLAN port is one value for the whole DaemonSet",
-}
-
-
-def check_cluster_wide(inventory: Inventory, config: dict[str, Any], flags: dict[str, Any]) -> None:
-    """Refuse hosts that differ in a cluster-wide setting, before any host is touched.
-
-    Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
-    """
-    from .settings import PORT_DEFAULTS
-
-    problems = []
-    for key, why in CLUSTER_WIDE.items():
-        by_value: dict[str, list[str]] = {}
-        for h in inventory.hosts:
-            value = {**config, **h.settings, **flags}.get(key, PORT_DEFAULTS[key])
-            by_value.setdefault(str(value).strip(), []).append(h.name)
-        if len(by_value) > 1:
-            shown = "; ".join(f"{value} on {', '.join(names)}" for value, names in by_value.items())
-            problems.append(f"{inventory.path}: hosts: {key} differs between hosts ({shown}): {why}; "
-                            f"set {key} once, under the top-level settings")
-    if problems:
-        raise InventoryError(problems)
+def _canonical_subnet(text):
+    try:
+        return str(ipaddress.IPv4Network(str(text).strip(), strict=True)) if text is not None else None
+    except ValueError:
+        return text
 
 
 class _Placeholders:

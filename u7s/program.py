@@ -23,8 +23,17 @@ class U7sProgram(Program):
         self.config.load_project()
 
 
+def _terminate(signum, frame):
+    # SIGTERM takes the same clean path as Ctrl-C: steps under way finish, locks are released.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
     from .tasks import ns
+
+    signal.signal(signal.SIGTERM, _terminate)
 
     U7sProgram(
         namespace=ns,

@@ -7,15 +7,21 @@ or the task is given --accept-unknown-host-keys.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
 import secrets
+import socket
 import stat
 
 from .errors import U7sError
 from .hosts import ContextHost, Result
 from .inventory import HostSpec
+
+# paramiko logs a failed handshake with its traceback from its own thread; u7s reports
+# the failure itself, in one line per host (a user's own logging setup still sees it).
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 def connect(spec: HostSpec, config, accept_unknown: bool = False):
@@ -25,7 +31,8 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
 
     ssh = spec.ssh
     target = ssh.alias or spec.address
-    kwargs = {}
+    # A port that accepts but never speaks SSH fails after connect_timeout, not paramiko's 15 s.
+    kwargs = {"banner_timeout": ssh.connect_timeout}
     if ssh.identity_file:
         kwargs["key_filename"] = [os.path.expanduser(ssh.identity_file)]
     fabric_config = config if isinstance(config, Config) else Config(overrides={"run": {"in_stream": False}})
@@ -49,18 +56,41 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
         hop = hop.gateway
     try:
         conn.open()
-    except paramiko.BadHostKeyException:
-        raise U7sError(f"{spec.name}: the host key of {target} does not match known_hosts; "
-                       "if the host was reinstalled, remove its old key (ssh-keygen -R)") from None
-    except paramiko.SSHException as exc:
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise U7sError(f"{spec.name}: {connect_failure(exc, target, ssh)}") from None
+    return conn
+
+
+def connect_failure(exc: BaseException, target: str, ssh) -> str:
+    """One line naming why SSH to `target` failed, for the failures a user can fix."""
+    import paramiko
+
+    port = f":{ssh.port}" if ssh.port else ""
+    text = " ".join(str(exc).split())[:200]
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return (f"the host key of {target} does not match known_hosts; "
+                "if the host was reinstalled, remove its old key (ssh-keygen -R)")
+    if isinstance(exc, paramiko.AuthenticationException):
+        return (f"authentication to {target} as {ssh.user or 'the default user'} failed ({text}); "
+                "check ssh.user and ssh.identity_file")
+    if isinstance(exc, paramiko.SSHException):
         unknown = re.search(r"Server '([^']*)' not found in known_hosts", str(exc))
         if unknown:  # the server named is the hop that was refused, which may be a jump host
-            raise U7sError(f"{spec.name}: unknown host key for {unknown.group(1)}; add it to known_hosts "
-                           "(ssh-keyscan) or allow it with --accept-unknown-host-keys") from None
-        raise U7sError(f"{spec.name}: SSH to {target} failed: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise U7sError(f"{spec.name}: cannot reach {target} over SSH: {exc}") from None
-    return conn
+            return (f"unknown host key for {unknown.group(1)}; add it to known_hosts "
+                    "(ssh-keyscan) or allow it with --accept-unknown-host-keys")
+        if "protocol banner" in str(exc):
+            return f"{target}{port} answered, but is not an SSH server; check ssh.port"
+        return f"SSH to {target} failed: {text}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {target} ({exc.strerror}); check the address or ssh.alias"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer from {target}{port} within {ssh.connect_timeout}s; check the address and firewalls"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError) or isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {target}{port}; is sshd running there, and is ssh.port right?"
+    if isinstance(exc, EOFError):
+        return f"{target}{port} closed the connection during the SSH handshake"
+    return f"cannot reach {target} over SSH: {exc.strerror or text}" if isinstance(exc, OSError) \
+        else f"cannot reach {target} over SSH: {text}"
 
 
 def _jump(jump: str, config, ssh, connect_kwargs: dict):
@@ -124,10 +154,17 @@ class RemoteHost(ContextHost):
         self.makedirs(posixpath.dirname(path))
         tmp = f"{path}.u7s-{secrets.token_hex(4)}"
         # The mode is set while the file is still empty: a secret never sits readable.
-        with self.sftp.open(tmp, "wb") as handle:
-            self.sftp.chmod(tmp, mode)
-            handle.write(raw)
-        self.sftp.posix_rename(tmp, path)
+        try:
+            with self.sftp.open(tmp, "wb") as handle:
+                self.sftp.chmod(tmp, mode)
+                handle.write(raw)
+            self.sftp.posix_rename(tmp, path)
+        except BaseException:
+            try:  # no half-written temporary file is left behind when a write fails or is cut short
+                self.sftp.remove(tmp)
+            except Exception:
+                pass
+            raise
         return True
 
     def remove(self, path: str) -> bool:

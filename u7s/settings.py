@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Protocol
 
+from . import values
 from .errors import SettingsError
 
 # The reference's kindest/node base, pinned by digest as upstream Usernetes pins it at
@@ -222,6 +223,7 @@ class _Resolver:
     def __init__(self, raw: dict[str, Any], sources: dict[str, str], facts: Facts):
         self.raw, self.sources, self.facts = raw, sources, facts
         self.problems: list[str] = []
+        self.keyed: list[tuple[str, str]] = []
 
     def given(self, key: str) -> bool:
         value = self.raw.get(key)
@@ -230,11 +232,18 @@ class _Resolver:
     def bad(self, key: str, why: str, fix: str) -> None:
         where = f" (from {self.sources[key]})" if key in self.sources else ""
         value = self.raw.get(key)
-        shown = f"={value}" if value is not None and key in self.sources else ""
+        shown = f"={values.shown(value, quote=False)}" if value is not None and key in self.sources else ""
         self.problems.append(f"{key}{shown}{where}: {why}; {fix}")
+        self.keyed.append((key, f"{why}; {fix}"))
 
     def text(self, key: str, default: Any = "") -> str:
-        return str(self.raw[key]).strip() if self.given(key) else default
+        if not self.given(key):
+            return default
+        value = self.raw[key]
+        if isinstance(value, (bool, float)):  # `NODE_IMAGE: yes` or `.nan`: YAML read it as no text
+            self.bad(key, f"{values.shown(value)} is a {type(value).__name__}, not text", "quote the value")
+            return default
+        return str(value).strip()
 
     def boolean(self, key: str, default: bool) -> bool:
         if key not in self.raw or self.raw[key] is None:
@@ -253,27 +262,27 @@ class _Resolver:
     def integer(self, key: str, default: int, low: int, high: int, what: str) -> int:
         if not self.given(key):
             return default
-        value = self.raw[key]
         try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = int(str(value).strip(), 10)
-        except ValueError:
-            self.bad(key, f"not {what}", f"use a whole number from {low} to {high}")
-            return default
-        if not low <= number <= high:
+            return values.whole_number(self.raw[key], low, high)
+        except values.OutOfRange:
             self.bad(key, f"out of range for {what}", f"use a whole number from {low} to {high}")
             return default
-        return number
+        except ValueError as exc:
+            self.bad(key, f"not {what}: {exc}", f"use a whole number from {low} to {high}")
+            return default
 
     def settings(self) -> Settings:
         engine, engine_type, compose = self.engine()
         hostname = self.text("HOSTNAME") or self.facts.hostname()
+        if self.given("HOSTNAME") and not values.SSH_ALIAS.match(hostname):
+            self.bad("HOSTNAME", "not a host name", "use letters, digits, '.', '_' and '-'")
         host_ip = self.address("HOST_IP", lambda: self.facts.host_ip())
         node_name = self.text("NODE_NAME") or f"u7s-{hostname}"
         if not DNS_LABEL.match(node_name):
+            self.keyed.append(("NODE_NAME", "not a DNS label (lowercase letters, digits and '-', at most 63); "
+                               "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"))
             self.problems.append(
-                f"NODE_NAME={node_name}"
+                f"NODE_NAME={values.shown(node_name, quote=False)}"
                 + (f" (from {self.sources['NODE_NAME']})" if "NODE_NAME" in self.sources else " (derived from HOSTNAME)")
                 + ": not a DNS label (lowercase letters, digits and '-', at most 63); "
                 "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"
@@ -294,16 +303,22 @@ class _Resolver:
         image = self.text("NODE_IMAGE")
         base = self.text("NODE_BASE_IMAGE", DEFAULT_BASE_IMAGE)
         for key, value in (("NODE_IMAGE", image), ("NODE_BASE_IMAGE", base)):
-            if value and any(ch.isspace() for ch in value):
-                self.bad(key, "an image reference has no spaces", "give one image name")
+            if value:
+                try:
+                    values.image_reference(value)
+                except ValueError as exc:
+                    self.bad(key, str(exc), "give one image reference, e.g. localhost/u7s-node:1")
         workdir = self.text("U7S_WORKDIR") or str(
             PurePosixPath(self.facts.home(), ".local/share/u7s", project)
         )
-        if not workdir.startswith("/"):
-            self.bad("U7S_WORKDIR", "not an absolute path", "give an absolute path")
+        if self.given("U7S_WORKDIR"):
+            try:
+                values.workdir(workdir)
+            except ValueError as exc:
+                self.bad("U7S_WORKDIR", str(exc), "give a directory of its own, e.g. /home/USER/u7s")
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
         if self.problems:
-            raise SettingsError("\n".join(self.problems))
+            raise SettingsError("\n".join(self.problems), self.keyed)
         return Settings(
             container_engine=engine,
             engine_type=engine_type,
@@ -342,14 +357,20 @@ class _Resolver:
             engine, why = found
             self.sources["CONTAINER_ENGINE"] = f"detected: {why}"
         engine_type = engine_type_of(engine)
-        if engine_type is None:
-            self.bad("CONTAINER_ENGINE", "unknown engine", "use docker, podman or nerdctl")
+        try:
+            values.engine(engine)
+        except ValueError as exc:
+            self.bad("CONTAINER_ENGINE", str(exc), "use docker, podman or nerdctl")
             engine_type = "docker"
         if self.given("COMPOSE"):
             try:
                 compose = tuple(shlex.split(self.text("COMPOSE")))
             except ValueError as exc:
                 self.bad("COMPOSE", f"cannot be split into words ({exc})", "fix its quoting")
+                compose = (engine, "compose")
+            if not compose or compose[0].startswith("-") or not all(w.isprintable() for w in compose):
+                self.bad("COMPOSE", "not a command (empty, an option first, or control characters)",
+                         "e.g. COMPOSE='docker compose'")
                 compose = (engine, "compose")
         elif engine_type == "podman":
             podman_compose = self.facts.has_command("podman-compose")
@@ -365,9 +386,11 @@ class _Resolver:
     def address(self, key: str, derive) -> str:
         value = self.text(key) or derive()
         try:
-            ipaddress.IPv4Address(value)
-        except ValueError:
-            self.bad(key, f"{value!r} is not an IPv4 address", f"set {key} to this host's IPv4 address")
+            problem = values.host_ip_problem(values.ipv4(value), allow_loopback=True)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            self.bad(key, problem, f"set {key} to an address of this host that other hosts reach")
         return value
 
     def subnet(self, hostname: str) -> tuple[str, str]:
@@ -378,6 +401,10 @@ class _Resolver:
                 raise ValueError("prefix")
         except ValueError:
             self.bad("NODE_SUBNET", "not an IPv4 /24 network", "use e.g. NODE_SUBNET=10.100.7.0/24")
+            return text, self.text("NODE_IP")
+        problem = values.subnet_problem(net)
+        if problem:
+            self.bad("NODE_SUBNET", problem, "use another /24, e.g. NODE_SUBNET=10.100.7.0/24")
             return text, self.text("NODE_IP")
         node_ip = self.text("NODE_IP") or str(net.network_address + 100)
         try:

@@ -18,13 +18,15 @@ def enable_multi_node(path: str | None = None) -> Path:
     """Set u7s.U7S_MULTI_NODE: true in the config file, keeping everything else in it (and its mode)."""
     import yaml
 
+    from . import safeyaml
+
     target = Path(os.path.expanduser(path or user_config_file("u7s")))
     data = {}
     if target.exists():
         try:
-            data = yaml.safe_load(target.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise U7sError(f"{target}: not valid YAML ({exc}); fix or remove it") from None
+            data = safeyaml.load_file(str(target)) or {}
+        except safeyaml.YamlError as exc:
+            raise U7sError(f"{exc}; fix or remove it") from None
         if not isinstance(data, dict) or not isinstance(data.get("u7s", {}), dict):
             raise U7sError(f"{target}: expected a mapping with a `u7s` mapping in it")
     data.setdefault("u7s", {})["U7S_MULTI_NODE"] = True

@@ -65,11 +65,11 @@ CORPUS = [
     ("port-out-of-range", setitem(["ssh", "port"], 70000), "ssh.port: expected a whole number from 1 to 65535"),
     ("unknown-ssh-key", setitem(["ssh", "password"], "x"), "ssh.password: unknown key"),
     ("unreadable-identity", setitem(["ssh", "identity_file"], "/nonexistent/id_ed25519"), "ssh.identity_file: cannot read"),
-    ("bad-timeout", setitem(["ssh", "connect_timeout"], -1), "ssh.connect_timeout: expected a positive number"),
+    ("bad-timeout", setitem(["ssh", "connect_timeout"], -1), "ssh.connect_timeout: expected a whole number of seconds"),
     ("unknown-setting", setitem(["settings", "PORT_API"], 1), "settings.PORT_API: unknown key"),
-    ("setting-port-range", setitem(["hosts", 1, "settings"], {"PORT_ETCD": 0}), "hosts[1] (w1).settings: PORT_ETCD=0"),
-    ("setting-port-duplicate", setitem(["settings", "PORT_KUBELET"], 2379), "PORT_KUBELET=2379"),
-    ("setting-bad-subnet", setitem(["hosts", 2, "settings"], {"NODE_SUBNET": "10.100.0.0/16"}), "NODE_SUBNET=10.100.0.0/16"),
+    ("setting-port-range", setitem(["hosts", 1, "settings"], {"PORT_ETCD": 0}), "hosts[1] (w1).settings.PORT_ETCD: 0"),
+    ("setting-port-duplicate", setitem(["settings", "PORT_KUBELET"], 2379), "settings.PORT_KUBELET: 2379: same port as PORT_ETCD"),
+    ("setting-bad-subnet", setitem(["hosts", 2, "settings"], {"NODE_SUBNET": "10.100.0.0/16"}), "settings.NODE_SUBNET: '10.100.0.0/16'"),
     ("setting-not-scalar", setitem(["settings", "NODE_IMAGE"], ["a"]), "settings.NODE_IMAGE: expected a single value"),
     ("duplicate-node-name", lambda d: [h.setdefault("settings", {}).update(NODE_NAME="u7s-x") for h in d["hosts"][1:]],
      "same NODE_NAME 'u7s-x'"),
@@ -248,7 +248,7 @@ def two_hosts(**host_settings):
 
 @pytest.mark.parametrize("key", ["PORT_FLANNEL", "PORT_KUBELET"])
 def test_hosts_that_differ_in_a_cluster_wide_port_are_refused_naming_hosts_and_values(key):
-    from u7s.inventory import check_cluster_wide
+    from u7s.inventory_checks import check_cluster_wide
 
     with pytest.raises(InventoryError) as caught:
         check_cluster_wide(two_hosts(**{key: 20000}), {}, {})
@@ -258,7 +258,7 @@ def test_hosts_that_differ_in_a_cluster_wide_port_are_refused_naming_hosts_and_v
 
 
 def test_a_cluster_wide_port_set_once_in_any_layer_is_accepted():
-    from u7s.inventory import check_cluster_wide
+    from u7s.inventory_checks import check_cluster_wide
 
     check_cluster_wide(two_hosts(), {"PORT_FLANNEL": 9072}, {})
     check_cluster_wide(two_hosts(PORT_FLANNEL=9072), {"PORT_FLANNEL": 9072}, {})
@@ -267,7 +267,7 @@ def test_a_cluster_wide_port_set_once_in_any_layer_is_accepted():
 
 
 def test_the_example_inventory_and_the_readme_example_keep_one_port_set():
-    from u7s.inventory import check_cluster_wide
+    from u7s.inventory_checks import check_cluster_wide
 
     check_cluster_wide(load(str(REPO / "hosts.yaml")), {}, {})
     readme = (REPO / "README.md").read_text()

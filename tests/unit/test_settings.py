@@ -198,10 +198,10 @@ def test_only_missing_values_are_looked_up():
     ({"NODE_IP": "10.100.224.1"}, ["NODE_IP=10.100.224.1", "gateway", "10.100.224.100"]),
     ({"NODE_IP": "10.100.224.255"}, ["NODE_IP=10.100.224.255", "broadcast"]),
     ({"NODE_IP": "not-an-ip"}, ["NODE_IP=not-an-ip", "not an IPv4 address", "inside 10.100.224.0/24"]),
-    ({"CONTAINER_ENGINE": "rkt"}, ["CONTAINER_ENGINE=rkt", "unknown engine", "docker, podman or nerdctl"]),
+    ({"CONTAINER_ENGINE": "rkt"}, ["CONTAINER_ENGINE=rkt", "is not docker, podman or nerdctl", "docker, podman or nerdctl"]),
     ({"NODE_NAME": "U7S-Host"}, ["NODE_NAME=U7S-Host (from --set)", "not a DNS label", "NODE_NAME=u7s-node1"]),
     ({"NODE_NAME": "u7s_host"}, ["NODE_NAME=u7s_host", "not a DNS label"]),
-    ({"NODE_NAME": "n" * 64}, ["NODE_NAME=" + "n" * 64, "at most 63"]),
+    ({"NODE_NAME": "n" * 64}, ["NODE_NAME=" + "n" * 40 + "...", "at most 63"]),
     ({"HOSTNAME": "Bad_Host"}, ["NODE_NAME=u7s-Bad_Host (derived from HOSTNAME)", "not a DNS label"]),
     ({"HOST_IP": "192.0.2.300"}, ["HOST_IP=192.0.2.300", "not an IPv4 address", "set HOST_IP"]),
     ({"HOST_IP": "host1.example"}, ["HOST_IP=host1.example", "not an IPv4 address"]),
@@ -210,7 +210,7 @@ def test_only_missing_values_are_looked_up():
     ({"U7S_PROJECT": "My Project"}, ["U7S_PROJECT=My Project", "not a compose name"]),
     ({"U7S_WORKDIR": "relative/dir"}, ["U7S_WORKDIR=relative/dir", "absolute path"]),
     ({"U7S_TIMEOUT": "soon"}, ["U7S_TIMEOUT=soon", "not a number of seconds"]),
-    ({"NODE_IMAGE": "two words"}, ["NODE_IMAGE=two words", "no spaces"]),
+    ({"NODE_IMAGE": "two words"}, ["NODE_IMAGE=two words", "not an image reference"]),
     ({"COMPOSE": "docker 'compose"}, ["COMPOSE=docker 'compose", "fix its quoting"]),
 ])
 def test_invalid_values_are_refused_with_the_variable_and_a_fix(flags, fragments):

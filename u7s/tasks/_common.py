@@ -20,6 +20,7 @@ def clean_errors(body):
     @functools.wraps(body)
     def wrapper(*args, **kwargs):
         from ..errors import U7sError
+        from ..lock import release_all
 
         try:
             return body(*args, **kwargs)
@@ -27,6 +28,8 @@ def clean_errors(body):
             raise Exit(f"u7s: {exc}".replace("\n", "\nu7s: "), code=1) from None
         except KeyboardInterrupt:
             raise Exit("u7s: interrupted", code=130) from None
+        finally:
+            release_all()  # the run's locks end with its task
 
     return wrapper
 
@@ -69,10 +72,19 @@ def local(c, set_=None, report_prefix=None):
     return host, settings, Reporter(report_prefix)
 
 
-def node_of(c, set_=None):
+def node_of(c, set_=None, lock=False):
+    """This host's node; with `lock`, holding this host's lock (tasks that change the node)."""
     from ..node import Node
 
     host, settings, report = local(c, set_)
+    if lock:
+        from ..hostlock import take
+
+        taken = take(host, settings.workdir)
+        if taken.took_over:
+            from ..lock import describe
+
+            report.warn(f"took over the lock of {describe(taken.took_over)}, which ended without releasing it")
     return Node(host, settings, report)
 
 

@@ -16,16 +16,20 @@ CHANGES = {**COMMON, "dry-run": "print, per host, what would run; change nothing
 ITER = ["set_"]
 
 
-def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
-    """Load and validate the inventory, connect to every host, resolve each host's settings."""
+def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=False):
+    """Load and validate the inventory, connect to every host, resolve each host's settings.
+
+    With `lock` (tasks that change the cluster, not under --dry-run), the cluster's
+    lock on the controller is taken before any host is touched, and each host's lock
+    once its working directory is known (u7s.lock, u7s.hostlock).
+    """
     from ..cluster import Run
+    from ..errors import SettingsError
     from ..fleet import connect_all, members_of, resolve_all
     from ..inventory import load
+    from ..inventory_checks import check_cluster_wide, check_overrides
     from ..report import Board, Reporter
     from ..settings import parse_assignments
-
-    from ..errors import SettingsError
-    from ..inventory import check_cluster_wide
 
     flags = parse_assignments(set_ or [])
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
@@ -34,17 +38,32 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False):
     # Precedence, lowest first: defaults < u7s: config < inventory settings < host settings < --set.
     config = config_of(c)
     inv = load(option(c, "inventory", inventory, "hosts.yaml"))
+    check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
     check_cluster_wide(inv, config, flags)
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)
     report = Reporter(board=board)
+    if lock and not dry_run:
+        _lock_cluster(inv, report)
     run = Run(inv, members, report, dry_run=dry_run, board=board)
     connected = connect_all(members, c, accept)
     resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
+    if lock and not dry_run:
+        from ..hostlock import lock_all
+
+        lock_all([m for m in members if not m.failed])
     for title, result in (("connect", connected), ("settings", resolved)):
         if result.failed:
             run.failures[title] = result.failed
     return run
+
+
+def _lock_cluster(inv, report):
+    from .. import lock
+
+    taken = lock.take_cluster(inv.path, inv.name)
+    if taken.took_over:
+        report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")
 
 
 def _phases(c, phases, inventory, set_, accept, dry_run):
@@ -52,7 +71,7 @@ def _phases(c, phases, inventory, set_, accept, dry_run):
 
     from ..cluster import execute
 
-    run = _open(c, inventory, set_, accept, dry_run)
+    run = _open(c, inventory, set_, accept, dry_run, lock=True)
     if run.failures and run.control_plane.failed:
         execute(run, [])  # reports every failure so far
     with run.board or contextlib.nullcontext():
@@ -96,7 +115,7 @@ def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_
     """Run init-host/ on every host: the root part through sudo, the rootless part as the user."""
     from .. import hostinit
 
-    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run)
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
     hostinit.run_all(c, run)
 
 

@@ -120,7 +120,7 @@ def up(c, set_=None, skip_preflight=False):
     """Start the node container (preflight, then compose up) and wait until it has booted."""
     from .. import preflight, steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     if not skip_preflight:
         _require_preflight(node, preflight)
     node.report.done(steps.up(node))
@@ -140,7 +140,7 @@ def down(c, set_=None):
     """Stop and remove the node container; its volumes (the cluster's data) are kept."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.down(node))
 
 
@@ -150,7 +150,7 @@ def down_v(c, set_=None):
     """Remove the node container and its volumes: deletes the cluster's data."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.down(node, volumes=True))
 
 
@@ -160,7 +160,7 @@ def delete(c, set_=None, yes=False):
     """Delete this host's cluster node and all its data (down-v), after confirmation."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     confirm(yes, f"this deletes node {node.s.node_name} and all its data")
     node.report.done(steps.down(node, volumes=True))
 
@@ -194,7 +194,7 @@ def kubeadm_init(c, set_=None):
     """Initialise the control plane with kubeadm (skipped when already done), then sync external IPs."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.kubeadm_init(node))
 
 
@@ -204,7 +204,7 @@ def install_flannel(c, set_=None):
     """Install flannel (VXLAN on PORT_FLANNEL) unless it is installed."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.install_flannel(node))
 
 
@@ -214,7 +214,7 @@ def sync_external_ip(c, set_=None):
     """Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip)."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.sync_external_ip(node))
 
 
@@ -251,7 +251,7 @@ def join_command(c, set_=None, output=None, ttl=None):
     """Write a join script for workers (0600; it holds a token) and print its path."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     path = steps.join_command(node, output, ttl)
     node.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
     out(path)
@@ -263,7 +263,7 @@ def kubeadm_join(c, set_=None, file=None):
     """Join this host's node to a cluster with a join script from `u7s join-command`."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.kubeadm_join(node, file))
 
 
@@ -273,7 +273,7 @@ def kubeadm_reset(c, set_=None):
     """Run `kubeadm reset --force` in the node."""
     from .. import steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     node.report.done(steps.kubeadm_reset(node))
 
 
@@ -295,7 +295,7 @@ def create(c, set_=None, skip_preflight=False):
     """Create a single-host cluster: up, kubeadm-init, sync-external-ip, install-flannel, kubeconfig."""
     from .. import preflight, steps
 
-    node = node_of(c, set_)
+    node = node_of(c, set_, lock=True)
     if not skip_preflight:
         _require_preflight(node, preflight)
     for step in steps.single_host_create():

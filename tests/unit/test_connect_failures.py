@@ -1,0 +1,74 @@
+"""SSH connection failures a user can fix become one line naming the cause, with real sockets where possible."""
+
+from __future__ import annotations
+
+import socket
+
+import paramiko
+import pytest
+
+from u7s.errors import U7sError
+from u7s.inventory import HostSpec, Ssh
+from u7s.remote import connect, connect_failure
+
+
+def spec(address, port, timeout=2):
+    return HostSpec("h1", address, "worker", False, Ssh(user="alice", port=port, connect_timeout=timeout))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused_is_one_line(capfd):
+    with pytest.raises(U7sError) as caught:
+        connect(spec("127.0.0.1", free_port()), None)
+    assert str(caught.value).startswith("h1: connection refused by 127.0.0.1:")
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_port_that_is_not_ssh_is_named_as_such_without_paramikos_traceback(capfd):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        import threading
+
+        def serve():
+            conn, _ = server.accept()
+            conn.sendall(b"220 smtp ready\r\n")
+            conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        with pytest.raises(U7sError, match=rf"h1: 127.0.0.1:{port} answered, but is not an SSH server"):
+            connect(spec("127.0.0.1", port), None)
+    finally:
+        server.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_silent_port_times_out_after_connect_timeout_not_paramikos_fifteen_seconds():
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))  # accepts (backlog) but never speaks
+    try:
+        start = time.monotonic()
+        with pytest.raises(U7sError, match="h1: "):
+            connect(spec("127.0.0.1", server.getsockname()[1], timeout=1), None)
+        assert time.monotonic() - start < 5
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("exc, expected", [
+    (socket.gaierror(-2, "Name or service not known"), "cannot resolve h.example (Name or service not known)"),
+    (socket.timeout("timed out"), "no answer from h.example:22 within 10s"),
+    (paramiko.AuthenticationException("Authentication failed."), "authentication to h.example as alice failed"),
+    (EOFError(), "closed the connection during the SSH handshake"),
+    (OSError(113, "No route to host"), "cannot reach h.example over SSH: No route to host"),
+])
+def test_each_cause_has_its_own_words(exc, expected):
+    ssh = Ssh(user="alice", port=22, connect_timeout=10)
+    line = connect_failure(exc, "h.example", ssh)
+    assert expected in line and "\n" not in line
