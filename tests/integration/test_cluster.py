@@ -365,7 +365,8 @@ def test_a_podman_control_plane_with_docker_workers(lab, cluster_inventory, podm
     assert not {"u7s-var", "u7s-opt", "u7s-etc"} & set(podman("volume", "ls", "--format", "{{.Name}}").split())
 
 
-def test_kubeconfig_is_merged_into_the_users_config_under_a_context(lab, cluster_inventory, tmp_path):
+def test_kubeconfig_is_merged_real_kubectl_reaches_the_cluster_over_tls_and_it_survives_down_up(
+        lab, cluster_inventory, tmp_path):
     u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
     kube = tmp_path / ".kube"
     kube.mkdir()
@@ -409,6 +410,24 @@ def test_kubeconfig_is_merged_into_the_users_config_under_a_context(lab, cluster
     refused = subprocess.run([kubectl, "--kubeconfig", str(tmp_path / "wrong-ca"), "get", "nodes"], env=env,
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "certificate signed by unknown authority" in refused.stderr
+
+    # The reference CI's survival check: every node stopped and started again, the cluster answers
+    # with every node Ready (the API server and kubelet units come back with each node's systemd).
+    u7s("cluster.down", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    restarted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    u7s("cluster.up", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while True:
+        got = subprocess.run([kubectl, "--kubeconfig", path, "get", "nodes", "-o", "json"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        items = json.loads(got.stdout)["items"] if got.returncode == 0 else []
+        ready = {n["metadata"]["name"] for n in items  # Ready, and said so by a kubelet started again
+                 if any(c["type"] == "Ready" and c["status"] == "True" and c["lastHeartbeatTime"] >= restarted
+                        for c in n["status"]["conditions"])}
+        if ready == names:
+            break
+        assert time.monotonic() < deadline, (got.stdout, got.stderr)
+        time.sleep(2)
 
 
 def _other_ca():

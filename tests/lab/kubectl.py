@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,12 +61,9 @@ def controller_kubectl() -> str:
         raise KubectlMissing(f"{DIST} is not installed (tests/setup-machine.sh installs {DIST}=={VERSION})") from None
     if dist.version != VERSION:
         raise KubectlMissing(f"{DIST} {dist.version} is installed, want {VERSION} (run tests/setup-machine.sh)")
-    for file in dist.files or []:
-        if file.name == "kubectl" and "bin" in str(file) or str(file).endswith("scripts/kubectl"):
+    for file in dist.files or []:  # the wheel's script lands in the interpreter's bin directory
+        if file.name == "kubectl":
             path = Path(dist.locate_file(file)).resolve()
             if os.access(path, os.X_OK):
                 return str(path)
-    found = shutil.which("kubectl", path=os.path.dirname(sys.executable))
-    if found:
-        return found
     raise KubectlMissing(f"{DIST} is installed but its kubectl binary was not found")

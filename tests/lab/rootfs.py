@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from .commands import log, run
@@ -24,7 +25,7 @@ VARIANT = "minbase"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "iptables", "containerd", "runc", "kmod", "procps",
     "socat", "ethtool", "iputils-ping", "gettext-base", "moreutils", "python3", "python3-yaml",
-    "python3-cryptography",
+    "python3-cryptography", "python3-cffi-backend",  # debootstrap resolves no virtual packages (cffi-backend-api)
     "ca-certificates", "udev", "bash",
 )
 # Removed after debootstrap: nothing in the lab reads them.
@@ -35,6 +36,7 @@ TRIM = (
 # Bump when the way the tarball is made changes, so caches are remade.
 RECIPE = 1
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+STALE_SECONDS = 24 * 3600
 
 
 def cache_key() -> str:
@@ -56,8 +58,9 @@ def ensure_tarball() -> Path:
             log(f"root file system cached: {target}")
             return target
         _make(target)
+        # Other checkouts on this machine may use another recipe right now: only a day-old tarball is stale.
         for stale in CACHE_DIR.glob(f"rootfs-{SUITE}-*.tar"):
-            if stale != target:
+            if stale != target and time.time() - stale.stat().st_mtime > STALE_SECONDS:
                 stale.unlink()
     return target
 

@@ -634,3 +634,13 @@ def test_join_validates_the_formats(tmp_path):
 
 def test_token_create_needs_admin_conf(cp_node):
     assert "failed to load admin kubeconfig" in cp_node.run("kubeadm", "token", "create", ok=False).stderr
+
+
+def test_a_node_whose_kubelet_went_quiet_turns_unknown():
+    import datetime
+    now = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    node = {"status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "2026-01-01T11:59:30Z"}]}}
+    assert api.node_view(node, now) is node
+    later = now + datetime.timedelta(seconds=30)
+    assert ready_condition(api.node_view(node, later))["status"] == "Unknown"
+    assert ready_condition(node)["status"] == "True"  # the stored object is unchanged

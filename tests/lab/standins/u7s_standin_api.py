@@ -32,6 +32,7 @@ DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 POD_SUBNET_PREFIX = "10.244"
 NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 TABLE_ACCEPT = "as=Table"
+NODE_MONITOR_GRACE = 40  # seconds without a heartbeat before a Node's Ready turns Unknown (controller-manager)
 
 
 class User:
@@ -114,6 +115,23 @@ def table(resource, items, resource_version):
         "rows": [{"cells": row(o), "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                                               "metadata": o["metadata"]}} for o in items],
     }
+
+
+def node_view(obj, now=None):
+    """Return a Node as the node lifecycle controller leaves it: Ready Unknown once its kubelet went quiet."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    conditions = obj.get("status", {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    beat = (ready or {}).get("lastHeartbeatTime")
+    if not beat or ready.get("status") == "Unknown":
+        return obj
+    then = datetime.datetime.strptime(beat, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    if (now - then).total_seconds() <= NODE_MONITOR_GRACE:
+        return obj
+    view = json.loads(json.dumps(obj))
+    for c in view["status"]["conditions"]:
+        c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+    return view
 
 
 class Api:
@@ -321,7 +339,7 @@ class Api:
         obj = self.store.get((resource.name, namespace, name))
         if obj is None:
             return 404, objects.not_found(resource.name, name, resource.group)
-        return 200, obj
+        return 200, node_view(obj) if resource.name == "nodes" else obj
 
     def _list(self, request, user, resource, namespace, name, sub):
         try:
@@ -332,6 +350,8 @@ class Api:
         items = [o for o in self.objects_of(resource.name, namespace if resource.namespaced and namespace else None)
                  if objects.labels_match(labels, o.get("metadata", {}).get("labels"))
                  and objects.fields_match(fields, o)]
+        if resource.name == "nodes":
+            items = [node_view(o) for o in items]
         return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                      "metadata": {"resourceVersion": str(self.rv)}, "items": items}
 
