@@ -55,11 +55,19 @@ def kubeadm_init(node: Node) -> bool:
     config = workdir.in_node(workdir.KUBEADM_CONFIG)
     with node.report.step("kubeadm init"):
         result = node.exec(["kubeadm", "init", "--config", config, "--skip-token-print"], check=False)
-    if not result.ok:
-        tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [f"exit {result.exited}"]
-        raise U7sError(f"{node.host.name}: kubeadm init failed: {tail[0]}; it may have left {ADMIN_CONF} "
-                       f"behind: {RECOVER_INIT}")
+        if not result.ok:
+            raise U7sError(f"{node.host.name}: kubeadm init failed: {kubeadm_error(result)}; it may have left "
+                           f"{ADMIN_CONF} behind: {RECOVER_INIT}")
     return True
+
+
+def kubeadm_error(result) -> str:
+    """Pure: the line of kubeadm's output that says what failed ("error execution phase ..."), else the last."""
+    lines = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("error execution phase"):
+            return line[:300]
+    return lines[-1][:300] if lines else f"exit {result.exited}"
 
 
 RECOVER_INIT = "run `u7s kubeadm-reset`, then `u7s kubeadm-init` again (`cluster.create` does this by itself " \

@@ -235,3 +235,14 @@ def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
         steps.kubeadm_init(node)
     assert not any("init" in argv for argv in host.calls if "kubeadm" in argv)
     assert kube.is_initialized(node) is False
+
+
+def test_kubeadm_error_names_the_failed_phase_not_the_stack_trace_hint():
+    from u7s.hosts import Result
+
+    stderr = ("[kubelet-check] The kubelet is healthy\nerror execution phase wait-control-plane: "
+              "could not initialize a Kubernetes cluster\nTo see the stack trace of this error execute with --v=5 or higher\n")
+    assert kube.kubeadm_error(Result(1, "", stderr)) == (
+        "error execution phase wait-control-plane: could not initialize a Kubernetes cluster")
+    assert kube.kubeadm_error(Result(1, "", "boom\n")) == "boom"
+    assert kube.kubeadm_error(Result(2, "", "")) == "exit 2"
