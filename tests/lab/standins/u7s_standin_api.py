@@ -314,10 +314,10 @@ class Api:
             verb = "watch"
         if not self.allowed(user, verb, resource.name, namespace, name):
             where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-            what = f'resource "{resource.name}"' + (f'/{sub}' if sub else "")
+            what = f'resource "{resource.name}"' + (f"/{sub}" if sub else "")
+            subject = resource.name + (f".{group}" if group else "") + (f' "{name}"' if name else "")
             return self._json(objects.status(
-                403, f'{resource.name}{"." + group if group else ""}{" " + chr(34) + name + chr(34) if name else ""} '
-                     f'is forbidden: User "{user.name}" cannot {verb} {what} in API group "{group}" {where}',
+                403, f'{subject} is forbidden: User "{user.name}" cannot {verb} {what} in API group "{group}" {where}',
                 "Forbidden", {"name": name, "group": group, "kind": resource.name}))
         if verb == "watch":
             return self._json(objects.status(405, "watch is not served by the u7s stand-in"))

@@ -154,8 +154,8 @@ class Client:
         return self.request("DELETE", path)
 
 
-def path_of(name, namespace=None, resource="", group=""):
-    """Return the REST path of RESOURCE/NAME (core group when GROUP is empty)."""
-    base = f"/apis/{group}" if group else "/api/v1"
+def path_of(name, namespace=None, resource="", group_version=""):
+    """Return the REST path of RESOURCE/NAME (the core group's v1 when GROUP_VERSION, e.g. apps/v1, is empty)."""
+    base = f"/apis/{group_version}" if group_version else "/api/v1"
     ns = f"/namespaces/{quote(namespace)}" if namespace else ""
     return f"{base}{ns}/{resource}" + (f"/{quote(name)}" if name else "")
