@@ -60,6 +60,7 @@ def install(node: Node) -> str | None:
     node.exec([
         "helm", "upgrade", "--install", RELEASE, CHART, "--namespace", NAMESPACE,
         "--set-json", f"flannel.backendPort={node.s.port_flannel}",
+        "--set-json", f"podCidr={json.dumps(node.s.pod_subnet)}",
     ])
     if state is None:
         return f"flannel installed (VXLAN on UDP {node.s.port_flannel})"

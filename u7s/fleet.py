@@ -212,7 +212,7 @@ def _cross_host_checks(members: list[Member]) -> None:
         seen.setdefault(s.node_name, m.name)
     ports: dict[tuple[str, int], str] = {}
     for m in members:
-        for key, port in m.settings.ports.items():
+        for key, port in m.settings.host_ports.items():
             place = (m.settings.host_ip, port)
             if place in ports and ports[place] != m.name:
                 problems.append(f"{ports[place]} and {m.name} both use {m.settings.host_ip}:{port} ({key}); "

@@ -165,7 +165,9 @@ class _Parser:
         for key, item in settings.items():
             if key not in SPECS:
                 continue
-            if isinstance(item, (dict, list)):
+            if isinstance(item, list) and SPECS[key][0] == "list":  # U7S_PUBLISH: [30080/tcp, ...]
+                pass
+            elif isinstance(item, (dict, list)):
                 self.bad(f"{where}.{key}", "expected a single value")
                 continue
             if isinstance(item, str) and any(ord(ch) < 32 for ch in item):
@@ -305,9 +307,15 @@ class _Parser:
         """Instances sharing one address (one host, several users) need disjoint port sets."""
         from .settings import PORT_DEFAULTS
 
+        from . import publish
+
         taken: dict[int, str] = {}
         for h in group:
-            for key, default in PORT_DEFAULTS.items():
+            try:
+                extra = {f"U7S_PUBLISH {p}": p.host_port for p in publish.parse(h.settings.get("U7S_PUBLISH"))}
+            except ValueError:
+                extra = {}  # the settings check reports it
+            for key, default in {**PORT_DEFAULTS, **extra}.items():
                 port = h.settings.get(key, default)
                 try:
                     port = int(port)

@@ -66,6 +66,8 @@ def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
 CLUSTER_WIDE = {
     "PORT_KUBELET": "kubeadm join gives every node the kubelet port set at init",
     "PORT_FLANNEL": "flannel's VXLAN port is one value for the whole DaemonSet",
+    "POD_SUBNET": "kubeadm init and flannel set the pod range once for the cluster",
+    "SERVICE_SUBNET": "kubeadm init sets the service range once for the cluster",
 }
 
 
@@ -75,13 +77,15 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
     Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
     """
     from .inventory import InventoryError
-    from .settings import PORT_DEFAULTS
+    from .settings import POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET
+
+    defaults = {**PORT_DEFAULTS, "POD_SUBNET": POD_SUBNET, "SERVICE_SUBNET": SERVICE_SUBNET}
 
     problems = []
     for key, why in CLUSTER_WIDE.items():
         by_value: dict[str, list[str]] = {}
         for h in inventory.hosts:
-            value = {**config, **h.settings, **flags}.get(key, PORT_DEFAULTS[key])
+            value = {**config, **h.settings, **flags}.get(key, defaults[key])
             by_value.setdefault(str(value).strip(), []).append(h.name)
         if len(by_value) > 1:
             shown_ = "; ".join(f"{value} on {', '.join(names)}" for value, names in by_value.items())

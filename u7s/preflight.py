@@ -110,6 +110,7 @@ class Preflight:
         self.modules()
         self.tun(info)
         self.ports()
+        self.host_paths()
         self.rp_filter(info)
         self.kubectl()
         return self.results
@@ -221,12 +222,25 @@ class Preflight:
             for name, port in self.s.ports.items()
             for proto in (("udp",) if name == "PORT_FLANNEL" else ("tcp",))
             if (proto, port) in busy
-        ]
+        ] + [f"U7S_PUBLISH={p.host_port}/{p.protocol}" for p in self.s.publish if (p.protocol, p.host_port) in busy]
         if taken:
             self.add("ports", ERROR, f"already in use: {', '.join(taken)}",
                      "stop what holds them, or choose other PORT_* values (one set per instance)")
         else:
             self.add("ports", OK, ", ".join(f"{p}" for p in self.s.ports.values()) + " free")
+
+    def host_paths(self) -> None:
+        """U7S_MOUNTS and U7S_DEVICES name paths on this host: they must exist here (compose would fail late)."""
+        wanted = [("U7S_MOUNTS", m.host) for m in self.s.mounts]
+        wanted += [("U7S_DEVICES", d.host) for d in self.s.devices if not d.is_cdi]
+        if not wanted:
+            return
+        missing = [f"{key} {path}" for key, path in wanted if not self.host.run(["test", "-e", path], check=False).ok]
+        if missing:
+            self.add("host paths", ERROR, f"not found on this host: {', '.join(missing)}",
+                     "create them, or fix U7S_MOUNTS / U7S_DEVICES for this host")
+        else:
+            self.add("host paths", OK, f"{len(wanted)} found")
 
     def podman_network(self, info: EngineInfo) -> None:
         if self.s.engine_type != "podman":

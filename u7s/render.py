@@ -12,7 +12,7 @@ import json
 import shlex
 
 from .errors import U7sError
-from .settings import POD_SUBNET, SERVICE_SUBNET, Settings
+from .settings import Settings
 from . import engine
 
 
@@ -72,8 +72,11 @@ def settings_data(s: Settings) -> dict:
         "workdir": s.workdir,
         "container_name": engine.container_name(s),
         "volumes": engine.volume_names(s),
-        "service_subnet": SERVICE_SUBNET,
-        "pod_subnet": POD_SUBNET,
+        "service_subnet": s.service_subnet,
+        "pod_subnet": s.pod_subnet,
+        "published": [p.compose(s.host_ip) for p in s.publish],
+        "mounts": [m.compose() for m in s.mounts],
+        "devices": [d.compose() for d in s.devices],
     }
 
 

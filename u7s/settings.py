@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Protocol
 
-from . import values
+from . import mounts, publish, values
 from .errors import SettingsError
 
 # The reference's kindest/node base, pinned by digest as upstream Usernetes pins it at
@@ -52,6 +52,12 @@ SPECS: dict[str, tuple[str, str]] = {
     "U7S_MULTI_NODE": ("bool", "make project and network names unique per host, for shared home directories"),
     "U7S_WORKDIR": ("str", "where u7s writes this host's files (default ~/.local/share/u7s/PROJECT)"),
     "U7S_TIMEOUT": ("seconds", "how long to wait for each condition (default 300)"),
+    "POD_SUBNET": ("str", "the cluster's pod range, one per cluster (default 10.244.0.0/16)"),
+    "SERVICE_SUBNET": ("str", "the cluster's service range, one per cluster (default 10.96.0.0/16)"),
+    "U7S_PUBLISH": ("list", "extra ports published on HOST_IP: NODEPORT[/proto] or HOSTPORT:NODEPORT[/proto], "
+                    "comma-separated (default: none)"),
+    "U7S_MOUNTS": ("list", "extra host paths in the node: HOST:NODE[:ro], comma-separated (default: none)"),
+    "U7S_DEVICES": ("list", "devices in the node: /dev paths or CDI names like nvidia.com/gpu=all (default: none)"),
 }
 PORT_DEFAULTS = {
     "PORT_ETCD": 2379,
@@ -101,11 +107,16 @@ class Settings:
     multi_node: bool
     workdir: str
     timeout: int
+    pod_subnet: str = POD_SUBNET
+    service_subnet: str = SERVICE_SUBNET
+    publish: tuple = ()  # publish.Published
+    mounts: tuple = ()  # mounts.Mount
+    devices: tuple = ()  # mounts.Device
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def bypass4netns_ignore_subnets(self) -> list[str]:
-        return [SERVICE_SUBNET, POD_SUBNET, self.node_subnet]
+        return [self.service_subnet, self.pod_subnet, self.node_subnet]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -115,6 +126,11 @@ class Settings:
             "PORT_FLANNEL": self.port_flannel,
             "PORT_KUBE_APISERVER": self.port_kube_apiserver,
         }
+
+    @property
+    def host_ports(self) -> dict[str, int]:
+        """Every port published on the host, PORT_* and U7S_PUBLISH's, by what it is for."""
+        return {**self.ports, **{f"U7S_PUBLISH {p}": p.host_port for p in self.publish}}
 
     def node_env(self) -> dict[str, str]:
         """The environment the reference gives every command run inside the node."""
@@ -150,6 +166,11 @@ class Settings:
             "U7S_MULTI_NODE": str(self.multi_node).lower(),
             "U7S_WORKDIR": self.workdir,
             "U7S_TIMEOUT": str(self.timeout),
+            "POD_SUBNET": self.pod_subnet,
+            "SERVICE_SUBNET": self.service_subnet,
+            "U7S_PUBLISH": ",".join(str(p) for p in self.publish),
+            "U7S_MOUNTS": ",".join(m.compose() for m in self.mounts),
+            "U7S_DEVICES": ",".join(d.host if not d.node else f"{d.host}:{d.node}" for d in self.devices),
         }
 
 
@@ -287,9 +308,15 @@ class _Resolver:
                 + ": not a DNS label (lowercase letters, digits and '-', at most 63); "
                 "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"
             )
-        subnet, node_ip = self.subnet(hostname)
+        pod_subnet, service_subnet = self.ranges()
+        subnet, node_ip = self.subnet(hostname, (pod_subnet, service_subnet))
         ports = {k: self.integer(k, d, 1, 65535, "a port") for k, d in PORT_DEFAULTS.items()}
         self.distinct_ports(ports)
+        published = self.listed("U7S_PUBLISH", publish.parse, publish.EXAMPLE)
+        for clash in publish.clashes(published, ports):
+            self.bad("U7S_PUBLISH", f"host port {clash}", "publish another host port (HOSTPORT:NODEPORT)")
+        mounts_ = self.listed("U7S_MOUNTS", mounts.parse_mounts, mounts.MOUNT_EXAMPLE)
+        devices = self.listed("U7S_DEVICES", mounts.parse_devices, mounts.DEVICE_EXAMPLE)
         multi_node = self.boolean("U7S_MULTI_NODE", False)
         default_project = f"u7s-{_compose_safe(hostname)}" if multi_node else "u7s"
         project = self.name("U7S_PROJECT", default_project)
@@ -340,6 +367,11 @@ class _Resolver:
             multi_node=multi_node,
             workdir=workdir,
             timeout=timeout,
+            pod_subnet=pod_subnet,
+            service_subnet=service_subnet,
+            publish=published,
+            mounts=mounts_,
+            devices=devices,
             sources=dict(self.sources),
         )
 
@@ -393,7 +425,43 @@ class _Resolver:
             self.bad(key, problem, f"set {key} to an address of this host that other hosts reach")
         return value
 
-    def subnet(self, hostname: str) -> tuple[str, str]:
+    def listed(self, key: str, parse, example: str) -> tuple:
+        """A list setting (text with commas, or a YAML list), parsed; () and a problem when bad."""
+        if key not in self.raw or self.raw[key] is None:
+            return ()
+        try:
+            return parse(self.raw[key])
+        except ValueError as exc:
+            self.bad(key, str(exc), example)
+            return ()
+
+    def ranges(self) -> tuple[str, str]:
+        """POD_SUBNET and SERVICE_SUBNET: IPv4 networks apart from each other and from special ranges."""
+        nets: dict[str, ipaddress.IPv4Network | None] = {}
+        for key, default, low, high in (("POD_SUBNET", POD_SUBNET, 8, 22), ("SERVICE_SUBNET", SERVICE_SUBNET, 12, 28)):
+            text = self.text(key, default)
+            nets[key] = None
+            try:
+                net = ipaddress.IPv4Network(text, strict=True)
+            except ValueError:
+                self.bad(key, "not an IPv4 network (address/prefix, host bits zero)", f"use e.g. {key}={default}")
+                continue
+            # Flannel gives each node a /24 of the pod range; kube-apiserver refuses service ranges above /12.
+            if not low <= net.prefixlen <= high:
+                self.bad(key, f"prefix /{net.prefixlen} is outside /{low}../{high}", f"use e.g. {key}={default}")
+                continue
+            problem = values.special_range_problem(net)
+            if problem:
+                self.bad(key, problem, f"use e.g. {key}={default}")
+                continue
+            nets[key] = net
+        pods, services = nets["POD_SUBNET"], nets["SERVICE_SUBNET"]
+        if pods and services and pods.overlaps(services):
+            self.bad("SERVICE_SUBNET", f"{services} overlaps POD_SUBNET {pods}", "give the two ranges apart")
+        # A bad range is reported above; the defaults stand in so the other checks still run.
+        return str(pods or POD_SUBNET), str(services or SERVICE_SUBNET)
+
+    def subnet(self, hostname: str, ranges: tuple[str, str] = (POD_SUBNET, SERVICE_SUBNET)) -> tuple[str, str]:
         text = self.text("NODE_SUBNET") or node_subnet_for(hostname)
         try:
             net = ipaddress.IPv4Network(text, strict=True)
@@ -402,7 +470,7 @@ class _Resolver:
         except ValueError:
             self.bad("NODE_SUBNET", "not an IPv4 /24 network", "use e.g. NODE_SUBNET=10.100.7.0/24")
             return text, self.text("NODE_IP")
-        problem = values.subnet_problem(net)
+        problem = values.subnet_problem(net, pods=ranges[0], services=ranges[1])
         if problem:
             self.bad("NODE_SUBNET", problem, "use another /24, e.g. NODE_SUBNET=10.100.7.0/24")
             return text, self.text("NODE_IP")

@@ -125,10 +125,18 @@ def host_ip_problem(addr: ipaddress.IPv4Address, allow_loopback: bool) -> str | 
     return None
 
 
-def subnet_problem(net: ipaddress.IPv4Network) -> str | None:
-    """Why `net` cannot be a node network, or None when it can."""
-    for other, what in ((SERVICE_SUBNET, "the service range"), (POD_SUBNET, "the pod range"),
-                        (ipaddress.IPv4Network("127.0.0.0/8"), "loopback"),
+def subnet_problem(net: ipaddress.IPv4Network, pods=POD_SUBNET, services=SERVICE_SUBNET) -> str | None:
+    """Why `net` cannot be a node network, or None when it can (given the cluster's pod and service ranges)."""
+    for other, what in ((ipaddress.IPv4Network(services, strict=False), "the service range"),
+                        (ipaddress.IPv4Network(pods, strict=False), "the pod range")):
+        if net.overlaps(other):
+            return f"{net} overlaps {what} {other}"
+    return special_range_problem(net)
+
+
+def special_range_problem(net: ipaddress.IPv4Network) -> str | None:
+    """Why `net` cannot hold cluster addresses (loopback, link-local, multicast, reserved), or None."""
+    for other, what in ((ipaddress.IPv4Network("127.0.0.0/8"), "loopback"),
                         (ipaddress.IPv4Network("169.254.0.0/16"), "link-local"),
                         (ipaddress.IPv4Network("224.0.0.0/4"), "multicast"),
                         (ipaddress.IPv4Network("240.0.0.0/4"), "the reserved range"),

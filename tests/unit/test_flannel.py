@@ -49,7 +49,7 @@ def test_a_deployed_release_is_left_alone():
 
 
 UPGRADE = ["helm", "upgrade", "--install", "flannel", "/flannel", "--namespace", "kube-flannel",
-           "--set-json", "flannel.backendPort=9072"]
+           "--set-json", "flannel.backendPort=9072", "--set-json", "podCidr=\"10.244.0.0/16\""]
 
 
 def test_no_release_is_installed_with_port_flannel():

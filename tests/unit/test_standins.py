@@ -560,7 +560,7 @@ def _mutate(docs, kind, path, value):
 INVALID_CONFIGS = [
     ("ClusterConfiguration", "apiServer.extraArgs", {"secure-port": "6443"},
      "ClusterConfiguration.apiServer.extraArgs: is a mapping"),
-    ("ClusterConfiguration", "networking.podSubnet", "10.245.0.0/16", "ClusterConfiguration.networking.podSubnet"),
+    ("ClusterConfiguration", "networking.podSubnet", "10.245.0.0/33", "ClusterConfiguration.networking.podSubnet: want an IPv4 CIDR"),
     ("InitConfiguration", "localAPIEndpoint.bindPort", "6443", "InitConfiguration.localAPIEndpoint.bindPort"),
     ("ClusterConfiguration", "apiServer.certSANs", ["localhost", "127.0.0.1", CP],
      f'ClusterConfiguration.apiServer.certSANs: missing "{CP_HOST_IP}"'),

@@ -5,6 +5,7 @@ it is about (`ClusterConfiguration.networking.podSubnet: ...`), so a failing tes
 says what u7s rendered wrong.
 """
 
+import ipaddress
 import json
 
 import yaml
@@ -61,8 +62,9 @@ def problems(text, env):
         "kubelet-preferred-address-types": "ExternalIP",
     })
     _expect_args(found, c, cluster, "controllerManager.extraArgs", {"cloud-provider": "external"})
-    _expect(found, c, cluster, "networking.serviceSubnet", "10.96.0.0/16")
-    _expect(found, c, cluster, "networking.podSubnet", "10.244.0.0/16")
+    # Any IPv4 ranges kubeadm accepts (u7s's POD_SUBNET, SERVICE_SUBNET; defaults 10.244.0.0/16, 10.96.0.0/16).
+    _expect_cidr(found, c, cluster, "networking.serviceSubnet")
+    _expect_cidr(found, c, cluster, "networking.podSubnet")
     _expect_args(found, c, cluster, "etcd.local.extraArgs", {
         "listen-client-urls": f"https://127.0.0.1:{etcd},https://{e['NODE_IP']}:{etcd}",
         "advertise-client-urls": f"https://{e['NODE_IP']}:{etcd}",
@@ -121,6 +123,14 @@ def _expect(found, kind, doc, field, want):
     # Compare types too: YAML `0` is not `false`, and `"6443"` is not a port number.
     if type(got) is not type(want) or got != want:
         found.append(f"{kind}.{field}: want {json.dumps(want)}, got {_show(got)}")
+
+
+def _expect_cidr(found, kind, doc, field):
+    got = _get(doc, field)
+    try:
+        ipaddress.IPv4Network(got, strict=True)
+    except (TypeError, ValueError):
+        found.append(f"{kind}.{field}: want an IPv4 CIDR, got {_show(got)}")
 
 
 def _expect_members(found, kind, doc, field, wanted):
