@@ -135,6 +135,23 @@ class RemoteHost(ContextHost):
                 raise U7sError(f"{self.name}: lost the SSH connection: {exc}") from None
             raise
 
+    def run_streaming(self, argv, source, sent=None) -> Result:
+        """The command on its own SSH channel; the source goes in with sendall, chunk by chunk."""
+        import shlex
+
+        from .hosts import pump
+
+        channel = self.context.client.get_transport().open_session()
+        try:
+            channel.exec_command(shlex.join(str(a) for a in argv))
+            stdout, stderr = channel.makefile("rb"), channel.makefile_stderr("rb")
+            return pump(source, channel.sendall, channel.shutdown_write, stdout.read, stderr.read,
+                        channel.recv_exit_status, sent)
+        except (OSError, EOFError) as exc:
+            raise U7sError(f"{self.name}: lost the SSH connection: {exc}") from None
+        finally:
+            channel.close()
+
     def read_text(self, path: str) -> str | None:
         try:
             with self.sftp.open(path, "r") as handle:

@@ -147,3 +147,11 @@ class FakeHost(Host):
 
     def makedirs(self, path: str, mode: int = 0o700) -> None:
         pass
+
+    def run_streaming(self, argv, source, sent=None) -> Result:
+        """Answer like `run`; what was streamed is kept in `streamed` (one entry per call)."""
+        data = source.read()
+        self.__dict__.setdefault("streamed", []).append(data)
+        if sent:
+            sent(len(data))
+        return self.run(argv, check=False)

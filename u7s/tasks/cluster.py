@@ -261,3 +261,25 @@ def reset(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=
     if not dry_run:
         confirm(yes, "this resets Kubernetes on every host")
     _phases(c, [RESET], inventory, set_, accept_unknown_host_keys, dry_run)
+
+
+@task(iterable=["set_", "image"], help={**CHANGES, "image": "an image of the controller's engine (repeatable)",
+                                         "archive": "load this `docker save` or OCI archive instead"})
+@clean_errors
+def load_image(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, image=None,
+               archive=None):
+    """Load images (from the controller's engine, or an archive) into every node's containerd, hosts in parallel."""
+    import contextlib
+
+    from .. import images
+    from ..cluster import execute
+    from ._common import local
+
+    host, s = (None, None) if archive else local(c)[:2]
+    source = images.Source(host, s, image, archive)
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
+    if dry_run:
+        execute(run, [images.load_phase(source, None)])
+        return
+    with source as loaded, run.board or contextlib.nullcontext():
+        execute(run, [images.load_phase(source, loaded)])

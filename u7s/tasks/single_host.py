@@ -312,3 +312,15 @@ def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
 
     host, s, report = local(c, set_)
     smoke.run(host, s, report, kubeconfig=kubeconfig, kubectl=kubectl)
+
+
+@task(iterable=["set_", "image"], help={**S, "image": "an image of this host's engine (repeatable)",
+                                         "archive": "load this `docker save` or OCI archive instead"})
+@clean_errors
+def load_image(c, set_=None, image=None, archive=None):
+    """Load images (from the engine, or an archive) into the node's containerd, for imagePullPolicy: IfNotPresent."""
+    from .. import images
+
+    node = node_of(c, set_)
+    with images.Source(node.host, node.s, image, archive) as (path, found):
+        node.report.done(images.load(node, path, found, node.report.info))
