@@ -283,3 +283,16 @@ def load_image(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry
         return
     with source as loaded, run.board or contextlib.nullcontext():
         execute(run, [images.load_phase(source, loaded)])
+
+
+@task(iterable=ITER, help={**COMMON, "output": "the bundle to write (default: ./u7s-logs-DATE-TIME.tar.gz)"})
+@clean_errors
+def export_logs(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None):
+    """Write one .tar.gz with every host's logs, state and versions (a folder per host, secrets redacted)."""
+    from .. import logbundle
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys)
+    path = output or logbundle.default_output()
+    logbundle.write_bundle(path, logbundle.collect_all(run.members, logbundle.known_secrets(c.config)))
+    run.report.done(f"log bundle written (0600): {path}")
+    out(path)

@@ -324,3 +324,17 @@ def load_image(c, set_=None, image=None, archive=None):
     node = node_of(c, set_)
     with images.Source(node.host, node.s, image, archive) as (path, found):
         node.report.done(images.load(node, path, found, node.report.info))
+
+
+@task(iterable=ITER, help={**S, "output": "the bundle to write (default: ./u7s-logs-DATE-TIME.tar.gz)"})
+@clean_errors
+def export_logs(c, set_=None, output=None):
+    """Write a .tar.gz of the node's logs, state and versions for a bug report (secrets redacted); print its path."""
+    from .. import logbundle
+
+    host, s, report = local(c, set_)
+    path = output or logbundle.default_output()
+    files = logbundle.collect(host, s, logbundle.known_secrets(c.config))
+    logbundle.write_bundle(path, {s.hostname: files})
+    report.done(f"log bundle written (0600): {path}")
+    out(path)
