@@ -644,3 +644,29 @@ def test_a_node_whose_kubelet_went_quiet_turns_unknown():
     later = now + datetime.timedelta(seconds=30)
     assert ready_condition(api.node_view(node, later))["status"] == "Unknown"
     assert ready_condition(node)["status"] == "True"  # the stored object is unchanged
+
+
+def test_real_kubectl_drain_cordons_evicts_skips_daemonset_pods_and_needs_force_for_bare_pods(cluster, kubectl):
+    poll("the control plane's Node", lambda: get_node(cluster, kubectl, CP))
+    create_flannel_namespace(cluster, kubectl)
+    install_flannel(cluster)
+    poll("flannel's pod", lambda: cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel", "-o", "name").stdout)
+    bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "kube-flannel"},
+            "spec": {"nodeName": CP, "containers": [{"name": "c", "image": "docker.io/u7s-test/hello:1"}]}}
+    (cluster.root / "bare.json").write_text(json.dumps(bare))
+    cluster.kubectl(kubectl, "create", "--validate=false", "-f", str(cluster.root / "bare.json"))
+    drain = ["drain", CP, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=20s"]
+    refused = cluster.kubectl(kubectl, *drain, ok=False)
+    assert "cannot delete Pods that declare no controller" in refused.stderr and "kube-flannel/bare" in refused.stderr
+    assert get_node(cluster, kubectl, CP)["spec"]["unschedulable"] is True  # cordoned before it gave up
+    done = cluster.kubectl(kubectl, *drain, "--force")
+    assert "evicting pod kube-flannel/bare" in done.stdout + done.stderr and f"node/{CP} drained" in done.stdout
+    pods = cluster.kubectl_json(kubectl, "pods", "-n", "kube-flannel")["items"]
+    assert [p["metadata"]["name"] for p in pods if p["metadata"]["name"] == "bare"] == []
+    assert any(p["metadata"]["name"].startswith("kube-flannel-ds-") for p in pods)  # DaemonSet pods stay
+    audit = [json.loads(line) for line in (cluster.root / "var/lib/u7s-standin/audit.jsonl").read_text().splitlines()]
+    assert any(a["verb"] == "POST" and a["uri"].startswith("/api/v1/namespaces/kube-flannel/pods/bare/eviction")
+               and a["code"] == 201 for a in audit)
+    assert any(a["uri"].startswith("/api/v1/pods?fieldSelector=spec.nodeName%3D") for a in audit)
+    cluster.kubectl(kubectl, "uncordon", CP)
+    assert not get_node(cluster, kubectl, CP)["spec"].get("unschedulable")

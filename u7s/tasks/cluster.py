@@ -296,3 +296,21 @@ def export_logs(c, inventory=None, set_=None, accept_unknown_host_keys=False, ou
     logbundle.write_bundle(path, logbundle.collect_all(run.members, logbundle.known_secrets(c.config)))
     run.report.done(f"log bundle written (0600): {path}")
     out(path)
+
+
+@task(iterable=ITER, help={**CHANGES, "name": "the inventory name of the worker to remove",
+                           "yes": "do not ask for confirmation", "force": "also delete pods no controller manages "
+                           "(kubectl drain --force)", "timeout": "seconds the drain may take (default 300)"})
+@clean_errors
+def remove_node(c, name=None, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False,
+                force=False, timeout=300):
+    """Remove a worker: drain it, delete its Node, kubeadm reset in it, down-v on its host."""
+    from .. import nodes_remove
+
+    if not name:
+        raise Exit("u7s: cluster.remove-node: give the host with --name NAME", code=1)
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
+    nodes_remove.leaving_member(run, name)  # before asking: a wrong name is refused at once
+    if not dry_run:
+        confirm(yes, f"this drains {name}, deletes its Node and its node container's data")
+    nodes_remove.remove(run, name, int(timeout), force)

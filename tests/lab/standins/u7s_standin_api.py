@@ -377,6 +377,8 @@ class Api:
         obj, error = self._decode(request)
         if error:
             return error["code"], error
+        if sub == "eviction":
+            return self._evict(request, user, resource, namespace, name, obj)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
@@ -498,6 +500,19 @@ class Api:
         if request.query.get("dryRun") == "All":
             return 200, new
         return self._write(resource, namespace, name, old, new, sub)
+
+    def _evict(self, request, user, resource, namespace, name, obj):
+        """POST pods/NAME/eviction (policy/v1 Eviction): the pod is deleted at once (no disruption budgets here)."""
+        if obj.get("kind") != "Eviction" or obj.get("apiVersion") not in ("policy/v1", "policy/v1beta1"):
+            return 400, objects.status(400, f"the API version in the data ({obj.get('apiVersion')}) does not match "
+                                            "the expected API version (policy/v1)")
+        if (obj.get("metadata") or {}).get("name") not in (None, name):
+            return 400, objects.status(400, f"name in URL does not match name in Eviction object")
+        if ("pods", namespace, name) not in self.store:
+            return 404, objects.not_found("pods", name)
+        if request.query.get("dryRun") != "All":
+            self._delete(request, user, resource, namespace, name, "")
+        return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def _delete(self, request, user, resource, namespace, name, sub):
         obj = self.store.pop((resource.name, namespace, name), None)

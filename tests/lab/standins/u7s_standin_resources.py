@@ -30,7 +30,7 @@ RESOURCES = [
     Resource("nodes", "Node", namespaced=False, short=("no",), subresources=("status",)),
     Resource("configmaps", "ConfigMap", short=("cm",)),
     Resource("secrets", "Secret"),
-    Resource("pods", "Pod", short=("po",), subresources=("status",)),
+    Resource("pods", "Pod", short=("po",), subresources=("status", "eviction")),
     Resource("serviceaccounts", "ServiceAccount", short=("sa",)),
     Resource("daemonsets", "DaemonSet", group="apps", short=("ds",), subresources=("status",)),
     Resource("certificatesigningrequests", "CertificateSigningRequest", group="certificates.k8s.io",
@@ -81,6 +81,10 @@ def resource_list(group, version):
             entry["shortNames"] = r.short
         items.append(entry)
         for sub in r.subresources:
+            if sub == "eviction":  # as the real one lists it: kubectl drain looks for this entry
+                items.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+                              "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+                continue
             items.append({"name": f"{r.name}/{sub}", "singularName": "", "namespaced": r.namespaced,
                           "kind": r.kind, "verbs": ["get", "patch", "update"]})
     return {"kind": "APIResourceList", "apiVersion": "v1",
