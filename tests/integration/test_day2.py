@@ -1,0 +1,141 @@
+"""Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs, remove-node.
+
+One cluster (cluster.create with U7S_PUBLISH and U7S_MOUNTS) serves every test here.
+containerd, ctr, SSH and the engines are real; kubeadm, the API server and the
+kubelet are the lab's stand-ins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import tarfile
+
+import pytest
+
+from tests.image_archive import docker_save
+from u7s_cli import inventory, u7s
+
+pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
+
+MOUNT = "day2-data"  # in each lab user's home
+PORT = 30080
+
+
+def _wipe(lab, path):
+    u7s("cluster.down-v", "--yes", "--inventory", str(path), check=False)
+    for h in lab.hosts:
+        h.docker(["rm", "-f", "u7s-node"], check=False)
+        h.docker(["volume", "rm", "u7s-var", "u7s-opt", "u7s-etc"], check=False)
+
+
+@pytest.fixture(scope="module")
+def day2(lab, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("day2")
+    for h in lab.hosts:
+        h.ssh(["sh", "-c", f'mkdir -p "$HOME/{MOUNT}" && echo "from $(hostname)" > "$HOME/{MOUNT}/hello"'])
+    path = inventory(lab, tmp, U7S_PUBLISH=f"{PORT}/tcp", U7S_MOUNTS=f"{lab.hosts[0].home}/{MOUNT}:/data:ro")
+    # Mount paths are host facts: every host's user has its own home, so each host names its own.
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    for entry, h in zip(data["hosts"], lab.hosts):
+        entry["settings"] = {"U7S_MOUNTS": f"{h.home}/{MOUNT}:/data:ro"}
+    del data["settings"]["U7S_MOUNTS"]
+    path.write_text(yaml.safe_dump(data))
+    _wipe(lab, path)
+    u7s("cluster.create", "--inventory", str(path), cwd=tmp)
+    yield path, tmp
+    _wipe(lab, path)
+
+
+def test_published_port_answers_at_host_ip_from_another_host_and_mount_is_readable(lab, day2):
+    cp, w1, _ = lab.hosts
+    listener = ("import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+                f"s.bind(('0.0.0.0', {PORT})); s.listen(); c, _ = s.accept(); c.sendall(b'u7s-published'); c.close()")
+    cp.docker(["exec", "-d", "u7s-node", "python3", "-c", listener])
+    client = ("import socket, time\n"
+              "for _ in range(50):\n"
+              "    try:\n"
+              f"        print(socket.create_connection(('{cp.address}', {PORT}), timeout=2).recv(64).decode()); break\n"
+              "    except OSError: time.sleep(0.2)\n")
+    assert w1.ssh(["python3", "-c", client]).stdout.strip() == "u7s-published"
+    for h in lab.hosts:
+        assert h.docker(["exec", "u7s-node", "cat", "/data/hello"]).stdout.strip() == f"from {h.name}"
+        assert h.docker(["exec", "u7s-node", "sh", "-c", "echo x > /data/new"], check=False).returncode != 0  # :ro
+
+
+def test_load_image_from_an_archive_reaches_every_node_and_a_second_run_skips(lab, day2):
+    path, tmp = day2
+    archive = tmp / "hello.tar"
+    image_id = docker_save(str(archive), ref="docker.io/u7s-test/day2:1")
+    r = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
+    assert r.stderr.count("imported docker.io/u7s-test/day2:1") == 3, r.stderr
+    for h in lab.hosts:
+        listing = h.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls"]).stdout
+        row = next(line for line in listing.splitlines() if line.startswith("docker.io/u7s-test/day2:1 "))
+        assert f"io.u7s.image-id={image_id}" in row
+    again = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
+    assert again.stderr.count("skipped") == 3, again.stderr
+
+
+def test_export_logs_has_every_hosts_part_and_no_secret(lab, day2):
+    path, tmp = day2
+    cp = lab.hosts[0]
+    out = tmp / "logs.tar.gz"
+    r = u7s("cluster.export-logs", "--output", str(out), "--inventory", str(path), cwd=tmp)
+    assert r.stdout.strip() == str(out) and out.stat().st_mode & 0o777 == 0o600
+    with tarfile.open(out) as tar:
+        names = set(tar.getnames())
+        blob = b"\n".join(tar.extractfile(m).read() for m in tar.getmembers())
+    for h in lab.hosts:
+        for part in ("journal-boot.txt", "journal-kubelet.txt", "engine-inspect.json", "compose.yaml",
+                     "kubeadm-config.yaml", "preflight.json", "status.json", "kubeadm-version.txt"):
+            assert f"{h.name}/{part}" in names
+    assert b"u7s-standin" in blob  # the journals are really there (the stand-ins log to them)
+    # The cluster's real secrets: the admin key, the CA key, every bootstrap token.
+    admin = cp.docker(["exec", "u7s-node", "cat", "/etc/kubernetes/admin.conf"]).stdout
+    key_data = re.search(r"client-key-data: (\S+)", admin).group(1)
+    ca_key = cp.docker(["exec", "u7s-node", "cat", "/etc/kubernetes/pki/ca.key"]).stdout
+    secrets = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "secrets", "-n", "kube-system",
+                                    "-o", "json"]).stdout)["items"]
+    tokens = [base64.b64decode(s["data"]["token-secret"]).decode() for s in secrets
+              if s.get("type") == "bootstrap.kubernetes.io/token"]
+    assert tokens  # cluster.create's join token is there to be looked for
+    key_body = "".join(ca_key.strip().splitlines()[1:-1])[:64]
+    for secret in [key_data, base64.b64decode(key_data).decode().splitlines()[1], key_body, *tokens]:
+        assert secret.encode() not in blob
+    assert not re.search(rb"[a-z0-9]{6}\.[a-z0-9]{16}", blob)
+
+
+def _subnet(h):
+    return h.docker(["network", "inspect", "u7s", "--format", "{{(index .IPAM.Config 0).Subnet}}"]).stdout.strip()
+
+
+def test_a_worker_is_removed_and_joins_again_and_the_others_keep_their_subnets(lab, day2):
+    path, tmp = day2
+    cp, w1, w2 = lab.hosts
+    subnets = {h.name: _subnet(h) for h in lab.hosts}
+    bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "default"},
+            "spec": {"nodeName": f"u7s-{w2.name}", "containers": [{"name": "c", "image": "u7s-test/day2:1"}]}}
+    cp.docker(["exec", "-i", "u7s-node", "kubectl", "create", "--validate=false", "-f", "-"], input=json.dumps(bare))
+
+    refused = u7s("cluster.remove-node", "--name", w2.name, "--yes", "--timeout", "20", "--inventory", str(path),
+                  cwd=tmp, check=False)
+    assert refused.returncode == 1 and "only deleted with --force" in refused.stderr, refused.stderr
+    assert w2.docker(["ps", "-q", "--filter", "name=u7s-node"]).stdout.strip()  # nothing after the drain ran
+
+    u7s("cluster.remove-node", "--name", w2.name, "--yes", "--force", "--inventory", str(path), cwd=tmp)
+    names = cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
+    assert names == [f"node/u7s-{cp.name}", f"node/u7s-{w1.name}"]
+    assert w2.docker(["ps", "-aq", "--filter", "name=u7s-node"]).stdout.strip() == ""
+    assert "u7s-var" not in w2.docker(["volume", "ls", "-q"]).stdout.split()
+
+    again = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
+    assert "already joined" in again.stderr and f"joined u7s-{cp.name}" in again.stderr
+    names = cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
+    assert len(names) == 3
+    assert {h.name: _subnet(h) for h in (cp, w1)} == {h.name: subnets[h.name] for h in (cp, w1)}
+
+
