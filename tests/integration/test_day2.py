@@ -1,4 +1,4 @@
-"""Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs, remove-node.
+"""Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs.
 
 One cluster (cluster.create with U7S_PUBLISH and U7S_MOUNTS) serves every test here.
 containerd, ctr, SSH and the engines are real; kubeadm, the API server and the
@@ -139,3 +139,63 @@ def test_a_worker_is_removed_and_joins_again_and_the_others_keep_their_subnets(l
     assert {h.name: _subnet(h) for h in (cp, w1)} == {h.name: subnets[h.name] for h in (cp, w1)}
 
 
+
+def _node_versions(cp):
+    nodes = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
+    return {n["metadata"]["name"]: (n["status"]["nodeInfo"]["kubeletVersion"], bool(n["spec"].get("unschedulable")))
+            for n in nodes}
+
+
+def test_upgrade_moves_the_control_plane_then_each_worker_and_the_volumes_survive(lab, day2):
+    import yaml
+
+    from tests.lab.image import NEXT_KUBE_VERSION
+
+    path, tmp = day2
+    cp, w1, w2 = lab.hosts
+    data = yaml.safe_load(path.read_text())
+    data["settings"]["NODE_IMAGE"] = "u7s-lab-node:next"
+    path.write_text(yaml.safe_dump(data))
+    archive = tmp / "kept.tar"
+    docker_save(str(archive), ref="docker.io/u7s-test/kept:1", content="kept across the upgrade\n")
+    u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
+    volumes = {h.name: h.docker(["volume", "inspect", "u7s-var", "--format", "{{.CreatedAt}}"]).stdout for h in lab.hosts}
+    containers = {h.name: h.docker(["inspect", "u7s-node", "--format", "{{.Id}}"]).stdout for h in lab.hosts}
+
+    dry = u7s("cluster.upgrade", "--dry-run", "--inventory", str(path), cwd=tmp)
+    would = [line for line in dry.stderr.splitlines() if "would " in line]
+    assert f"cluster at v1.35.0; the node image carries {NEXT_KUBE_VERSION}" in dry.stderr
+    assert [line.split()[0] for line in would] == [cp.name] * 3 + [w1.name] * 5 + [w2.name] * 5
+    assert "kubeadm upgrade apply --yes v1.36.0" in would[1] and "kubectl drain" in would[3]
+    assert containers == {h.name: h.docker(["inspect", "u7s-node", "--format", "{{.Id}}"]).stdout for h in lab.hosts}
+
+    r = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp)
+    done = [line for line in r.stderr.splitlines() if "drained" in line or "uncordoned" in line or "upgrade" in line]
+    order = [(line.split()[0], word) for line in done for word in ("apply", "drained", "upgrade node", "uncordoned")
+             if word in line]
+    assert order == [(cp.name, "apply"), (w1.name, "drained"), (w1.name, "upgrade node"), (w1.name, "uncordoned"),
+                     (w2.name, "drained"), (w2.name, "upgrade node"), (w2.name, "uncordoned")], r.stderr
+    assert [c["argv"] for c in _standin_calls(cp) if c["argv"][:2] == ["upgrade", "apply"]][-1] == \
+        ["upgrade", "apply", "--yes", NEXT_KUBE_VERSION]
+    for w in (w1, w2):
+        assert ["upgrade", "node"] in [c["argv"] for c in _standin_calls(w) if c["rc"] == 0]
+    assert _node_versions(cp) == {f"u7s-{h.name}": (NEXT_KUBE_VERSION, False) for h in lab.hosts}
+    server = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "version", "-o", "json"]).stdout)["serverVersion"]
+    assert server["gitVersion"] == NEXT_KUBE_VERSION
+    for h in lab.hosts:  # new containers on the same volumes: the cluster's data survived
+        assert h.docker(["inspect", "u7s-node", "--format", "{{.Id}}"]).stdout != containers[h.name]
+        assert h.docker(["volume", "inspect", "u7s-var", "--format", "{{.CreatedAt}}"]).stdout == volumes[h.name]
+        assert "docker.io/u7s-test/kept:1" in h.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls",
+                                                         "-q"]).stdout
+
+    data["settings"]["NODE_IMAGE"] = "u7s-lab-node:latest"
+    path.write_text(yaml.safe_dump(data))
+    down = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp, check=False)
+    assert down.returncode == 1 and "kubeadm does not support downgrades" in down.stderr
+    assert {h.name: h.docker(["inspect", "u7s-node", "--format", "{{.Config.Image}}"]).stdout.strip()
+            for h in lab.hosts} == {h.name: "u7s-lab-node:next" for h in lab.hosts}
+
+
+def _standin_calls(host):
+    text = host.docker(["exec", "u7s-node", "cat", "/var/lib/u7s-standin/calls.jsonl"], check=False).stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

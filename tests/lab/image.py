@@ -7,6 +7,9 @@ kubectl.py); kubeadm, helm, the kubelet and the API server are the test stand-in
 from tests/lab/standins/.
 Each lab engine gets the image by `docker import` of the tarball and a small
 `docker build`; an engine that already has the image's content tag is skipped.
+A second tag, `u7s-lab-node:next`, is the same image plus one file saying it carries
+the next minor Kubernetes version (NEXT_KUBE_VERSION), for upgrade tests: one more
+layer of a few bytes on top of the first image.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ MASKED_UNITS = ("sys-kernel-debug.mount", "sys-kernel-tracing.mount")
 FLANNEL_CHART = ("apiVersion: v2\nname: flannel\nversion: v0.27.4\nappVersion: v0.27.4\n"
                  "description: u7s lab stand-in (the helm stand-in renders its objects)\n")
 # Stands for kind's /usr/local/bin/entrypoint, which the real node image runs between ours and init.
+NEXT_KUBE_VERSION = "v1.36.0"
+STANDIN_VERSION_FILE = "usr/local/share/u7s-standin/kube-version"  # u7s_standin_common.VERSION_FILE
 KIND_ENTRYPOINT = '#!/bin/sh\n# u7s lab: stands for kindest/node\'s entrypoint; nothing to prepare here.\nexec "$@"\n'
 
 
@@ -51,6 +56,10 @@ class NodeImage:
     @property
     def tag(self) -> str:
         return f"{NODE_IMAGE}:latest"
+
+    @property
+    def next_tag(self) -> str:
+        return f"{NODE_IMAGE}:next"
 
     @property
     def content_tag(self) -> str:
@@ -88,6 +97,10 @@ def prepare(repo: Path, work_dir: Path) -> NodeImage:
         "STOPSIGNAL SIGRTMIN+3",
         "",
     ]))
+    nxt = work_dir / "node-image-next"
+    nxt.mkdir()
+    (nxt / "kube-version").write_text(NEXT_KUBE_VERSION + "\n")
+    (nxt / "Dockerfile").write_text(f"FROM {NODE_IMAGE}:{content_hash}\nCOPY kube-version /{STANDIN_VERSION_FILE}\n")
     return NodeImage(context=context, content_hash=content_hash, rootfs_tar=tar)
 
 
@@ -97,11 +110,14 @@ def load(image: NodeImage, docker_host: str, host_name: str) -> None:
     if _has_image(image.content_tag, env):
         run(["docker", "tag", image.content_tag, image.tag], env=env)
         log(f"{host_name}: node image {image.content_tag} already there")
-        return
-    if not _has_image(image.base_tag, env):
-        run(["docker", "import", str(image.rootfs_tar), image.base_tag], env=env, timeout=600)
-    run(["docker", "build", "-q", "-t", image.content_tag, "-t", image.tag, str(image.context)], env=env, timeout=600)
-    log(f"{host_name}: node image {image.content_tag} built")
+    else:
+        if not _has_image(image.base_tag, env):
+            run(["docker", "import", str(image.rootfs_tar), image.base_tag], env=env, timeout=600)
+        run(["docker", "build", "-q", "-t", image.content_tag, "-t", image.tag, str(image.context)], env=env,
+            timeout=600)
+        log(f"{host_name}: node image {image.content_tag} built")
+    run(["docker", "build", "-q", "-t", image.next_tag, str(image.context.parent / "node-image-next")], env=env,
+        timeout=600)
 
 
 def _has_image(tag: str, env: dict) -> bool:

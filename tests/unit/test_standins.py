@@ -670,3 +670,38 @@ def test_real_kubectl_drain_cordons_evicts_skips_daemonset_pods_and_needs_force_
     assert any(a["uri"].startswith("/api/v1/pods?fieldSelector=spec.nodeName%3D") for a in audit)
     cluster.kubectl(kubectl, "uncordon", CP)
     assert not get_node(cluster, kubectl, CP)["spec"].get("unschedulable")
+
+
+def _server_version(cluster, kubectl):
+    return json.loads(cluster.kubectl(kubectl, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
+
+
+def test_kubeadm_upgrade_refuses_what_kubeadm_refuses_and_moves_the_control_plane_one_minor(cluster, worker, kubectl):
+    assert _server_version(cluster, kubectl) == "v1.35.0"
+    skip = cluster.run("kubeadm", "upgrade", "apply", "--yes", "v1.37.0", ok=False)
+    assert "FATAL: the --version argument is invalid due to these fatal errors" in skip.stderr
+    assert 'Specified version to upgrade to "v1.37.0" is too high; kubeadm can upgrade only 1 minor version' \
+        in skip.stderr
+    assert 'is higher than the kubeadm version "v1.35.0"' in skip.stderr
+    # The node image of the next minor carries its own kubeadm (and kubelet): the version file says which.
+    version_file = cluster.root / common.VERSION_FILE.lstrip("/")
+    version_file.parent.mkdir(parents=True, exist_ok=True)
+    version_file.write_text("v1.36.0\n")
+    assert cluster.run("kubeadm", "version", "-o", "short").stdout.strip() == "v1.36.0"
+    plan = cluster.run("kubeadm", "upgrade", "plan").stdout
+    assert "Cluster version: v1.35.0" in plan and "kubeadm upgrade apply v1.36.0" in plan
+    unconfirmed = cluster.run("kubeadm", "upgrade", "apply", "v1.36.0", ok=False)
+    assert "won't proceed" in unconfirmed.stderr and _server_version(cluster, kubectl) == "v1.35.0"
+    done = cluster.run("kubeadm", "upgrade", "apply", "-y", "v1.36.0")
+    assert 'SUCCESS! A control plane node of your cluster was upgraded to "v1.36.0"' in done.stdout
+    assert _server_version(cluster, kubectl) == "v1.36.0"
+    down = cluster.run("kubeadm", "upgrade", "apply", "--yes", "v1.35.0", ok=False)
+    assert 'is lower than the cluster version "v1.36.0". Downgrades are not supported yet' in down.stderr
+    # A worker: join, then `kubeadm upgrade node` rewrites its kubelet configuration from the cluster's.
+    argv = join_command(cluster, "--ttl", "15m")
+    worker.run("kubeadm", *argv[1:])
+    (worker.root / "var/lib/kubelet/config.yaml").write_text("stale: true\n")
+    node = worker.run("kubeadm", "upgrade", "node")
+    assert "The configuration for this node was successfully upgraded!" in node.stdout
+    assert yaml.safe_load((worker.root / "var/lib/kubelet/config.yaml").read_text())["port"] == \
+        int(cluster.env["PORT_KUBELET"])

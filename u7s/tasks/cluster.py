@@ -314,3 +314,14 @@ def remove_node(c, name=None, inventory=None, set_=None, accept_unknown_host_key
     if not dry_run:
         confirm(yes, f"this drains {name}, deletes its Node and its node container's data")
     nodes_remove.remove(run, name, int(timeout), force)
+
+
+@task(iterable=ITER, help={**CHANGES, "force": "drain also deletes pods no controller manages",
+                           "timeout": "seconds each drain may take (default 300)"})
+@clean_errors
+def upgrade(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, force=False, timeout=300):
+    """Upgrade to the node image's Kubernetes version: control plane first, then each worker (drain, uncordon)."""
+    from .. import upgrade as _upgrade
+
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
+    _upgrade.run_upgrade(run, int(timeout), force)

@@ -338,3 +338,13 @@ def export_logs(c, set_=None, output=None):
     logbundle.write_bundle(path, {s.hostname: files})
     report.done(f"log bundle written (0600): {path}")
     out(path)
+
+
+@task(iterable=ITER, help={**S, "dry-run": "print the steps in order; change nothing"})
+@clean_errors
+def upgrade(c, set_=None, dry_run=False):
+    """Move this single-host cluster to the Kubernetes version of the node image the settings now name."""
+    from .. import upgrade as _upgrade
+
+    node = node_of(c, set_, lock=not dry_run)
+    _upgrade.execute(node, {}, {}, node.report, dry_run)

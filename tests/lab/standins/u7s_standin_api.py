@@ -20,6 +20,8 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
+import yaml
+
 import u7s_standin_api_objects as objects
 import u7s_standin_resources as resources
 from u7s_standin_common import now_iso, save_state, load_state
@@ -244,7 +246,7 @@ class Api:
         if path in ("/livez", "/healthz", "/readyz") or path.startswith(("/livez/", "/readyz/")):
             return self._health(path)
         if path == "/version":
-            return 200, resources.version_info(), "application/json"
+            return 200, resources.version_info(self.cluster_version()), "application/json"
         if user is ANONYMOUS and not path.startswith("/api/v1/namespaces/kube-public/configmaps/cluster-info"):
             return self._forbidden_path(user, request)
         if path == "/api":
@@ -279,6 +281,14 @@ class Api:
                   "[-]poststarthook/rbac/bootstrap-roles failed: reason withheld",
                   "[+]shutdown ok", "readyz check failed"]
         return 500, ("\n".join(checks) + "\n").encode(), "text/plain; charset=utf-8"
+
+    def cluster_version(self):
+        """kubernetesVersion of the stored kubeadm ClusterConfiguration (the static pods' version), if any."""
+        cm = self.store.get(("configmaps", "kube-system", "kubeadm-config"))
+        try:
+            return yaml.safe_load(cm["data"]["ClusterConfiguration"]).get("kubernetesVersion")
+        except (TypeError, KeyError, AttributeError, yaml.YAMLError):
+            return None
 
     def _forbidden_path(self, user, request):
         return self._json(objects.status(

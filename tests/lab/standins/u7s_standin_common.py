@@ -42,7 +42,10 @@ UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 CNI_DIR = "/etc/cni/net.d"
-KUBE_VERSION = "v1.35.0"
+# The Kubernetes version the node image carries (kubeadm's and the kubelet's): a second lab
+# image for upgrade tests writes another one into VERSION_FILE.
+VERSION_FILE = "/usr/local/share/u7s-standin/kube-version"
+DEFAULT_KUBE_VERSION = "v1.35.0"
 SECRET_FLAGS = ("--token", "--discovery-token-ca-cert-hash", "--certificate-key", "--tls-bootstrap-token",
                 "--discovery-token")
 
@@ -68,6 +71,18 @@ def host_path(path):
     if not root or not os.path.isabs(path) or path == root or path.startswith(root + "/"):
         return path
     return root + path
+
+
+def image_kube_version():
+    """Return the Kubernetes version this node image carries."""
+    try:
+        with open(host_path(VERSION_FILE)) as f:
+            return f.read().strip() or DEFAULT_KUBE_VERSION
+    except FileNotFoundError:
+        return DEFAULT_KUBE_VERSION
+
+
+KUBE_VERSION = image_kube_version()
 
 
 def under_test():

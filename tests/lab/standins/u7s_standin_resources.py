@@ -5,7 +5,7 @@ need. Discovery is the plain (unaggregated) form: kubectl asks for aggregated
 discovery first and falls back when the answer is application/json.
 """
 
-KUBE_VERSION = "v1.35.0"
+from u7s_standin_common import KUBE_VERSION  # noqa: E402  (the version this image carries)
 
 
 class Resource:
@@ -91,9 +91,10 @@ def resource_list(group, version):
             "groupVersion": f"{group}/{version}" if group else version, "resources": items}
 
 
-def version_info():
-    """GET /version."""
-    major, minor, _ = KUBE_VERSION.lstrip("v").split(".")
-    return {"major": major, "minor": minor, "gitVersion": KUBE_VERSION, "gitCommit": "u7s-test-standin",
+def version_info(version=None):
+    """GET /version: the control plane's version (what kubeadm init or upgrade apply last set)."""
+    version = version or KUBE_VERSION
+    major, minor, _ = version.lstrip("v").split(".")
+    return {"major": major, "minor": minor, "gitVersion": version, "gitCommit": "u7s-test-standin",
             "gitTreeState": "clean", "buildDate": "2025-12-17T00:00:00Z", "goVersion": "none",
             "compiler": "gc", "platform": "linux/amd64"}

@@ -1,0 +1,105 @@
+"""upgrade: kubeadm's version policy checked first, then the steps in order, control plane before workers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from u7s import upgrade
+from u7s.errors import U7sError
+from u7s.node import Node
+from u7s.report import Reporter
+from tests.unit.u7s_fakes import FakeHost, make_settings
+
+
+@pytest.mark.parametrize("current, target, fragment", [
+    ("v1.35.0", "v1.37.0", "kubeadm can upgrade only 1 minor version at a time; upgrade to v1.36 first"),
+    ("v1.35.2", "v1.35.1", "does not support downgrades"),
+    ("v1.35.0", "v1.34.9", "does not support downgrades"),
+    ("v1.35.0", "v2.0.0", "only 1 minor version"),
+])
+def test_kubeadm_refusals(current, target, fragment):
+    assert fragment in upgrade.skew_problem(current, target)
+
+
+@pytest.mark.parametrize("current, target", [("v1.35.0", "v1.36.0"), ("v1.35.0", "v1.35.4"), ("v1.35.0", "v1.35.0")])
+def test_allowed_moves(current, target):
+    assert upgrade.skew_problem(current, target) is None
+
+
+def test_version_text_is_checked():
+    with pytest.raises(U7sError, match="not a Kubernetes version"):
+        upgrade.parse_version("latest")
+
+
+def _node(hostname, cluster="v1.35.0", image="v1.36.0", kubelets=None):
+    s = make_settings(HOSTNAME=hostname, NODE_IMAGE="localhost/u7s-node:next")
+    host = FakeHost()
+    host.name = hostname
+    host.on("docker", "inspect", stdout='{"Running": true, "StartedAt": "x"}')
+    host.on("docker", "exec", stdout="")
+    host.on("docker", "run", "--rm", "--entrypoint", "kubeadm", stdout=image + "\n")
+    host.on("docker", "exec", contains="version", stdout=json.dumps({"serverVersion": {"gitVersion": cluster}}))
+    nodes = {"items": [{"metadata": {"name": n}, "status": {"nodeInfo": {"kubeletVersion": v},
+                                                           "conditions": [{"type": "Ready", "status": "True"}]}}
+                       for n, v in (kubelets or {}).items()]}
+    host.on("docker", "exec", contains="nodes", stdout=json.dumps(nodes))
+    return Node(host, s, Reporter(hostname))
+
+
+def _in_node(node):
+    return [argv[argv.index("u7s-node") + 1:] for argv in node.host.calls if "exec" in argv]
+
+
+def test_dry_run_lists_each_hosts_steps_in_order_and_changes_nothing(capsys):
+    cp, w1 = _node("cp"), _node("w1")
+    upgrade.execute(cp, {"w1": w1}, {"w1": w1.report}, Reporter(), dry_run=True)
+    err = capsys.readouterr().err
+    order = [line.split("would ", 1)[1].split(" ")[:3] for line in err.splitlines() if "would " in line]
+    assert [o[:2] for o in order] == [["run", "docker"], ["run", "kubeadm"], ["wait", "until"],
+                                      ["run", "kubectl"], ["run", "docker"], ["run", "kubeadm"],
+                                      ["run", "kubectl"], ["wait", "until"]]
+    assert "cluster at v1.35.0; the node image carries v1.36.0" in err
+    assert not any(a[:1] == ["kubeadm"] and "upgrade" in a for a in _in_node(cp) + _in_node(w1))
+    assert not any("compose" in argv for argv in cp.host.calls + w1.host.calls)
+
+
+def test_a_skipped_minor_is_refused_before_any_host_is_touched():
+    cp, w1 = _node("cp", image="v1.37.0"), _node("w1", image="v1.37.0")
+    with pytest.raises(U7sError, match="only 1 minor version at a time"):
+        upgrade.execute(cp, {"w1": w1}, {}, Reporter(), dry_run=False)
+    assert not any("compose" in argv for argv in cp.host.calls + w1.host.calls)
+
+
+def test_images_carrying_different_versions_are_refused():
+    cp, w1 = _node("cp"), _node("w1", image="v1.35.0")
+    with pytest.raises(U7sError, match="different versions"):
+        upgrade.execute(cp, {"w1": w1}, {}, Reporter(), dry_run=False)
+
+
+def test_the_steps_run_control_plane_first_then_each_worker_drained_and_uncordoned(monkeypatch):
+    done = []
+    monkeypatch.setattr(upgrade.steps, "up", lambda node: done.append(("up", node.host.name)) or "started")
+    monkeypatch.setattr(upgrade.kube, "wait_api", lambda node: None)
+    monkeypatch.setattr(upgrade, "_wait_upgraded", lambda node, name, target: done.append(("ready", name)) or "")
+    cp = _node("cp", kubelets={"u7s-cp": "v1.35.0", "u7s-w1": "v1.35.0", "u7s-w2": "v1.35.0"})
+    w1, w2 = _node("w1"), _node("w2")
+    upgrade.execute(cp, {"w1": w1, "w2": w2}, {}, Reporter(), dry_run=False)
+    assert ["kubeadm", "upgrade", "apply", "--yes", "v1.36.0"] in _in_node(cp)
+    for w in (w1, w2):
+        assert ["kubeadm", "upgrade", "node"] in _in_node(w)
+        assert ["systemctl", "restart", "kubelet"] in _in_node(w)
+    kubectl = [a[1:3] for a in _in_node(cp) if a[:1] == ["kubectl"] and a[1] in ("drain", "uncordon")]
+    assert kubectl == [["drain", "u7s-w1"], ["uncordon", "u7s-w1"], ["drain", "u7s-w2"], ["uncordon", "u7s-w2"]]
+    assert done == [("up", "cp"), ("ready", "u7s-cp"), ("up", "w1"), ("ready", "u7s-w1"), ("up", "w2"),
+                    ("ready", "u7s-w2")]
+
+
+def test_waiting_ends_only_when_the_new_kubelet_reports_its_version():
+    cp = _node("cp", kubelets={"u7s-w1": "v1.35.0"})
+    short = make_settings(HOSTNAME="cp", NODE_IMAGE="localhost/u7s-node:next", U7S_TIMEOUT="1")
+    node = Node(cp.host, short, Reporter("cp"))
+    with pytest.raises(U7sError, match=r"u7s-w1's kubelet to report v1.36.0 and Ready \(last seen: kubelet v1.35.0, Ready\)"):
+        upgrade._wait_upgraded(node, "u7s-w1", "v1.36.0")
+    assert upgrade._wait_upgraded(node, "u7s-w1", "v1.35.0") == "u7s-w1 is Ready with kubelet v1.35.0"
