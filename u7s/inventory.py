@@ -126,19 +126,19 @@ class _Parser:
         if not isinstance(name, str) or not NAME.match(name):
             self.bad("cluster.name", "expected a short name (letters, digits, '.', '_', '-')")
         pool = cluster.get("node_subnet_pool", "10.100.0.0/16")
+        concurrency = self.integer(cluster.get("join_concurrency", 5), "cluster.join_concurrency", 1, 1000)
+        shared_settings = self.settings(data.get("settings"), "settings")
         try:
             if not isinstance(pool, str):
                 raise ValueError
             net = ipaddress.IPv4Network(pool, strict=True)
             if net.prefixlen > 24:
                 raise ValueError
-            problem = values.subnet_problem(net)
+            problem = values.subnet_problem(net, **_ranges(shared_settings))
             if problem:
                 self.bad("cluster.node_subnet_pool", f"{problem}; use e.g. 10.100.0.0/16")
         except ValueError:
             self.bad("cluster.node_subnet_pool", "expected an IPv4 network of /24 or larger, e.g. 10.100.0.0/16")
-        concurrency = self.integer(cluster.get("join_concurrency", 5), "cluster.join_concurrency", 1, 1000)
-        shared_settings = self.settings(data.get("settings"), "settings")
         shared_ssh = self.ssh(data.get("ssh"), "ssh", Ssh())
         hosts_data = data.get("hosts")
         if not isinstance(hosts_data, list) or not hosts_data:
@@ -325,6 +325,17 @@ class _Parser:
                     self.bad("hosts", f"{taken[port]} and {h.name} share address {address} and port {port} "
                              f"({key}); give one of them other PORT_* values")
                 taken.setdefault(port, h.name)
+
+
+def _ranges(settings: dict) -> dict:
+    """The inventory's POD_SUBNET and SERVICE_SUBNET where they are valid networks (the settings check reports others)."""
+    out = {}
+    for key, arg in (("POD_SUBNET", "pods"), ("SERVICE_SUBNET", "services")):
+        try:
+            out[arg] = ipaddress.IPv4Network(str(settings[key]).strip(), strict=True)
+        except (KeyError, ValueError):
+            pass
+    return out
 
 
 def _canonical_subnet(text):

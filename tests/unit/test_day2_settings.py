@@ -160,3 +160,10 @@ def test_inventory_refuses_a_published_port_another_instance_on_the_address_uses
                              "PORT_FLANNEL: 2, PORT_KUBE_APISERVER: 3}")
     with pytest.raises(InventoryError, match="share address 192.0.2.1 and port 30080"):
         parse(yaml.safe_load(text))
+
+
+def test_the_subnet_pool_is_checked_against_the_inventorys_pod_range():
+    text = INVENTORY.replace("cluster: {name: t}", "cluster: {name: t, node_subnet_pool: 10.50.0.0/16}").replace(
+        "settings: {CONTAINER_ENGINE: docker}", "settings: {CONTAINER_ENGINE: docker, POD_SUBNET: 10.50.0.0/16}")
+    with pytest.raises(InventoryError, match="cluster.node_subnet_pool: 10.50.0.0/16 overlaps the pod range"):
+        parse(yaml.safe_load(text))
