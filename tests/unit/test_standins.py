@@ -715,3 +715,17 @@ def test_kubeadm_upgrade_refuses_what_kubeadm_refuses_and_moves_the_control_plan
     assert "The configuration for this node was successfully upgraded!" in node.stdout
     assert yaml.safe_load((worker.root / "var/lib/kubelet/config.yaml").read_text())["port"] == \
         int(cluster.env["PORT_KUBELET"])
+
+
+def test_custom_pod_and_service_ranges_reach_node_ipam_and_the_api_certificate(cp_node, kubectl):
+    docs = kubeadm_config_docs(cp_node.env)
+    docs[1]["networking"] = {"serviceSubnet": "10.60.0.0/20", "podSubnet": "10.50.0.0/16"}
+    cp_node.run("kubeadm", "init", "--config", cp_node.write_config(docs), "--skip-token-print")
+    node = poll("the control plane's Node", lambda: get_node(cp_node, kubectl, CP))
+    assert node["spec"]["podCIDR"] == "10.50.0.0/24"
+    cert = (cp_node.root / "etc/kubernetes/pki/apiserver.crt").read_text()
+    from cryptography import x509
+
+    sans = x509.load_pem_x509_certificate(cert.encode()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert "10.60.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]

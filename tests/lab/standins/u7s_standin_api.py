@@ -12,6 +12,7 @@ certificates, the namespace and pod garbage collection.
 import base64
 import datetime
 import hashlib
+import ipaddress
 import json
 import re
 import secrets
@@ -31,7 +32,7 @@ BOOTSTRAP_GROUP = "system:bootstrappers"
 NODE_GROUP = "system:nodes"
 KUBELET_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-POD_SUBNET_PREFIX = "10.244"
+DEFAULT_POD_SUBNET = "10.244.0.0/16"  # kube-controller-manager's --cluster-cidr is kubeadm's podSubnet
 NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 TABLE_ACCEPT = "as=Table"
 NODE_MONITOR_GRACE = 40  # seconds without a heartbeat before a Node's Ready turns Unknown (controller-manager)
@@ -282,6 +283,15 @@ class Api:
                   "[+]shutdown ok", "readyz check failed"]
         return 500, ("\n".join(checks) + "\n").encode(), "text/plain; charset=utf-8"
 
+    def pod_subnet(self):
+        """The cluster's pod range (the stored kubeadm ClusterConfiguration's networking.podSubnet)."""
+        cm = self.store.get(("configmaps", "kube-system", "kubeadm-config"))
+        try:
+            text = yaml.safe_load(cm["data"]["ClusterConfiguration"])["networking"]["podSubnet"]
+            return ipaddress.IPv4Network(text)
+        except (TypeError, KeyError, ValueError, yaml.YAMLError):
+            return ipaddress.IPv4Network(DEFAULT_POD_SUBNET)
+
     def cluster_version(self):
         """kubernetesVersion of the stored kubeadm ClusterConfiguration (the static pods' version), if any."""
         cm = self.store.get(("configmaps", "kube-system", "kubeadm-config"))
@@ -462,8 +472,8 @@ class Api:
             obj.setdefault("spec", {})
             if "podCIDR" not in obj["spec"]:
                 used = {o.get("spec", {}).get("podCIDR") for o in self.objects_of("nodes")}
-                index = next(i for i in range(256) if f"{POD_SUBNET_PREFIX}.{i}.0/24" not in used)
-                obj["spec"]["podCIDR"] = f"{POD_SUBNET_PREFIX}.{index}.0/24"
+                obj["spec"]["podCIDR"] = next(str(net) for net in self.pod_subnet().subnets(new_prefix=24)
+                                              if str(net) not in used)
                 obj["spec"]["podCIDRs"] = [obj["spec"]["podCIDR"]]
         if resource.name == "certificatesigningrequests":
             obj.setdefault("spec", {})["username"] = user.name
