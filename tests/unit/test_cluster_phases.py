@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from u7s import cluster, netcheck
+from u7s.steps import cluster, netcheck
 from u7s.errors import U7sError
-from u7s.fleet import Member, run_parallel
-from u7s.inventory import parse
-from u7s.report import Reporter
+from u7s.session import Member, run_parallel
+from u7s.config.inventory import parse
+from u7s.ui.report import Reporter
 
 INVENTORY = parse({
     "hosts": [
@@ -143,8 +143,8 @@ def test_listening_ports_and_macs():
 def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
     from pathlib import Path
 
-    from u7s.hosts import Host, Result
-    from u7s.settings import resolve
+    from u7s.run.hosts import Host, Result
+    from u7s.config.settings import resolve
 
     recorded = Path(__file__).parent / "fixtures"
     pasta = recorded / "podman-info-rootless-pasta.json"

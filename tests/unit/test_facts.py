@@ -3,7 +3,7 @@
 import pytest
 
 from u7s.errors import U7sError
-from u7s.facts import HostFacts, parse_route_get
+from u7s.facts.host import HostFacts, parse_route_get
 from u7s_fakes import FakeHost, fixture
 
 

@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from u7s import kube
+from u7s.node import kube
 from u7s.errors import U7sError
-from u7s.node import Node
-from u7s.report import Reporter
+from u7s.node.container import Node
+from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings
 
 TOKEN = "abcdef.0123456789abcdef"
@@ -223,7 +223,7 @@ def test_wait_all_ready_times_out_naming_the_node_and_reason():
 
 
 def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
-    from u7s import steps
+    from u7s.steps import lifecycle
 
     s = make_settings(U7S_TIMEOUT=1, U7S_WORKDIR="/w")
     host = FakeHost()
@@ -232,13 +232,13 @@ def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
     host.on("docker", "exec", contains="test", stdout="")  # admin.conf exists
     host.on("docker", "exec", contains="kubectl", exited=1, stderr="connection refused")
     with pytest.raises(kube.HalfInitialised, match="kubeadm-reset"):
-        steps.kubeadm_init(node)
+        lifecycle.kubeadm_init(node)
     assert not any("init" in argv for argv in host.calls if "kubeadm" in argv)
     assert kube.is_initialized(node) is False
 
 
 def test_kubeadm_error_names_the_failed_phase_not_the_stack_trace_hint():
-    from u7s.hosts import Result
+    from u7s.run.hosts import Result
 
     stderr = ("[kubelet-check] The kubelet is healthy\nerror execution phase wait-control-plane: "
               "could not initialize a Kubernetes cluster\nTo see the stack trace of this error execute with --v=5 or higher\n")

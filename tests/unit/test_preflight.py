@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from u7s import engine, podmannet, preflight, rpfilter
-from u7s.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
+from u7s.build import engine
+from u7s.facts import podmannet, rpfilter
+from u7s.steps import preflight
+from u7s.steps.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
 DOCKER_ROOTLESS = fixture("docker-info-rootless.json")

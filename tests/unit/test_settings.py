@@ -3,7 +3,7 @@
 import pytest
 
 from u7s.errors import SettingsError
-from u7s.settings import DEFAULT_BASE_IMAGE, node_subnet_for, parse_assignments, resolve
+from u7s.config.settings import DEFAULT_BASE_IMAGE, node_subnet_for, parse_assignments, resolve
 from u7s_fakes import FakeFacts, RefusingFacts, make_settings
 
 

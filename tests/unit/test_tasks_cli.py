@@ -17,7 +17,7 @@ import yaml
 from invoke import Collection, Program
 
 from u7s import tasks as u7s_tasks
-from u7s.settings import SPECS
+from u7s.config.settings import SPECS
 from u7s_fakes import GOLDEN
 
 ROOT = GOLDEN.parents[2]

@@ -9,8 +9,8 @@ import shlex
 from pathlib import Path
 from typing import Callable
 
-from u7s.hosts import Host, Result
-from u7s.settings import Settings, resolve
+from u7s.run.hosts import Host, Result
+from u7s.config.settings import Settings, resolve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"

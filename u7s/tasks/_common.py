@@ -19,8 +19,8 @@ def clean_errors(body):
 
     @functools.wraps(body)
     def wrapper(*args, **kwargs):
-        from ..errors import U7sError
-        from ..lock import release_all
+        from u7s.errors import U7sError
+        from u7s.run.lock import release_all
 
         try:
             return body(*args, **kwargs)
@@ -57,10 +57,10 @@ def option(c, name: str, given, default):
 
 def local(c, set_=None, report_prefix=None):
     """This host, its resolved settings, and a reporter: what a single-host task works with."""
-    from ..facts import HostFacts
-    from ..hosts import LocalHost
-    from ..report import Reporter
-    from ..settings import parse_assignments, resolve
+    from u7s.facts.host import HostFacts
+    from u7s.run.hosts import LocalHost
+    from u7s.ui.report import Reporter
+    from u7s.config.settings import parse_assignments, resolve
 
     host = LocalHost(c)
     settings = resolve(
@@ -74,15 +74,15 @@ def local(c, set_=None, report_prefix=None):
 
 def node_of(c, set_=None, lock=False):
     """This host's node; with `lock`, holding this host's lock (tasks that change the node)."""
-    from ..node import Node
+    from u7s.node.container import Node
 
     host, settings, report = local(c, set_)
     if lock:
-        from ..hostlock import take
+        from u7s.run.hostlock import take
 
         taken = take(host, settings.workdir)
         if taken.took_over:
-            from ..lock import describe
+            from u7s.run.lock import describe
 
             report.warn(f"took over the lock of {describe(taken.took_over)}, which ended without releasing it")
     return Node(host, settings, report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, config_of, confirm, option, out
+from u7s.tasks._common import SET_HELP, clean_errors, config_of, confirm, option, out
 
 COMMON = {
     "inventory": "the inventory file (default: u7s.inventory in the config, else hosts.yaml)",
@@ -21,15 +21,15 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
 
     With `lock` (tasks that change the cluster, not under --dry-run), the cluster's
     lock on the controller is taken before any host is touched, and each host's lock
-    once its working directory is known (u7s.lock, u7s.hostlock).
+    once its working directory is known (u7s.run.lock, u7s.run.hostlock).
     """
-    from ..cluster import Run
-    from ..errors import SettingsError
-    from ..fleet import connect_all, members_of, resolve_all
-    from ..inventory import load
-    from ..inventory_checks import check_cluster_wide, check_overrides
-    from ..report import Board, Reporter
-    from ..settings import parse_assignments
+    from u7s.steps.cluster import Run
+    from u7s.errors import SettingsError
+    from u7s.session import connect_all, members_of, resolve_all
+    from u7s.config.inventory import load
+    from u7s.config.crosshost import check_cluster_wide, check_overrides
+    from u7s.ui.report import Board, Reporter
+    from u7s.config.settings import parse_assignments
 
     flags = parse_assignments(set_ or [])
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
@@ -49,7 +49,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
     connected = connect_all(members, c, accept)
     resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
     if lock and not dry_run:
-        from ..hostlock import lock_all
+        from u7s.run.hostlock import lock_all
 
         lock_all([m for m in members if not m.failed])
     for title, result in (("connect", connected), ("settings", resolved)):
@@ -59,7 +59,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
 
 
 def _lock_cluster(inv, report):
-    from .. import lock
+    from u7s.run import lock
 
     taken = lock.take_cluster(inv.path, inv.name)
     if taken.took_over:
@@ -69,7 +69,7 @@ def _lock_cluster(inv, report):
 def _phases(c, phases, inventory, set_, accept, dry_run):
     import contextlib
 
-    from ..cluster import execute
+    from u7s.steps.cluster import execute
 
     run = _open(c, inventory, set_, accept, dry_run, lock=True)
     if run.failures and run.control_plane.failed:
@@ -85,8 +85,8 @@ def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False
     """Check every host in parallel (one table, or --json), plus cross-host uniqueness."""
     import json as _json
 
-    from .. import preflight
-    from ..fleet import run_parallel
+    from u7s.steps import preflight
+    from u7s.session import run_parallel
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     found: dict[str, list] = {}
@@ -113,17 +113,17 @@ def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False
 @clean_errors
 def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
     """Run init-host/ on every host: the root part through sudo, the rootless part as the user."""
-    from .. import hostinit
+    from u7s.steps import hostinit
 
     run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
     hostinit.run_all(c, run)
 
 
 def _phase_task(name: str, doc: str, *phases: str):
-    """A task that runs phases of u7s.cluster (named by their constants) on the inventory's hosts."""
+    """A task that runs phases of u7s.steps.cluster (named by their constants) on the inventory's hosts."""
 
     def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-        from .. import cluster
+        from u7s.steps import cluster
 
         chosen = [getattr(cluster, phase) for phase in phases]
         _phases(c, chosen, inventory, set_, accept_unknown_host_keys, dry_run)
@@ -161,7 +161,7 @@ def _kubeconfig_path(run, output):
 @clean_errors
 def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None, merge=None):
     """Write the admin kubeconfig (0600; API at the control plane's HOST_IP) and print its path."""
-    from ..cluster import write_kubeconfig
+    from u7s.steps.cluster import write_kubeconfig
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     path = write_kubeconfig(run, _kubeconfig_path(run, output), merge)
@@ -175,7 +175,7 @@ def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, out
 def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, output=None,
            merge=None, skip_network_check=False):
     """Create the cluster: preflight, up, init, check-network, join, sync-external-ip, flannel, kubeconfig."""
-    from .. import cluster
+    from u7s.steps import cluster
 
     phases = [p for p in cluster.CREATE if not (skip_network_check and p is cluster.NETWORK)]
     run = _phases(c, phases, inventory, set_, accept_unknown_host_keys, dry_run)
@@ -192,7 +192,7 @@ def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
 @clean_errors
 def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None):
     """Check the data path between every pair of hosts (TCP ports, VXLAN, MTU, rp_filter); needs nodes up."""
-    from .. import netcheck
+    from u7s.steps import netcheck
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     chosen = [m for m in run.healthy if not only or m.name in only.split(",")]
@@ -221,7 +221,7 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready."""
     import json as _json
 
-    from ..cluster import status_rows
+    from u7s.steps.cluster import status_rows
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     rows = status_rows(run)
@@ -245,7 +245,7 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
 @clean_errors
 def down_v(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
     """Remove the node container and its volumes on every host: deletes the cluster."""
-    from ..cluster import DOWN_V
+    from u7s.steps.cluster import DOWN_V
 
     if not dry_run:
         confirm(yes, "this deletes the cluster's data on every host")
@@ -256,7 +256,7 @@ def down_v(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
 @clean_errors
 def reset(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
     """Run kubeadm reset on every host."""
-    from ..cluster import RESET
+    from u7s.steps.cluster import RESET
 
     if not dry_run:
         confirm(yes, "this resets Kubernetes on every host")

@@ -6,7 +6,7 @@ import sys
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, confirm, local, node_of, out
+from u7s.tasks._common import SET_HELP, clean_errors, confirm, local, node_of, out
 
 S = {"set": SET_HELP}
 ITER = ["set_"]
@@ -65,7 +65,7 @@ def settings(c, set_=None, json=False):
 @clean_errors
 def check_preflight(c, set_=None, json=False, quick=False):
     """Check that this host can run a u7s node."""
-    from .. import preflight
+    from u7s.steps import preflight
 
     host, s, _ = local(c, set_)
     results = preflight.Preflight(host, s, quick=quick).run()
@@ -83,7 +83,7 @@ def check_preflight(c, set_=None, json=False, quick=False):
 @clean_errors
 def render(c, set_=None, kubeadm_config=False):
     """Print the compose file u7s would use (checked by the compose tool when installed)."""
-    from .. import render as _render
+    from u7s.build import render as _render
 
     host, s, report = local(c, set_)
     if kubeadm_config:
@@ -98,7 +98,7 @@ def _validate_with_compose(host, s, text, report):
     """Let the compose tool check the file when it is installed; never needs a running engine."""
     import tempfile
 
-    from .. import engine
+    from u7s.build import engine
 
     if not host.run([*s.compose, "version"], check=False).ok:
         report.warn(f"`{' '.join(s.compose)}` is not installed: compose file not validated")
@@ -118,12 +118,12 @@ def _validate_with_compose(host, s, text, report):
 @clean_errors
 def up(c, set_=None, skip_preflight=False):
     """Start the node container (preflight, then compose up) and wait until it has booted."""
-    from .. import preflight, steps
+    from u7s.steps import preflight, lifecycle
 
     node = node_of(c, set_, lock=True)
     if not skip_preflight:
         _require_preflight(node, preflight)
-    node.report.done(steps.up(node))
+    node.report.done(lifecycle.up(node))
 
 
 def _require_preflight(node, preflight):
@@ -138,38 +138,38 @@ def _require_preflight(node, preflight):
 @clean_errors
 def down(c, set_=None):
     """Stop and remove the node container; its volumes (the cluster's data) are kept."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.down(node))
+    node.report.done(lifecycle.down(node))
 
 
 @task(iterable=ITER, help=S, name="down-v")
 @clean_errors
 def down_v(c, set_=None):
     """Remove the node container and its volumes: deletes the cluster's data."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.down(node, volumes=True))
+    node.report.done(lifecycle.down(node, volumes=True))
 
 
 @task(iterable=ITER, help={**S, "yes": "do not ask for confirmation"})
 @clean_errors
 def delete(c, set_=None, yes=False):
     """Delete this host's cluster node and all its data (down-v), after confirmation."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
     confirm(yes, f"this deletes node {node.s.node_name} and all its data")
-    node.report.done(steps.down(node, volumes=True))
+    node.report.done(lifecycle.down(node, volumes=True))
 
 
 @task(iterable=ITER, help=S)
 @clean_errors
 def shell(c, set_=None):
     """Open bash in the node (reads commands from stdin when it is not a terminal)."""
-    from .. import engine
+    from u7s.build import engine
 
     host, s, _ = local(c, set_)
     argv = engine.node_exec(s, ["bash"], tty=sys.stdin.isatty())
@@ -181,7 +181,7 @@ def shell(c, set_=None):
 @clean_errors
 def logs(c, set_=None, follow=True, since="1 day ago"):
     """Show the node's journal (journalctl --follow --since "1 day ago")."""
-    from .. import engine
+    from u7s.build import engine
 
     host, s, _ = local(c, set_)
     argv = ["journalctl", "--no-pager", "--since", since] + (["--follow"] if follow else [])
@@ -192,40 +192,40 @@ def logs(c, set_=None, follow=True, since="1 day ago"):
 @clean_errors
 def kubeadm_init(c, set_=None):
     """Initialise the control plane with kubeadm (skipped when already done), then sync external IPs."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.kubeadm_init(node))
+    node.report.done(lifecycle.kubeadm_init(node))
 
 
 @task(iterable=ITER, help=S, name="install-flannel")
 @clean_errors
 def install_flannel(c, set_=None):
     """Install flannel (VXLAN on PORT_FLANNEL) unless it is installed."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.install_flannel(node))
+    node.report.done(lifecycle.install_flannel(node))
 
 
 @task(iterable=ITER, help=S, name="sync-external-ip")
 @clean_errors
 def sync_external_ip(c, set_=None):
     """Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip)."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.sync_external_ip(node))
+    node.report.done(lifecycle.sync_external_ip(node))
 
 
 @task(iterable=ITER, help={**S, "output": "where to write it (default: U7S_WORKDIR/kubeconfig)"})
 @clean_errors
 def kubeconfig(c, set_=None, output=None):
     """Write the admin kubeconfig (0600, API at 127.0.0.1) and print its path."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_)
-    path = steps.kubeconfig(node, output)
+    path = lifecycle.kubeconfig(node, output)
     node.report.done(f"kubeconfig written (0600); use: export KUBECONFIG={path}")
     out(path)
 
@@ -234,7 +234,7 @@ def kubeconfig(c, set_=None, output=None):
 @clean_errors
 def kubectl(c, set_=None, output=None):
     """Copy the node's kubectl out, for hosts that have none; prints its path."""
-    from .. import engine
+    from u7s.build import engine
 
     host, s, report = local(c, set_)
     path = output or s.path("kubectl")
@@ -249,10 +249,10 @@ def kubectl(c, set_=None, output=None):
 @clean_errors
 def join_command(c, set_=None, output=None, ttl=None):
     """Write a join script for workers (0600; it holds a token) and print its path."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    path = steps.join_command(node, output, ttl)
+    path = lifecycle.join_command(node, output, ttl)
     node.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
     out(path)
 
@@ -261,27 +261,27 @@ def join_command(c, set_=None, output=None, ttl=None):
 @clean_errors
 def kubeadm_join(c, set_=None, file=None):
     """Join this host's node to a cluster with a join script from `u7s join-command`."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.kubeadm_join(node, file))
+    node.report.done(lifecycle.kubeadm_join(node, file))
 
 
 @task(iterable=ITER, help=S, name="kubeadm-reset")
 @clean_errors
 def kubeadm_reset(c, set_=None):
     """Run `kubeadm reset --force` in the node."""
-    from .. import steps
+    from u7s.steps import lifecycle
 
     node = node_of(c, set_, lock=True)
-    node.report.done(steps.kubeadm_reset(node))
+    node.report.done(lifecycle.kubeadm_reset(node))
 
 
 @task(iterable=ITER, help={**S, "config-file": "the config file to record it in (default: ~/.u7s.yaml)"})
 @clean_errors
 def multi_node(c, set_=None, config_file=None):
     """Make this host's project and network names unique (hosts sharing a home directory)."""
-    from .. import userconfig
+    from u7s.config import userconfig
 
     path = userconfig.enable_multi_node(config_file or userconfig.user_config_file(c.config.prefix))
     _, s, report = local(c, [*(set_ or []), "U7S_MULTI_NODE=true"])
@@ -293,12 +293,12 @@ def multi_node(c, set_=None, config_file=None):
 @clean_errors
 def create(c, set_=None, skip_preflight=False):
     """Create a single-host cluster: up, kubeadm-init, sync-external-ip, install-flannel, kubeconfig."""
-    from .. import preflight, steps
+    from u7s.steps import preflight, lifecycle
 
     node = node_of(c, set_, lock=True)
     if not skip_preflight:
         _require_preflight(node, preflight)
-    for step in steps.single_host_create():
+    for step in lifecycle.single_host_create():
         node.report.done(f"{step.title}: {step.run(node)}")
     out(node.s.path("kubeconfig"))
 
@@ -308,7 +308,7 @@ def create(c, set_=None, skip_preflight=False):
 @clean_errors
 def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
     """Verify the cluster: nodes Ready, a 3-replica StatefulSet reachable by DNS from a pod."""
-    from .. import smoke
+    from u7s.steps import smoke
 
     host, s, report = local(c, set_)
     smoke.run(host, s, report, kubeconfig=kubeconfig, kubectl=kubectl)

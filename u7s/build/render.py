@@ -1,0 +1,94 @@
+"""Pure renderers: settings in, file text out (jinja2 with StrictUndefined).
+
+Templates live in compose/. Every value a template prints into YAML goes
+through the `q` filter (JSON quoting, valid YAML); shell scripts quote with
+`shquote`/`shjoin`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+
+from u7s.errors import U7sError
+from u7s.config.settings import POD_SUBNET, SERVICE_SUBNET, Settings
+from u7s.build import engine
+
+
+@functools.cache
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_compose_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["q"] = json.dumps
+    env.filters["shquote"] = shlex.quote
+    env.filters["shjoin"] = shlex.join
+    return env
+
+
+def _compose_dir():
+    from u7s.build.resources import compose_dir
+
+    return compose_dir()
+
+
+def render(name: str, **data) -> str:
+    """Render compose/<name>; a missing value or a template error names the template and line."""
+    import jinja2
+
+    try:
+        return _environment().get_template(name).render(**data)
+    except jinja2.TemplateSyntaxError as exc:
+        raise U7sError(f"template {name}, line {exc.lineno}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise U7sError(f"template {name}: {exc.message}") from None
+
+
+def settings_data(s: Settings) -> dict:
+    """What the templates may use: every setting, under a lower-case name."""
+    return {
+        "container_engine": s.container_engine,
+        "engine_type": s.engine_type,
+        "hostname": s.hostname,
+        "host_ip": s.host_ip,
+        "node_name": s.node_name,
+        "node_subnet": s.node_subnet,
+        "node_ip": s.node_ip,
+        "port_etcd": s.port_etcd,
+        "port_kubelet": s.port_kubelet,
+        "port_flannel": s.port_flannel,
+        "port_kube_apiserver": s.port_kube_apiserver,
+        "bypass4netns": s.bypass4netns,
+        "bypass4netns_ignore_subnets": s.bypass4netns_ignore_subnets,
+        "node_image": s.node_image,
+        "node_base_image": s.node_base_image,
+        "network": s.network,
+        "workdir": s.workdir,
+        "container_name": engine.container_name(s),
+        "volumes": engine.volume_names(s),
+        "service_subnet": SERVICE_SUBNET,
+        "pod_subnet": POD_SUBNET,
+    }
+
+
+def compose_file(s: Settings) -> str:
+    return render("docker-compose.yaml.j2", **settings_data(s))
+
+
+def kubeadm_config(s: Settings) -> str:
+    return render("kubeadm-config.yaml.j2", **settings_data(s))
+
+
+def join_script(cp_host_ip: str, cp_node_name: str, join_argv: list[str]) -> str:
+    return render(
+        "join-command.sh.j2",
+        cp_host_ip=cp_host_ip,
+        cp_node_name=cp_node_name,
+        join_argv=join_argv,
+    )

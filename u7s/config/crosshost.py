@@ -1,0 +1,91 @@
+"""Rules across an inventory's hosts, kept apart from the per-key parsing.
+
+A loopback HOST_IP only works when every node is on one machine: in an inventory
+of more than one host the others could not reach it. Hosts that give the same
+HOST_IP (however it is written) publish their ports on one address, so their
+port sets must not collide: the caller checks them like hosts sharing an address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+
+def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, list]]:
+    """(problems as (where, message), hosts grouped by a HOST_IP they share)."""
+    hosts = list(hosts)
+    problems: list[tuple[str, str]] = []
+    by_ip: dict[ipaddress.IPv4Address, list] = {}
+    for h in hosts:
+        raw = h.settings.get("HOST_IP")
+        if not isinstance(raw, str):
+            continue
+        try:
+            ip = ipaddress.IPv4Address(raw.strip())
+        except ValueError:
+            continue  # the settings check reports it
+        if ip.is_loopback and len(hosts) > 1:
+            problems.append((f"{labels.get(h.name, h.name)}.settings.HOST_IP",
+                             f"{ip} is a loopback address, which the other hosts cannot reach; give an "
+                             "address they reach (loopback only suits an inventory of one host)"))
+        by_ip.setdefault(ip, []).append(h)
+    return problems, {f"HOST_IP {ip}": group for ip, group in by_ip.items() if len(group) > 1}
+
+
+def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
+    """Validate `--set` values and the u7s: config's settings with every host's before any host is touched."""
+    from u7s.errors import SettingsError
+    from u7s.config.inventory import InventoryError, _Placeholders
+    from u7s.config.settings import resolve
+    from u7s.config.values import shown
+
+    config = config or {}
+    if not flags and not config:
+        return
+    problems: list[str] = []
+    for h in inventory.hosts:
+        try:
+            resolve(_Placeholders(), config={**config, **h.settings}, flags=flags)
+        except SettingsError as exc:
+            for key, problem in exc.keyed:
+                if key in flags:
+                    line = f"--set {key}={shown(flags[key], quote=False)}: {problem}"
+                elif key in config and key not in h.settings:
+                    line = f"config u7s.{key}={shown(config[key], quote=False)}: {problem}"
+                else:
+                    line = f"{inventory.path}: {h.name}: {key}: {problem} (with the --set and config values)"
+                if line not in problems:
+                    problems.append(line)
+    if problems:
+        raise InventoryError(problems)
+
+
+# One value per cluster: kubeadm join hands every worker the kubelet configuration made at init (its
+# port included), and flannel's VXLAN port is one value of its DaemonSet.
+CLUSTER_WIDE = {
+    "PORT_KUBELET": "kubeadm join gives every node the kubelet port set at init",
+    "PORT_FLANNEL": "flannel's VXLAN port is one value for the whole DaemonSet",
+}
+
+
+def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
+    """Refuse hosts that differ in a cluster-wide setting, before any host is touched.
+
+    Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
+    """
+    from u7s.config.inventory import InventoryError
+    from u7s.config.settings import PORT_DEFAULTS
+
+    problems = []
+    for key, why in CLUSTER_WIDE.items():
+        by_value: dict[str, list[str]] = {}
+        for h in inventory.hosts:
+            value = {**config, **h.settings, **flags}.get(key, PORT_DEFAULTS[key])
+            by_value.setdefault(str(value).strip(), []).append(h.name)
+        if len(by_value) > 1:
+            shown_ = "; ".join(f"{value} on {', '.join(names)}" for value, names in by_value.items())
+            problems.append(f"{inventory.path}: hosts: {key} differs between hosts ({shown_}): {why}; "
+                            f"set {key} once, under the top-level settings")
+    if problems:
+        raise InventoryError(problems)
