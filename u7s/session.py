@@ -17,7 +17,8 @@ from u7s.run.hosts import Host
 from u7s.config.inventory import HostSpec, Inventory
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
-from u7s.config.settings import Settings, resolve
+from u7s.config.settings import Settings, default_workdir
+from u7s.config.resolve import resolve
 
 
 @dataclass
@@ -148,7 +149,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         # Each host's files go to a directory of its own, even where home directories are
         # shared: one per node instance (project) and inventory host.
         project = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags).project
-        workdirs[member.name] = f"{facts[member.name].home()}/.local/share/u7s/{project}/{member.name}"
+        workdirs[member.name] = default_workdir(facts[member.name].home(), project, member.name)
         member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
         current[member.name] = _running_subnet(member.host, member.settings, engine.COMPOSE_FILE)
         if not current[member.name]:

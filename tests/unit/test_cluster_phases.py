@@ -144,7 +144,7 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
     from pathlib import Path
 
     from u7s.run.hosts import Host, Result
-    from u7s.config.settings import resolve
+    from u7s.config.resolve import resolve
 
     recorded = Path(__file__).parent / "fixtures"
     pasta = recorded / "podman-info-rootless-pasta.json"

@@ -51,25 +51,10 @@ def render(name: str, **data) -> str:
 
 
 def settings_data(s: Settings) -> dict:
-    """What the templates may use: every setting, under a lower-case name."""
+    """What the templates may use: every setting under its attribute name, and what is derived from them."""
     return {
-        "container_engine": s.container_engine,
-        "engine_type": s.engine_type,
-        "hostname": s.hostname,
-        "host_ip": s.host_ip,
-        "node_name": s.node_name,
-        "node_subnet": s.node_subnet,
-        "node_ip": s.node_ip,
-        "port_etcd": s.port_etcd,
-        "port_kubelet": s.port_kubelet,
-        "port_flannel": s.port_flannel,
-        "port_kube_apiserver": s.port_kube_apiserver,
-        "bypass4netns": s.bypass4netns,
+        **s.values(),
         "bypass4netns_ignore_subnets": s.bypass4netns_ignore_subnets,
-        "node_image": s.node_image,
-        "node_base_image": s.node_base_image,
-        "network": s.network,
-        "workdir": s.workdir,
         "container_name": engine.container_name(s),
         "volumes": engine.volume_names(s),
         "service_subnet": SERVICE_SUBNET,

@@ -37,7 +37,7 @@ def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
     """Validate `--set` values and the u7s: config's settings with every host's before any host is touched."""
     from u7s.errors import SettingsError
     from u7s.config.inventory import InventoryError, _Placeholders
-    from u7s.config.settings import resolve
+    from u7s.config.resolve import resolve
     from u7s.config.values import shown
 
     config = config or {}

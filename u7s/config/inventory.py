@@ -14,7 +14,8 @@ from typing import Any
 
 from u7s.config import values
 from u7s.errors import SettingsError, U7sError
-from u7s.config.settings import SPECS, resolve
+from u7s.config.settings import SPECS
+from u7s.config.resolve import resolve
 
 ROLES = ("control-plane", "worker")
 TOP_KEYS = {"cluster", "settings", "ssh", "hosts"}

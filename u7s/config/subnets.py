@@ -20,7 +20,8 @@ import json
 from u7s.errors import U7sError
 
 
-def preferred_index(name: str, size: int) -> int:
+def hash_bucket(name: str, size: int) -> int:
+    """The reference's bucket for a host name: sha256(name + newline), its first byte when size <= 256."""
     digest = hashlib.sha256((name + "\n").encode()).digest()
     return int.from_bytes(digest[:4], "big") % size if size > 256 else digest[0] % size
 
@@ -90,7 +91,7 @@ def assign(
     for name, given, _ in hosts:
         if name in out:
             continue
-        start = preferred_index(name, len(blocks))
+        start = hash_bucket(name, len(blocks))
         for step in range(len(blocks)):
             candidate = str(blocks[(start + step) % len(blocks)])
             if candidate not in taken and not _clash(candidate, in_use.get(name, {})):

@@ -60,7 +60,8 @@ def local(c, set_=None, report_prefix=None):
     from u7s.facts.host import HostFacts
     from u7s.run.hosts import LocalHost
     from u7s.ui.report import Reporter
-    from u7s.config.settings import parse_assignments, resolve
+    from u7s.config.settings import parse_assignments
+    from u7s.config.resolve import resolve
 
     host = LocalHost(c)
     settings = resolve(
