@@ -1,28 +1,29 @@
-"""Many hosts at once: connect, resolve each host's settings, run a step on hosts in parallel.
+"""Open a multi-host run: load the inventory, connect to every host, resolve each host's settings.
 
-Steps run in sequence; within a step, hosts run in parallel. A failing host
-does not stop the others: every result is collected per host, and the caller
-decides which later steps can still run.
+What a cluster task works with is a `Run`: the inventory, one `Member` per host
+(its connection, its settings, its reporter) and the failures so far. Steps then
+run on its members (u7s/steps/cluster.py).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import socket
+import threading
 from dataclasses import dataclass, field
-from typing import Callable
 
-from u7s.errors import U7sError
-from u7s.run.hosts import Host
+from u7s.config.crosshost import check_resolved
 from u7s.config.inventory import HostSpec, Inventory
-from u7s.node.container import Node
-from u7s.ui.report import Reporter
-from u7s.config.settings import Settings, default_workdir
 from u7s.config.resolve import resolve
+from u7s.config.settings import Settings, default_workdir
+from u7s.node.container import Node
+from u7s.run.hosts import Host
+from u7s.run.parallel import StepResult, run_parallel
+from u7s.ui.report import Reporter
 
 
 @dataclass
 class Member:
+    """One inventory host in a run: how it is reached, its settings, and why it failed (if it did)."""
+
     spec: HostSpec
     report: Reporter
     host: Host | None = None
@@ -40,68 +41,30 @@ class Member:
 
 
 @dataclass
-class StepResult:
-    ok: dict[str, str] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
+class Run:
+    """What a cluster task works with: the inventory, its members and the outcome so far."""
 
+    inventory: Inventory
+    members: list[Member]
+    report: Reporter
+    dry_run: bool = False
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    join_script: str | None = None
+    board: object | None = None  # report.Board on a terminal
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-# Errors that mean "this host failed", not "u7s has a bug": reported per host.
-HOST_ERRORS: tuple[type[BaseException], ...] = (U7sError, OSError, EOFError, socket.timeout)
+    @property
+    def healthy(self) -> list[Member]:
+        return [m for m in self.members if not m.failed]
 
+    @property
+    def control_plane(self) -> Member:
+        return next(m for m in self.members if m.spec.is_control_plane)
 
-def _host_errors() -> tuple[type[BaseException], ...]:
-    import invoke
-    import paramiko
+    @property
+    def workers(self) -> list[Member]:
+        return [m for m in self.healthy if not m.spec.is_control_plane]
 
-    return HOST_ERRORS + (paramiko.SSHException, invoke.exceptions.CommandTimedOut)
-
-
-def run_parallel(
-    members: list[Member],
-    action: Callable[[Member], str],
-    *,
-    limit: int | None = None,
-) -> StepResult:
-    """Run action on every member at once (at most `limit` at a time); collect per-host outcomes."""
-    result = StepResult()
-    if not members:
-        return result
-    host_errors = _host_errors()
-    unexpected: list[BaseException] = []
-
-    def collect(member: Member, future) -> None:
-        try:
-            message = future.result()
-        except host_errors as exc:
-            reason = str(exc) or type(exc).__name__
-            reason = reason.removeprefix(f"{member.name}: ")
-            member.failed = reason
-            result.failed[member.name] = reason
-            member.report.error(reason)
-        except BaseException as exc:  # a bug: finish the others, then raise with its traceback
-            unexpected.append(exc)
-            member.failed = f"internal error: {exc!r}"
-            result.failed[member.name] = member.failed
-        else:
-            result.ok[member.name] = message
-            if message:
-                member.report.done(message)
-
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=limit or len(members))
-    try:
-        futures = {pool.submit(action, m): m for m in members}
-        for future in concurrent.futures.as_completed(futures):
-            collect(futures[future], future)
-    except KeyboardInterrupt:
-        # Ctrl-C or SIGTERM: hosts not started yet are not started; the ones under way
-        # finish what they are doing (a file write, a command), so nothing is left half done.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    if unexpected:
-        raise unexpected[0]
-    return result
 
 
 def members_of(inventory: Inventory, board=None) -> list[Member]:
@@ -132,8 +95,8 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings < host settings < flags.
     """
     config = config or {}
-    from u7s.build import engine
     from u7s.config import subnets
+    from u7s.facts import networks
     from u7s.facts.host import HostFacts
 
     facts: dict[str, HostFacts] = {}
@@ -151,9 +114,9 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         project = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags).project
         workdirs[member.name] = default_workdir(facts[member.name].home(), project, member.name)
         member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
-        current[member.name] = _running_subnet(member.host, member.settings, engine.COMPOSE_FILE)
+        current[member.name] = networks.running_subnet(member.host, member.settings)
         if not current[member.name]:
-            in_use[member.name] = _networks_in_use(member.host, member.settings)
+            in_use[member.name] = networks.other_networks(member.host, member.settings)
         return ""
 
     result = run_parallel(members, first_pass)
@@ -174,52 +137,48 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     more = run_parallel(ready, second_pass)
     result.ok.update(more.ok)
     result.failed.update(more.failed)
-    _cross_host_checks([m for m in ready if not m.failed])
+    check_resolved([m for m in ready if not m.failed])
     return result
 
 
-def _running_subnet(host: Host, s: Settings, compose_file: str) -> str | None:
-    """The NODE_SUBNET in the compose file u7s last wrote on this host, if any."""
-    import yaml
+def open_run(context, inventory_path: str, flags: dict, config: dict, accept_unknown: bool,
+             dry_run: bool = False, lock: bool = False) -> Run:
+    """Load and validate the inventory, connect to every host, resolve each host's settings.
 
-    text = host.read_text(s.path(compose_file))
-    if not text:
-        return None
-    try:
-        return yaml.safe_load(text)["networks"]["default"]["ipam"]["config"][0]["subnet"]
-    except (LookupError, TypeError, yaml.YAMLError):
-        return None
+    Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings
+    < host settings < `flags` (--set). With `lock` (runs that change the cluster, not under
+    --dry-run), the cluster's lock on the controller is taken before any host is touched,
+    and each host's lock once its working directory is known (u7s/run/lock.py, hostlock.py).
+    """
+    from u7s.config.crosshost import check_cluster_wide, check_overrides
+    from u7s.config.inventory import load
+    from u7s.ui.report import Board
+
+    inv = load(inventory_path)
+    check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
+    check_cluster_wide(inv, config, flags)
+    board = Board.for_hosts([h.name for h in inv.hosts])
+    members = members_of(inv, board)
+    report = Reporter(board=board)
+    locking = lock and not dry_run
+    if locking:
+        _lock_cluster(inv, report)
+    run = Run(inv, members, report, dry_run=dry_run, board=board)
+    connected = connect_all(members, context, accept_unknown)
+    resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
+    if locking:
+        from u7s.run.hostlock import lock_all
+
+        lock_all([m for m in members if not m.failed])
+    for title, result in (("connect", connected), ("settings", resolved)):
+        if result.failed:
+            run.failures[title] = result.failed
+    return run
 
 
-def _networks_in_use(host: Host, s: Settings) -> dict:
-    """The engine's networks other than this instance's own, with their IPv4 subnets."""
-    from u7s.build import engine
-    from u7s.config import subnets
+def _lock_cluster(inv: Inventory, report: Reporter) -> None:
+    from u7s.run import lock
 
-    listed = host.run(engine.network_names(s), check=False)
-    names = [n for n in listed.stdout.split() if n != s.network] if listed.ok else []
-    if not names:
-        return {}
-    # A network removed in between makes inspect fail for it alone; the others are still printed.
-    return subnets.networks_in_use(host.run(engine.network_inspect(s, names), check=False).stdout, s.network)
-
-
-def _cross_host_checks(members: list[Member]) -> None:
-    problems = []
-    seen: dict[str, str] = {}
-    for m in members:
-        s = m.settings
-        if s.node_name in seen:
-            problems.append(f"{seen[s.node_name]} and {m.name} resolve to the same NODE_NAME {s.node_name}; "
-                            "set NODE_NAME for one of them in hosts.yaml")
-        seen.setdefault(s.node_name, m.name)
-    ports: dict[tuple[str, int], str] = {}
-    for m in members:
-        for key, port in m.settings.ports.items():
-            place = (m.settings.host_ip, port)
-            if place in ports and ports[place] != m.name:
-                problems.append(f"{ports[place]} and {m.name} both use {m.settings.host_ip}:{port} ({key}); "
-                                "give one of them other PORT_* values")
-            ports.setdefault(place, m.name)
-    if problems:
-        raise U7sError("\n".join(problems))
+    taken = lock.take_cluster(inv.path, inv.name)
+    if taken.took_over:
+        report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")

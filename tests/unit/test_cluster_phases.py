@@ -10,7 +10,10 @@ import pytest
 
 from u7s.steps import cluster, netcheck
 from u7s.errors import U7sError
-from u7s.session import Member, run_parallel
+from u7s.run.parallel import run_parallel
+from u7s import session
+from u7s.facts import system
+from u7s.session import Member
 from u7s.config.inventory import parse
 from u7s.ui.report import Reporter
 
@@ -26,7 +29,7 @@ INVENTORY = parse({
 def make_run():
     stream = io.StringIO()
     members = [Member(h, Reporter(h.name, stream=stream)) for h in INVENTORY.hosts]
-    return cluster.Run(INVENTORY, members, Reporter(stream=stream)), stream
+    return session.Run(INVENTORY, members, Reporter(stream=stream)), stream
 
 
 def phase(title, hosts, action):
@@ -135,7 +138,7 @@ def test_network_failures_are_given_their_likely_cause():
 
 def test_listening_ports_and_macs():
     ss = "LISTEN 0 4096 0.0.0.0:6443 0.0.0.0:*\nLISTEN 0 128 [::]:22 [::]:*\n"
-    assert netcheck.listening_tcp(ss) == {6443, 22}
+    assert system.parse_listening(ss) == {("tcp", 6443), ("tcp", 22)}
     assert netcheck.mac_for(0) != netcheck.mac_for(1)
     assert netcheck.mac_for(300) == "02:75:37:00:01:2c"
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from u7s import program, session
+from u7s.run import parallel
 from u7s.run import lock
 from u7s.ui.report import Reporter
 
@@ -32,7 +33,7 @@ def test_an_interrupt_lets_running_hosts_finish_and_starts_no_other():
 
     members = [session.Member(Spec(f"h{i}"), Reporter(f"h{i}")) for i in range(3)]
     with pytest.raises(KeyboardInterrupt):
-        session.run_parallel(members, action, limit=1)
+        parallel.run_parallel(members, action, limit=1)
     assert started == ["h0"] and finished == ["h0"]
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from u7s.config import subnets
+from u7s.facts import networks
 from u7s.config.inventory import InventoryError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,13 +196,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_subnets_in_use_are_read_from_docker_and_podman_network_inspect():
     import ipaddress
 
-    docker = subnets.networks_in_use((FIXTURES / "docker-network-inspect.json").read_text(), own="u7s")
+    docker = networks.networks_in_use((FIXTURES / "docker-network-inspect.json").read_text(), own="u7s")
     assert docker == {"bridge": [ipaddress.IPv4Network("172.17.0.0/16")],
                       "other-app": [ipaddress.IPv4Network("10.100.7.0/24")]}  # host and none have no subnet
-    podman = subnets.networks_in_use((FIXTURES / "podman-network-inspect.json").read_text(), own="other-app")
+    podman = networks.networks_in_use((FIXTURES / "podman-network-inspect.json").read_text(), own="other-app")
     assert podman == {"podman": [ipaddress.IPv4Network("10.88.0.0/16")]}  # its own network is left out
-    assert subnets.networks_in_use("Error: no such network", own="u7s") == {}
-    assert subnets.networks_in_use('[1, {"Name": "x"}, {"IPAM": {"Config": [{"Subnet": "10.1.0.0/24"}]}}]', own="u7s") == {}
+    assert networks.networks_in_use("Error: no such network", own="u7s") == {}
+    assert networks.networks_in_use('[1, {"Name": "x"}, {"IPAM": {"Config": [{"Subnet": "10.1.0.0/24"}]}}]', own="u7s") == {}
 
 
 def test_a_new_subnet_passes_over_networks_the_hosts_engine_already_has():

@@ -89,3 +89,27 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
                             f"set {key} once, under the top-level settings")
     if problems:
         raise InventoryError(problems)
+
+
+def check_resolved(members: list) -> None:
+    """Resolved settings that clash across hosts: one NODE_NAME twice, or one HOST_IP:port twice."""
+    from u7s.errors import U7sError
+
+    problems = []
+    seen: dict[str, str] = {}
+    for m in members:
+        s = m.settings
+        if s.node_name in seen:
+            problems.append(f"{seen[s.node_name]} and {m.name} resolve to the same NODE_NAME {s.node_name}; "
+                            "set NODE_NAME for one of them in hosts.yaml")
+        seen.setdefault(s.node_name, m.name)
+    ports: dict[tuple[str, int], str] = {}
+    for m in members:
+        for key, port in m.settings.ports.items():
+            place = (m.settings.host_ip, port)
+            if place in ports and ports[place] != m.name:
+                problems.append(f"{ports[place]} and {m.name} both use {m.settings.host_ip}:{port} ({key}); "
+                                "give one of them other PORT_* values")
+            ports.setdefault(place, m.name)
+    if problems:
+        raise U7sError("\n".join(problems))

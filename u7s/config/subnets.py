@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 
 from u7s.errors import U7sError
 
@@ -24,32 +23,6 @@ def hash_bucket(name: str, size: int) -> int:
     """The reference's bucket for a host name: sha256(name + newline), its first byte when size <= 256."""
     digest = hashlib.sha256((name + "\n").encode()).digest()
     return int.from_bytes(digest[:4], "big") % size if size > 256 else digest[0] % size
-
-
-def networks_in_use(inspect_json: str, own: str) -> dict[str, list[ipaddress.IPv4Network]]:
-    """Network name -> IPv4 subnets, from `<engine> network inspect`, leaving out the network `own`."""
-    try:
-        data = json.loads(inspect_json)
-    except ValueError:
-        return {}
-    out: dict[str, list[ipaddress.IPv4Network]] = {}
-    for network in data if isinstance(data, list) else []:
-        name = network.get("Name") or network.get("name") if isinstance(network, dict) else None
-        if not name or name == own:
-            continue
-        texts = [c.get("Subnet") for c in ((network.get("IPAM") or {}).get("Config") or [])]
-        texts += [c.get("subnet") for c in (network.get("subnets") or [])]
-        found = []
-        for text in texts:
-            try:
-                subnet = ipaddress.ip_network(text, strict=False)
-            except (TypeError, ValueError):
-                continue
-            if subnet.version == 4:
-                found.append(subnet)
-        if found:
-            out[name] = found
-    return out
 
 
 def _clash(subnet: str, in_use: dict[str, list[ipaddress.IPv4Network]]) -> str | None:
@@ -69,7 +42,7 @@ def assign(
 ) -> dict[str, str]:
     """hosts: (hostname, given NODE_SUBNET or None, subnet it runs with now or None) -> NODE_SUBNET.
 
-    in_use: per hostname, the other networks its engine has (see networks_in_use).
+    in_use: per hostname, the other networks its engine has (u7s/facts/networks.py).
     """
     in_use = in_use or {}
     net = ipaddress.IPv4Network(pool)

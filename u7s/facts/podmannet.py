@@ -136,3 +136,12 @@ def verdict(network_cmd: str, conf: dict, version: str = "") -> tuple[bool, str,
     detail = ("rootless network command is pasta without Usernetes' options (" + "; ".join(problems)
               + "): flannel cannot reach the API service (10.96.0.1:443 times out)")
     return False, detail, fix
+
+
+def read(host, info) -> tuple[bool, str, str]:
+    """(ok, detail, fix) on `host`, whose engine reported `info` (u7s/facts/engine.py)."""
+    conf: dict = {}
+    if info.network_cmd == "pasta":  # the options matter only for pasta
+        r = host.run(conf_probe(), check=False)
+        conf = parse_network_conf(r.stdout) if r.ok else {}
+    return verdict(info.network_cmd, conf, info.version)

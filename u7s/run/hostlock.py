@@ -70,7 +70,7 @@ def take(host, workdir: str, command: str | None = None):
 
 def lock_all(members, command: str | None = None) -> None:
     """Take every healthy member's host lock; if any is held elsewhere, release ours and stop."""
-    from u7s.session import run_parallel
+    from u7s.run.parallel import run_parallel
 
     taken: dict[str, object] = {}
 

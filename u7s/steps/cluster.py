@@ -7,45 +7,17 @@ failed. Every phase is idempotent and can describe itself for --dry-run.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from u7s.build import engine, workdir
 from u7s.node import kube
 from u7s.steps import lifecycle
 from u7s.errors import U7sError
-from u7s.session import Member, StepResult, run_parallel
-from u7s.config.inventory import Inventory
-from u7s.ui.report import Reporter
+from u7s.run.parallel import StepResult, run_parallel
+from u7s.session import Member, Run
 
 JOIN_TTL = "15m"
-
-
-@dataclass
-class Run:
-    """What a cluster task works with: the inventory, its members and the outcome so far."""
-
-    inventory: Inventory
-    members: list[Member]
-    report: Reporter
-    dry_run: bool = False
-    failures: dict[str, dict[str, str]] = field(default_factory=dict)
-    join_script: str | None = None
-    board: object | None = None  # report.Board on a terminal
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def healthy(self) -> list[Member]:
-        return [m for m in self.members if not m.failed]
-
-    @property
-    def control_plane(self) -> Member:
-        return next(m for m in self.members if m.spec.is_control_plane)
-
-    @property
-    def workers(self) -> list[Member]:
-        return [m for m in self.healthy if not m.spec.is_control_plane]
 
 
 @dataclass(frozen=True)
@@ -277,7 +249,7 @@ def write_kubeconfig(run: Run, path: str, merge_context: str | None = None) -> s
 
 def status_rows(run: Run) -> list[dict]:
     """Per host: reachable, engine, rootless, node container state, Kubernetes node Ready."""
-    from u7s.steps import preflight
+    from u7s.facts.engine import engine_info
 
     ready: dict[str, bool] = {}
     cp = run.control_plane
@@ -292,9 +264,9 @@ def status_rows(run: Run) -> list[dict]:
             return out
         s = m.settings
         out["engine"], out["node_name"] = s.container_engine, s.node_name
-        info = m.host.run(engine.engine_info(s), check=False)
-        if info.ok:
-            out["rootless"] = preflight.parse_engine_info(s.engine_type, info.stdout).rootless
+        info = engine_info(m.host, s)
+        if info is not None:
+            out["rootless"] = info.rootless
         state = m.node.state()
         out["node"] = (state or {}).get("Status", "absent")
         out["ready"] = ready.get(s.node_name)

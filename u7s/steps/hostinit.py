@@ -12,7 +12,8 @@ import getpass
 import sys
 
 from u7s.errors import U7sError
-from u7s.session import Member, run_parallel
+from u7s.run.parallel import run_parallel
+from u7s.session import Member
 from u7s.build.resources import init_host_dir
 
 ROOT_SCRIPT = "init-host.root.sh"

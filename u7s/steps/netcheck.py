@@ -15,8 +15,10 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from u7s.facts import rpfilter
+from u7s.facts.system import parse_listening
 from u7s.errors import U7sError
-from u7s.session import Member, run_parallel
+from u7s.run.parallel import run_parallel
+from u7s.session import Member
 
 DEVICE = "u7s-netcheck"
 OVERLAY = "169.254.251.{}"  # link-local: exists only inside the nodes during the check
@@ -59,17 +61,6 @@ class NodeView:
 # -- pure helpers ---------------------------------------------------------------------------
 def mac_for(index: int) -> str:
     return "02:75:37:00:{:02x}:{:02x}".format(index // 256, index % 256)
-
-
-def listening_tcp(ss_output: str) -> set[int]:
-    ports = set()
-    for line in ss_output.splitlines():
-        fields = line.split()
-        if len(fields) >= 4:
-            port = fields[3].rsplit(":", 1)[-1]
-            if port.isdigit():
-                ports.add(int(port))
-    return ports
 
 
 def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
@@ -130,7 +121,7 @@ class NetworkCheck:
         v.node_mtu = int(node.exec(["cat", "/sys/class/net/eth0/mtu"], env=False).stdout.strip() or 1500)
         v.has_ping = node.exec(["sh", "-c", "command -v ping"], check=False, env=False).ok
         v.rp_filter = self.engine_rp_filter(v)
-        busy = listening_tcp(node.exec(["ss", "-H", "-l", "-n", "-t"], env=False).stdout)
+        busy = {port for _, port in parse_listening(node.exec(["ss", "-H", "-l", "-n", "-t"], env=False).stdout)}
         for key in TCP_PORTS:
             port = s.ports[key]
             if port in busy:
@@ -169,14 +160,14 @@ class NetworkCheck:
     @staticmethod
     def podman_network(v: NodeView) -> Probe:
         """Podman 5 defaults to pasta: preflight's verdict (slirp4netns, or pasta as Usernetes configures it)."""
-        from u7s.build import engine
-        from u7s.steps import preflight
+        from u7s.facts import podmannet
+        from u7s.facts.engine import engine_info
 
         host, s = v.member.host, v.member.settings
-        r = host.run(engine.engine_info(s), check=False)
-        if not r.ok:
+        info = engine_info(host, s)
+        if info is None:
             return Probe(v.member.name, v.member.name, "podman-network", True, "rootless network command: unknown")
-        ok, detail, fix = preflight.podman_network(host, preflight.parse_engine_info(s.engine_type, r.stdout))
+        ok, detail, fix = podmannet.read(host, info)
         return Probe(v.member.name, v.member.name, "podman-network", ok, f"rootless network command: {detail}",
                      "" if ok else detail, "" if ok else f"{fix}, then recreate the node")
 
@@ -204,7 +195,6 @@ class NetworkCheck:
         """rp_filter where VXLAN arrives: the engine's network namespace (preflight's fact)."""
         host, s = v.member.host, v.member.settings
         from u7s.build import engine
-        from u7s.facts import rpfilter
 
         image = host.run(engine.node_image_of(s)).stdout.strip()
         return rpfilter.read(host, s, image).values

