@@ -67,6 +67,13 @@ class Run:
 
 
 
+def alone(host: Host, settings: Settings, report: Reporter) -> Member:
+    """One host on its own (the single-host tasks): the control plane of a cluster of one."""
+    from u7s.config.inventory import Ssh
+
+    return Member(HostSpec(host.name, None, "control-plane", True, Ssh()), report, host, settings)
+
+
 def members_of(inventory: Inventory, board=None) -> list[Member]:
     """One member per host, each speaking with its name as prefix (and on the board, if any)."""
     width = max(len(h.name) for h in inventory.hosts)

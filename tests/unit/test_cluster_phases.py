@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from u7s.steps import cluster, netcheck
+from u7s.steps import netcheck, step
 from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s import session
@@ -33,7 +33,7 @@ def make_run():
 
 
 def phase(title, hosts, action):
-    return cluster.Phase(title, hosts, lambda run, m: action(m), lambda m: [f"{title} on {m.name}"])
+    return step.Step(title, lambda run, m: action(m), lambda m: [f"{title} on {m.name}"], hosts=hosts)
 
 
 def test_a_failing_host_is_left_out_of_later_phases_and_every_failure_is_listed():
@@ -46,7 +46,7 @@ def test_a_failing_host_is_left_out_of_later_phases_and_every_failure_is_listed(
         return "up"
 
     with pytest.raises(U7sError) as caught:
-        cluster.execute(run, [
+        step.execute(run, [
             phase("up", "all", up),
             phase("join", "workers", lambda m: seen.append(m.name) or "joined"),
         ])
@@ -59,7 +59,7 @@ def test_phases_of_the_control_plane_stop_when_it_failed():
     run, stream = make_run()
     ran = []
     with pytest.raises(U7sError, match="up: cp: boom"):
-        cluster.execute(run, [
+        step.execute(run, [
             phase("up", "all", lambda m: (_ for _ in ()).throw(U7sError("boom")) if m.name == "cp" else "up"),
             phase("init", "control-plane", lambda m: ran.append(m.name) or "init"),
             phase("join", "workers", lambda m: ran.append(m.name) or "join"),
@@ -71,7 +71,7 @@ def test_phases_of_the_control_plane_stop_when_it_failed():
 def test_dry_run_describes_each_host_and_runs_nothing():
     run, stream = make_run()
     run.dry_run = True
-    cluster.execute(run, [phase("up", "all", lambda m: pytest.fail("ran in a dry run"))])
+    step.execute(run, [phase("up", "all", lambda m: pytest.fail("ran in a dry run"))])
     text = stream.getvalue()
     assert all(f"would up on {name}" in text for name in ("cp", "w1", "w2"))
 

@@ -12,6 +12,7 @@ from u7s.build import engine
 from u7s.facts import podmannet, rpfilter
 from u7s.steps import preflight
 from u7s.facts import system
+from u7s.ui import tables
 from u7s.facts.engine import EngineInfo, parse_engine_info
 from u7s.steps.preflight import ERROR, OK, SKIP, WARN, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
@@ -374,7 +375,7 @@ def test_missing_kubectl_is_a_warning():
 def test_results_as_json_and_table():
     s = make_settings()
     _, results = run(healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt")), s)
-    data = json.loads(preflight.as_json(results))
+    data = json.loads(tables.as_json(results))
     assert data[0] == {"name": "engine", "status": "ok", "detail": "docker (rootless)", "fix": ""}
     assert [d["name"] for d in data if d["status"] == "error"] == ["ports"]
 
@@ -383,6 +384,6 @@ def test_results_as_json_and_table():
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=200)
-    console.print(preflight.table(results, "preflight: host1"))
+    console.print(tables.preflight(results, "preflight: host1"))
     text = console.file.getvalue()
     assert "preflight: host1" in text and "PORT_KUBELET=10250/tcp" in text

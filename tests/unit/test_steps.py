@@ -2,14 +2,14 @@
 
 import io
 
-from u7s.steps import lifecycle
+from u7s.steps import lifecycle, workflows
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings
 
 
 def test_create_runs_the_reference_order():
-    assert [step.title for step in lifecycle.single_host_create()] == [
+    assert [step.title for step in workflows.CREATE_ONE_HOST] == [
         "up", "kubeadm-init", "sync-external-ip", "install-flannel", "kubeconfig", "untaint", "wait-ready",
     ]
 

@@ -14,6 +14,7 @@ import sys
 from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
+from u7s.steps.step import raise_failures
 from u7s.build.resources import init_host_dir
 
 ROOT_SCRIPT = "init-host.root.sh"
@@ -83,8 +84,7 @@ def _show(m: Member, text: str) -> tuple[int, int, int]:
 
 
 def run_all(context, run) -> None:
-    from u7s.steps.cluster import execute
-
+    """Run init-host/ on every healthy member; one error lists every host that failed."""
     members = run.healthy
     password = None
     if not run.dry_run:
@@ -119,4 +119,4 @@ def run_all(context, run) -> None:
     result = run_parallel(members, init_one)
     if result.failed:
         run.failures["init-host"] = result.failed
-    execute(run, [])
+    raise_failures(run)

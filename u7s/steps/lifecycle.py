@@ -1,14 +1,10 @@
-"""The steps of a cluster's life on one host, each idempotent and each saying what it did.
+"""The operations of a cluster's life on one host, each idempotent and each saying what it did.
 
-Single-host tasks call one step; `create` runs an ordered list of them; the
-multi-host runner runs the same steps on many hosts. A step returns a short
-message for the user ("started", "already initialised", ...).
+The Steps in u7s/steps/workflows.py call these, on one host or on many. Each
+returns a short message for the user ("started", "already initialised", ...).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Callable
 
 from u7s.node import flannel, kube
 from u7s.build import workdir
@@ -143,22 +139,3 @@ def kubeadm_reset(node: Node) -> str:
     node.require_running()
     kube.kubeadm_reset(node)
     return "kubeadm reset done"
-
-
-@dataclass(frozen=True)
-class Step:
-    title: str
-    run: Callable[[Node], str]
-
-
-def single_host_create() -> list[Step]:
-    """`create` on one host, in the order that works: flannel only after external IPs are synced."""
-    return [
-        Step("up", up),
-        Step("kubeadm-init", kubeadm_init),
-        Step("sync-external-ip", sync_external_ip),
-        Step("install-flannel", install_flannel),
-        Step("kubeconfig", lambda node: f"kubeconfig written to {kubeconfig(node)}"),
-        Step("untaint", untaint_control_plane),
-        Step("wait-ready", wait_ready),
-    ]

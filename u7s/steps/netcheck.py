@@ -12,7 +12,7 @@ check creates (listeners, the test VXLAN device) is removed again.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from u7s.facts import rpfilter
 from u7s.facts.system import parse_listening
@@ -290,14 +290,22 @@ def failures(probes: list[Probe]) -> list[Probe]:
     return [p for p in probes if not p.ok]
 
 
-def as_json(probes: list[Probe]) -> str:
-    return json.dumps([asdict(p) for p in probes], indent=2)
+def on_hosts(run, only: str | None = None) -> list[Probe]:
+    """Check the healthy hosts (or those named in `only`, comma-separated); hosts lost on the way go to run.failures."""
+    names = only.split(",") if only else None
+    chosen = [m for m in run.healthy if names is None or m.name in names]
+    if names is not None and len(chosen) != len(names):
+        raise U7sError(f"--only {only}: unknown or unreachable host(s)")
+    check = NetworkCheck(chosen)
+    probes = check.run()
+    for name, reason in check.unreachable.items():
+        run.failures.setdefault("check-network", {})[name] = reason
+    return probes
 
 
-def table(probes: list[Probe]):
-    from rich.table import Table
-
-    t = Table("from", "to", "check", "result", "detail", "likely cause", "fix", title="network check")
-    for p in probes:
-        t.add_row(p.source, p.target, p.check, "[green]ok[/]" if p.ok else "[red]failed[/]", p.detail, p.cause, p.fix)
-    return t
+def raise_failures(run, probes: list[Probe]) -> None:
+    """One error counting the failed probes and naming the hosts that could not be checked."""
+    bad = failures(probes)
+    if bad or run.failures:
+        lost = sorted({name for failed in run.failures.values() for name in failed})
+        raise U7sError(f"network check: {len(bad)} failed probe(s)" + (f"; not checked: {', '.join(lost)}" if lost else ""))

@@ -6,9 +6,8 @@ against recorded real output. The reference's checks come first, then u7s's own.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from u7s.build import engine
 from u7s.facts.engine import EngineInfo, compose_major, parse_engine_info
@@ -208,17 +207,12 @@ def failed(results: list[Check]) -> list[Check]:
     return [r for r in results if r.status == ERROR]
 
 
-def as_json(results: list[Check]) -> str:
-    return json.dumps([asdict(r) for r in results], indent=2)
+def on_hosts(run) -> list[tuple[str, Check]]:
+    """Every healthy host's checks, in parallel, and a `connect` error for each host that was not reached."""
+    from u7s.run.parallel import run_parallel
 
-
-def table(results: list[Check], title: str = "preflight"):
-    from rich.table import Table
-
-    colours = {OK: "green", WARN: "yellow", ERROR: "red", SKIP: "dim"}
-    t = Table(title=title)
-    for column in ("check", "status", "detail", "fix"):
-        t.add_column(column)
-    for r in results:
-        t.add_row(r.name, f"[{colours[r.status]}]{r.status}[/]", r.detail, r.fix)
-    return t
+    found: dict[str, list[Check]] = {}
+    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, Preflight(m.host, m.settings).run()) or "")
+    rows = [(name, r) for name, results in found.items() for r in results]
+    lost = {**run.failures.get("connect", {}), **run.failures.get("settings", {})}
+    return rows + [(host, Check("connect", ERROR, why)) for host, why in lost.items()]
