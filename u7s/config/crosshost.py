@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Iterable
 
+from u7s.config import values
+
 
 def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, list]]:
     """(problems as (where, message), hosts grouped by a HOST_IP they share)."""
@@ -113,3 +115,76 @@ def check_resolved(members: list) -> None:
             ports.setdefault(place, m.name)
     if problems:
         raise U7sError("\n".join(problems))
+
+
+def inventory_problems(hosts: list, labels: dict[str, str]) -> list[tuple[str, str]]:
+    """(where, problem) for each rule across the inventory's hosts that is broken: one control plane, one local
+    host, unique names and subnets, one entry per address and user, disjoint ports on a shared address."""
+    problems: list[tuple[str, str]] = []
+
+    def bad(where: str, message: str) -> None:
+        problems.append((where, message))
+
+    planes = [h.name for h in hosts if h.is_control_plane]
+    if len(planes) != 1:
+        found = ", ".join(planes) if planes else "none"
+        bad("hosts", f"exactly one host must have role: control-plane (found {found})")
+    _unique(bad, hosts, "name", lambda h: h.name)
+    _unique(bad, hosts, "NODE_NAME", lambda h: h.settings.get("NODE_NAME"))
+    _unique(bad, hosts, "NODE_SUBNET", lambda h: _canonical_subnet(h.settings.get("NODE_SUBNET")))
+    locals_ = [h.name for h in hosts if h.local]
+    if len(locals_) > 1:
+        bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
+    # A host is placed by its address, or by its ssh alias when it has none.
+    by_place: dict[str, list] = {}
+    for h in hosts:
+        if h.address or h.ssh.alias:
+            place = values.canonical_address(h.address) if h.address else h.ssh.alias
+            by_place.setdefault(place, []).append(h)
+    for place, group in by_place.items():
+        users = [h.ssh.user for h in group]
+        if len(set(users)) != len(users):
+            names = ", ".join(h.name for h in group)
+            bad("hosts", f"{names}: same address {place} and SSH user; list each host once")
+        _port_clash(bad, place, group)
+    ip_problems, shared_ips = host_ip_groups(hosts, labels)
+    for where, message in ip_problems:
+        bad(where, message)
+    for place, group in shared_ips.items():
+        _port_clash(bad, place, group)
+    return problems
+
+def _unique(bad, hosts: list, what: str, key) -> None:
+    seen: dict = {}
+    for h in hosts:
+        value = key(h)
+        if value is None:
+            continue
+        if value in seen:
+            bad("hosts", f"{seen[value]} and {h.name} have the same {what} {value!r}; each must be unique")
+        else:
+            seen[value] = h.name
+
+def _port_clash(bad, address: str, group: list) -> None:
+    """Instances sharing one address (one host, several users) need disjoint port sets."""
+    from u7s.config.settings import PORT_DEFAULTS
+
+    taken: dict[int, str] = {}
+    for h in group:
+        for key, default in PORT_DEFAULTS.items():
+            port = h.settings.get(key, default)
+            try:
+                port = int(port)
+            except (TypeError, ValueError):
+                continue
+            if port in taken and taken[port] != h.name:
+                bad("hosts", f"{taken[port]} and {h.name} share address {address} and port {port} "
+                         f"({key}); give one of them other PORT_* values")
+            taken.setdefault(port, h.name)
+
+
+def _canonical_subnet(text):
+    try:
+        return str(ipaddress.IPv4Network(str(text).strip(), strict=True)) if text is not None else None
+    except ValueError:
+        return text

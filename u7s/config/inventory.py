@@ -261,70 +261,10 @@ class _Parser:
                 self.bad(where, f"{shown}{problem}")
 
     def cross_checks(self, hosts: list[HostSpec]) -> None:
-        planes = [h.name for h in hosts if h.is_control_plane]
-        if len(planes) != 1:
-            found = ", ".join(planes) if planes else "none"
-            self.bad("hosts", f"exactly one host must have role: control-plane (found {found})")
-        self.unique(hosts, "name", lambda h: h.name)
-        self.unique(hosts, "NODE_NAME", lambda h: h.settings.get("NODE_NAME"))
-        self.unique(hosts, "NODE_SUBNET", lambda h: _canonical_subnet(h.settings.get("NODE_SUBNET")))
-        locals_ = [h.name for h in hosts if h.local]
-        if len(locals_) > 1:
-            self.bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
-        # A host is placed by its address, or by its ssh alias when it has none.
-        by_place: dict[str, list[HostSpec]] = {}
-        for h in hosts:
-            if h.address or h.ssh.alias:
-                place = values.canonical_address(h.address) if h.address else h.ssh.alias
-                by_place.setdefault(place, []).append(h)
-        for place, group in by_place.items():
-            users = [h.ssh.user for h in group]
-            if len(set(users)) != len(users):
-                names = ", ".join(h.name for h in group)
-                self.bad("hosts", f"{names}: same address {place} and SSH user; list each host once")
-            self.port_clash(place, group)
-        from u7s.config.crosshost import host_ip_groups
+        from u7s.config.crosshost import inventory_problems
 
-        problems, shared_ips = host_ip_groups(hosts, self.labels)
-        for where, message in problems:
+        for where, message in inventory_problems(hosts, self.labels):
             self.bad(where, message)
-        for place, group in shared_ips.items():
-            self.port_clash(place, group)
-
-    def unique(self, hosts: list[HostSpec], what: str, key) -> None:
-        seen: dict[Any, str] = {}
-        for h in hosts:
-            value = key(h)
-            if value is None:
-                continue
-            if value in seen:
-                self.bad("hosts", f"{seen[value]} and {h.name} have the same {what} {value!r}; each must be unique")
-            else:
-                seen[value] = h.name
-
-    def port_clash(self, address: str, group: list[HostSpec]) -> None:
-        """Instances sharing one address (one host, several users) need disjoint port sets."""
-        from u7s.config.settings import PORT_DEFAULTS
-
-        taken: dict[int, str] = {}
-        for h in group:
-            for key, default in PORT_DEFAULTS.items():
-                port = h.settings.get(key, default)
-                try:
-                    port = int(port)
-                except (TypeError, ValueError):
-                    continue
-                if port in taken and taken[port] != h.name:
-                    self.bad("hosts", f"{taken[port]} and {h.name} share address {address} and port {port} "
-                             f"({key}); give one of them other PORT_* values")
-                taken.setdefault(port, h.name)
-
-
-def _canonical_subnet(text):
-    try:
-        return str(ipaddress.IPv4Network(str(text).strip(), strict=True)) if text is not None else None
-    except ValueError:
-        return text
 
 
 class _Placeholders:

@@ -150,29 +150,14 @@ class _Resolver:
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
         if self.problems:
             raise SettingsError("\n".join(self.problems), self.keyed)
-        return Settings(
-            container_engine=engine,
-            engine_type=engine_type,
-            compose=compose,
-            hostname=hostname,
-            host_ip=host_ip,
-            node_name=node_name,
-            node_subnet=subnet,
-            node_ip=node_ip,
-            port_etcd=ports["PORT_ETCD"],
-            port_kubelet=ports["PORT_KUBELET"],
-            port_flannel=ports["PORT_FLANNEL"],
-            port_kube_apiserver=ports["PORT_KUBE_APISERVER"],
-            bypass4netns=bypass,
-            node_image=image,
-            node_base_image=base,
-            project=project,
-            network=network,
-            multi_node=multi_node,
-            workdir=workdir,
-            timeout=timeout,
-            sources=dict(self.sources),
-        )
+        given = {
+            "CONTAINER_ENGINE": engine, "COMPOSE": compose, "HOSTNAME": hostname, "HOST_IP": host_ip,
+            "NODE_NAME": node_name, "NODE_SUBNET": subnet, "NODE_IP": node_ip, **ports, "BYPASS4NETNS": bypass,
+            "NODE_IMAGE": image, "NODE_BASE_IMAGE": base, "U7S_PROJECT": project, "U7S_NETWORK": network,
+            "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout,
+        }
+        return Settings(**{SPECS[key].attr: value for key, value in given.items()},
+                        engine_type=engine_type, sources=dict(self.sources))
 
     def engine(self) -> tuple[str, str, tuple[str, ...]]:
         engine = self.text("CONTAINER_ENGINE")

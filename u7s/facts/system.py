@@ -1,6 +1,8 @@
-"""What the host's own tools report: listening sockets, lingering, loaded kernel modules."""
+"""What the host's own tools report: listening sockets, lingering, loaded kernel modules, path MTU."""
 
 from __future__ import annotations
+
+import json
 
 LISTENING = ["ss", "-H", "-l", "-n", "-t", "-u"]
 
@@ -36,3 +38,24 @@ def parse_linger(text: str) -> bool | None:
 def parse_modules(text: str) -> set[str]:
     """Module names from /proc/modules."""
     return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+
+def parse_route(text: str) -> tuple[int | None, str]:
+    """(the route's MTU if it sets one, its device) from `ip -j route get ADDRESS`; (None, "") for other output."""
+    try:
+        route = json.loads(text)[0]
+    except (ValueError, LookupError, TypeError):
+        return None, ""
+    for metric in route.get("metrics") or []:
+        if "mtu" in metric:
+            return int(metric["mtu"]), route.get("dev", "")
+    return None, route.get("dev", "")
+
+
+def path_mtu(host, address: str) -> int | None:
+    """The MTU on the way from `host` to `address`: the route's own, else its device's; None when unknown."""
+    mtu, dev = parse_route(host.run(["ip", "-j", "route", "get", address], check=False).stdout)
+    if mtu is not None or not dev:
+        return mtu
+    text = host.read_text(f"/sys/class/net/{dev}/mtu")
+    return int(text) if text and text.strip().isdigit() else None

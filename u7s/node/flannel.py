@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 
 from u7s.errors import U7sError
-from u7s.node.kube import HOST_IP_LABEL, kubectl
+from u7s.node.externalip import HOST_IP_LABEL
+from u7s.node.kube import kubectl
 from u7s.node.container import Node
 
 NAMESPACE = "kube-flannel"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import dataclass
 
 from u7s.build import workdir
 from u7s.errors import U7sError
@@ -18,12 +17,6 @@ from u7s.run.poll import wait_for
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
-HOST_IP_LABEL = "usernetes/host-ip"
-PUBLIC_IP_ANNOTATION = "flannel.alpha.coreos.com/public-ip-overwrite"
-UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
-CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
-FLANNEL_NAMESPACE = "kube-flannel"
-FLANNEL_CHART = "/flannel"
 
 TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 CA_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -159,85 +152,6 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None) -> str:
         return not waiting, "; ".join(f"{name}: {why}" for name, why in waiting.items()) or "all Ready"
 
     return wait_for(ready, what="every node to be Ready", timeout=node.s.timeout)
-
-
-def _has_taint(obj: dict, key: str) -> bool:
-    return any(t.get("key") == key for t in obj.get("spec", {}).get("taints") or [])
-
-
-# -- sync-external-ip ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExternalIpPlan:
-    """What sync-external-ip must change on one node (empty when it is already in sync)."""
-
-    node: str
-    host_ip: str | None
-    set_address: bool
-    set_annotation: bool
-    remove_taint: bool
-
-    @property
-    def changes(self) -> list[str]:
-        return [
-            what
-            for what, needed in (
-                (f"ExternalIP {self.host_ip}", self.set_address),
-                (f"annotation {PUBLIC_IP_ANNOTATION}", self.set_annotation),
-                (f"taint {UNINITIALIZED_TAINT} removed", self.remove_taint),
-            )
-            if needed
-        ]
-
-
-def plan_external_ips(nodes: list[dict]) -> list[ExternalIpPlan]:
-    """Pure: per node, what differs from ExternalIP = its usernetes/host-ip label."""
-    plans = []
-    for obj in nodes:
-        meta = obj.get("metadata", {})
-        host_ip = (meta.get("labels") or {}).get(HOST_IP_LABEL)
-        if not host_ip:
-            plans.append(ExternalIpPlan(meta.get("name", "?"), None, False, False, False))
-            continue
-        addresses = obj.get("status", {}).get("addresses") or []
-        plans.append(
-            ExternalIpPlan(
-                node=meta["name"],
-                host_ip=host_ip,
-                set_address=addresses != [{"type": "ExternalIP", "address": host_ip}],
-                set_annotation=(meta.get("annotations") or {}).get(PUBLIC_IP_ANNOTATION) != host_ip,
-                remove_taint=_has_taint(obj, UNINITIALIZED_TAINT),
-            )
-        )
-    return plans
-
-
-def sync_external_ip(node: Node, nodes: list[dict]) -> list[ExternalIpPlan]:
-    """Make each node's ExternalIP, flannel public-ip annotation and taint match its host."""
-    plans = plan_external_ips(nodes)
-    for plan in plans:
-        if plan.host_ip is None:
-            node.report.warn(f"node {plan.node} has no {HOST_IP_LABEL} label: left alone")
-            continue
-        if plan.set_address:
-            patch = {"status": {"addresses": [{"type": "ExternalIP", "address": plan.host_ip}]}}
-            kubectl(node, "patch", "node", plan.node, "--subresource=status", "--type=merge",
-                    "-p", json.dumps(patch))
-        if plan.set_annotation:
-            kubectl(node, "annotate", "node", plan.node, "--overwrite",
-                    f"{PUBLIC_IP_ANNOTATION}={plan.host_ip}")
-        if plan.remove_taint:
-            kubectl(node, "taint", "node", plan.node, f"{UNINITIALIZED_TAINT}-")
-    return plans
-
-
-# -- taints --------------------------------------------------------------------------------
-def remove_control_plane_taint(node: Node, name: str) -> bool:
-    """Let pods schedule on the control plane (single-host clusters); False when already so."""
-    obj = json.loads(kubectl(node, "get", "node", name, "-o", "json").stdout)
-    if not _has_taint(obj, CONTROL_PLANE_TAINT):
-        return False
-    kubectl(node, "taint", "node", name, f"{CONTROL_PLANE_TAINT}-")
-    return True
 
 
 # -- joining -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ returns a short message for the user ("started", "already initialised", ...).
 
 from __future__ import annotations
 
-from u7s.node import flannel, kube
+from u7s.node import externalip, flannel, kube
 from u7s.build import workdir
 from u7s.errors import U7sError, WaitTimeout
 from u7s.node.container import Node
@@ -61,9 +61,9 @@ def sync_external_ip(node: Node) -> str:
     return text
 
 
-def _sync(node: Node, nodes: list[dict], restarted: set[str]) -> tuple[list[kube.ExternalIpPlan], list[str]]:
+def _sync(node: Node, nodes: list[dict], restarted: set[str]) -> tuple[list[externalip.ExternalIpPlan], list[str]]:
     """Sync what differs; restart flannel pods that may have missed the overwrite (once per node and call)."""
-    plans = kube.sync_external_ip(node, nodes)
+    plans = externalip.sync_external_ip(node, nodes)
     # Flannel reads the overwrite once, when its pod starts: pods that may have missed it start again.
     stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes))
     done = flannel.restart_pods(node, sorted(stale - restarted))
@@ -77,7 +77,7 @@ def install_flannel(node: Node) -> str:
 
 
 def untaint_control_plane(node: Node) -> str:
-    if kube.remove_control_plane_taint(node, node.s.node_name):
+    if externalip.remove_control_plane_taint(node, node.s.node_name):
         return f"control-plane taint removed from {node.s.node_name} (single-host cluster)"
     return f"{node.s.node_name} has no control-plane taint"
 

@@ -11,11 +11,10 @@ check creates (listeners, the test VXLAN device) is removed again.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from u7s.facts import rpfilter
-from u7s.facts.system import parse_listening
+from u7s.facts.system import parse_listening, path_mtu
 from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
@@ -146,7 +145,7 @@ class NetworkCheck:
             for b in views:
                 if a is b:
                     continue
-                mtu = self.path_mtu(a, b)
+                mtu = path_mtu(a.member.host, b.member.settings.host_ip)
                 ok = mtu is None or mtu >= a.node_mtu
                 self.probes.append(Probe(
                     a.member.name, b.member.name, "path-mtu", ok,
@@ -170,20 +169,6 @@ class NetworkCheck:
         ok, detail, fix = podmannet.read(host, info)
         return Probe(v.member.name, v.member.name, "podman-network", ok, f"rootless network command: {detail}",
                      "" if ok else detail, "" if ok else f"{fix}, then recreate the node")
-
-    @staticmethod
-    def path_mtu(a: NodeView, b: NodeView) -> int | None:
-        host = a.member.host
-        r = host.run(["ip", "-j", "route", "get", b.member.settings.host_ip], check=False)
-        try:
-            route = json.loads(r.stdout)[0]
-        except (ValueError, LookupError):
-            return None
-        for metric in route.get("metrics") or []:
-            if "mtu" in metric:
-                return int(metric["mtu"])
-        text = host.read_text(f"/sys/class/net/{route.get('dev', '')}/mtu")
-        return int(text) if text and text.strip().isdigit() else None
 
     @staticmethod
     def listen(node, address: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from u7s.build import engine, workdir
 from u7s.errors import U7sError
-from u7s.node import kube
+from u7s.node import externalip, kube
 from u7s.session import Member, Run
 from u7s.steps import lifecycle
 from u7s.steps.step import Step
@@ -107,7 +107,7 @@ JOIN_WITH_SCRIPT = Step("kubeadm-join", lambda run, m, file=None: lifecycle.kube
     "remove it (unless already joined)"])
 
 SYNC = Step("sync-external-ip", lambda run, m: lifecycle.sync_external_ip(m.node), lambda m: [
-    f"set each node's ExternalIP and flannel public-ip to its {kube.HOST_IP_LABEL} label"], hosts="control-plane")
+    f"set each node's ExternalIP and flannel public-ip to its {externalip.HOST_IP_LABEL} label"], hosts="control-plane")
 
 FLANNEL = Step("install-flannel", lambda run, m: lifecycle.install_flannel(m.node), lambda m: [
     f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],

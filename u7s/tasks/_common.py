@@ -102,6 +102,21 @@ def steps_here(c, set_, steps, dry_run=False, titled=False, **params):
     return member
 
 
+def make_task(name: str, doc: str, body, help: dict):
+    """A task made from a body shared by several tasks (one per step list), with its own name and help."""
+    from invoke import task
+
+    body.__doc__ = doc
+    return task(name=name, iterable=["set_"], help=help)(clean_errors(body))
+
+
+def named_steps(names) -> list:
+    """The steps of u7s/steps/workflows.py named by their constants, e.g. ("JOIN", "SYNC")."""
+    from u7s.steps import workflows
+
+    return [getattr(workflows, name) for name in names]
+
+
 def confirm(yes: bool, what: str) -> None:
     """Ask before destroying data; without a terminal, --yes is the only way to confirm."""
     if yes:

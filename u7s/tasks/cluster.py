@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Exit, task
 
-from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, config_of, confirm, option, out
+from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, config_of, confirm, make_task, named_steps, option, out
 
 COMMON = {
     "inventory": "the inventory file (default: u7s.inventory in the config, else hosts.yaml)",
@@ -75,12 +75,9 @@ def _steps_task(name: str, doc: str, *steps: str):
     """A task that runs steps of u7s.steps.workflows (named by their constants) on the inventory's hosts."""
 
     def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-        from u7s.steps import workflows
+        _steps(c, named_steps(steps), inventory, set_, accept_unknown_host_keys, dry_run)
 
-        _steps(c, [getattr(workflows, step) for step in steps], inventory, set_, accept_unknown_host_keys, dry_run)
-
-    body.__doc__ = doc
-    return task(name=name, iterable=ITER, help=CHANGES)(clean_errors(body))
+    return make_task(name, doc, body, CHANGES)
 
 
 up = _steps_task("up", "Start the node container on every host.", "UP")
@@ -170,14 +167,11 @@ def _confirmed_task(name: str, doc: str, step: str, question: str):
     """A task that asks first (unless --yes or --dry-run), then runs one step on every host."""
 
     def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
-        from u7s.steps import workflows
-
         if not dry_run:
             confirm(yes, question)
-        _steps(c, [getattr(workflows, step)], inventory, set_, accept_unknown_host_keys, dry_run)
+        _steps(c, named_steps([step]), inventory, set_, accept_unknown_host_keys, dry_run)
 
-    body.__doc__ = doc
-    return task(name=name, iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})(clean_errors(body))
+    return make_task(name, doc, body, {**CHANGES, "yes": "do not ask for confirmation"})
 
 
 down_v = _confirmed_task("down-v", "Remove the node container and its volumes on every host: deletes the cluster.",

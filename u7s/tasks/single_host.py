@@ -6,7 +6,9 @@ import sys
 
 from invoke import Exit, task
 
-from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, confirm, local, out, steps_here, this_host
+from u7s.tasks._common import (
+    DRY_RUN, SET_HELP, clean_errors, confirm, local, make_task, named_steps, out, steps_here, this_host,
+)
 
 S = {"set": SET_HELP}
 CHANGES = {**S, "dry-run": DRY_RUN}
@@ -90,14 +92,8 @@ def render(c, set_=None, kubeadm_config=False):
 
 def _steps_task(name: str, doc: str, *steps: str):
     """A task that runs steps of u7s.steps.workflows (named by their constants) on this host."""
-
-    def body(c, set_=None, dry_run=False):
-        from u7s.steps import workflows
-
-        steps_here(c, set_, [getattr(workflows, step) for step in steps], dry_run)
-
-    body.__doc__ = doc
-    return task(name=name, iterable=ITER, help=CHANGES)(clean_errors(body))
+    return make_task(name, doc, lambda c, set_=None, dry_run=False: steps_here(c, set_, named_steps(steps), dry_run),
+                     CHANGES)
 
 
 down = _steps_task("down", "Stop and remove the node container; its volumes (the cluster's data) are kept.", "DOWN")
