@@ -7,6 +7,7 @@ run on its members (u7s/steps/cluster.py).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 
@@ -99,6 +100,8 @@ def connect_all(members: list[Member], context, accept_unknown: bool) -> StepRes
 def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config: dict | None = None) -> StepResult:
     """Each host's settings from its facts; subnets assigned across hosts; cross-host checks.
 
+    Resolved twice per host: first to learn what to read there (its working directory,
+    engine and network), then with the NODE_SUBNET assigned across the hosts.
     Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings < host settings < flags.
     """
     config = config or {}
@@ -116,11 +119,13 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
 
     def first_pass(member: Member) -> str:
         facts[member.name] = HostFacts(member.host)
+        found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags)
         # Each host's files go to a directory of its own, even where home directories are
-        # shared: one per node instance (project) and inventory host.
-        project = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags).project
-        workdirs[member.name] = default_workdir(facts[member.name].home(), project, member.name)
-        member.settings = resolve(facts[member.name], config=config_of(member), flags=flags)
+        # shared: one per node instance (project) and inventory host, unless U7S_WORKDIR is given.
+        given = "U7S_WORKDIR" in found.sources
+        workdirs[member.name] = found.workdir if given else default_workdir(facts[member.name].home(),
+                                                                            found.project, member.name)
+        member.settings = dataclasses.replace(found, workdir=workdirs[member.name])
         current[member.name] = networks.running_subnet(member.host, member.settings)
         if not current[member.name]:
             in_use[member.name] = networks.other_networks(member.host, member.settings)
