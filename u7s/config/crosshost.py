@@ -37,9 +37,8 @@ def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[
 
 def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
     """Validate `--set` values and the u7s: config's settings with every host's before any host is touched."""
-    from u7s.errors import SettingsError
-    from u7s.config.inventory import InventoryError, _Placeholders
-    from u7s.config.resolve import resolve
+    from u7s.errors import InventoryError, SettingsError
+    from u7s.config.resolve import PlaceholderFacts, resolve
     from u7s.config.values import shown
 
     config = config or {}
@@ -48,7 +47,7 @@ def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
     problems: list[str] = []
     for h in inventory.hosts:
         try:
-            resolve(_Placeholders(), config={**config, **h.settings}, flags=flags)
+            resolve(PlaceholderFacts(), config={**config, **h.settings}, flags=flags)
         except SettingsError as exc:
             for key, problem in exc.keyed:
                 if key in flags:
@@ -76,7 +75,7 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
 
     Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
     """
-    from u7s.config.inventory import InventoryError
+    from u7s.errors import InventoryError
     from u7s.config.settings import PORT_DEFAULTS
 
     problems = []

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from u7s.config import values
-from u7s.errors import SettingsError, U7sError
+from u7s.config.resolve import PlaceholderFacts, resolve
 from u7s.config.settings import SPECS
-from u7s.config.resolve import resolve
+from u7s.errors import InventoryError, SettingsError
 
 ROLES = ("control-plane", "worker")
 TOP_KEYS = {"cluster", "settings", "ssh", "hosts"}
@@ -24,12 +24,6 @@ HOST_KEYS = {"name", "address", "role", "local", "ssh", "settings"}
 SSH_KEYS = {"user", "port", "identity_file", "alias", "jump", "connect_timeout", "known_hosts",
             "accept_unknown_host_keys"}
 NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
-
-
-class InventoryError(U7sError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -248,7 +242,7 @@ class _Parser:
     def static_settings(self, settings: dict, label: str, own: dict) -> None:
         """Validate the given values now (placeholders for what only the host can tell)."""
         try:
-            resolve(_Placeholders(), config=settings)
+            resolve(PlaceholderFacts(), config=settings)
         except SettingsError as exc:
             if not exc.keyed:
                 for line in str(exc).splitlines():
@@ -265,25 +259,3 @@ class _Parser:
 
         for where, message in inventory_problems(hosts, self.labels):
             self.bad(where, message)
-
-
-class _Placeholders:
-    """Stand-in facts for validating given values before any host is reached."""
-
-    def hostname(self) -> str:
-        return "placeholder"
-
-    def host_ip(self) -> str:
-        return "192.0.2.1"
-
-    def home(self) -> str:
-        return "/home/placeholder"
-
-    def has_command(self, name: str) -> bool:
-        return name == "dockerd-rootless.sh"
-
-    def detected_engine(self) -> tuple[str, str]:
-        return "docker", "placeholder"
-
-    def bypass4netnsd_running(self) -> bool:
-        return False
