@@ -91,7 +91,7 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
     # Order on the control plane: init, then the join token, then (after the joins) sync, then flannel.
     cp_calls = calls(cp)
     kinds = [(c["prog"], c["argv"][0]) for c in cp_calls if c["rc"] == 0]
-    assert kinds.index(("kubeadm", "init")) < kinds.index(("kubeadm", "token")) < kinds.index(("helm", "install"))
+    assert kinds.index(("kubeadm", "init")) < kinds.index(("kubeadm", "token")) < kinds.index(("helm", "upgrade"))
     token = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
     assert len(token) == 1 and "--ttl" in token[0]["argv"]
     assert not any(c["argv"][c["argv"].index("--token") + 1] != "<redacted>"
@@ -492,6 +492,18 @@ def test_create_recovers_a_half_done_init_while_no_worker_has_joined(lab, cluste
     assert "an earlier kubeadm init failed half-way and no worker has joined" in again.stderr
     assert "recovered from a half-done kubeadm init" in again.stderr
     wait_all_ready(cp, 3, timeout=5)  # create itself waited for it
+
+
+def test_create_ends_only_when_every_node_is_ready_and_names_one_that_is_not(lab, cluster_inventory, tmp_path):
+    cp, w1, w2 = lab.hosts
+    set_switch(w2, "pod-start-delay", "never")  # flannel never starts there: its node stays NotReady
+    r = u7s("cluster.create", "--skip-network-check", "--set", "U7S_TIMEOUT=20", "--inventory",
+            str(cluster_inventory), cwd=tmp_path, check=False)
+    assert r.returncode == 1
+    assert "timed out after 20s waiting for every node to be Ready" in r.stderr
+    assert f"u7s-{w2.name}: Ready=False (NetworkPluginNotReady" in r.stderr
+    assert f"u7s-{w1.name}:" not in r.stderr.split("waiting for every node to be Ready")[1]
+    assert "cluster ready" not in r.stderr and not r.stdout.strip()
 
 
 def test_losing_a_worker_in_the_middle_of_a_run(lab, cluster_inventory, tmp_path):

@@ -190,6 +190,14 @@ def test_helm_release_records_and_list_filters():
     assert net_conf["Backend"] == {"Type": "vxlan", "Port": 9072}
 
 
+def test_cluster_info_signatures_are_detached_hs256_jws():
+    jws = objects.detached_jws("kubeconfig text", "abcdef", "0123456789abcdef")
+    header, payload, signature = jws.split(".")
+    assert payload == "" and json.loads(base64.urlsafe_b64decode(header + "==")) == {"alg": "HS256", "kid": "abcdef"}
+    assert objects.verify_detached_jws(jws, "kubeconfig text", "abcdef", "0123456789abcdef")
+    assert not objects.verify_detached_jws(jws, "other text", "abcdef", "0123456789abcdef")
+
+
 def test_bootstrap_token_secret_is_kubeadms():
     secret = kubeadm.bootstrap_token_secret("abcdef", "0123456789abcdef", 900)
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
@@ -453,7 +461,9 @@ def test_join_refuses_a_wrong_ca_pin_and_a_wrong_token(cluster, worker):
     assert "none of the public keys" in stderr and "are pinned" in stderr
     token = argv.index("--token") + 1
     wrong = argv[:token] + ["abcdef.0123456789abcdef"] + argv[token + 1:]
-    assert "Unauthorized" in worker.run("kubeadm", *wrong[1:], ok=False).stderr
+    assert 'token id "abcdef" is invalid for this cluster' in worker.run("kubeadm", *wrong[1:], ok=False).stderr
+    forged = argv[:token] + [argv[token].split(".")[0] + ".0123456789abcdef"] + argv[token + 1:]
+    assert "failed to verify JWS signature" in worker.run("kubeadm", *forged[1:], ok=False).stderr
     assert not (worker.root / "etc/kubernetes/kubelet.conf").exists()
 
 

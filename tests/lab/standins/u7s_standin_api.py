@@ -339,7 +339,24 @@ class Api:
         obj = self.store.get((resource.name, namespace, name))
         if obj is None:
             return 404, objects.not_found(resource.name, name, resource.group)
-        return 200, node_view(obj) if resource.name == "nodes" else obj
+        if resource.name == "nodes":
+            return 200, node_view(obj)
+        if (resource.name, namespace, name) == ("configmaps", "kube-public", "cluster-info"):
+            return 200, self._signed_cluster_info(obj)
+        return 200, obj
+
+    def _signed_cluster_info(self, obj):
+        """Add a JWS per signing bootstrap token, as the bootstrap signer controller keeps them."""
+        signed = json.loads(json.dumps(obj))
+        content = signed.get("data", {}).get("kubeconfig", "")
+        for secret in self.objects_of("secrets", "kube-system"):
+            if secret.get("type") != "bootstrap.kubernetes.io/token":
+                continue
+            data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+            if data.get("usage-bootstrap-signing") == "true" and data.get("token-id") and data.get("token-secret"):
+                signed["data"][f"jws-kubeconfig-{data['token-id']}"] = objects.detached_jws(
+                    content, data["token-id"], data["token-secret"])
+        return signed
 
     def _list(self, request, user, resource, namespace, name, sub):
         try:

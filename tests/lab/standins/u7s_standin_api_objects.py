@@ -419,3 +419,26 @@ def decode_protobuf(body):
         if number == 1:
             obj["metadata"] = _object_meta(value)
     return obj
+
+
+# ---------------------------------------------------------------- bootstrap-token signatures
+
+def _b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def detached_jws(content, token_id, token_secret):
+    """Sign CONTENT as the bootstrap signer signs cluster-info: detached JWS, HS256 keyed by the token secret."""
+    import hashlib
+    import hmac
+    header = _b64url(json.dumps({"alg": "HS256", "kid": token_id}, separators=(",", ":")).encode())
+    payload = _b64url(content.encode())
+    signature = hmac.new(token_secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}..{_b64url(signature)}"
+
+
+def verify_detached_jws(jws, content, token_id, token_secret):
+    """Tell whether JWS is the detached signature detached_jws would make for CONTENT with this token."""
+    import hmac
+    return hmac.compare_digest(jws, detached_jws(content, token_id, token_secret))
