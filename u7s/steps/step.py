@@ -27,6 +27,11 @@ class Step:
     limit: Callable[[Run], int | None] = lambda run: None
     # A step about the hosts together (not each on its own): returns {host: reason} for failures.
     together: Callable[[Run, list[Member]], dict[str, str]] | None = None
+    task: str = ""  # the single-host task that runs it alone, where its name differs from the title
+
+    @property
+    def task_name(self) -> str:
+        return self.task or self.title
 
 
 def run_one(step: Step, member: Member, dry_run: bool = False, **params) -> str | None:

@@ -69,9 +69,9 @@ def _init(run: Run | None, m: Member) -> str:
         return "recovered from a half-done kubeadm init; " + lifecycle.kubeadm_init(m.node)
 
 
-INIT = Step("kubeadm-init", _init, lambda m: [
+INIT = Step("init", _init, lambda m: [
     f"run kubeadm init --config {workdir.in_node(workdir.KUBEADM_CONFIG)} in {m.settings.node_name} "
-    f"(unless {kube.ADMIN_CONF} exists)"], hosts="control-plane")
+    f"(unless {kube.ADMIN_CONF} exists)"], hosts="control-plane", task="kubeadm-init")
 
 
 def _join(run: Run, m: Member) -> str:

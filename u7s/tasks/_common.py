@@ -98,7 +98,7 @@ def steps_here(c, set_, steps, dry_run=False, titled=False, **params):
     for step in steps:
         message = run_one(step, member, dry_run, **params)
         if message:
-            member.report.done(f"{step.title}: {message}" if titled else message)
+            member.report.done(f"{step.task_name}: {message}" if titled else message)
     return member
 
 
