@@ -1,3 +1,3 @@
-from .program import main
+from u7s.program import main
 
 main()

@@ -29,3 +29,11 @@ class CommandFailed(U7sError):
 
 class WaitTimeout(U7sError):
     """A condition u7s polls for did not come true in time."""
+
+
+class InventoryError(U7sError):
+    """An inventory (hosts.yaml) with problems; each is one line naming the key and the fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))

@@ -6,7 +6,7 @@ import os
 
 from invoke import Config, Program
 
-from . import __version__
+from u7s import __version__
 
 
 class U7sConfig(Config):
@@ -31,7 +31,7 @@ def _terminate(signum, frame):
 def main() -> None:
     import signal
 
-    from .tasks import ns
+    from u7s.tasks import ns
 
     signal.signal(signal.SIGTERM, _terminate)
 

@@ -8,11 +8,14 @@ import time
 
 import pytest
 
-from u7s import cluster, netcheck
+from u7s.steps import netcheck, step
 from u7s.errors import U7sError
-from u7s.fleet import Member, run_parallel
-from u7s.inventory import parse
-from u7s.report import Reporter
+from u7s.run.parallel import run_parallel
+from u7s import session
+from u7s.facts import system
+from u7s.session import Member
+from u7s.config.inventory import parse
+from u7s.ui.report import Reporter
 
 INVENTORY = parse({
     "hosts": [
@@ -26,11 +29,11 @@ INVENTORY = parse({
 def make_run():
     stream = io.StringIO()
     members = [Member(h, Reporter(h.name, stream=stream)) for h in INVENTORY.hosts]
-    return cluster.Run(INVENTORY, members, Reporter(stream=stream)), stream
+    return session.Run(INVENTORY, members, Reporter(stream=stream)), stream
 
 
 def phase(title, hosts, action):
-    return cluster.Phase(title, hosts, lambda run, m: action(m), lambda m: [f"{title} on {m.name}"])
+    return step.Step(title, lambda run, m: action(m), lambda m: [f"{title} on {m.name}"], hosts=hosts)
 
 
 def test_a_failing_host_is_left_out_of_later_phases_and_every_failure_is_listed():
@@ -43,7 +46,7 @@ def test_a_failing_host_is_left_out_of_later_phases_and_every_failure_is_listed(
         return "up"
 
     with pytest.raises(U7sError) as caught:
-        cluster.execute(run, [
+        step.execute(run, [
             phase("up", "all", up),
             phase("join", "workers", lambda m: seen.append(m.name) or "joined"),
         ])
@@ -56,7 +59,7 @@ def test_phases_of_the_control_plane_stop_when_it_failed():
     run, stream = make_run()
     ran = []
     with pytest.raises(U7sError, match="up: cp: boom"):
-        cluster.execute(run, [
+        step.execute(run, [
             phase("up", "all", lambda m: (_ for _ in ()).throw(U7sError("boom")) if m.name == "cp" else "up"),
             phase("init", "control-plane", lambda m: ran.append(m.name) or "init"),
             phase("join", "workers", lambda m: ran.append(m.name) or "join"),
@@ -68,7 +71,7 @@ def test_phases_of_the_control_plane_stop_when_it_failed():
 def test_dry_run_describes_each_host_and_runs_nothing():
     run, stream = make_run()
     run.dry_run = True
-    cluster.execute(run, [phase("up", "all", lambda m: pytest.fail("ran in a dry run"))])
+    step.execute(run, [phase("up", "all", lambda m: pytest.fail("ran in a dry run"))])
     text = stream.getvalue()
     assert all(f"would up on {name}" in text for name in ("cp", "w1", "w2"))
 
@@ -135,7 +138,7 @@ def test_network_failures_are_given_their_likely_cause():
 
 def test_listening_ports_and_macs():
     ss = "LISTEN 0 4096 0.0.0.0:6443 0.0.0.0:*\nLISTEN 0 128 [::]:22 [::]:*\n"
-    assert netcheck.listening_tcp(ss) == {6443, 22}
+    assert system.parse_listening(ss) == {("tcp", 6443), ("tcp", 22)}
     assert netcheck.mac_for(0) != netcheck.mac_for(1)
     assert netcheck.mac_for(300) == "02:75:37:00:01:2c"
 
@@ -143,8 +146,8 @@ def test_listening_ports_and_macs():
 def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
     from pathlib import Path
 
-    from u7s.hosts import Host, Result
-    from u7s.settings import resolve
+    from u7s.run.hosts import Host, Result
+    from u7s.config.resolve import resolve
 
     recorded = Path(__file__).parent / "fixtures"
     pasta = recorded / "podman-info-rootless-pasta.json"

@@ -8,8 +8,8 @@ import paramiko
 import pytest
 
 from u7s.errors import U7sError
-from u7s.inventory import HostSpec, Ssh
-from u7s.remote import connect, connect_failure
+from u7s.config.inventory import HostSpec, Ssh
+from u7s.run.remote import connect, connect_failure
 
 
 def spec(address, port, timeout=2):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from u7s import mounts, publish, render
+from u7s.build import render
+from u7s.config import mounts, publish
 from u7s.errors import SettingsError
-from u7s.inventory import InventoryError, parse
-from u7s.inventory_checks import check_cluster_wide
-from u7s.preflight import Preflight
+from u7s.config.inventory import parse
+from u7s.errors import InventoryError
+from u7s.config.crosshost import check_cluster_wide
+from u7s.steps.preflight import Preflight
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
 
@@ -115,8 +117,8 @@ def test_compose_file_publishes_on_host_ip_and_mounts_and_devices():
 
 
 def test_flannel_gets_the_pod_range():
-    from u7s import flannel
-    from u7s.node import Node
+    from u7s.node import flannel
+    from u7s.node.container import Node
 
     s = make_settings(POD_SUBNET="10.50.0.0/16")
     host = FakeHost()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from u7s.facts import HostFacts, parse_detected_engine
+from u7s.facts.host import HostFacts, parse_detected_engine
 from u7s_fakes import FakeHost
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,8 +178,8 @@ DRIVER = r"""
 import json, os, socket, subprocess, sys
 from pathlib import Path
 import invoke
-from u7s.facts import HostFacts
-from u7s.hosts import LocalHost
+from u7s.facts.host import HostFacts
+from u7s.run.hosts import LocalHost
 
 cases, places, tmp, common = json.loads(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 subprocess.run(["mount", "--make-rprivate", "/"], check=True)

@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from u7s import hosts
+from u7s.run import hosts
 from u7s.errors import CommandFailed
-from u7s.hosts import LocalHost, Result
+from u7s.run.hosts import LocalHost, Result
 from u7s_fakes import FakeHost
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from u7s import images
+from u7s.steps import images
 from u7s.errors import U7sError
-from u7s.hosts import LocalHost, Result
-from u7s.node import Node
+from u7s.run.hosts import LocalHost, Result
+from u7s.node.container import Node
 from tests.image_archive import docker_save, oci_archive
 from tests.unit.u7s_fakes import FakeHost, make_settings
 

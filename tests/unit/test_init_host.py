@@ -183,7 +183,7 @@ esac
 def test_rootless_podman_6_writes_usernetes_pasta_settings_instead_of_slirp4netns(nobody_home):
     import tomllib
 
-    from u7s import podmannet
+    from u7s.facts import podmannet
 
     home, runtime = nobody_home
     fake = home.parent / "bin"

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from u7s import fleet, lock, program
-from u7s.report import Reporter
+from u7s import program, session
+from u7s.run import parallel
+from u7s.run import lock
+from u7s.ui.report import Reporter
 
 
 class Spec:
@@ -29,9 +31,9 @@ def test_an_interrupt_lets_running_hosts_finish_and_starts_no_other():
         finished.append(member.name)
         return ""
 
-    members = [fleet.Member(Spec(f"h{i}"), Reporter(f"h{i}")) for i in range(3)]
+    members = [session.Member(Spec(f"h{i}"), Reporter(f"h{i}")) for i in range(3)]
     with pytest.raises(KeyboardInterrupt):
-        fleet.run_parallel(members, action, limit=1)
+        parallel.run_parallel(members, action, limit=1)
     assert started == ["h0"] and finished == ["h0"]
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from u7s import subnets
-from u7s.inventory import InventoryError, load, parse
+from u7s.config import subnets
+from u7s.facts import networks
+from u7s.config.inventory import InventoryError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {
@@ -174,7 +175,7 @@ def test_subnets_of_a_64_host_inventory_are_unique_and_stable():
 
 
 def test_subnets_honour_given_values_and_follow_the_reference_when_free():
-    from u7s.settings import node_subnet_for
+    from u7s.config.settings import node_subnet_for
 
     out = subnets.assign([("host1", None, None), ("b", "10.100.224.0/24", None)])
     assert out["b"] == "10.100.224.0/24"
@@ -195,19 +196,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_subnets_in_use_are_read_from_docker_and_podman_network_inspect():
     import ipaddress
 
-    docker = subnets.networks_in_use((FIXTURES / "docker-network-inspect.json").read_text(), own="u7s")
+    docker = networks.networks_in_use((FIXTURES / "docker-network-inspect.json").read_text(), own="u7s")
     assert docker == {"bridge": [ipaddress.IPv4Network("172.17.0.0/16")],
                       "other-app": [ipaddress.IPv4Network("10.100.7.0/24")]}  # host and none have no subnet
-    podman = subnets.networks_in_use((FIXTURES / "podman-network-inspect.json").read_text(), own="other-app")
+    podman = networks.networks_in_use((FIXTURES / "podman-network-inspect.json").read_text(), own="other-app")
     assert podman == {"podman": [ipaddress.IPv4Network("10.88.0.0/16")]}  # its own network is left out
-    assert subnets.networks_in_use("Error: no such network", own="u7s") == {}
-    assert subnets.networks_in_use('[1, {"Name": "x"}, {"IPAM": {"Config": [{"Subnet": "10.1.0.0/24"}]}}]', own="u7s") == {}
+    assert networks.networks_in_use("Error: no such network", own="u7s") == {}
+    assert networks.networks_in_use('[1, {"Name": "x"}, {"IPAM": {"Config": [{"Subnet": "10.1.0.0/24"}]}}]', own="u7s") == {}
 
 
 def test_a_new_subnet_passes_over_networks_the_hosts_engine_already_has():
     import ipaddress
 
-    from u7s.settings import node_subnet_for
+    from u7s.config.settings import node_subnet_for
 
     preferred = node_subnet_for("node-a")
     taken_there = {"node-a": {"other": [ipaddress.IPv4Network(preferred)]}}
@@ -248,7 +249,7 @@ def two_hosts(**host_settings):
 
 @pytest.mark.parametrize("key", ["PORT_FLANNEL", "PORT_KUBELET"])
 def test_hosts_that_differ_in_a_cluster_wide_port_are_refused_naming_hosts_and_values(key):
-    from u7s.inventory_checks import check_cluster_wide
+    from u7s.config.crosshost import check_cluster_wide
 
     with pytest.raises(InventoryError) as caught:
         check_cluster_wide(two_hosts(**{key: 20000}), {}, {})
@@ -258,7 +259,7 @@ def test_hosts_that_differ_in_a_cluster_wide_port_are_refused_naming_hosts_and_v
 
 
 def test_a_cluster_wide_port_set_once_in_any_layer_is_accepted():
-    from u7s.inventory_checks import check_cluster_wide
+    from u7s.config.crosshost import check_cluster_wide
 
     check_cluster_wide(two_hosts(), {"PORT_FLANNEL": 9072}, {})
     check_cluster_wide(two_hosts(PORT_FLANNEL=9072), {"PORT_FLANNEL": 9072}, {})
@@ -267,7 +268,7 @@ def test_a_cluster_wide_port_set_once_in_any_layer_is_accepted():
 
 
 def test_the_example_inventory_and_the_readme_example_keep_one_port_set():
-    from u7s.inventory_checks import check_cluster_wide
+    from u7s.config.crosshost import check_cluster_wide
 
     check_cluster_wide(load(str(REPO / "hosts.yaml")), {}, {})
     readme = (REPO / "README.md").read_text()
@@ -281,8 +282,8 @@ def test_cluster_settings_precedence_config_inventory_host_set():
     """defaults < u7s: configuration < inventory settings < host settings < --set."""
     import io
 
-    from u7s.fleet import Member, resolve_all
-    from u7s.report import Reporter
+    from u7s.session import Member, resolve_all
+    from u7s.ui.report import Reporter
     from u7s_fakes import FakeHost
 
     inv = parse({

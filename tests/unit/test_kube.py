@@ -6,10 +6,10 @@ import json
 import pytest
 import yaml
 
-from u7s import kube
+from u7s.node import externalip, kube
 from u7s.errors import U7sError
-from u7s.node import Node
-from u7s.report import Reporter
+from u7s.node.container import Node
+from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings
 
 TOKEN = "abcdef.0123456789abcdef"
@@ -72,9 +72,9 @@ def test_parse_join_command_rejects_anything_else_without_leaking_the_token(text
 def node_obj(name, label=None, addresses=None, annotation=None, taints=None):
     meta = {"name": name, "labels": {"kubernetes.io/hostname": name}}
     if label:
-        meta["labels"][kube.HOST_IP_LABEL] = label
+        meta["labels"][externalip.HOST_IP_LABEL] = label
     if annotation:
-        meta["annotations"] = {kube.PUBLIC_IP_ANNOTATION: annotation}
+        meta["annotations"] = {externalip.PUBLIC_IP_ANNOTATION: annotation}
     return {
         "metadata": meta,
         "spec": {"taints": taints} if taints is not None else {},
@@ -86,16 +86,16 @@ IN_SYNC = node_obj("u7s-a", "192.0.2.10", [{"type": "ExternalIP", "address": "19
 
 
 def test_plan_in_sync_changes_nothing():
-    (plan,) = kube.plan_external_ips([IN_SYNC])
-    assert plan == kube.ExternalIpPlan("u7s-a", "192.0.2.10", False, False, False)
+    (plan,) = externalip.plan_external_ips([IN_SYNC])
+    assert plan == externalip.ExternalIpPlan("u7s-a", "192.0.2.10", False, False, False)
     assert plan.changes == []
 
 
 def test_plan_fresh_node_needs_everything():
     fresh = node_obj("u7s-b", "192.0.2.20",
                      addresses=[{"type": "InternalIP", "address": "10.100.1.100"}, {"type": "Hostname", "address": "u7s-b"}],
-                     taints=[{"key": kube.UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"}])
-    (plan,) = kube.plan_external_ips([fresh])
+                     taints=[{"key": externalip.UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"}])
+    (plan,) = externalip.plan_external_ips([fresh])
     assert (plan.set_address, plan.set_annotation, plan.remove_taint) == (True, True, True)
     assert plan.changes == [
         "ExternalIP 192.0.2.20",
@@ -109,18 +109,18 @@ def test_plan_fresh_node_needs_everything():
     (node_obj("n", "192.0.2.10", [{"type": "ExternalIP", "address": "192.0.2.99"}], "192.0.2.10"), (True, False, False)),
     (node_obj("n", "192.0.2.10", [{"type": "ExternalIP", "address": "192.0.2.10"}], "192.0.2.99"), (False, True, False)),
     (node_obj("n", "192.0.2.10", [{"type": "ExternalIP", "address": "192.0.2.10"}], "192.0.2.10",
-              taints=[{"key": kube.UNINITIALIZED_TAINT, "effect": "NoSchedule"}]), (False, False, True)),
+              taints=[{"key": externalip.UNINITIALIZED_TAINT, "effect": "NoSchedule"}]), (False, False, True)),
     (node_obj("n", "192.0.2.10", [{"type": "ExternalIP", "address": "192.0.2.10"}], "192.0.2.10",
-              taints=[{"key": kube.CONTROL_PLANE_TAINT, "effect": "NoSchedule"}]), (False, False, False)),
+              taints=[{"key": externalip.CONTROL_PLANE_TAINT, "effect": "NoSchedule"}]), (False, False, False)),
 ])
 def test_plan_each_difference(obj, expected):
-    (plan,) = kube.plan_external_ips([obj])
+    (plan,) = externalip.plan_external_ips([obj])
     assert (plan.set_address, plan.set_annotation, plan.remove_taint) == expected
 
 
 def test_plan_node_without_label_is_left_alone():
-    unlabelled = node_obj("u7s-c", taints=[{"key": kube.UNINITIALIZED_TAINT}])
-    (plan,) = kube.plan_external_ips([unlabelled])
+    unlabelled = node_obj("u7s-c", taints=[{"key": externalip.UNINITIALIZED_TAINT}])
+    (plan,) = externalip.plan_external_ips([unlabelled])
     assert plan.host_ip is None and plan.changes == []
 
 
@@ -178,15 +178,15 @@ def kubectl_calls(host):
 
 def test_sync_external_ip_changes_only_what_differs():
     node, host = scripted_node()
-    fresh = node_obj("u7s-b", "192.0.2.20", taints=[{"key": kube.UNINITIALIZED_TAINT}])
+    fresh = node_obj("u7s-b", "192.0.2.20", taints=[{"key": externalip.UNINITIALIZED_TAINT}])
     host.on("docker", "exec", contains="kubectl", stdout="")
-    plans = kube.sync_external_ip(node, [IN_SYNC, fresh])
+    plans = externalip.sync_external_ip(node, [IN_SYNC, fresh])
     assert [p.node for p in plans] == ["u7s-a", "u7s-b"]
     assert kubectl_calls(host) == [
         ["kubectl", "patch", "node", "u7s-b", "--subresource=status", "--type=merge",
          "-p", json.dumps({"status": {"addresses": [{"type": "ExternalIP", "address": "192.0.2.20"}]}})],
-        ["kubectl", "annotate", "node", "u7s-b", "--overwrite", f"{kube.PUBLIC_IP_ANNOTATION}=192.0.2.20"],
-        ["kubectl", "taint", "node", "u7s-b", f"{kube.UNINITIALIZED_TAINT}-"],
+        ["kubectl", "annotate", "node", "u7s-b", "--overwrite", f"{externalip.PUBLIC_IP_ANNOTATION}=192.0.2.20"],
+        ["kubectl", "taint", "node", "u7s-b", f"{externalip.UNINITIALIZED_TAINT}-"],
     ]
 
 
@@ -223,7 +223,7 @@ def test_wait_all_ready_times_out_naming_the_node_and_reason():
 
 
 def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
-    from u7s import steps
+    from u7s.steps import lifecycle
 
     s = make_settings(U7S_TIMEOUT=1, U7S_WORKDIR="/w")
     host = FakeHost()
@@ -232,13 +232,13 @@ def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
     host.on("docker", "exec", contains="test", stdout="")  # admin.conf exists
     host.on("docker", "exec", contains="kubectl", exited=1, stderr="connection refused")
     with pytest.raises(kube.HalfInitialised, match="kubeadm-reset"):
-        steps.kubeadm_init(node)
+        lifecycle.kubeadm_init(node)
     assert not any("init" in argv for argv in host.calls if "kubeadm" in argv)
     assert kube.is_initialized(node) is False
 
 
 def test_kubeadm_error_names_the_failed_phase_not_the_stack_trace_hint():
-    from u7s.hosts import Result
+    from u7s.run.hosts import Result
 
     stderr = ("[kubelet-check] The kubelet is healthy\nerror execution phase wait-control-plane: "
               "could not initialize a Kubernetes cluster\nTo see the stack trace of this error execute with --v=5 or higher\n")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from u7s import hostlock, lock
-from u7s.hosts import LocalHost
+from u7s.run import hostlock, lock
+from u7s.run.hosts import LocalHost
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_and_named(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from u7s import lock
+        from u7s.run import lock
         lock.FileLock({str(path)!r}, "cluster demo").acquire("u7s cluster.create")
         print("held", flush=True)
         time.sleep(60)

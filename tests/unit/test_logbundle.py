@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import tarfile
 
-from u7s import logbundle
-from u7s.fleet import Member
-from u7s.report import Reporter
+from u7s.steps import logbundle
+from u7s.session import Member
+from u7s.ui.report import Reporter
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
 TOKEN = "abcdef.0123456789abcdef"

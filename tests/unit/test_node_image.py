@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from u7s.resources import node_image_dir
-from u7s.settings import DEFAULT_BASE_IMAGE
+from u7s.build.resources import node_image_dir
+from u7s.config.settings import DEFAULT_BASE_IMAGE
 
 NODE = node_image_dir()
 DOCKERFILE = (NODE / "Dockerfile").read_text()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from u7s import nodes_remove
-from u7s.cluster import Run
+from u7s.steps import nodes_remove
+from u7s.session import Run
 from u7s.errors import U7sError
-from u7s.fleet import Member
-from u7s.inventory import parse
-from u7s.report import Reporter
+from u7s.session import Member
+from u7s.config.inventory import parse
+from u7s.ui.report import Reporter
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
 INVENTORY = """

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from u7s import podmannet
+from u7s.facts import podmannet
 from u7s_fakes import fixture
 
 USERNETES = {"default_rootless_network_cmd": "pasta", "rootless_port_forwarder": "pasta",

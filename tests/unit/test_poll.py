@@ -3,7 +3,7 @@
 import pytest
 
 from u7s.errors import WaitTimeout
-from u7s.poll import wait_for
+from u7s.run.poll import wait_for
 
 
 class FakeTime:

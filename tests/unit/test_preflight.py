@@ -8,8 +8,13 @@ import json
 
 import pytest
 
-from u7s import engine, podmannet, preflight, rpfilter
-from u7s.preflight import ERROR, OK, SKIP, WARN, EngineInfo, Preflight
+from u7s.build import engine
+from u7s.facts import podmannet, rpfilter
+from u7s.steps import preflight
+from u7s.facts import system
+from u7s.ui import tables
+from u7s.facts.engine import EngineInfo, parse_engine_info
+from u7s.steps.preflight import ERROR, OK, SKIP, WARN, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
 DOCKER_ROOTLESS = fixture("docker-info-rootless.json")
@@ -35,42 +40,42 @@ def docker_info(**changes):
     ("podman", PODMAN_PASTA, EngineInfo(rootless=True, cgroup_version="2", network_cmd="pasta", version="5.3.1")),
 ])
 def test_parse_engine_info(engine_type, text, expected):
-    assert preflight.parse_engine_info(engine_type, text) == expected
+    assert parse_engine_info(engine_type, text) == expected
 
 
 def test_parse_engine_info_refuses_non_json():
     with pytest.raises(ValueError):
-        preflight.parse_engine_info("docker", "Cannot connect to the Docker daemon")
+        parse_engine_info("docker", "Cannot connect to the Docker daemon")
 
 
 def test_parse_listening_recorded_busy():
-    assert preflight.parse_listening(fixture("ss-listening-busy.txt")) == {
+    assert system.parse_listening(fixture("ss-listening-busy.txt")) == {
         ("udp", 8472), ("udp", 2379), ("udp", 9072),
         ("tcp", 2024), ("tcp", 10250), ("tcp", 9090), ("tcp", 6443),
     }
 
 
 def test_parse_listening_recorded_idle_and_other_shapes():
-    assert preflight.parse_listening(fixture("ss-listening-idle.txt")) == {("tcp", 2024)}
+    assert system.parse_listening(fixture("ss-listening-idle.txt")) == {("tcp", 2024)}
     text = (
         "udp   UNCONN 0      0      127.0.0.53%lo:53        0.0.0.0:*\n"
         "tcp   LISTEN 0      4096         [::1]:631           [::]:*\n"
         "\n"
         "garbage\n"
     )
-    assert preflight.parse_listening(text) == {("udp", 53), ("tcp", 631)}
+    assert system.parse_listening(text) == {("udp", 53), ("tcp", 631)}
 
 
 def test_parse_linger():
-    assert preflight.parse_linger(fixture("loginctl-linger-yes.txt")) is True
-    assert preflight.parse_linger(fixture("loginctl-linger-no.txt")) is False
-    assert preflight.parse_linger("") is None
+    assert system.parse_linger(fixture("loginctl-linger-yes.txt")) is True
+    assert system.parse_linger(fixture("loginctl-linger-no.txt")) is False
+    assert system.parse_linger("") is None
 
 
 def test_parse_modules():
-    loaded = preflight.parse_modules(fixture("proc-modules-all.txt"))
+    loaded = system.parse_modules(fixture("proc-modules-all.txt"))
     assert set(preflight.KERNEL_MODULES) <= loaded and "overlay" in loaded and "Live" not in loaded
-    partial = preflight.parse_modules(fixture("proc-modules-partial.txt"))
+    partial = system.parse_modules(fixture("proc-modules-partial.txt"))
     assert [m for m in preflight.KERNEL_MODULES if m not in partial] == ["br_netfilter", "vxlan"]
 
 
@@ -370,7 +375,7 @@ def test_missing_kubectl_is_a_warning():
 def test_results_as_json_and_table():
     s = make_settings()
     _, results = run(healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt")), s)
-    data = json.loads(preflight.as_json(results))
+    data = json.loads(tables.as_json(results))
     assert data[0] == {"name": "engine", "status": "ok", "detail": "docker (rootless)", "fix": ""}
     assert [d["name"] for d in data if d["status"] == "error"] == ["ports"]
 
@@ -379,6 +384,6 @@ def test_results_as_json_and_table():
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=200)
-    console.print(preflight.table(results, "preflight: host1"))
+    console.print(tables.preflight(results, "preflight: host1"))
     text = console.file.getvalue()
     assert "preflight: host1" in text and "PORT_KUBELET=10250/tcp" in text

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from u7s import render
+from u7s.build import render
 from u7s.errors import U7sError
 from u7s_fakes import GOLDEN, make_settings
 

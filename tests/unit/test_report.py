@@ -2,7 +2,7 @@
 
 import io
 
-from u7s.report import Reporter
+from u7s.ui.report import Reporter
 
 
 def test_lines_are_prefixed_and_marked():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from u7s import rpfilter
+from u7s.facts import rpfilter
 from u7s_fakes import make_settings
 
 

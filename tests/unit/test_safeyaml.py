@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from u7s import safeyaml, values
+from u7s.config import safeyaml, values
 
 
 def test_an_ordinary_inventory_loads_like_safe_load_including_small_anchors_and_merges():

@@ -3,7 +3,8 @@
 import pytest
 
 from u7s.errors import SettingsError
-from u7s.settings import DEFAULT_BASE_IMAGE, node_subnet_for, parse_assignments, resolve
+from u7s.config.settings import DEFAULT_BASE_IMAGE, node_subnet_for, parse_assignments
+from u7s.config.resolve import resolve
 from u7s_fakes import FakeFacts, RefusingFacts, make_settings
 
 

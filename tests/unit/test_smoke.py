@@ -5,9 +5,9 @@ import io
 import pytest
 import yaml
 
-from u7s import smoke
+from u7s.steps import smoke
 from u7s.errors import U7sError
-from u7s.report import Reporter
+from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings
 
 K = ["/usr/bin/kubectl", "--kubeconfig", "/w/kubeconfig"]

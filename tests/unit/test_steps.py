@@ -2,22 +2,26 @@
 
 import io
 
-from u7s import steps
-from u7s.node import Node
-from u7s.report import Reporter
+from u7s.steps import lifecycle, workflows
+from u7s.node.container import Node
+from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings
 
 
 def test_create_runs_the_reference_order():
-    assert [step.title for step in steps.single_host_create()] == [
+    assert [step.task_name for step in workflows.CREATE_ONE_HOST] == [
         "up", "kubeadm-init", "sync-external-ip", "install-flannel", "kubeconfig", "untaint", "wait-ready",
+    ]
+    # Across hosts, the same steps keep the phase names the cluster tasks print ("== init (cp)").
+    assert [step.title for step in workflows.CREATE] == [
+        "preflight", "up", "init", "check-network", "join", "sync-external-ip", "install-flannel", "wait-ready",
     ]
 
 
 def test_down_without_a_node_says_so_and_runs_nothing_that_changes():
     s = make_settings(U7S_WORKDIR="/w")
     host = FakeHost().on("docker", "inspect", exited=1, stderr="Error: No such container: u7s-node")
-    assert steps.down(Node(host, s, Reporter(stream=io.StringIO()))) == "no node container: nothing to stop"
+    assert lifecycle.down(Node(host, s, Reporter(stream=io.StringIO()))) == "no node container: nothing to stop"
     assert [argv[1] for argv in host.calls] == ["inspect"]
 
 
@@ -25,4 +29,4 @@ def test_install_flannel_twice_is_harmless():
     s = make_settings()
     host = FakeHost().on("docker", "inspect", stdout='{"Status":"running","Running":true}')
     host.on("docker", "exec", contains="helm", stdout='{"info": {"status": "deployed"}}')
-    assert steps.install_flannel(Node(host, s, Reporter(stream=io.StringIO()))) == "flannel already installed"
+    assert lifecycle.install_flannel(Node(host, s, Reporter(stream=io.StringIO()))) == "flannel already installed"

@@ -17,7 +17,7 @@ import yaml
 from invoke import Collection, Program
 
 from u7s import tasks as u7s_tasks
-from u7s.settings import SPECS
+from u7s.config.settings import SPECS
 from u7s_fakes import GOLDEN
 
 ROOT = GOLDEN.parents[2]
@@ -248,3 +248,27 @@ def test_a_parent_projects_config_reaches_cluster_tasks(in_process_env, tmp_path
     assert caught.value.code == 1
     err = capsys.readouterr().err
     assert "differs" not in err and "cp" in err and "w1" in err
+
+
+# -- single-host --dry-run ---------------------------------------------------------------------
+CHANGING = ["up", "down", "down-v", "delete", "kubeadm-init", "install-flannel", "sync-external-ip", "kubeconfig",
+            "kubectl", "join-command", "kubeadm-join", "kubeadm-reset", "multi-node", "create"]
+
+
+@pytest.mark.parametrize("task", CHANGING)
+def test_every_single_host_task_that_changes_something_takes_dry_run(home, task):
+    r = u7s(task, "--help", home=home)
+    assert r.returncode == 0 and "--dry-run" in r.stdout, r.stdout
+
+
+def test_dry_run_prints_what_would_run_and_touches_nothing(home, tmp_path):
+    # No engine is reachable with this PATH: a dry run that ran anything of the engine would fail.
+    r = u7s("create", "--dry-run", "--skip-preflight", home=home, PATH="/usr/bin:/bin",
+            **{**GIVEN, "CONTAINER_ENGINE": "/nonexistent/docker"})
+    assert r.returncode == 0, r.stderr
+    workdir = f"{home}/.local/share/u7s/u7s"
+    assert "would write docker-compose.yaml, kubeadm-config.yaml, node/" in r.stderr
+    assert f"would run /nonexistent/docker compose -f {workdir}/docker-compose.yaml" in r.stderr
+    assert "would run kubeadm init --config /usernetes/kubeadm-config.yaml in u7s-host1" in r.stderr
+    assert f"would write the admin kubeconfig (0600) to {workdir}/kubeconfig" in r.stderr
+    assert r.stdout == "" and not os.path.exists(workdir)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from u7s import upgrade
+from u7s.steps import upgrade
 from u7s.errors import U7sError
-from u7s.node import Node
-from u7s.report import Reporter
+from u7s.node.container import Node
+from u7s.ui.report import Reporter
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
 

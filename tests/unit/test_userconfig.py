@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from u7s import userconfig
+from u7s.config import userconfig
 from u7s.errors import U7sError
 
 

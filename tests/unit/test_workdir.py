@@ -3,9 +3,9 @@
 import os
 import stat
 
-from u7s import workdir
-from u7s.hosts import LocalHost
-from u7s.resources import node_image_dir
+from u7s.build import workdir
+from u7s.run.hosts import LocalHost
+from u7s.build.resources import node_image_dir
 from u7s_fakes import make_settings
 
 NODE_FILES = sorted(f"node/{p.name}" for p in node_image_dir().iterdir() if p.is_file())

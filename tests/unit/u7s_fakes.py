@@ -9,8 +9,9 @@ import shlex
 from pathlib import Path
 from typing import Callable
 
-from u7s.hosts import Host, Result
-from u7s.settings import Settings, resolve
+from u7s.run.hosts import Host, Result
+from u7s.config.settings import Settings
+from u7s.config.resolve import resolve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"

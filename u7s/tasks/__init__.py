@@ -8,7 +8,7 @@
 
 from invoke import Collection
 
-from . import cluster, single_host
+from u7s.tasks import cluster, single_host
 
 ns = Collection.from_module(single_host)
 ns.add_collection(Collection.from_module(cluster), name="cluster")

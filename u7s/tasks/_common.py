@@ -11,6 +11,7 @@ import sys
 
 from invoke import Exit
 
+DRY_RUN = "print what would run; change nothing"
 SET_HELP = "KEY=VALUE: set a setting for this run (repeatable), e.g. --set PORT_ETCD=12379"
 
 
@@ -19,8 +20,8 @@ def clean_errors(body):
 
     @functools.wraps(body)
     def wrapper(*args, **kwargs):
-        from ..errors import U7sError
-        from ..lock import release_all
+        from u7s.errors import U7sError
+        from u7s.run.lock import release_all
 
         try:
             return body(*args, **kwargs)
@@ -57,10 +58,11 @@ def option(c, name: str, given, default):
 
 def local(c, set_=None, report_prefix=None):
     """This host, its resolved settings, and a reporter: what a single-host task works with."""
-    from ..facts import HostFacts
-    from ..hosts import LocalHost
-    from ..report import Reporter
-    from ..settings import parse_assignments, resolve
+    from u7s.config.resolve import resolve
+    from u7s.config.settings import parse_assignments
+    from u7s.facts.host import HostFacts
+    from u7s.run.hosts import LocalHost
+    from u7s.ui.report import Reporter
 
     host = LocalHost(c)
     settings = resolve(
@@ -72,20 +74,47 @@ def local(c, set_=None, report_prefix=None):
     return host, settings, Reporter(report_prefix)
 
 
-def node_of(c, set_=None, lock=False):
-    """This host's node; with `lock`, holding this host's lock (tasks that change the node)."""
-    from ..node import Node
+def this_host(c, set_=None, lock=False):
+    """This host as a one-host session member; with `lock`, holding this host's lock (tasks that change it)."""
+    from u7s.session import alone
 
     host, settings, report = local(c, set_)
     if lock:
-        from ..hostlock import take
+        from u7s.run.hostlock import take
 
         taken = take(host, settings.workdir)
         if taken.took_over:
-            from ..lock import describe
+            from u7s.run.lock import describe
 
             report.warn(f"took over the lock of {describe(taken.took_over)}, which ended without releasing it")
-    return Node(host, settings, report)
+    return alone(host, settings, report)
+
+
+def steps_here(c, set_, steps, dry_run=False, titled=False, **params):
+    """Run steps (u7s/steps/workflows.py) on this host, its lock held; print what each did or would do."""
+    from u7s.steps.step import run_one
+
+    member = this_host(c, set_, lock=not dry_run)
+    for step in steps:
+        message = run_one(step, member, dry_run, **params)
+        if message:
+            member.report.done(f"{step.task_name}: {message}" if titled else message)
+    return member
+
+
+def make_task(name: str, doc: str, body, help: dict):
+    """A task made from a body shared by several tasks (one per step list), with its own name and help."""
+    from invoke import task
+
+    body.__doc__ = doc
+    return task(name=name, iterable=["set_"], help=help)(clean_errors(body))
+
+
+def named_steps(names) -> list:
+    """The steps of u7s/steps/workflows.py named by their constants, e.g. ("JOIN", "SYNC")."""
+    from u7s.steps import workflows
+
+    return [getattr(workflows, name) for name in names]
 
 
 def confirm(yes: bool, what: str) -> None:

@@ -1,10 +1,10 @@
-"""Multi-host tasks (`cluster.*`): every one reads the inventory (default hosts.yaml)."""
+"""Multi-host tasks (`cluster.*`): every one reads the inventory (default hosts.yaml). Each is a thin adapter."""
 
 from __future__ import annotations
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, config_of, confirm, option, out
+from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, config_of, confirm, make_task, named_steps, option, out
 
 COMMON = {
     "inventory": "the inventory file (default: u7s.inventory in the config, else hosts.yaml)",
@@ -12,70 +12,35 @@ COMMON = {
     "accept-unknown-host-keys": "accept SSH host keys not in known_hosts (default: u7s.accept_unknown_host_keys, "
                                 "else refuse)",
 }
-CHANGES = {**COMMON, "dry-run": "print, per host, what would run; change nothing"}
+CHANGES = {**COMMON, "dry-run": DRY_RUN.replace("print", "print, per host,")}
 ITER = ["set_"]
 
 
 def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=False):
-    """Load and validate the inventory, connect to every host, resolve each host's settings.
-
-    With `lock` (tasks that change the cluster, not under --dry-run), the cluster's
-    lock on the controller is taken before any host is touched, and each host's lock
-    once its working directory is known (u7s.lock, u7s.hostlock).
-    """
-    from ..cluster import Run
-    from ..errors import SettingsError
-    from ..fleet import connect_all, members_of, resolve_all
-    from ..inventory import load
-    from ..inventory_checks import check_cluster_wide, check_overrides
-    from ..report import Board, Reporter
-    from ..settings import parse_assignments
+    """The task's options and settings, handed to u7s.session.open_run."""
+    from u7s.config.settings import parse_assignments
+    from u7s.errors import SettingsError
+    from u7s.session import open_run
 
     flags = parse_assignments(set_ or [])
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
     if not isinstance(accept, bool):
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
-    # Precedence, lowest first: defaults < u7s: config < inventory settings < host settings < --set.
-    config = config_of(c)
-    inv = load(option(c, "inventory", inventory, "hosts.yaml"))
-    check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
-    check_cluster_wide(inv, config, flags)
-    board = Board.for_hosts([h.name for h in inv.hosts])
-    members = members_of(inv, board)
-    report = Reporter(board=board)
-    if lock and not dry_run:
-        _lock_cluster(inv, report)
-    run = Run(inv, members, report, dry_run=dry_run, board=board)
-    connected = connect_all(members, c, accept)
-    resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
-    if lock and not dry_run:
-        from ..hostlock import lock_all
-
-        lock_all([m for m in members if not m.failed])
-    for title, result in (("connect", connected), ("settings", resolved)):
-        if result.failed:
-            run.failures[title] = result.failed
-    return run
+    return open_run(c, option(c, "inventory", inventory, "hosts.yaml"), flags, config_of(c), accept,
+                    dry_run=dry_run, lock=lock)
 
 
-def _lock_cluster(inv, report):
-    from .. import lock
-
-    taken = lock.take_cluster(inv.path, inv.name)
-    if taken.took_over:
-        report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")
-
-
-def _phases(c, phases, inventory, set_, accept, dry_run):
+def _steps(c, steps, inventory, set_, accept, dry_run):
+    """Open a run that holds the locks, then run the steps on its hosts."""
     import contextlib
 
-    from ..cluster import execute
+    from u7s.steps.step import execute, raise_failures
 
     run = _open(c, inventory, set_, accept, dry_run, lock=True)
     if run.failures and run.control_plane.failed:
-        execute(run, [])  # reports every failure so far
+        raise_failures(run)
     with run.board or contextlib.nullcontext():
-        execute(run, phases)
+        execute(run, steps)
     return run
 
 
@@ -83,27 +48,15 @@ def _phases(c, phases, inventory, set_, accept, dry_run):
 @clean_errors
 def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
     """Check every host in parallel (one table, or --json), plus cross-host uniqueness."""
-    import json as _json
-
-    from .. import preflight
-    from ..fleet import run_parallel
+    from u7s.steps import preflight
+    from u7s.ui import tables
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
-    found: dict[str, list] = {}
-    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, preflight.Preflight(m.host, m.settings).run()) or "")
-    rows = [(name, r) for name, results in found.items() for r in results]
-    rows += [(host, preflight.Check("connect", preflight.ERROR, why)) for host, why in
-             {**run.failures.get("connect", {}), **run.failures.get("settings", {})}.items()]
+    rows = preflight.on_hosts(run)
     if json:
-        out(_json.dumps([{"host": h, **r.__dict__} for h, r in rows], indent=2))
+        out(tables.as_json([{"host": h, **r.__dict__} for h, r in rows]))
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table("host", "check", "status", "detail", "fix", title=f"preflight: {run.inventory.path}")
-        for h, r in rows:
-            t.add_row(h, r.name, r.status, r.detail, r.fix)
-        Console(stderr=True).print(t)
+        tables.show(tables.preflight_by_host(rows, f"preflight: {run.inventory.path}"))
     errors = [h for h, r in rows if r.status == preflight.ERROR]
     if errors:
         raise Exit(f"u7s: preflight failed on {', '.join(sorted(set(errors)))}", code=1)
@@ -113,36 +66,30 @@ def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False
 @clean_errors
 def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
     """Run init-host/ on every host: the root part through sudo, the rootless part as the user."""
-    from .. import hostinit
+    from u7s.steps import hostinit
 
-    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
-    hostinit.run_all(c, run)
+    hostinit.run_all(c, _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True))
 
 
-def _phase_task(name: str, doc: str, *phases: str):
-    """A task that runs phases of u7s.cluster (named by their constants) on the inventory's hosts."""
+def _steps_task(name: str, doc: str, *steps: str):
+    """A task that runs steps of u7s.steps.workflows (named by their constants) on the inventory's hosts."""
 
     def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-        from .. import cluster
+        _steps(c, named_steps(steps), inventory, set_, accept_unknown_host_keys, dry_run)
 
-        chosen = [getattr(cluster, phase) for phase in phases]
-        _phases(c, chosen, inventory, set_, accept_unknown_host_keys, dry_run)
-
-    body.__doc__ = doc
-    return task(name=name, iterable=ITER, help=CHANGES)(clean_errors(body))
+    return make_task(name, doc, body, CHANGES)
 
 
-up = _phase_task("up", "Start the node container on every host.", "UP")
-init = _phase_task("init", "Run kubeadm init on the control plane (skipped when done).", "INIT")
-join = _phase_task(
+up = _steps_task("up", "Start the node container on every host.", "UP")
+init = _steps_task("init", "Run kubeadm init on the control plane (skipped when done).", "INIT")
+join = _steps_task(
     "join", "Join every worker (fresh 15-minute token; script uploaded 0600, run, removed), then sync IPs.",
     "JOIN", "SYNC")
-sync_external_ip = _phase_task(
+sync_external_ip = _steps_task(
     "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address.", "SYNC")
-install_flannel = _phase_task(
+install_flannel = _steps_task(
     "install-flannel", "Install flannel from the control plane (after sync-external-ip).", "FLANNEL")
-down = _phase_task("down", "Stop the node container on every host (volumes kept).", "DOWN")
-
+down = _steps_task("down", "Stop the node container on every host (volumes kept).", "DOWN")
 
 KUBECONFIG_HELP = {
     **COMMON,
@@ -151,20 +98,14 @@ KUBECONFIG_HELP = {
 }
 
 
-def _kubeconfig_path(run, output):
-    import os
-
-    return output or os.path.join(os.path.dirname(os.path.abspath(run.inventory.path)), "kubeconfig")
-
-
 @task(iterable=ITER, help=KUBECONFIG_HELP)
 @clean_errors
 def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None, merge=None):
     """Write the admin kubeconfig (0600; API at the control plane's HOST_IP) and print its path."""
-    from ..cluster import write_kubeconfig
+    from u7s.steps.kubeconfig import kubeconfig_path, write_kubeconfig
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
-    path = write_kubeconfig(run, _kubeconfig_path(run, output), merge)
+    path = write_kubeconfig(run, kubeconfig_path(run, output), merge)
     run.report.done(f"kubeconfig written (0600): export KUBECONFIG={path}")
     out(path)
 
@@ -175,14 +116,15 @@ def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, out
 def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, output=None,
            merge=None, skip_network_check=False):
     """Create the cluster: preflight, up, init, check-network, join, sync-external-ip, flannel, kubeconfig."""
-    from .. import cluster
+    from u7s.steps import workflows
+    from u7s.steps.kubeconfig import kubeconfig_path, write_kubeconfig
 
-    phases = [p for p in cluster.CREATE if not (skip_network_check and p is cluster.NETWORK)]
-    run = _phases(c, phases, inventory, set_, accept_unknown_host_keys, dry_run)
+    steps = [s for s in workflows.CREATE if not (skip_network_check and s is workflows.NETWORK)]
+    run = _steps(c, steps, inventory, set_, accept_unknown_host_keys, dry_run)
     if dry_run:
-        run.report.info(f"would write the kubeconfig to {_kubeconfig_path(run, output)}")
+        run.report.info(f"would write the kubeconfig to {kubeconfig_path(run, output)}")
         return
-    path = cluster.write_kubeconfig(run, _kubeconfig_path(run, output), merge)
+    path = write_kubeconfig(run, kubeconfig_path(run, output), merge)
     run.report.done(f"cluster ready: export KUBECONFIG={path}")
     out(path)
 
@@ -192,75 +134,49 @@ def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
 @clean_errors
 def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None):
     """Check the data path between every pair of hosts (TCP ports, VXLAN, MTU, rp_filter); needs nodes up."""
-    from .. import netcheck
+    from u7s.steps import netcheck
+    from u7s.ui import tables
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
-    chosen = [m for m in run.healthy if not only or m.name in only.split(",")]
-    if only and len(chosen) != len(only.split(",")):
-        raise Exit(f"u7s: --only {only}: unknown or unreachable host(s)", code=1)
-    check = netcheck.NetworkCheck(chosen)
-    probes = check.run()
-    for name, reason in check.unreachable.items():
-        run.failures.setdefault("check-network", {})[name] = reason
+    probes = netcheck.on_hosts(run, only)
     if json:
-        out(netcheck.as_json(probes))
+        out(tables.as_json(probes))
     else:
-        from rich.console import Console
-
-        Console(stderr=True).print(netcheck.table(probes))
-    bad = netcheck.failures(probes)
-    if bad or run.failures:
-        lost = sorted({name for failed in run.failures.values() for name in failed})
-        raise Exit(f"u7s: network check: {len(bad)} failed probe(s)"
-                   + (f"; not checked: {', '.join(lost)}" if lost else ""), code=1)
+        tables.show(tables.network(probes))
+    netcheck.raise_failures(run, probes)
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print JSON"})
 @clean_errors
 def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
     """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready."""
-    import json as _json
+    from u7s.steps.status import status_rows
+    from u7s.ui import tables
 
-    from ..cluster import status_rows
-
-    run = _open(c, inventory, set_, accept_unknown_host_keys)
-    rows = status_rows(run)
+    rows = status_rows(_open(c, inventory, set_, accept_unknown_host_keys))
     if json:
-        out(_json.dumps(rows, indent=2))
+        out(tables.as_json(rows))
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")
-        for r in rows:
-            t.add_row(*(str(r.get(k, "")) if r.get(k) is not None else "-" for k in
-                        ("host", "role", "reachable", "engine", "rootless", "node", "ready", "error")))
-        Console().print(t)
+        tables.show(tables.status(rows), stderr=False)
     unreachable = [r["host"] for r in rows if r.get("error")]
     if unreachable:
         raise Exit(f"u7s: not reachable or not resolved: {', '.join(unreachable)}", code=1)
 
 
-@task(iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})
-@clean_errors
-def down_v(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
-    """Remove the node container and its volumes on every host: deletes the cluster."""
-    from ..cluster import DOWN_V
+def _confirmed_task(name: str, doc: str, step: str, question: str):
+    """A task that asks first (unless --yes or --dry-run), then runs one step on every host."""
 
-    if not dry_run:
-        confirm(yes, "this deletes the cluster's data on every host")
-    _phases(c, [DOWN_V], inventory, set_, accept_unknown_host_keys, dry_run)
+    def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
+        if not dry_run:
+            confirm(yes, question)
+        _steps(c, named_steps([step]), inventory, set_, accept_unknown_host_keys, dry_run)
+
+    return make_task(name, doc, body, {**CHANGES, "yes": "do not ask for confirmation"})
 
 
-@task(iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})
-@clean_errors
-def reset(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
-    """Run kubeadm reset on every host."""
-    from ..cluster import RESET
-
-    if not dry_run:
-        confirm(yes, "this resets Kubernetes on every host")
-    _phases(c, [RESET], inventory, set_, accept_unknown_host_keys, dry_run)
+down_v = _confirmed_task("down-v", "Remove the node container and its volumes on every host: deletes the cluster.",
+                         "DOWN_V", "this deletes the cluster's data on every host")
+reset = _confirmed_task("reset", "Run kubeadm reset on every host.", "RESET", "this resets Kubernetes on every host")
 
 
 @task(iterable=["set_", "image"], help={**CHANGES, "image": "an image of the controller's engine (repeatable)",
@@ -271,25 +187,25 @@ def load_image(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry
     """Load images (from the controller's engine, or an archive) into every node's containerd, hosts in parallel."""
     import contextlib
 
-    from .. import images
-    from ..cluster import execute
-    from ._common import local
+    from u7s.steps import images
+    from u7s.steps.step import execute
+    from u7s.tasks._common import local
 
     host, s = (None, None) if archive else local(c)[:2]
     source = images.Source(host, s, image, archive)
     run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
     if dry_run:
-        execute(run, [images.load_phase(source, None)])
+        execute(run, [images.load_step(source, None)])
         return
     with source as loaded, run.board or contextlib.nullcontext():
-        execute(run, [images.load_phase(source, loaded)])
+        execute(run, [images.load_step(source, loaded)])
 
 
 @task(iterable=ITER, help={**COMMON, "output": "the bundle to write (default: ./u7s-logs-DATE-TIME.tar.gz)"})
 @clean_errors
 def export_logs(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None):
     """Write one .tar.gz with every host's logs, state and versions (a folder per host, secrets redacted)."""
-    from .. import logbundle
+    from u7s.steps import logbundle
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     path = output or logbundle.default_output()
@@ -305,7 +221,7 @@ def export_logs(c, inventory=None, set_=None, accept_unknown_host_keys=False, ou
 def remove_node(c, name=None, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False,
                 force=False, timeout=300):
     """Remove a worker: drain it, delete its Node, kubeadm reset in it, down-v on its host."""
-    from .. import nodes_remove
+    from u7s.steps import nodes_remove
 
     if not name:
         raise Exit("u7s: cluster.remove-node: give the host with --name NAME", code=1)
@@ -321,7 +237,7 @@ def remove_node(c, name=None, inventory=None, set_=None, accept_unknown_host_key
 @clean_errors
 def upgrade(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, force=False, timeout=300):
     """Upgrade to the node image's Kubernetes version: control plane first, then each worker (drain, uncordon)."""
-    from .. import upgrade as _upgrade
+    from u7s.steps import upgrade as _upgrade
 
     run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
     _upgrade.run_upgrade(run, int(timeout), force)

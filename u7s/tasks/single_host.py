@@ -6,9 +6,12 @@ import sys
 
 from invoke import Exit, task
 
-from ._common import SET_HELP, clean_errors, confirm, local, node_of, out
+from u7s.tasks._common import (
+    DRY_RUN, SET_HELP, clean_errors, confirm, local, make_task, named_steps, out, steps_here, this_host,
+)
 
 S = {"set": SET_HELP}
+CHANGES = {**S, "dry-run": DRY_RUN}
 ITER = ["set_"]
 
 WORKFLOW = """\
@@ -47,34 +50,28 @@ def settings(c, set_=None, json=False):
     """Show every setting as resolved for this host (defaults < config < environment < --set)."""
     import json as _json
 
-    _, s, _ = local(c, set_)
-    table = s.as_table()
-    if json:
-        out(_json.dumps(table, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    from u7s.ui import tables
 
-    t = Table("setting", "value", "from")
-    for key, value in table.items():
-        t.add_row(key, value, s.sources.get(key, "default"))
-    Console().print(t)
+    _, s, _ = local(c, set_)
+    if json:
+        out(_json.dumps(s.as_table(), indent=2))
+    else:
+        tables.show(tables.settings(s), stderr=False)
 
 
 @task(iterable=ITER, help={**S, "json": "print results as JSON", "quick": "skip the throw-away container check"})
 @clean_errors
 def check_preflight(c, set_=None, json=False, quick=False):
     """Check that this host can run a u7s node."""
-    from .. import preflight
+    from u7s.steps import preflight
+    from u7s.ui import tables
 
     host, s, _ = local(c, set_)
     results = preflight.Preflight(host, s, quick=quick).run()
     if json:
-        out(preflight.as_json(results))
+        out(tables.as_json(results))
     else:
-        from rich.console import Console
-
-        Console(stderr=True).print(preflight.table(results, f"preflight: {s.hostname}"))
+        tables.show(tables.preflight(results, f"preflight: {s.hostname}"))
     if preflight.failed(results):
         raise Exit(f"u7s: preflight found {len(preflight.failed(results))} error(s)", code=1)
 
@@ -83,97 +80,67 @@ def check_preflight(c, set_=None, json=False, quick=False):
 @clean_errors
 def render(c, set_=None, kubeadm_config=False):
     """Print the compose file u7s would use (checked by the compose tool when installed)."""
-    from .. import render as _render
+    from u7s.build import render as _render
+    from u7s.steps import validate
 
     host, s, report = local(c, set_)
-    if kubeadm_config:
-        out(_render.kubeadm_config(s))
-        return
-    text = _render.compose_file(s)
+    text = _render.kubeadm_config(s) if kubeadm_config else _render.compose_file(s)
     out(text)
-    _validate_with_compose(host, s, text, report)
+    if not kubeadm_config:
+        validate.compose_file(host, s, text, report)
 
 
-def _validate_with_compose(host, s, text, report):
-    """Let the compose tool check the file when it is installed; never needs a running engine."""
-    import tempfile
-
-    from .. import engine
-
-    if not host.run([*s.compose, "version"], check=False).ok:
-        report.warn(f"`{' '.join(s.compose)}` is not installed: compose file not validated")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/{engine.COMPOSE_FILE}"
-        with open(path, "w") as handle:
-            handle.write(text)
-        r = host.run([*s.compose, "-f", path, "-p", s.project, "config", "--quiet"], check=False)
-    if r.ok:
-        report.done(f"valid for {' '.join(s.compose)}")
-    else:
-        raise Exit(f"u7s: {' '.join(s.compose)} rejects the rendered file: {r.stderr.strip()}", code=1)
+def _steps_task(name: str, doc: str, *steps: str):
+    """A task that runs steps of u7s.steps.workflows (named by their constants) on this host."""
+    return make_task(name, doc, lambda c, set_=None, dry_run=False: steps_here(c, set_, named_steps(steps), dry_run),
+                     CHANGES)
 
 
-@task(iterable=ITER, help={**S, "skip-preflight": "do not run the preflight checks first"})
+down = _steps_task("down", "Stop and remove the node container; its volumes (the cluster's data) are kept.", "DOWN")
+down_v = _steps_task("down-v", "Remove the node container and its volumes: deletes the cluster's data.", "DOWN_V")
+kubeadm_init = _steps_task(
+    "kubeadm-init", "Initialise the control plane with kubeadm (skipped when already done), then sync external IPs.",
+    "INIT")
+install_flannel = _steps_task("install-flannel", "Install flannel (VXLAN on PORT_FLANNEL) unless it is installed.",
+                              "FLANNEL")
+sync_external_ip = _steps_task(
+    "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip).",
+    "SYNC")
+kubeadm_reset = _steps_task("kubeadm-reset", "Run `kubeadm reset --force` in the node.", "RESET")
+
+
+@task(iterable=ITER, help={**CHANGES, "skip-preflight": "do not run the preflight checks first"})
 @clean_errors
-def up(c, set_=None, skip_preflight=False):
+def up(c, set_=None, skip_preflight=False, dry_run=False):
     """Start the node container (preflight, then compose up) and wait until it has booted."""
-    from .. import preflight, steps
+    from u7s.steps.workflows import PREFLIGHT, UP
 
-    node = node_of(c, set_, lock=True)
-    if not skip_preflight:
-        _require_preflight(node, preflight)
-    node.report.done(steps.up(node))
+    steps_here(c, set_, ([] if skip_preflight else [PREFLIGHT]) + [UP], dry_run)
 
 
-def _require_preflight(node, preflight):
-    results = preflight.Preflight(node.host, node.s, quick=True).run()
-    for r in preflight.failed(results):
-        node.report.error(f"preflight {r.name}: {r.detail} ({r.fix})")
-    if preflight.failed(results):
-        raise Exit("u7s: preflight failed; fix the errors above (or --skip-preflight)", code=1)
-
-
-@task(iterable=ITER, help=S)
+@task(iterable=ITER, help={**CHANGES, "yes": "do not ask for confirmation"})
 @clean_errors
-def down(c, set_=None):
-    """Stop and remove the node container; its volumes (the cluster's data) are kept."""
-    from .. import steps
-
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.down(node))
-
-
-@task(iterable=ITER, help=S, name="down-v")
-@clean_errors
-def down_v(c, set_=None):
-    """Remove the node container and its volumes: deletes the cluster's data."""
-    from .. import steps
-
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.down(node, volumes=True))
-
-
-@task(iterable=ITER, help={**S, "yes": "do not ask for confirmation"})
-@clean_errors
-def delete(c, set_=None, yes=False):
+def delete(c, set_=None, yes=False, dry_run=False):
     """Delete this host's cluster node and all its data (down-v), after confirmation."""
-    from .. import steps
+    from u7s.steps.step import run_one
+    from u7s.steps.workflows import DOWN_V
 
-    node = node_of(c, set_, lock=True)
-    confirm(yes, f"this deletes node {node.s.node_name} and all its data")
-    node.report.done(steps.down(node, volumes=True))
+    member = this_host(c, set_, lock=not dry_run)
+    if not dry_run:
+        confirm(yes, f"this deletes node {member.settings.node_name} and all its data")
+    message = run_one(DOWN_V, member, dry_run)
+    if message:
+        member.report.done(message)
 
 
 @task(iterable=ITER, help=S)
 @clean_errors
 def shell(c, set_=None):
     """Open bash in the node (reads commands from stdin when it is not a terminal)."""
-    from .. import engine
+    from u7s.build import engine
 
     host, s, _ = local(c, set_)
-    argv = engine.node_exec(s, ["bash"], tty=sys.stdin.isatty())
-    raise Exit(code=host.passthrough(argv))
+    raise Exit(code=host.passthrough(engine.node_exec(s, ["bash"], tty=sys.stdin.isatty())))
 
 
 @task(iterable=ITER, help={**S, "follow": "keep following (default); --no-follow prints and exits",
@@ -181,126 +148,90 @@ def shell(c, set_=None):
 @clean_errors
 def logs(c, set_=None, follow=True, since="1 day ago"):
     """Show the node's journal (journalctl --follow --since "1 day ago")."""
-    from .. import engine
+    from u7s.build import engine
 
     host, s, _ = local(c, set_)
     argv = ["journalctl", "--no-pager", "--since", since] + (["--follow"] if follow else [])
     raise Exit(code=host.passthrough(engine.node_exec(s, argv, env=False, stdin=False)))
 
 
-@task(iterable=ITER, help=S, name="kubeadm-init")
+@task(iterable=ITER, help={**CHANGES, "output": "where to write it (default: U7S_WORKDIR/kubeconfig)"})
 @clean_errors
-def kubeadm_init(c, set_=None):
-    """Initialise the control plane with kubeadm (skipped when already done), then sync external IPs."""
-    from .. import steps
-
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.kubeadm_init(node))
-
-
-@task(iterable=ITER, help=S, name="install-flannel")
-@clean_errors
-def install_flannel(c, set_=None):
-    """Install flannel (VXLAN on PORT_FLANNEL) unless it is installed."""
-    from .. import steps
-
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.install_flannel(node))
-
-
-@task(iterable=ITER, help=S, name="sync-external-ip")
-@clean_errors
-def sync_external_ip(c, set_=None):
-    """Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip)."""
-    from .. import steps
-
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.sync_external_ip(node))
-
-
-@task(iterable=ITER, help={**S, "output": "where to write it (default: U7S_WORKDIR/kubeconfig)"})
-@clean_errors
-def kubeconfig(c, set_=None, output=None):
+def kubeconfig(c, set_=None, output=None, dry_run=False):
     """Write the admin kubeconfig (0600, API at 127.0.0.1) and print its path."""
-    from .. import steps
+    from u7s.steps.step import run_one
+    from u7s.steps.workflows import KUBECONFIG
 
-    node = node_of(c, set_)
-    path = steps.kubeconfig(node, output)
-    node.report.done(f"kubeconfig written (0600); use: export KUBECONFIG={path}")
-    out(path)
+    member = this_host(c, set_)  # reads the cluster, writes one file of its own: no host lock
+    path = run_one(KUBECONFIG, member, dry_run, path=output)
+    if path:
+        member.report.done(f"kubeconfig written (0600); use: export KUBECONFIG={path}")
+        out(path)
 
 
-@task(iterable=ITER, help={**S, "output": "where to write it (default: U7S_WORKDIR/kubectl)"})
+@task(iterable=ITER, help={**CHANGES, "output": "where to write it (default: U7S_WORKDIR/kubectl)"})
 @clean_errors
-def kubectl(c, set_=None, output=None):
+def kubectl(c, set_=None, output=None, dry_run=False):
     """Copy the node's kubectl out, for hosts that have none; prints its path."""
-    from .. import engine
+    from u7s.steps.step import run_one
+    from u7s.steps.workflows import KUBECTL
 
-    host, s, report = local(c, set_)
-    path = output or s.path("kubectl")
-    host.run(engine.copy_from_node(s, "/usr/bin/kubectl", path))
-    host.run(["chmod", "0755", path])
-    report.done(f"kubectl copied to {path}")
-    out(path)
+    member = this_host(c, set_)
+    path = run_one(KUBECTL, member, dry_run, path=output)
+    if path:
+        member.report.done(f"kubectl copied to {path}")
+        out(path)
 
 
-@task(iterable=ITER, help={**S, "output": "where to write it (default: U7S_WORKDIR/join-command)",
+@task(iterable=ITER, help={**CHANGES, "output": "where to write it (default: U7S_WORKDIR/join-command)",
                            "ttl": "token lifetime, e.g. 30m (default: kubeadm's, 24h)"})
 @clean_errors
-def join_command(c, set_=None, output=None, ttl=None):
+def join_command(c, set_=None, output=None, ttl=None, dry_run=False):
     """Write a join script for workers (0600; it holds a token) and print its path."""
-    from .. import steps
+    from u7s.steps.step import run_one
+    from u7s.steps.workflows import JOIN_COMMAND
 
-    node = node_of(c, set_, lock=True)
-    path = steps.join_command(node, output, ttl)
-    node.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
-    out(path)
+    member = this_host(c, set_, lock=not dry_run)
+    path = run_one(JOIN_COMMAND, member, dry_run, path=output, ttl=ttl)
+    if path:
+        member.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
+        out(path)
 
 
-@task(iterable=ITER, help={**S, "file": "the join script (default: U7S_WORKDIR/join-command)"})
+@task(iterable=ITER, help={**CHANGES, "file": "the join script (default: U7S_WORKDIR/join-command)"})
 @clean_errors
-def kubeadm_join(c, set_=None, file=None):
+def kubeadm_join(c, set_=None, file=None, dry_run=False):
     """Join this host's node to a cluster with a join script from `u7s join-command`."""
-    from .. import steps
+    from u7s.steps.workflows import JOIN_WITH_SCRIPT
 
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.kubeadm_join(node, file))
+    steps_here(c, set_, [JOIN_WITH_SCRIPT], dry_run, file=file)
 
 
-@task(iterable=ITER, help=S, name="kubeadm-reset")
+@task(iterable=ITER, help={**CHANGES, "config-file": "the config file to record it in (default: ~/.u7s.yaml)"})
 @clean_errors
-def kubeadm_reset(c, set_=None):
-    """Run `kubeadm reset --force` in the node."""
-    from .. import steps
-
-    node = node_of(c, set_, lock=True)
-    node.report.done(steps.kubeadm_reset(node))
-
-
-@task(iterable=ITER, help={**S, "config-file": "the config file to record it in (default: ~/.u7s.yaml)"})
-@clean_errors
-def multi_node(c, set_=None, config_file=None):
+def multi_node(c, set_=None, config_file=None, dry_run=False):
     """Make this host's project and network names unique (hosts sharing a home directory)."""
-    from .. import userconfig
+    from u7s.config import userconfig
 
-    path = userconfig.enable_multi_node(config_file or userconfig.user_config_file(c.config.prefix))
+    path = config_file or userconfig.user_config_file(c.config.prefix)
     _, s, report = local(c, [*(set_ or []), "U7S_MULTI_NODE=true"])
+    if dry_run:
+        report.info(f"would record U7S_MULTI_NODE: true in {path}")
+        return
+    path = userconfig.enable_multi_node(path)
     report.done(f"U7S_MULTI_NODE recorded in {path}: project {s.project}, network {s.network}, "
                 f"files in {s.workdir}")
 
 
-@task(iterable=ITER, help={**S, "skip-preflight": "do not run the preflight checks first"})
+@task(iterable=ITER, help={**CHANGES, "skip-preflight": "do not run the preflight checks first"})
 @clean_errors
-def create(c, set_=None, skip_preflight=False):
+def create(c, set_=None, skip_preflight=False, dry_run=False):
     """Create a single-host cluster: up, kubeadm-init, sync-external-ip, install-flannel, kubeconfig."""
-    from .. import preflight, steps
+    from u7s.steps.workflows import CREATE_ONE_HOST, PREFLIGHT
 
-    node = node_of(c, set_, lock=True)
-    if not skip_preflight:
-        _require_preflight(node, preflight)
-    for step in steps.single_host_create():
-        node.report.done(f"{step.title}: {step.run(node)}")
-    out(node.s.path("kubeconfig"))
+    member = steps_here(c, set_, ([] if skip_preflight else [PREFLIGHT]) + CREATE_ONE_HOST, dry_run, titled=True)
+    if not dry_run:
+        out(member.settings.path("kubeconfig"))
 
 
 @task(iterable=ITER, help={**S, "kubeconfig": "kubeconfig to use (default: U7S_WORKDIR/kubeconfig)",
@@ -308,7 +239,7 @@ def create(c, set_=None, skip_preflight=False):
 @clean_errors
 def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
     """Verify the cluster: nodes Ready, a 3-replica StatefulSet reachable by DNS from a pod."""
-    from .. import smoke
+    from u7s.steps import smoke
 
     host, s, report = local(c, set_)
     smoke.run(host, s, report, kubeconfig=kubeconfig, kubectl=kubectl)
@@ -319,18 +250,18 @@ def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
 @clean_errors
 def load_image(c, set_=None, image=None, archive=None):
     """Load images (from the engine, or an archive) into the node's containerd, for imagePullPolicy: IfNotPresent."""
-    from .. import images
+    from u7s.steps import images
 
-    node = node_of(c, set_)
+    node = this_host(c, set_).node
     with images.Source(node.host, node.s, image, archive) as (path, found):
         node.report.done(images.load(node, path, found, node.report.info))
 
 
-@task(iterable=ITER, help={**S, "output": "the bundle to write (default: ./u7s-logs-DATE-TIME.tar.gz)"})
+@task(iterable=["set_"], help={**S, "output": "the bundle to write (default: ./u7s-logs-DATE-TIME.tar.gz)"})
 @clean_errors
 def export_logs(c, set_=None, output=None):
     """Write a .tar.gz of the node's logs, state and versions for a bug report (secrets redacted); print its path."""
-    from .. import logbundle
+    from u7s.steps import logbundle
 
     host, s, report = local(c, set_)
     path = output or logbundle.default_output()
@@ -340,11 +271,11 @@ def export_logs(c, set_=None, output=None):
     out(path)
 
 
-@task(iterable=ITER, help={**S, "dry-run": "print the steps in order; change nothing"})
+@task(iterable=["set_"], help={**S, "dry-run": "print the steps in order; change nothing"})
 @clean_errors
 def upgrade(c, set_=None, dry_run=False):
     """Move this single-host cluster to the Kubernetes version of the node image the settings now name."""
-    from .. import upgrade as _upgrade
+    from u7s.steps import upgrade as _upgrade
 
-    node = node_of(c, set_, lock=not dry_run)
+    node = this_host(c, set_, lock=not dry_run).node
     _upgrade.execute(node, {}, {}, node.report, dry_run)

@@ -1,0 +1,1 @@
+"""Argument lists, rendered files and working-directory contents: pure, nothing is run here."""

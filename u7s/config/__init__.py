@@ -1,0 +1,1 @@
+"""Settings and inventory: what the user gives, validated, with everything derived from it."""

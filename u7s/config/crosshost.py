@@ -1,0 +1,197 @@
+"""Rules across an inventory's hosts, kept apart from the per-key parsing.
+
+A loopback HOST_IP only works when every node is on one machine: in an inventory
+of more than one host the others could not reach it. Hosts that give the same
+HOST_IP (however it is written) publish their ports on one address, so their
+port sets must not collide: the caller checks them like hosts sharing an address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+from u7s.config import values
+
+
+def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, list]]:
+    """(problems as (where, message), hosts grouped by a HOST_IP they share)."""
+    hosts = list(hosts)
+    problems: list[tuple[str, str]] = []
+    by_ip: dict[ipaddress.IPv4Address, list] = {}
+    for h in hosts:
+        raw = h.settings.get("HOST_IP")
+        if not isinstance(raw, str):
+            continue
+        try:
+            ip = ipaddress.IPv4Address(raw.strip())
+        except ValueError:
+            continue  # the settings check reports it
+        if ip.is_loopback and len(hosts) > 1:
+            problems.append((f"{labels.get(h.name, h.name)}.settings.HOST_IP",
+                             f"{ip} is a loopback address, which the other hosts cannot reach; give an "
+                             "address they reach (loopback only suits an inventory of one host)"))
+        by_ip.setdefault(ip, []).append(h)
+    return problems, {f"HOST_IP {ip}": group for ip, group in by_ip.items() if len(group) > 1}
+
+
+def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
+    """Validate `--set` values and the u7s: config's settings with every host's before any host is touched."""
+    from u7s.errors import InventoryError, SettingsError
+    from u7s.config.resolve import PlaceholderFacts, resolve
+    from u7s.config.values import shown
+
+    config = config or {}
+    if not flags and not config:
+        return
+    problems: list[str] = []
+    for h in inventory.hosts:
+        try:
+            resolve(PlaceholderFacts(), config={**config, **h.settings}, flags=flags)
+        except SettingsError as exc:
+            for key, problem in exc.keyed:
+                if key in flags:
+                    line = f"--set {key}={shown(flags[key], quote=False)}: {problem}"
+                elif key in config and key not in h.settings:
+                    line = f"config u7s.{key}={shown(config[key], quote=False)}: {problem}"
+                else:
+                    line = f"{inventory.path}: {h.name}: {key}: {problem} (with the --set and config values)"
+                if line not in problems:
+                    problems.append(line)
+    if problems:
+        raise InventoryError(problems)
+
+
+# One value per cluster: kubeadm join hands every worker the kubelet configuration made at init (its
+# port included), and flannel's VXLAN port is one value of its DaemonSet.
+CLUSTER_WIDE = {
+    "PORT_KUBELET": "kubeadm join gives every node the kubelet port set at init",
+    "PORT_FLANNEL": "flannel's VXLAN port is one value for the whole DaemonSet",
+    "POD_SUBNET": "kubeadm init and flannel set the pod range once for the cluster",
+    "SERVICE_SUBNET": "kubeadm init sets the service range once for the cluster",
+}
+
+
+def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
+    """Refuse hosts that differ in a cluster-wide setting, before any host is touched.
+
+    Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
+    """
+    from u7s.errors import InventoryError
+    from u7s.config.settings import POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET
+
+    defaults = {**PORT_DEFAULTS, "POD_SUBNET": POD_SUBNET, "SERVICE_SUBNET": SERVICE_SUBNET}
+    problems = []
+    for key, why in CLUSTER_WIDE.items():
+        by_value: dict[str, list[str]] = {}
+        for h in inventory.hosts:
+            value = {**config, **h.settings, **flags}.get(key, defaults[key])
+            by_value.setdefault(str(value).strip(), []).append(h.name)
+        if len(by_value) > 1:
+            shown_ = "; ".join(f"{value} on {', '.join(names)}" for value, names in by_value.items())
+            problems.append(f"{inventory.path}: hosts: {key} differs between hosts ({shown_}): {why}; "
+                            f"set {key} once, under the top-level settings")
+    if problems:
+        raise InventoryError(problems)
+
+
+def check_resolved(members: list) -> None:
+    """Resolved settings that clash across hosts: one NODE_NAME twice, or one HOST_IP:port twice."""
+    from u7s.errors import U7sError
+
+    problems = []
+    seen: dict[str, str] = {}
+    for m in members:
+        s = m.settings
+        if s.node_name in seen:
+            problems.append(f"{seen[s.node_name]} and {m.name} resolve to the same NODE_NAME {s.node_name}; "
+                            "set NODE_NAME for one of them in hosts.yaml")
+        seen.setdefault(s.node_name, m.name)
+    ports: dict[tuple[str, int], str] = {}
+    for m in members:
+        for key, port in m.settings.host_ports.items():
+            place = (m.settings.host_ip, port)
+            if place in ports and ports[place] != m.name:
+                problems.append(f"{ports[place]} and {m.name} both use {m.settings.host_ip}:{port} ({key}); "
+                                "give one of them other PORT_* values")
+            ports.setdefault(place, m.name)
+    if problems:
+        raise U7sError("\n".join(problems))
+
+
+def inventory_problems(hosts: list, labels: dict[str, str]) -> list[tuple[str, str]]:
+    """(where, problem) for each rule across the inventory's hosts that is broken: one control plane, one local
+    host, unique names and subnets, one entry per address and user, disjoint ports on a shared address."""
+    problems: list[tuple[str, str]] = []
+
+    def bad(where: str, message: str) -> None:
+        problems.append((where, message))
+
+    planes = [h.name for h in hosts if h.is_control_plane]
+    if len(planes) != 1:
+        found = ", ".join(planes) if planes else "none"
+        bad("hosts", f"exactly one host must have role: control-plane (found {found})")
+    _unique(bad, hosts, "name", lambda h: h.name)
+    _unique(bad, hosts, "NODE_NAME", lambda h: h.settings.get("NODE_NAME"))
+    _unique(bad, hosts, "NODE_SUBNET", lambda h: _canonical_subnet(h.settings.get("NODE_SUBNET")))
+    locals_ = [h.name for h in hosts if h.local]
+    if len(locals_) > 1:
+        bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
+    # A host is placed by its address, or by its ssh alias when it has none.
+    by_place: dict[str, list] = {}
+    for h in hosts:
+        if h.address or h.ssh.alias:
+            place = values.canonical_address(h.address) if h.address else h.ssh.alias
+            by_place.setdefault(place, []).append(h)
+    for place, group in by_place.items():
+        users = [h.ssh.user for h in group]
+        if len(set(users)) != len(users):
+            names = ", ".join(h.name for h in group)
+            bad("hosts", f"{names}: same address {place} and SSH user; list each host once")
+        _port_clash(bad, place, group)
+    ip_problems, shared_ips = host_ip_groups(hosts, labels)
+    for where, message in ip_problems:
+        bad(where, message)
+    for place, group in shared_ips.items():
+        _port_clash(bad, place, group)
+    return problems
+
+def _unique(bad, hosts: list, what: str, key) -> None:
+    seen: dict = {}
+    for h in hosts:
+        value = key(h)
+        if value is None:
+            continue
+        if value in seen:
+            bad("hosts", f"{seen[value]} and {h.name} have the same {what} {value!r}; each must be unique")
+        else:
+            seen[value] = h.name
+
+def _port_clash(bad, address: str, group: list) -> None:
+    """Instances sharing one address (one host, several users) need disjoint port sets."""
+    from u7s.config import publish
+    from u7s.config.settings import PORT_DEFAULTS
+
+    taken: dict[int, str] = {}
+    for h in group:
+        try:
+            extra = {f"U7S_PUBLISH {p}": p.host_port for p in publish.parse(h.settings.get("U7S_PUBLISH"))}
+        except ValueError:
+            extra = {}  # the settings check reports it
+        for key, default in {**PORT_DEFAULTS, **extra}.items():
+            port = h.settings.get(key, default)
+            try:
+                port = int(port)
+            except (TypeError, ValueError):
+                continue
+            if port in taken and taken[port] != h.name:
+                bad("hosts", f"{taken[port]} and {h.name} share address {address} and port {port} "
+                         f"({key}); give one of them other PORT_* values")
+            taken.setdefault(port, h.name)
+
+
+def _canonical_subnet(text):
+    try:
+        return str(ipaddress.IPv4Network(str(text).strip(), strict=True)) if text is not None else None
+    except ValueError:
+        return text

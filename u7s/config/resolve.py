@@ -1,0 +1,321 @@
+"""Resolve one host's settings: defaults < config < environment < flags, derived values, validation.
+
+Values the user does not give are derived from facts about the host (its
+hostname, its address, which engine is installed); those facts are only looked
+up when needed. Nothing here runs a command itself: facts come from a `Facts` object.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from typing import Any, Mapping
+
+from u7s.config import mounts, publish, values
+from u7s.config.settings import (
+    DEFAULT_BASE_IMAGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
+    engine_type_of, node_subnet_for,
+)
+from u7s.errors import SettingsError
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def resolve(
+    facts: Facts,
+    *,
+    config: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the layers (defaults < config < environment < flags), derive the rest, validate."""
+    raw: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in (config or {}).items():
+        if key not in SPECS:
+            raise SettingsError(
+                f"config u7s.{key}: unknown setting; known: {', '.join(SPECS)}"
+            )
+        raw[key], sources[key] = value, "config"
+    for key, value in (env or {}).items():
+        if key in SPECS:
+            raw[key], sources[key] = value, "environment"
+    for key, value in (flags or {}).items():
+        if key not in SPECS:
+            raise SettingsError(f"--set {key}: unknown setting; known: {', '.join(SPECS)}")
+        raw[key], sources[key] = value, "--set"
+    return _Resolver(raw, sources, facts).settings()
+
+
+class _Resolver:
+    """Derives each setting once, in dependency order, collecting every problem."""
+
+    def __init__(self, raw: dict[str, Any], sources: dict[str, str], facts: Facts):
+        self.raw, self.sources, self.facts = raw, sources, facts
+        self.problems: list[str] = []
+        self.keyed: list[tuple[str, str]] = []
+
+    def given(self, key: str) -> bool:
+        value = self.raw.get(key)
+        return value is not None and str(value) != ""
+
+    def bad(self, key: str, why: str, fix: str) -> None:
+        where = f" (from {self.sources[key]})" if key in self.sources else ""
+        value = self.raw.get(key)
+        shown = f"={values.shown(value, quote=False)}" if value is not None and key in self.sources else ""
+        self.problems.append(f"{key}{shown}{where}: {why}; {fix}")
+        self.keyed.append((key, f"{why}; {fix}"))
+
+    def text(self, key: str, default: Any = "") -> str:
+        if not self.given(key):
+            return default
+        value = self.raw[key]
+        if isinstance(value, (bool, float)):  # `NODE_IMAGE: yes` or `.nan`: YAML read it as no text
+            self.bad(key, f"{values.shown(value)} is a {type(value).__name__}, not text", "quote the value")
+            return default
+        return str(value).strip()
+
+    def boolean(self, key: str, default: bool) -> bool:
+        if key not in self.raw or self.raw[key] is None:
+            return default
+        value = self.raw[key]
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        self.bad(key, "not a boolean", "use true or false")
+        return default
+
+    def integer(self, key: str, default: int, low: int, high: int, what: str) -> int:
+        if not self.given(key):
+            return default
+        try:
+            return values.whole_number(self.raw[key], low, high)
+        except values.OutOfRange:
+            self.bad(key, f"out of range for {what}", f"use a whole number from {low} to {high}")
+            return default
+        except ValueError as exc:
+            self.bad(key, f"not {what}: {exc}", f"use a whole number from {low} to {high}")
+            return default
+
+    def settings(self) -> Settings:
+        engine, engine_type, compose = self.engine()
+        hostname = self.text("HOSTNAME") or self.facts.hostname()
+        if self.given("HOSTNAME") and not values.SSH_ALIAS.match(hostname):
+            self.bad("HOSTNAME", "not a host name", "use letters, digits, '.', '_' and '-'")
+        host_ip = self.address("HOST_IP", lambda: self.facts.host_ip())
+        node_name = self.text("NODE_NAME") or f"u7s-{hostname}"
+        if not DNS_LABEL.match(node_name):
+            self.keyed.append(("NODE_NAME", "not a DNS label (lowercase letters, digits and '-', at most 63); "
+                               "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"))
+            self.problems.append(
+                f"NODE_NAME={values.shown(node_name, quote=False)}"
+                + (f" (from {self.sources['NODE_NAME']})" if "NODE_NAME" in self.sources else " (derived from HOSTNAME)")
+                + ": not a DNS label (lowercase letters, digits and '-', at most 63); "
+                "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"
+            )
+        pod_subnet, service_subnet = self.ranges()
+        subnet, node_ip = self.subnet(hostname, (pod_subnet, service_subnet))
+        ports = {k: self.integer(k, d, 1, 65535, "a port") for k, d in PORT_DEFAULTS.items()}
+        self.distinct_ports(ports)
+        published = self.listed("U7S_PUBLISH", publish.parse, publish.EXAMPLE)
+        for clash in publish.clashes(published, ports):
+            self.bad("U7S_PUBLISH", f"host port {clash}", "publish another host port (HOSTPORT:NODEPORT)")
+        mounts_ = self.listed("U7S_MOUNTS", mounts.parse_mounts, mounts.MOUNT_EXAMPLE)
+        devices = self.listed("U7S_DEVICES", mounts.parse_devices, mounts.DEVICE_EXAMPLE)
+        multi_node = self.boolean("U7S_MULTI_NODE", False)
+        default_project = f"u7s-{_compose_safe(hostname)}" if multi_node else "u7s"
+        project = self.name("U7S_PROJECT", default_project)
+        network = self.name("U7S_NETWORK", project)
+        if self.raw.get("BYPASS4NETNS") is None:  # probe the socket only when the user gave no value
+            bypass = engine_type == "nerdctl" and self.facts.bypass4netnsd_running()
+        else:
+            bypass = self.boolean("BYPASS4NETNS", False)
+        if bypass and engine_type != "nerdctl":
+            self.bad("BYPASS4NETNS", f"only nerdctl supports bypass4netns, the engine is {engine_type}", "unset it")
+        image = self.text("NODE_IMAGE")
+        base = self.text("NODE_BASE_IMAGE", DEFAULT_BASE_IMAGE)
+        for key, value in (("NODE_IMAGE", image), ("NODE_BASE_IMAGE", base)):
+            if value:
+                try:
+                    values.image_reference(value)
+                except ValueError as exc:
+                    self.bad(key, str(exc), "give one image reference, e.g. localhost/u7s-node:1")
+        workdir = self.text("U7S_WORKDIR") or default_workdir(self.facts.home(), project)
+        if self.given("U7S_WORKDIR"):
+            try:
+                values.workdir(workdir)
+            except ValueError as exc:
+                self.bad("U7S_WORKDIR", str(exc), "give a directory of its own, e.g. /home/USER/u7s")
+        timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
+        if self.problems:
+            raise SettingsError("\n".join(self.problems), self.keyed)
+        given = {
+            "CONTAINER_ENGINE": engine, "COMPOSE": compose, "HOSTNAME": hostname, "HOST_IP": host_ip,
+            "NODE_NAME": node_name, "NODE_SUBNET": subnet, "NODE_IP": node_ip, **ports, "BYPASS4NETNS": bypass,
+            "NODE_IMAGE": image, "NODE_BASE_IMAGE": base, "U7S_PROJECT": project, "U7S_NETWORK": network,
+            "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout,
+            "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
+            "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices,
+        }
+        return Settings(**{SPECS[key].attr: value for key, value in given.items()},
+                        engine_type=engine_type, sources=dict(self.sources))
+
+    def engine(self) -> tuple[str, str, tuple[str, ...]]:
+        engine = self.text("CONTAINER_ENGINE")
+        if not engine:
+            # init-host/detect-engine.sh, the file init-host itself uses: both pick the same engine.
+            found = self.facts.detected_engine()
+            if found is None:
+                raise SettingsError(
+                    "CONTAINER_ENGINE: no container engine found (looked for a running rootless engine's socket "
+                    "in $XDG_RUNTIME_DIR, DOCKER_HOST, CONTAINER_HOST, then for dockerd-rootless.sh, "
+                    "containerd-rootless.sh, podman on PATH and in /usr/share/docker.io/contrib); "
+                    "install rootless Docker (init-host/), or set CONTAINER_ENGINE"
+                )
+            engine, why = found
+            self.sources["CONTAINER_ENGINE"] = f"detected: {why}"
+        engine_type = engine_type_of(engine)
+        try:
+            values.engine(engine)
+        except ValueError as exc:
+            self.bad("CONTAINER_ENGINE", str(exc), "use docker, podman or nerdctl")
+            engine_type = "docker"
+        if self.given("COMPOSE"):
+            try:
+                compose = tuple(shlex.split(self.text("COMPOSE")))
+            except ValueError as exc:
+                self.bad("COMPOSE", f"cannot be split into words ({exc})", "fix its quoting")
+                compose = (engine, "compose")
+            if not compose or compose[0].startswith("-") or not all(w.isprintable() for w in compose):
+                self.bad("COMPOSE", "not a command (empty, an option first, or control characters)",
+                         "e.g. COMPOSE='docker compose'")
+                compose = (engine, "compose")
+        elif engine_type == "podman":
+            podman_compose = self.facts.has_command("podman-compose")
+            compose = ("podman-compose",) if podman_compose else (engine, "compose")
+        elif (engine_type == "docker" and self.facts.has_command("docker-compose")
+              and not self.facts.compose_plugin(engine)):
+            # No CLI plugin, but a standalone Compose (e.g. from `pip install u7s[compose]`).
+            compose = ("docker-compose",)
+        else:
+            compose = (engine, "compose")
+        return engine, engine_type, compose
+
+    def address(self, key: str, derive) -> str:
+        value = self.text(key) or derive()
+        try:
+            problem = values.host_ip_problem(values.ipv4(value), allow_loopback=True)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            self.bad(key, problem, f"set {key} to an address of this host that other hosts reach")
+        return value
+
+    def listed(self, key: str, parse, example: str) -> tuple:
+        """A list setting (text with commas, or a YAML list), parsed; () and a problem when bad."""
+        if key not in self.raw or self.raw[key] is None:
+            return ()
+        try:
+            return parse(self.raw[key])
+        except ValueError as exc:
+            self.bad(key, str(exc), example)
+            return ()
+
+    def ranges(self) -> tuple[str, str]:
+        """POD_SUBNET and SERVICE_SUBNET: IPv4 networks apart from each other and from special ranges."""
+        nets: dict[str, ipaddress.IPv4Network | None] = {}
+        for key, default, low, high in (("POD_SUBNET", POD_SUBNET, 8, 22), ("SERVICE_SUBNET", SERVICE_SUBNET, 12, 28)):
+            text = self.text(key, default)
+            nets[key] = None
+            try:
+                net = ipaddress.IPv4Network(text, strict=True)
+            except ValueError:
+                self.bad(key, "not an IPv4 network (address/prefix, host bits zero)", f"use e.g. {key}={default}")
+                continue
+            # Flannel gives each node a /24 of the pod range; kube-apiserver refuses service ranges above /12.
+            if not low <= net.prefixlen <= high:
+                self.bad(key, f"prefix /{net.prefixlen} is outside /{low}../{high}", f"use e.g. {key}={default}")
+                continue
+            problem = values.special_range_problem(net)
+            if problem:
+                self.bad(key, problem, f"use e.g. {key}={default}")
+                continue
+            nets[key] = net
+        pods, services = nets["POD_SUBNET"], nets["SERVICE_SUBNET"]
+        if pods and services and pods.overlaps(services):
+            self.bad("SERVICE_SUBNET", f"{services} overlaps POD_SUBNET {pods}", "give the two ranges apart")
+        # A bad range is reported above; the defaults stand in so the other checks still run.
+        return str(pods or POD_SUBNET), str(services or SERVICE_SUBNET)
+
+    def subnet(self, hostname: str, ranges: tuple[str, str] = (POD_SUBNET, SERVICE_SUBNET)) -> tuple[str, str]:
+        text = self.text("NODE_SUBNET") or node_subnet_for(hostname)
+        try:
+            net = ipaddress.IPv4Network(text, strict=True)
+            if net.prefixlen != 24:
+                raise ValueError("prefix")
+        except ValueError:
+            self.bad("NODE_SUBNET", "not an IPv4 /24 network", "use e.g. NODE_SUBNET=10.100.7.0/24")
+            return text, self.text("NODE_IP")
+        problem = values.subnet_problem(net, pods=ranges[0], services=ranges[1])
+        if problem:
+            self.bad("NODE_SUBNET", problem, "use another /24, e.g. NODE_SUBNET=10.100.7.0/24")
+            return text, self.text("NODE_IP")
+        node_ip = self.text("NODE_IP") or str(net.network_address + 100)
+        try:
+            addr = ipaddress.IPv4Address(node_ip)
+        except ValueError:
+            self.bad("NODE_IP", "not an IPv4 address", f"use an address inside {net}, e.g. {net.network_address + 100}")
+            return str(net), node_ip
+        if addr not in net:
+            self.bad("NODE_IP", f"outside NODE_SUBNET {net}", f"use an address inside it, e.g. {net.network_address + 100}")
+        elif addr in (net.network_address, net.broadcast_address, net.network_address + 1):
+            self.bad("NODE_IP", f"{addr} is the network, broadcast or gateway address of {net}",
+                     f"use e.g. {net.network_address + 100}")
+        return str(net), node_ip
+
+    def distinct_ports(self, ports: dict[str, int]) -> None:
+        seen: dict[int, str] = {}
+        for key, port in ports.items():
+            if port in seen:
+                self.bad(key, f"same port as {seen[port]} ({port})", "give each PORT_* its own number")
+            seen.setdefault(port, key)
+
+    def name(self, key: str, default: str) -> str:
+        value = self.text(key, default)
+        if not COMPOSE_NAME.match(value):
+            self.bad(key, "not a compose name", "use lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        return value
+
+
+def _compose_safe(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower()).strip("-_") or "host"
+
+
+class PlaceholderFacts:
+    """Facts for validating the values a user gives before any host is reached (inventory, --set, config)."""
+
+    def hostname(self) -> str:
+        return "placeholder"
+
+    def host_ip(self) -> str:
+        return "192.0.2.1"
+
+    def home(self) -> str:
+        return "/home/placeholder"
+
+    def has_command(self, name: str) -> bool:
+        return name == "dockerd-rootless.sh"
+
+    def detected_engine(self) -> tuple[str, str]:
+        return "docker", "placeholder"
+
+    def bypass4netnsd_running(self) -> bool:
+        return False

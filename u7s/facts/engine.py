@@ -1,0 +1,54 @@
+"""The container engine's own report: rootless or not, cgroup version, Podman's network command."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from u7s.build import engine
+from u7s.config.settings import Settings
+from u7s.run.hosts import Host
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    rootless: bool
+    cgroup_version: str
+    network_cmd: str = ""  # Podman's rootless network command (slirp4netns or pasta)
+    version: str = ""  # Podman's version (its fix for pasta depends on it)
+
+
+def parse_engine_info(engine_type: str, text: str) -> EngineInfo:
+    """Docker/nerdctl `info --format '{{json .}}'` or Podman `info --format '{{json .}}'`."""
+    data = json.loads(text)
+    if engine_type == "podman":
+        host = data.get("host", {})
+        return EngineInfo(
+            rootless=bool(host.get("security", {}).get("rootless")),
+            cgroup_version=str(host.get("cgroupVersion", "")).lstrip("v"),
+            network_cmd=str(host.get("rootlessNetworkCmd") or ""),
+            version=str((data.get("version") or {}).get("Version") or ""),
+        )
+    options = data.get("SecurityOptions") or []
+    return EngineInfo(
+        rootless=any("name=rootless" in opt for opt in options),
+        cgroup_version=str(data.get("CgroupVersion", "")),
+    )
+
+
+def engine_info(host: Host, s: Settings) -> EngineInfo | None:
+    """The engine's report on `host`; None when the engine does not answer or prints no JSON."""
+    r = host.run(engine.engine_info(s), check=False)
+    if not r.ok:
+        return None
+    try:
+        return parse_engine_info(s.engine_type, r.stdout)
+    except ValueError:
+        return None
+
+
+def compose_major(version_line: str) -> int | None:
+    """The major version in `docker compose version` / `docker-compose version` output."""
+    found = re.search(r"version v?(\d+)\.", version_line)
+    return int(found.group(1)) if found else None

@@ -1,0 +1,61 @@
+"""What the host's own tools report: listening sockets, lingering, loaded kernel modules, path MTU."""
+
+from __future__ import annotations
+
+import json
+
+LISTENING = ["ss", "-H", "-l", "-n", "-t", "-u"]
+
+
+def parse_listening(text: str, proto: str = "tcp") -> set[tuple[str, int]]:
+    """(proto, port) pairs from `ss -H -l -n` output.
+
+    With both -t and -u, ss starts each line with the socket type (Netid); with
+    one of them it does not, and every line is of type `proto`.
+    """
+    found = set()
+    for line in text.splitlines():
+        fields = line.split()
+        netid = bool(fields) and fields[0].startswith(("tcp", "udp"))
+        local = 4 if netid else 3
+        if len(fields) <= local:
+            continue
+        port = fields[local].rsplit(":", 1)[-1]
+        kind = fields[0] if netid else proto
+        if port.isdigit():
+            found.add(("udp" if kind.startswith("udp") else "tcp", int(port)))
+    return found
+
+
+def parse_linger(text: str) -> bool | None:
+    """Lingering from `loginctl show-user --property Linger`; None when it says nothing."""
+    for line in text.splitlines():
+        if line.startswith("Linger="):
+            return line.split("=", 1)[1].strip() == "yes"
+    return None
+
+
+def parse_modules(text: str) -> set[str]:
+    """Module names from /proc/modules."""
+    return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+
+def parse_route(text: str) -> tuple[int | None, str]:
+    """(the route's MTU if it sets one, its device) from `ip -j route get ADDRESS`; (None, "") for other output."""
+    try:
+        route = json.loads(text)[0]
+    except (ValueError, LookupError, TypeError):
+        return None, ""
+    for metric in route.get("metrics") or []:
+        if "mtu" in metric:
+            return int(metric["mtu"]), route.get("dev", "")
+    return None, route.get("dev", "")
+
+
+def path_mtu(host, address: str) -> int | None:
+    """The MTU on the way from `host` to `address`: the route's own, else its device's; None when unknown."""
+    mtu, dev = parse_route(host.run(["ip", "-j", "route", "get", address], check=False).stdout)
+    if mtu is not None or not dev:
+        return mtu
+    text = host.read_text(f"/sys/class/net/{dev}/mtu")
+    return int(text) if text and text.strip().isdigit() else None

@@ -1,0 +1,116 @@
+"""The node container on one host: bring it up and down, run commands in it.
+
+Each operation checks the current state first and says what it found, so
+running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+
+from u7s.build import engine, workdir
+from u7s.errors import U7sError
+from u7s.run.hosts import Host, Result
+from u7s.run.poll import wait_for
+from u7s.ui.report import Reporter
+from u7s.config.settings import Settings
+
+BOOTED_STATES = ("running", "degraded")
+
+
+class Node:
+    def __init__(self, host: Host, settings: Settings, report: Reporter | None = None):
+        self.host = host
+        self.s = settings
+        self.report = report or Reporter()
+
+    # -- reading state -------------------------------------------------------------------
+    def state(self) -> dict | None:
+        """The container's engine state (Status, Running, Pid, StartedAt...), or None if absent."""
+        result = self.host.run(engine.inspect_state(self.s), check=False)
+        if not result.ok:
+            return None
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            return None
+
+    def running(self) -> bool:
+        state = self.state()
+        return bool(state and state.get("Running"))
+
+    def require_running(self) -> None:
+        if not self.running():
+            raise U7sError(
+                f"{self.host.name}: the node container {engine.container_name(self.s)} is not running; "
+                "run `u7s up` first"
+            )
+
+    # -- changing state ------------------------------------------------------------------
+    def up(self) -> str:
+        """Stage the working directory, start the node, wait until systemd has booted."""
+        before = self.state()
+        changed = workdir.stage(self.host, self.s)
+        if changed:
+            self.report.info(f"wrote {', '.join(changed)} in {self.s.workdir}")
+        title = "building and starting the node" if not self.s.node_image else "starting the node"
+        with self.report.step(title):
+            self.host.run(engine.compose_up(self.s))
+        after = self.state()
+        self.wait_booted()
+        if before and before.get("Running") and after and after.get("StartedAt") == before.get("StartedAt"):
+            return "unchanged"
+        return "started" if before is None else "restarted"
+
+    def wait_booted(self) -> None:
+        def booted() -> tuple[bool, str]:
+            state = self.state()
+            if state is None:
+                raise U7sError(f"{self.host.name}: the node container disappeared while booting")
+            if not state.get("Running"):
+                raise U7sError(
+                    f"{self.host.name}: the node container stopped ({state.get('Status')}, "
+                    f"exit {state.get('ExitCode')}); see `{self.s.container_engine} logs "
+                    f"{engine.container_name(self.s)}`"
+                )
+            result = self.exec(["systemctl", "is-system-running"], check=False, env=False)
+            status = result.stdout.strip() or result.stderr.strip() or "no answer"
+            return status in BOOTED_STATES, f"systemd is {status}"
+
+        wait_for(booted, what="the node's systemd to boot", timeout=self.s.timeout)
+
+    def down(self, volumes: bool = False) -> str:
+        present = self.state() is not None
+        if self.host.read_text(self.s.path(engine.COMPOSE_FILE)) is None:
+            if present:
+                raise U7sError(
+                    f"{self.host.name}: {engine.container_name(self.s)} exists but "
+                    f"{self.s.path(engine.COMPOSE_FILE)} does not; run `u7s render` or remove it by hand"
+                )
+            return "absent"
+        self.host.run(engine.compose_down(self.s, volumes=volumes))
+        return "removed" if present else "absent"
+
+    # -- inside the node -----------------------------------------------------------------
+    def exec(
+        self,
+        argv: list[str],
+        *,
+        check: bool = True,
+        stdin: str | None = None,
+        env: bool = True,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run argv inside the node with the reference's environment (as -e arguments)."""
+        return self.host.run(
+            engine.node_exec(self.s, argv, env=env, stdin=stdin is not None),
+            check=check,
+            stdin=stdin,
+            timeout=timeout,
+        )
+
+    def exists(self, path: str) -> bool:
+        return self.exec(["test", "-e", path], check=False, env=False).ok
+
+    def read(self, path: str) -> str:
+        return self.exec(["cat", path], env=False).stdout

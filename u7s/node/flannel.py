@@ -1,0 +1,104 @@
+"""Flannel: its helm release, and its pods' view of each node's public address.
+
+helm exits 0 for `helm status` whatever state the release is in, so the state
+is read from its JSON (`.info.status`): only `deployed` counts as installed.
+Flannel reads a node's public-ip-overwrite annotation once, when its pod
+starts, and writes the address it then uses to the `public-ip` annotation: a
+pod that started before the overwrite was set is restarted (deleted; its
+DaemonSet makes a new one) so that flannel carries traffic to HOST_IP.
+"""
+
+from __future__ import annotations
+
+import json
+
+from u7s.errors import U7sError
+from u7s.node.externalip import HOST_IP_LABEL
+from u7s.node.kube import kubectl
+from u7s.node.container import Node
+
+NAMESPACE = "kube-flannel"
+RELEASE = "flannel"
+CHART = "/flannel"
+POD_SELECTOR = "app=flannel"
+PUBLIC_IP_IN_USE = "flannel.alpha.coreos.com/public-ip"  # written by flannel itself
+PSA_LABEL = "pod-security.kubernetes.io/enforce=privileged"
+
+
+def parse_release_state(text: str) -> str:
+    """Pure: the release state from `helm status -o json` (deployed, failed, pending-install, ...)."""
+    try:
+        state = json.loads(text)["info"]["status"]
+    except (ValueError, LookupError, TypeError):
+        raise U7sError("helm status printed no release state (`.info.status`)") from None
+    if not isinstance(state, str) or not state:
+        raise U7sError("helm status printed no release state (`.info.status`)")
+    return state
+
+
+def release_state(node: Node) -> str | None:
+    """The flannel release's state, or None when there is no release."""
+    r = node.exec(["helm", "status", RELEASE, "--namespace", NAMESPACE, "-o", "json"], check=False)
+    if r.ok:
+        return parse_release_state(r.stdout)
+    if "not found" in r.stderr:
+        return None
+    tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+    raise U7sError(f"{node.host.name}: helm status {RELEASE} failed: {tail}")
+
+
+def install(node: Node) -> str | None:
+    """Install or repair the release; None when it is deployed already, else what was done."""
+    state = release_state(node)
+    if state == "deployed":
+        return None
+    if not kubectl(node, "get", "namespace", NAMESPACE, "-o", "name", check=False).ok:
+        kubectl(node, "create", "namespace", NAMESPACE)
+    kubectl(node, "label", "namespace", NAMESPACE, "--overwrite", PSA_LABEL)
+    if state is not None and state.startswith("pending"):
+        # helm refuses to upgrade a release with an operation in progress: an interrupted one is removed first.
+        node.exec(["helm", "uninstall", RELEASE, "--namespace", NAMESPACE])
+    node.exec([
+        "helm", "upgrade", "--install", RELEASE, CHART, "--namespace", NAMESPACE,
+        "--set-json", f"flannel.backendPort={node.s.port_flannel}",
+        "--set-json", f"podCidr={json.dumps(node.s.pod_subnet)}",
+    ])
+    if state is None:
+        return f"flannel installed (VXLAN on UDP {node.s.port_flannel})"
+    return f"flannel release was {state}: reinstalled (VXLAN on UDP {node.s.port_flannel})"
+
+
+def wrong_public_ip(nodes: list[dict]) -> dict[str, str]:
+    """Pure: node -> the address flannel uses there, where that is not the node's host-ip label."""
+    out = {}
+    for obj in nodes:
+        meta = obj.get("metadata", {})
+        want = (meta.get("labels") or {}).get(HOST_IP_LABEL)
+        used = (meta.get("annotations") or {}).get(PUBLIC_IP_IN_USE)
+        if want and used and used != want:
+            out[meta.get("name", "?")] = used
+    return out
+
+
+def pods_by_node(node: Node) -> dict[str, list[str]]:
+    """Flannel's pods, by the node they run on (empty when flannel is not installed)."""
+    r = kubectl(node, "get", "pods", "--namespace", NAMESPACE, "-l", POD_SELECTOR, "-o", "json", check=False)
+    if not r.ok:
+        return {}
+    out: dict[str, list[str]] = {}
+    for pod in json.loads(r.stdout).get("items", []):
+        where = pod.get("spec", {}).get("nodeName")
+        if where:
+            out.setdefault(where, []).append(pod["metadata"]["name"])
+    return out
+
+
+def restart_pods(node: Node, node_names: list[str]) -> list[str]:
+    """Delete flannel's pods on these nodes (the DaemonSet starts new ones); return the nodes restarted."""
+    if not node_names:
+        return []
+    pods = pods_by_node(node)
+    names = [pod for name in node_names for pod in pods.get(name, [])]
+    if names:
+        kubectl(node, "delete", "pod", "--namespace", NAMESPACE, "--wait=false", "--ignore-not-found", *names)
+    return sorted(name for name in node_names if pods.get(name))

@@ -1,0 +1,230 @@
+"""Kubernetes steps inside a node: kubeadm, kubectl and helm, as the reference runs them.
+
+Reading (`is_*`, `get_*`) is kept apart from acting; every action checks first
+and returns what it did, so each step can be re-run. Parsers are pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+from u7s.build import workdir
+from u7s.errors import U7sError
+from u7s.node.container import Node
+from u7s.run.poll import wait_for
+
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
+
+TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+CA_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+
+
+# -- kubeadm init / reset ------------------------------------------------------------------
+def admin_conf_exists(node: Node) -> bool:
+    """kubeadm writes admin.conf before it waits for the control plane: this alone proves nothing."""
+    return node.exists(ADMIN_CONF)
+
+
+def api_answers(node: Node, kubeconfig: str = ADMIN_CONF) -> tuple[bool, str]:
+    """Whether the API answers /readyz over TLS verified with the kubeconfig's CA (so: this cluster's API)."""
+    r = node.exec(["kubectl", "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "--raw", "/readyz"],
+                  check=False)
+    return r.ok and r.stdout.strip() == "ok", (r.stdout or r.stderr).strip()[-200:] or "no answer"
+
+
+def is_initialized(node: Node) -> bool:
+    """Initialised means admin.conf exists and the API answers with its CA."""
+    return admin_conf_exists(node) and api_answers(node)[0]
+
+
+def kubeadm_init(node: Node) -> bool:
+    """Run `kubeadm init` with the staged configuration; False when admin.conf is there already."""
+    if admin_conf_exists(node):
+        return False
+    config = workdir.in_node(workdir.KUBEADM_CONFIG)
+    with node.report.step("kubeadm init"):
+        result = node.exec(["kubeadm", "init", "--config", config, "--skip-token-print"], check=False)
+        if not result.ok:
+            raise U7sError(f"{node.host.name}: kubeadm init failed: {kubeadm_error(result)}; it may have left "
+                           f"{ADMIN_CONF} behind: {RECOVER_INIT}")
+    return True
+
+
+def kubeadm_error(result) -> str:
+    """Pure: the line of kubeadm's output that says what failed ("error execution phase ..."), else the last."""
+    lines = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("error execution phase"):
+            return line[:300]
+    return lines[-1][:300] if lines else f"exit {result.exited}"
+
+
+RECOVER_INIT = "run `u7s kubeadm-reset`, then `u7s kubeadm-init` again (`cluster.create` does this by itself " \
+               "while no worker has joined)"
+
+
+def wait_api(node: Node) -> None:
+    wait_for(lambda: api_answers(node), what="the API server to answer /readyz", timeout=node.s.timeout)
+
+
+class HalfInitialised(U7sError):
+    """admin.conf exists, but the API never answered: an earlier `kubeadm init` failed half-way."""
+
+    def __init__(self, node: Node):
+        super().__init__(f"{node.host.name}: {ADMIN_CONF} exists but the API server did not answer within "
+                         f"{node.s.timeout}s: an earlier `kubeadm init` probably failed half-way; {RECOVER_INIT}")
+
+
+def kubeadm_reset(node: Node) -> None:
+    node.exec(["kubeadm", "reset", "--force"])
+
+
+# -- kubectl helpers -----------------------------------------------------------------------
+def kubectl(node: Node, *args: str, check: bool = True):
+    return node.exec(["kubectl", *args], check=check)
+
+
+def get_nodes(node: Node) -> list[dict]:
+    return json.loads(kubectl(node, "get", "nodes", "-o", "json").stdout).get("items", [])
+
+
+def node_is_ready(obj: dict) -> bool:
+    return ready_condition(obj).get("status") == "True"
+
+
+def ready_condition(obj: dict) -> dict:
+    for cond in obj.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready":
+            return cond
+    return {}
+
+
+def not_ready_reason(obj: dict) -> str:
+    """Pure: why a node is not Ready, from its Ready condition (reason: message)."""
+    cond = ready_condition(obj)
+    if not cond:
+        return "no Ready condition yet"
+    text = f"Ready={cond.get('status', '?')}"
+    if cond.get("reason"):
+        text += f" ({cond['reason']}"
+        text += f": {cond['message'][:160]})" if cond.get("message") else ")"
+    return text
+
+
+def wait_registered(node: Node, name: str, kubeconfig: str = ADMIN_CONF) -> None:
+    """Wait until the kubelet has registered Node `name`: it does so on its own, after kubeadm returns."""
+
+    def registered() -> tuple[bool, str]:
+        r = node.exec(["kubectl", "--kubeconfig", kubeconfig, "get", "node", name, "-o", "name"], check=False)
+        return r.ok, "registered" if r.ok else (r.stderr.strip()[-200:] or "not registered")
+
+    wait_for(registered, what=f"the kubelet to register node {name}", timeout=node.s.timeout)
+
+
+def readiness(nodes: list[dict], expected: list[str]) -> dict[str, str]:
+    """Pure: node name -> why it is not Ready, for every expected node (and any other) that is not."""
+    by_name = {obj.get("metadata", {}).get("name"): obj for obj in nodes}
+    waiting = {name: "not registered" for name in expected if name not in by_name}
+    for name, obj in by_name.items():
+        if not node_is_ready(obj):
+            waiting[name] = not_ready_reason(obj)
+    return dict(sorted(waiting.items()))
+
+
+def wait_all_ready(node: Node, expected: list[str], on_poll=None) -> str:
+    """Wait until every node (and at least each of `expected`) is Ready; a timeout names each one that is not.
+
+    `on_poll(nodes)` may repair things between polls (flannel pods that need a restart).
+    """
+
+    def ready() -> tuple[bool, str]:
+        r = kubectl(node, "get", "nodes", "-o", "json", check=False)
+        if not r.ok:
+            return False, f"the API did not answer: {r.stderr.strip()[-200:]}"
+        nodes = json.loads(r.stdout).get("items", [])
+        if on_poll is not None:
+            on_poll(nodes)
+        waiting = readiness(nodes, expected)
+        return not waiting, "; ".join(f"{name}: {why}" for name, why in waiting.items()) or "all Ready"
+
+    return wait_for(ready, what="every node to be Ready", timeout=node.s.timeout)
+
+
+# -- joining -------------------------------------------------------------------------------
+def parse_join_command(text: str) -> list[str]:
+    """Pure: the argv of `kubeadm token create --print-join-command`, validated.
+
+    The output is data from a host, so it is split into words and checked here,
+    then quoted once into the join script; it is never run as shell text.
+    """
+    try:
+        words = shlex.split(text.replace("\r", " "))
+    except ValueError:
+        raise U7sError("kubeadm printed an unexpected join command (unbalanced quotes)") from None
+    if words[:2] != ["kubeadm", "join"] or len(words) < 3 or not ENDPOINT.match(words[2]):
+        raise U7sError("kubeadm printed an unexpected join command (expected `kubeadm join HOST:PORT ...`)")
+    options = _options(words[3:])
+    if not TOKEN.match(options.get("--token", "")):
+        raise U7sError("kubeadm's join command has no valid --token")
+    if not CA_HASH.match(options.get("--discovery-token-ca-cert-hash", "")):
+        raise U7sError("kubeadm's join command has no valid --discovery-token-ca-cert-hash")
+    return words
+
+
+def _options(words: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if not word.startswith("--"):
+            # The word is not shown: a misplaced one may be the token itself.
+            raise U7sError(f"kubeadm's join command has an unexpected word at position {i + 4}")
+        name, eq, value = word.partition("=")
+        if not eq and i + 1 < len(words) and not words[i + 1].startswith("--"):
+            value = words[i + 1]
+            i += 1
+        options[name] = value
+        i += 1
+    return options
+
+
+def create_join_command(node: Node, ttl: str | None = None) -> list[str]:
+    argv = ["kubeadm", "token", "create", "--print-join-command"]
+    if ttl:
+        argv += ["--ttl", ttl]
+    return parse_join_command(node.exec(argv).stdout)
+
+
+def is_joined(node: Node) -> bool:
+    return node.exists(KUBELET_CONF)
+
+
+def kubeadm_join(node: Node, script_rel: str = workdir.JOIN_COMMAND) -> bool:
+    """Run the join script (already in the working directory) in the node; False if joined."""
+    if is_joined(node):
+        return False
+    with node.report.step("kubeadm join"):
+        node.exec(["bash", workdir.in_node(script_rel)])
+    return True
+
+
+# -- kubeconfig ----------------------------------------------------------------------------
+def admin_kubeconfig(node: Node, server_host: str) -> str:
+    """The node's admin.conf with the API server at server_host:PORT_KUBE_APISERVER."""
+    import yaml
+
+    config = yaml.safe_load(node.read(ADMIN_CONF))
+    return rewrite_server(config, f"https://{server_host}:{node.s.port_kube_apiserver}")
+
+
+def rewrite_server(config: dict, server: str) -> str:
+    """Pure: point every cluster of a kubeconfig at `server`."""
+    import yaml
+
+    for cluster in config.get("clusters") or []:
+        cluster.setdefault("cluster", {})["server"] = server
+    return yaml.safe_dump(config, sort_keys=False)

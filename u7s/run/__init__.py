@@ -1,0 +1,1 @@
+"""Where commands run: this host, an SSH host, many hosts in parallel; locks and polling."""

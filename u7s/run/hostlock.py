@@ -1,0 +1,85 @@
+"""One run at a time on each host: a lock in the host's working directory, held for the run.
+
+Runs from other controllers (or other inventories naming the same host) meet
+here. On a remote host the lock is `flock` holding WORKDIR/.u7s.lock around a
+`cat` that reads the SSH channel: when this run ends, or dies, the channel
+closes, `cat` sees end of input and the lock is released, so a killed run never
+leaves a host locked. WORKDIR/.u7s.lock.owner names the holder for the message
+a second run prints. On this machine the lock is taken directly with flock(2).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+
+from u7s.errors import U7sError
+from u7s.run.lock import FileLock, LockHeld, describe, hold, owner, parse_owner
+
+LOCK_FILE = ".u7s.lock"
+WAIT = 5  # seconds: a session that just ended may still be releasing its lock
+CONFLICT = 75
+HOLD = "echo locked; exec cat >/dev/null"  # a fixed script: nothing from the user in it
+
+
+class RemoteLock:
+    def __init__(self, host, path: str, channel):
+        self.host, self.path, self.channel = host, path, channel
+        self.took_over = None  # a dead run's lock is gone with its SSH session
+
+    def release(self) -> None:
+        if self.channel.closed:
+            return
+        try:
+            self.host.remove(self.path + ".owner")
+        except Exception:  # the connection may be gone already; the lock goes with it
+            pass
+        self.channel.close()
+
+
+def take(host, workdir: str, command: str | None = None):
+    """Hold the lock of `workdir` on `host`; raise LockHeld naming the holder."""
+    from u7s.run.hosts import LocalHost
+
+    path = posixpath.join(workdir, LOCK_FILE)
+    if isinstance(host, LocalHost):
+        lock = FileLock(path, f"{host.name}: {workdir}").acquire(command)
+        return lock
+    host.makedirs(workdir)
+    transport = host.context.client.get_transport()
+    channel = transport.open_session()
+    channel.settimeout(WAIT + 30)
+    channel.exec_command(shlex.join(["flock", "-w", str(WAIT), "-E", str(CONFLICT), path, "sh", "-c", HOLD]))
+    first = channel.makefile("r").readline().strip()
+    if first == "locked":
+        channel.settimeout(None)
+        held = RemoteLock(host, path, channel)
+        host.write_file(path + ".owner", json.dumps(owner(command)), 0o600)
+        hold(held)
+        return held
+    status = channel.recv_exit_status()
+    channel.close()
+    if status == CONFLICT:
+        holder = parse_owner(host.read_text(path + ".owner") or "")
+        raise LockHeld(f"{host.name}: {workdir} is in use by {describe(holder)}; wait for it to finish")
+    if status == 127:
+        raise U7sError(f"{host.name}: `flock` is not installed; install util-linux there")
+    raise U7sError(f"{host.name}: cannot lock {path} (flock exited {status})")
+
+
+def lock_all(members, command: str | None = None) -> None:
+    """Take every healthy member's host lock; if any is held elsewhere, release ours and stop."""
+    from u7s.run.parallel import run_parallel
+
+    taken: dict[str, object] = {}
+
+    def one(member) -> str:
+        taken[member.name] = take(member.host, member.settings.workdir, command)
+        return ""
+
+    result = run_parallel(members, one)
+    if result.failed:
+        for lock in taken.values():
+            lock.release()
+        raise U7sError("\n".join(f"{name}: {why}" for name, why in sorted(result.failed.items())))

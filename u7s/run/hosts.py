@@ -1,0 +1,187 @@
+"""Where commands run: the local host (an invoke Context) or a remote one (a fabric Connection).
+
+Commands are argument lists; they become one shell string here, with shlex.join,
+and nowhere else. Values reach commands as arguments, never spliced into a
+shell string, so nothing a user or a host supplies is interpreted by a shell.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import os
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Sequence
+
+from u7s.errors import CommandFailed
+
+
+@dataclass
+class Result:
+    exited: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+
+class Host(abc.ABC):
+    """A machine u7s acts on. Subclasses provide `_run` and the file operations."""
+
+    name = "local"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        stdin: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run argv with captured output; raise CommandFailed on a non-zero exit if `check`."""
+        argv = [str(a) for a in argv]
+        result = self._run(shlex.join(argv), stdin=stdin, timeout=timeout)
+        if check and not result.ok:
+            raise CommandFailed(self.name, argv, result.exited, result.stderr)
+        return result
+
+    def run_streaming(self, argv: Sequence[str], source: BinaryIO,
+                      sent: Callable[[int], None] | None = None) -> Result:
+        """Run argv with `source` streamed to its standard input in chunks (image archives); output captured.
+
+        invoke's in_stream reads one byte at a time and decodes it as text: no use for
+        binary data, so subclasses stream it themselves. `sent` is told the bytes so far.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot stream input")
+
+    @abc.abstractmethod
+    def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
+        """Run one shell command line; never raise for a non-zero exit."""
+
+    @abc.abstractmethod
+    def read_text(self, path: str) -> str | None:
+        """The file's text, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def write_file(self, path: str, data: str | bytes, mode: int = 0o644) -> bool:
+        """Write a file (mode applied before any content lands); False when it was unchanged."""
+
+    @abc.abstractmethod
+    def remove(self, path: str) -> bool:
+        """Remove a file; False when it was not there."""
+
+    @abc.abstractmethod
+    def makedirs(self, path: str, mode: int = 0o700) -> None:
+        """Create a directory and its parents (mode for the ones created)."""
+
+
+class ContextHost(Host):
+    """Commands through an invoke Context (local) or a fabric Connection (remote)."""
+
+    def __init__(self, context, name: str = "local"):
+        self.context = context
+        self.name = name
+
+    def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
+        # dry=False: probes decide things and must run even under `--dry`.
+        r = self.context.run(
+            command,
+            hide=True,
+            warn=True,
+            pty=False,
+            in_stream=io.StringIO(stdin) if stdin is not None else False,
+            timeout=timeout,
+            dry=False,
+        )
+        return Result(r.exited, r.stdout, r.stderr)
+
+
+class LocalHost(ContextHost):
+    """This machine. File operations use Python directly."""
+
+    def read_text(self, path: str) -> str | None:
+        try:
+            return Path(path).read_text()
+        except FileNotFoundError:
+            return None
+
+    def write_file(self, path: str, data: str | bytes, mode: int = 0o644) -> bool:
+        raw = data.encode() if isinstance(data, str) else data
+        target = Path(path)
+        try:
+            if target.read_bytes() == raw and (target.stat().st_mode & 0o777) == mode:
+                return False
+        except FileNotFoundError:
+            pass
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return True
+
+    def remove(self, path: str) -> bool:
+        """Remove a file; False when it was not there."""
+        try:
+            Path(path).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def makedirs(self, path: str, mode: int = 0o700) -> None:
+        """Create a directory and its parents (mode for the ones created)."""
+        Path(path).mkdir(parents=True, exist_ok=True, mode=mode)
+
+    def run_streaming(self, argv: Sequence[str], source: BinaryIO,
+                      sent: Callable[[int], None] | None = None) -> Result:
+        proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        return pump(source, proc.stdin.write, proc.stdin.close, proc.stdout.read, proc.stderr.read,
+                    proc.wait, sent)
+
+    def passthrough(self, argv: Sequence[str]) -> int:
+        """Run argv attached to this terminal (shell, logs); no shell is involved."""
+        return subprocess.call([str(a) for a in argv])
+
+
+CHUNK = 1 << 20
+
+
+def pump(source: BinaryIO, write, close, read_out, read_err, wait, sent=None) -> Result:
+    """Copy source to a running command's input while its output is drained; its Result."""
+    import threading
+
+    out: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda k=k, r=r: out.__setitem__(k, r()), daemon=True)
+               for k, r in (("stdout", read_out), ("stderr", read_err))]
+    for t in readers:
+        t.start()
+    total = 0
+    try:
+        while chunk := source.read(CHUNK):
+            write(chunk)
+            total += len(chunk)
+            if sent:
+                sent(total)
+    except (BrokenPipeError, OSError):
+        pass  # the command stopped reading: its exit status and stderr say why
+    finally:
+        try:
+            close()
+        except OSError:
+            pass
+    exited = wait()
+    for t in readers:
+        t.join()
+    return Result(exited, out.get("stdout", b"").decode(errors="replace"), out.get("stderr", b"").decode(errors="replace"))

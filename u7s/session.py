@@ -1,0 +1,196 @@
+"""Open a multi-host run: load the inventory, connect to every host, resolve each host's settings.
+
+What a cluster task works with is a `Run`: the inventory, one `Member` per host
+(its connection, its settings, its reporter) and the failures so far. Steps then
+run on its members (u7s/steps/cluster.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+
+from u7s.config.crosshost import check_resolved
+from u7s.config.inventory import HostSpec, Inventory
+from u7s.config.resolve import resolve
+from u7s.config.settings import Settings, default_workdir
+from u7s.node.container import Node
+from u7s.run.hosts import Host
+from u7s.run.parallel import StepResult, run_parallel
+from u7s.ui.report import Reporter
+
+
+@dataclass
+class Member:
+    """One inventory host in a run: how it is reached, its settings, and why it failed (if it did)."""
+
+    spec: HostSpec
+    report: Reporter
+    host: Host | None = None
+    settings: Settings | None = None
+    failed: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def node(self) -> Node:
+        assert self.host is not None and self.settings is not None
+        return Node(self.host, self.settings, self.report)
+
+
+@dataclass
+class Run:
+    """What a cluster task works with: the inventory, its members and the outcome so far."""
+
+    inventory: Inventory
+    members: list[Member]
+    report: Reporter
+    dry_run: bool = False
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    join_script: str | None = None
+    board: object | None = None  # report.Board on a terminal
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def healthy(self) -> list[Member]:
+        return [m for m in self.members if not m.failed]
+
+    @property
+    def control_plane(self) -> Member:
+        return next(m for m in self.members if m.spec.is_control_plane)
+
+    @property
+    def workers(self) -> list[Member]:
+        return [m for m in self.healthy if not m.spec.is_control_plane]
+
+
+
+def alone(host: Host, settings: Settings, report: Reporter) -> Member:
+    """One host on its own (the single-host tasks): the control plane of a cluster of one."""
+    from u7s.config.inventory import Ssh
+
+    return Member(HostSpec(host.name, None, "control-plane", True, Ssh()), report, host, settings)
+
+
+def members_of(inventory: Inventory, board=None) -> list[Member]:
+    """One member per host, each speaking with its name as prefix (and on the board, if any)."""
+    width = max(len(h.name) for h in inventory.hosts)
+    return [Member(h, Reporter(f"{h.name:<{width}}", board=board)) for h in inventory.hosts]
+
+
+def connect_all(members: list[Member], context, accept_unknown: bool) -> StepResult:
+    """Open a connection to each host (the local one needs none)."""
+    from u7s.run.hosts import LocalHost
+
+    def open_one(member: Member) -> str:
+        if member.spec.local:
+            member.host = LocalHost(context, member.name)
+            return ""
+        from u7s.run.remote import RemoteHost, connect
+
+        member.host = RemoteHost(connect(member.spec, None, accept_unknown), member.name)
+        return ""
+
+    return run_parallel(members, open_one)
+
+
+def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config: dict | None = None) -> StepResult:
+    """Each host's settings from its facts; subnets assigned across hosts; cross-host checks.
+
+    Resolved twice per host: first to learn what to read there (its working directory,
+    engine and network), then with the NODE_SUBNET assigned across the hosts.
+    Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings < host settings < flags.
+    """
+    config = config or {}
+    from u7s.config import subnets
+    from u7s.facts import networks
+    from u7s.facts.host import HostFacts
+
+    facts: dict[str, HostFacts] = {}
+    workdirs: dict[str, str] = {}
+    current: dict[str, str | None] = {}  # the subnet each host runs with now
+    in_use: dict[str, dict] = {}  # for hosts without one: the subnets their engine already uses
+
+    def config_of(member: Member) -> dict:
+        return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
+
+    def first_pass(member: Member) -> str:
+        facts[member.name] = HostFacts(member.host)
+        found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags)
+        # Each host's files go to a directory of its own, even where home directories are
+        # shared: one per node instance (project) and inventory host, unless U7S_WORKDIR is given.
+        given = "U7S_WORKDIR" in found.sources
+        workdirs[member.name] = found.workdir if given else default_workdir(facts[member.name].home(),
+                                                                            found.project, member.name)
+        member.settings = dataclasses.replace(found, workdir=workdirs[member.name])
+        current[member.name] = networks.running_subnet(member.host, member.settings)
+        if not current[member.name]:
+            in_use[member.name] = networks.other_networks(member.host, member.settings)
+        return ""
+
+    result = run_parallel(members, first_pass)
+    ready = [m for m in members if m.settings and not m.failed]
+    assigned = subnets.assign(
+        [(m.name, flags.get("NODE_SUBNET") or m.spec.settings.get("NODE_SUBNET") or config.get("NODE_SUBNET"),
+          current[m.name])
+         for m in ready],
+        inventory.node_subnet_pool,
+        in_use,
+    )
+
+    def second_pass(member: Member) -> str:
+        pinned = {"NODE_SUBNET": assigned[member.name], **flags}
+        member.settings = resolve(facts[member.name], config=config_of(member), flags=pinned)
+        return ""
+
+    more = run_parallel(ready, second_pass)
+    result.ok.update(more.ok)
+    result.failed.update(more.failed)
+    check_resolved([m for m in ready if not m.failed])
+    return result
+
+
+def open_run(context, inventory_path: str, flags: dict, config: dict, accept_unknown: bool,
+             dry_run: bool = False, lock: bool = False) -> Run:
+    """Load and validate the inventory, connect to every host, resolve each host's settings.
+
+    Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings
+    < host settings < `flags` (--set). With `lock` (runs that change the cluster, not under
+    --dry-run), the cluster's lock on the controller is taken before any host is touched,
+    and each host's lock once its working directory is known (u7s/run/lock.py, hostlock.py).
+    """
+    from u7s.config.crosshost import check_cluster_wide, check_overrides
+    from u7s.config.inventory import load
+    from u7s.ui.report import Board
+
+    inv = load(inventory_path)
+    check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
+    check_cluster_wide(inv, config, flags)
+    board = Board.for_hosts([h.name for h in inv.hosts])
+    members = members_of(inv, board)
+    report = Reporter(board=board)
+    locking = lock and not dry_run
+    if locking:
+        _lock_cluster(inv, report)
+    run = Run(inv, members, report, dry_run=dry_run, board=board)
+    connected = connect_all(members, context, accept_unknown)
+    resolved = resolve_all([m for m in members if not m.failed], inv, flags, config)
+    if locking:
+        from u7s.run.hostlock import lock_all
+
+        lock_all([m for m in members if not m.failed])
+    for title, result in (("connect", connected), ("settings", resolved)):
+        if result.failed:
+            run.failures[title] = result.failed
+    return run
+
+
+def _lock_cluster(inv: Inventory, report: Reporter) -> None:
+    from u7s.run import lock
+
+    taken = lock.take_cluster(inv.path, inv.name)
+    if taken.took_over:
+        report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")

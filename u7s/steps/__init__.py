@@ -1,0 +1,1 @@
+"""Steps of a cluster's life, each idempotent, with its dry-run text beside its action."""

@@ -1,0 +1,122 @@
+"""cluster.init-host: upload init-host/ to every host and run it there, in parallel.
+
+The root part runs through sudo (one password prompt on the controller, before
+the parallel part, when any host needs one); the rootless part runs as the
+SSH user. Every line the scripts print (ok / changed / skipped with a reason)
+is shown, prefixed by host: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+from u7s.errors import U7sError
+from u7s.run.parallel import run_parallel
+from u7s.session import Member
+from u7s.steps.step import raise_failures
+from u7s.build.resources import init_host_dir
+
+ROOT_SCRIPT = "init-host.root.sh"
+ROOTLESS_SCRIPT = "init-host.rootless.sh"
+SHARED = "common.sh"  # sourced by both scripts from beside them
+DETECT = "detect-engine.sh"  # run by common.sh, and by u7s itself (u7s/facts/host.py)
+
+
+def _upload(m: Member) -> dict[str, str]:
+    paths = {}
+    for name in (SHARED, DETECT, ROOT_SCRIPT, ROOTLESS_SCRIPT):
+        remote = m.settings.path("init-host", name)
+        m.host.write_file(remote, (init_host_dir() / name).read_bytes(), 0o755)
+        paths[name] = remote
+    return paths
+
+
+def _identity(m: Member) -> tuple[str, bool]:
+    who = m.host.run(["id", "-un"]).stdout.strip()
+    return who, who == "root"
+
+
+def _needs_password(m: Member) -> bool:
+    _, is_root = _identity(m)
+    return not is_root and not m.host.run(["sudo", "-n", "true"], check=False).ok
+
+
+def _ask_password(context, names: list[str]) -> str:
+    """Ask on the terminal; without one, say how to give the password instead of reading stdin."""
+    prefix = (getattr(context.config, "env_prefix", None) or context.config.prefix).upper()
+    if not sys.stdin.isatty():
+        raise U7sError(f"sudo on {', '.join(names)} needs a password and there is no terminal to ask on; "
+                       f"pass --prompt-for-sudo-password, or set sudo.password in the config or {prefix}_SUDO_PASSWORD")
+    return getpass.getpass(f"sudo password for {', '.join(names)}: ")
+
+
+def _check_password(members: list[Member], password: str) -> None:
+    """Try the password on every host that needs it before anything runs anywhere."""
+    refused: set[str] = set()
+
+    def try_one(m: Member) -> str:
+        # -k: ignore cached credentials, so the password itself is what is checked.
+        if not m.host.run(["sudo", "-S", "-k", "-p", "", "true"], check=False, stdin=f"{password}\n").ok:
+            refused.add(m.name)
+        return ""
+
+    run_parallel(members, try_one)
+    if refused:
+        raise U7sError(f"sudo did not accept the password on {', '.join(sorted(refused))}; nothing was run")
+
+
+def _show(m: Member, text: str) -> tuple[int, int, int]:
+    counts = [0, 0, 0]
+    for line in text.splitlines():
+        if line.startswith("changed:"):
+            counts[0] += 1
+            m.report.done(line)
+        elif line.startswith("skipped:"):
+            counts[2] += 1
+            m.report.warn(line)
+        elif line.startswith("ok:"):
+            counts[1] += 1
+            m.report.skip(line)
+        elif line.strip():
+            m.report.info(line)
+    return tuple(counts)
+
+
+def run_all(context, run) -> None:
+    """Run init-host/ on every healthy member; one error lists every host that failed."""
+    members = run.healthy
+    password = None
+    if not run.dry_run:
+        asking: set[str] = set()
+        run_parallel(members, lambda m: asking.add(m.name) or "" if _needs_password(m) else "")
+        if asking:
+            password = context.config.get("sudo", {}).get("password") or _ask_password(context, sorted(asking))
+            _check_password([m for m in members if m.name in asking], password)
+
+    def init_one(m: Member) -> str:
+        user, is_root = _identity(m)
+        paths = _upload(m)
+        flags = ["--engine", m.settings.engine_type] + (["--dry-run"] if run.dry_run else [])
+        root_argv = ["bash", paths[ROOT_SCRIPT], "--user", user, *flags]
+        if not is_root:
+            root_argv = ["sudo", "-S", "-p", "", *root_argv]
+        stdin = f"{password}\n" if password and not is_root else None
+        r = m.host.run(root_argv, check=False, stdin=stdin)
+        root_counts = _show(m, r.stdout)
+        if not r.ok:
+            raise U7sError(f"{ROOT_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
+        if is_root:
+            m.report.warn(f"skipped: {ROOTLESS_SCRIPT} (the SSH user is root; connect as the user who runs u7s)")
+            return f"root part: {root_counts[0]} changed, {root_counts[1]} ok, {root_counts[2]} skipped"
+        r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *flags], check=False)
+        counts = _show(m, r.stdout)
+        if not r.ok:
+            raise U7sError(f"{ROOTLESS_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
+        total = [a + b for a, b in zip(root_counts, counts)]
+        return f"init-host: {total[0]} changed, {total[1]} ok, {total[2]} skipped"
+
+    result = run_parallel(members, init_one)
+    if result.failed:
+        run.failures["init-host"] = result.failed
+    raise_failures(run)

@@ -1,0 +1,141 @@
+"""The operations of a cluster's life on one host, each idempotent and each saying what it did.
+
+The Steps in u7s/steps/workflows.py call these, on one host or on many. Each
+returns a short message for the user ("started", "already initialised", ...).
+"""
+
+from __future__ import annotations
+
+from u7s.node import externalip, flannel, kube
+from u7s.build import workdir
+from u7s.errors import U7sError, WaitTimeout
+from u7s.node.container import Node
+
+
+def _require_initialized(node: Node) -> None:
+    node.require_running()
+    if not kube.admin_conf_exists(node):
+        raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
+
+
+def up(node: Node) -> str:
+    outcome = node.up()
+    if outcome == "unchanged":
+        return f"node {node.s.node_name} already up ({node.s.node_ip}); nothing changed"
+    return f"node {node.s.node_name} {outcome} and booted ({node.s.node_ip})"
+
+
+def down(node: Node, volumes: bool = False) -> str:
+    outcome = node.down(volumes=volumes)
+    if outcome == "absent":
+        return "no node container: nothing to stop"
+    return "node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)"
+
+
+def kubeadm_init(node: Node) -> str:
+    """Initialise the control plane, or prove the existing one answers; then sync its external IP."""
+    node.require_running()
+    workdir.stage(node.host, node.s)
+    ran = kube.kubeadm_init(node)
+    try:
+        kube.wait_api(node)
+    except WaitTimeout:
+        if ran:
+            raise
+        raise kube.HalfInitialised(node) from None
+    # The kubelet registers its Node on its own, some seconds after kubeadm returns.
+    kube.wait_registered(node, node.s.node_name)
+    sync = sync_external_ip(node)
+    head = "kubeadm init done" if ran else "already initialised: kubeadm init not run again"
+    return f"{head}; {sync}"
+
+
+def sync_external_ip(node: Node) -> str:
+    """Each node's ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel where stale."""
+    node.require_running()
+    plans, restarted = _sync(node, kube.get_nodes(node), set())
+    changed = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
+    text = "external IPs synced: " + "; ".join(changed) if changed else f"external IPs in sync on {len(plans)} node(s)"
+    if restarted:
+        text += f"; flannel restarted on {', '.join(restarted)}"
+    return text
+
+
+def _sync(node: Node, nodes: list[dict], restarted: set[str]) -> tuple[list[externalip.ExternalIpPlan], list[str]]:
+    """Sync what differs; restart flannel pods that may have missed the overwrite (once per node and call)."""
+    plans = externalip.sync_external_ip(node, nodes)
+    # Flannel reads the overwrite once, when its pod starts: pods that may have missed it start again.
+    stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes))
+    done = flannel.restart_pods(node, sorted(stale - restarted))
+    restarted.update(done)
+    return plans, done
+
+
+def install_flannel(node: Node) -> str:
+    node.require_running()
+    return flannel.install(node) or "flannel already installed"
+
+
+def untaint_control_plane(node: Node) -> str:
+    if externalip.remove_control_plane_taint(node, node.s.node_name):
+        return f"control-plane taint removed from {node.s.node_name} (single-host cluster)"
+    return f"{node.s.node_name} has no control-plane taint"
+
+
+def wait_ready(node: Node, expected: list[str] | None = None) -> str:
+    """Wait until every node is Ready (each of `expected` included), syncing nodes that registered late."""
+    expected = expected or [node.s.node_name]
+    restarted: set[str] = set()
+    kube.wait_all_ready(node, expected, on_poll=lambda nodes: _sync(node, nodes, restarted))
+    return f"every node is Ready ({', '.join(sorted(expected))})"
+
+
+def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1") -> str:
+    """Write the admin kubeconfig (0600) on the node's host; returns its path."""
+    _require_initialized(node)
+    path = path or node.s.path(workdir.KUBECONFIG)
+    node.host.write_file(path, kube.admin_kubeconfig(node, server_host), 0o600)
+    return path
+
+
+def join_command(node: Node, path: str | None = None, ttl: str | None = None) -> str:
+    """Write a join script (0600) for workers; returns its path. The token is never printed."""
+    from u7s.build import render
+
+    _require_initialized(node)
+    argv = kube.create_join_command(node, ttl)
+    script = render.join_script(node.s.host_ip, node.s.node_name, argv)
+    path = path or node.s.path(workdir.JOIN_COMMAND)
+    node.host.write_file(path, script, 0o600)
+    return path
+
+
+def kubeadm_join(node: Node, script_path: str | None = None) -> str:
+    """Run a join script in the node, then wait until its kubelet has registered the Node."""
+    node.require_running()
+    if kube.is_joined(node):
+        return "already joined: kubeadm join not run again"
+    inside = node.s.path(workdir.JOIN_COMMAND)
+    source = script_path or inside
+    script = node.host.read_text(source)
+    if script is None:
+        raise U7sError(
+            f"{node.host.name}: no join script at {source}; run `u7s join-command` on the control plane "
+            "and copy the file here (or use `u7s cluster.join`)"
+        )
+    if source != inside:
+        node.host.write_file(inside, script, 0o600)
+    try:
+        kube.kubeadm_join(node)
+    finally:
+        node.host.remove(inside)
+    # The node's own kubelet credentials may read its Node: registration is seen without admin rights.
+    kube.wait_registered(node, node.s.node_name, kubeconfig=kube.KUBELET_CONF)
+    return (f"joined; node {node.s.node_name} registered; run `u7s sync-external-ip` on the control plane "
+            "(cluster.join does it for you)")
+
+
+def kubeadm_reset(node: Node) -> str:
+    node.require_running()
+    kube.kubeadm_reset(node)
+    return "kubeadm reset done"

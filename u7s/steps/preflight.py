@@ -1,0 +1,232 @@
+"""Preflight: will a u7s node work on this host? Read-only checks with structured results.
+
+Each check is a probe (a command on the host) plus a pure parser that is tested
+against recorded real output. The reference's checks come first, then u7s's own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from u7s.build import engine
+from u7s.facts.engine import EngineInfo, compose_major, parse_engine_info
+from u7s.facts.system import LISTENING, parse_linger, parse_listening, parse_modules
+from u7s.run.hosts import Host
+from u7s.config.settings import Settings
+
+OK, WARN, ERROR, SKIP = "ok", "warning", "error", "skipped"
+KERNEL_MODULES = ("br_netfilter", "ip6_tables", "ip6table_nat", "ip_tables", "iptable_nat", "vxlan")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+COMPOSE_FIX = ("install Docker Compose v2 (`pip install 'u7s[compose]'`, or your distribution's "
+               "docker-compose-v2 / docker-compose-plugin), or podman-compose; or set COMPOSE")
+
+
+# -- checks --------------------------------------------------------------------------------
+class Preflight:
+    """Runs every check on `host` for settings `s`; `quick` runs no throw-away container."""
+
+    def __init__(self, host: Host, s: Settings, quick: bool = False):
+        self.host, self.s, self.quick = host, s, quick
+        self.results: list[Check] = []
+
+    def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
+        self.results.append(Check(name, status, detail, fix))
+
+    def run(self) -> list[Check]:
+        info = self.engine()
+        self.compose()
+        if info is not None:
+            self.cgroups(info)
+            self.podman_network(info)
+        self.delegation()
+        self.linger()
+        self.modules()
+        self.tun(info)
+        self.ports()
+        self.host_paths()
+        self.rp_filter(info)
+        self.kubectl()
+        return self.results
+
+    def command_ok(self, argv: list[str]) -> tuple[bool, str]:
+        r = self.host.run(argv, check=False)
+        lines = (r.stdout.strip() or r.stderr.strip()).splitlines()
+        return r.ok, lines[0] if lines else ""
+
+    def engine(self) -> EngineInfo | None:
+        r = self.host.run(engine.engine_info(self.s), check=False)
+        if not r.ok:
+            why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.exited}"
+            fix = f"install and start rootless {self.s.engine_type} (see init-host/), or set CONTAINER_ENGINE"
+            source = self.s.sources.get("CONTAINER_ENGINE", "")
+            found = re.fullmatch(r"detected: running rootless docker \((/\S+)\)", source)
+            if found:  # the daemon runs, but the docker CLI looks for another one (Docker 20.10 sets no context)
+                fix = f"export DOCKER_HOST=unix://{found.group(1)} (the running rootless daemon's socket)"
+            self.add("engine", ERROR, f"`{self.s.container_engine} info` failed: {why}", fix)
+            return None
+        try:
+            info = parse_engine_info(self.s.engine_type, r.stdout)
+        except ValueError:
+            self.add("engine", ERROR, f"`{self.s.container_engine} info` printed no JSON", "check the engine")
+            return None
+        if info.rootless:
+            self.add("engine", OK, f"{self.s.container_engine} (rootless)")
+        else:
+            self.add("engine", WARN, f"{self.s.container_engine} is not rootless (rootful mode)",
+                     "rootful mode works, but u7s is meant for rootless engines: dockerd-rootless-setuptool.sh install")
+        return info
+
+    def compose(self) -> None:
+        ok, detail = self.command_ok([*self.s.compose, "version"])
+        if not ok:
+            self.add("compose", ERROR, f"`{' '.join(self.s.compose)} version` failed: {detail or 'not found'}",
+                     COMPOSE_FIX)
+        elif self.s.engine_type == "docker" and compose_major(detail) == 1:
+            self.add("compose", ERROR, f"{detail}: u7s needs Compose v2", COMPOSE_FIX)
+        else:
+            self.add("compose", OK, detail)
+
+    def cgroups(self, info: EngineInfo) -> None:
+        if info.cgroup_version == "2":
+            self.add("cgroup v2", OK, "the engine runs on cgroup v2")
+        elif info.rootless:
+            self.add("cgroup v2", ERROR, f"the rootless engine reports cgroup v{info.cgroup_version or '?'}",
+                     "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1)")
+        else:
+            self.add("cgroup v2", WARN, f"cgroup v{info.cgroup_version or '?'}", "cgroup v2 is recommended")
+
+    def delegation(self) -> None:
+        script = ('f=/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers; '
+                  'test "$(id -u)" = 0 && exit 3; test -r "$f" || exit 2; cat "$f"')
+        r = self.host.run(["sh", "-c", script], check=False)
+        if r.exited == 3:
+            self.add("cgroup delegation", SKIP, "running as root")
+        elif r.exited == 2:
+            self.add("cgroup delegation", WARN, "no systemd user instance with a delegated cgroup",
+                     "sudo loginctl enable-linger $USER and log in again (init-host/init-host.root.sh)")
+        else:
+            missing = [c for c in ("cpu", "memory") if c not in r.stdout.split()]
+            if missing:
+                self.add("cgroup delegation", WARN, f"controllers not delegated: {', '.join(missing)}",
+                         "add Delegate=cpu cpuset io memory pids for user@.service (init-host/init-host.root.sh)")
+            else:
+                self.add("cgroup delegation", OK, r.stdout.strip())
+
+    def linger(self) -> None:
+        r = self.host.run(["sh", "-c", 'loginctl show-user --property Linger "$(id -u)"'], check=False)
+        linger = parse_linger(r.stdout) if r.ok else None
+        if linger:
+            self.add("lingering", OK, "enabled")
+        else:
+            self.add("lingering", WARN, "not enabled" if linger is False else "unknown (no logind session)",
+                     "sudo loginctl enable-linger $USER, so the engine outlives your login")
+
+    def modules(self) -> None:
+        text = self.host.read_text("/proc/modules") or ""
+        missing = [m for m in KERNEL_MODULES if m not in parse_modules(text)]
+        if missing:
+            self.add("kernel modules", WARN, f"not loaded: {', '.join(missing)} (fine if built into the kernel)",
+                     "load them at boot: init-host/init-host.root.sh writes /etc/modules-load.d/usernetes.conf")
+        else:
+            self.add("kernel modules", OK, "all loaded")
+
+    def tun(self, info: EngineInfo | None) -> None:
+        r = self.host.run(["sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"], check=False)
+        if r.ok:
+            self.add("/dev/net/tun", OK, "usable")
+        else:
+            status = ERROR if info is None or info.rootless else WARN
+            self.add("/dev/net/tun", status, "cannot be opened (rootless networking needs it)",
+                     "sudo chmod 0666 /dev/net/tun, or load the tun module")
+
+    def ports(self) -> None:
+        from u7s.node.container import Node
+
+        if Node(self.host, self.s).running():
+            self.add("ports", OK, "held by this u7s node")
+            return
+        r = self.host.run(LISTENING, check=False)
+        if not r.ok:
+            self.add("ports", SKIP, "`ss` is not available", "install iproute2")
+            return
+        busy = parse_listening(r.stdout)
+        taken = [
+            f"{name}={port}/{proto}"
+            for name, port in self.s.ports.items()
+            for proto in (("udp",) if name == "PORT_FLANNEL" else ("tcp",))
+            if (proto, port) in busy
+        ] + [f"U7S_PUBLISH={p.host_port}/{p.protocol}" for p in self.s.publish if (p.protocol, p.host_port) in busy]
+        if taken:
+            self.add("ports", ERROR, f"already in use: {', '.join(taken)}",
+                     "stop what holds them, or choose other PORT_* values (one set per instance)")
+        else:
+            self.add("ports", OK, ", ".join(f"{p}" for p in self.s.ports.values()) + " free")
+
+    def host_paths(self) -> None:
+        """U7S_MOUNTS and U7S_DEVICES name paths on this host: they must exist here (compose would fail late)."""
+        wanted = [("U7S_MOUNTS", m.host) for m in self.s.mounts]
+        wanted += [("U7S_DEVICES", d.host) for d in self.s.devices if not d.is_cdi]
+        if not wanted:
+            return
+        missing = [f"{key} {path}" for key, path in wanted if not self.host.run(["test", "-e", path], check=False).ok]
+        if missing:
+            self.add("host paths", ERROR, f"not found on this host: {', '.join(missing)}",
+                     "create them, or fix U7S_MOUNTS / U7S_DEVICES for this host")
+        else:
+            self.add("host paths", OK, f"{len(wanted)} found")
+
+    def podman_network(self, info: EngineInfo) -> None:
+        if self.s.engine_type != "podman":
+            return
+        from u7s.facts import podmannet
+
+        ok, detail, fix = podmannet.read(self.host, info)
+        self.add("podman network", OK if ok else ERROR, detail, fix)
+
+    def rp_filter(self, info: EngineInfo | None) -> None:
+        """The reference's check: rp_filter must not be 1 (strict) in the engine's network namespace."""
+        from u7s.facts import rpfilter
+
+        if info is None:
+            self.add("rp_filter", SKIP, "the engine did not answer")
+            return
+        reading = rpfilter.read(self.host, self.s, self.s.node_image, containers=not self.quick)
+        if not reading.values:
+            self.add("rp_filter", SKIP, reading.why_not)
+        elif reading.strict:
+            self.add("rp_filter", ERROR, f"{reading.shown()} in the engine's network namespace ({reading.how}): "
+                     "strict, it drops flannel's VXLAN packets", rpfilter.FIX)
+        else:
+            self.add("rp_filter", OK, f"{reading.shown()} in the engine's network namespace ({reading.how})")
+
+    def kubectl(self) -> None:
+        ok, _ = self.command_ok(["sh", "-c", "command -v kubectl"])
+        if ok:
+            self.add("kubectl", OK, "found")
+        else:
+            self.add("kubectl", WARN, "not found on this host", "`u7s kubectl` copies one out of the node")
+
+
+def failed(results: list[Check]) -> list[Check]:
+    return [r for r in results if r.status == ERROR]
+
+
+def on_hosts(run) -> list[tuple[str, Check]]:
+    """Every healthy host's checks, in parallel, and a `connect` error for each host that was not reached."""
+    from u7s.run.parallel import run_parallel
+
+    found: dict[str, list[Check]] = {}
+    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, Preflight(m.host, m.settings).run()) or "")
+    rows = [(name, r) for name, results in found.items() for r in results]
+    lost = {**run.failures.get("connect", {}), **run.failures.get("settings", {})}
+    return rows + [(host, Check("connect", ERROR, why)) for host, why in lost.items()]

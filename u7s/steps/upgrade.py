@@ -1,0 +1,206 @@
+"""Move a cluster to the Kubernetes version of the node image the settings now name.
+
+As kubeadm's own procedure: first the control plane (a new node container from the
+new image on the same volumes, `kubeadm upgrade apply` for the version that image
+carries, the kubelet restarted), then each worker in turn (drain, new node container
+on the same volumes, `kubeadm upgrade node`, kubelet restarted, uncordon, wait Ready).
+What kubeadm refuses is refused before any host is touched: a skipped minor version
+and a downgrade. Each step checks first, so a run cut short can be run again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from u7s.build import engine
+from u7s.config.settings import Settings
+from u7s.errors import U7sError
+from u7s.node import kube
+from u7s.node.container import Node
+from u7s.steps import lifecycle as steps
+from u7s.steps.nodes_remove import drain_argv
+
+VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    m = VERSION.match(text.strip())
+    if not m:
+        raise U7sError(f"not a Kubernetes version: {text.strip()[:40]!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def skew_problem(current: str, target: str) -> str | None:
+    """Pure: why kubeadm would refuse to move the cluster from `current` to `target`, or None."""
+    cur, new = parse_version(current), parse_version(target)
+    if new < cur:
+        return (f"the node image carries {target}, lower than the cluster's {current}: kubeadm does not "
+                "support downgrades; name an image of the same or the next minor version")
+    if new[0] != cur[0] or new[1] > cur[1] + 1:
+        return (f"the node image carries {target}, the cluster runs {current}: kubeadm can upgrade only 1 "
+                f"minor version at a time; upgrade to v{cur[0]}.{cur[1] + 1} first")
+    return None
+
+
+def image_of(s: Settings) -> str:
+    """The image whose kubeadm decides the version: NODE_IMAGE, or the base the node image is built from."""
+    return s.node_image or s.node_base_image
+
+
+def image_version(node: Node) -> str:
+    """`kubeadm version -o short` of the image the settings name, in a throw-away container."""
+    s = node.s
+    r = node.host.run([s.container_engine, "run", "--rm", "--entrypoint", "kubeadm", image_of(s),
+                       "version", "-o", "short"], check=False, timeout=300)
+    if not r.ok:
+        tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+        raise U7sError(f"{node.host.name}: cannot read the Kubernetes version of {image_of(s)}: {tail}")
+    version = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    parse_version(version)
+    return version
+
+
+def cluster_version(cp: Node) -> str:
+    return json.loads(kube.kubectl(cp, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
+
+
+def kubelet_versions(cp: Node) -> dict[str, str]:
+    return {n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
+            for n in kube.get_nodes(cp)}
+
+
+@dataclass(frozen=True)
+class UpgradeStep:
+    title: str
+    where: str  # "control-plane" or the worker's inventory name
+    action: Callable[[], str]
+    dry: str
+
+
+def _wait_upgraded(cp: Node, name: str, target: str) -> str:
+    """Wait until the node's (restarted) kubelet reports the new version and the node is Ready again.
+
+    Ready alone is not enough: the Node keeps its old Ready condition until the new kubelet reports.
+    """
+    from u7s.run.poll import wait_for
+
+    def reported() -> tuple[bool, str]:
+        obj = next((n for n in kube.get_nodes(cp) if n["metadata"]["name"] == name), None)
+        if obj is None:
+            return False, "not registered"
+        version = obj.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "?")
+        ready = kube.node_is_ready(obj)
+        return version == target and ready, f"kubelet {version}, " + ("Ready" if ready else kube.not_ready_reason(obj))
+
+    wait_for(reported, what=f"{name}'s kubelet to report {target} and Ready", timeout=cp.s.timeout)
+    return f"{name} is Ready with kubelet {target}"
+
+
+def _recreate(node: Node) -> str:
+    return steps.up(node)
+
+
+def plan(c: Node, workers: dict[str, Node], target: str, timeout: int, force: bool) -> list[UpgradeStep]:
+    """Every step, in order: the control plane first, then the workers (by inventory name) one at a time."""
+    cp_name = c.s.node_name
+
+    def apply() -> str:
+        kube.wait_api(c)
+        if cluster_version(c) == target and kubelet_versions(c).get(cp_name) == target:
+            return f"control plane already at {target}"
+        c.exec(["kubeadm", "upgrade", "apply", "--yes", target])
+        c.exec(["systemctl", "restart", "kubelet"], env=False)
+        return f"kubeadm upgrade apply {target} done; kubelet restarted"
+
+    out = [
+        UpgradeStep("new node container", "control-plane", lambda: _recreate(c),
+                    f"run {' '.join(engine.compose_up(c.s))} ({image_of(c.s)}, same volumes)"),
+        UpgradeStep("kubeadm upgrade apply", "control-plane", apply,
+                    f"run kubeadm upgrade apply --yes {target} in {cp_name}, restart its kubelet"),
+        UpgradeStep("wait Ready", "control-plane", lambda: _wait_upgraded(c, cp_name, target),
+                    f"wait until {cp_name} reports kubelet {target} and is Ready"),
+    ]
+    for where, w in workers.items():
+        out += _worker_steps(c, where, w, target, timeout, force)
+    return out
+
+
+def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force: bool) -> list[UpgradeStep]:
+    name = w.s.node_name
+
+    def drain() -> str:
+        if kubelet_versions(c).get(name) == target:
+            return f"{name} already runs {target}: not drained"
+        r = kube.kubectl(c, *drain_argv(name, timeout, force), check=False)
+        if not r.ok:
+            tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+            raise U7sError(f"kubectl drain {name} failed: {tail}" + ("" if force else " (--force deletes pods "
+                                                                       "no controller manages)"))
+        return f"{name} drained"
+
+    def upgrade_node() -> str:
+        w.exec(["kubeadm", "upgrade", "node"])
+        w.exec(["systemctl", "restart", "kubelet"], env=False)
+        return "kubeadm upgrade node done; kubelet restarted"
+
+    def uncordon() -> str:
+        kube.kubectl(c, "uncordon", name)
+        return f"{name} uncordoned"
+
+    return [
+        UpgradeStep("drain", where, drain, f"run kubectl {' '.join(drain_argv(name, timeout, force))} "
+                    "(on the control plane)"),
+        UpgradeStep("new node container", where, lambda: _recreate(w),
+                    f"run {' '.join(engine.compose_up(w.s))} ({image_of(w.s)}, same volumes)"),
+        UpgradeStep("kubeadm upgrade node", where, upgrade_node, f"run kubeadm upgrade node in {name}, restart its kubelet"),
+        UpgradeStep("uncordon", where, uncordon, f"run kubectl uncordon {name} (on the control plane)"),
+        UpgradeStep("wait Ready", where, lambda: _wait_upgraded(c, name, target),
+                    f"wait until {name} reports kubelet {target} and is Ready"),
+    ]
+
+
+def check(c: Node, nodes: dict[str, Node]) -> tuple[str, str]:
+    """(current, target): read-only; refuses a mixed target or what kubeadm refuses, before any change."""
+    c.require_running()
+    current = cluster_version(c)
+    targets = {name: image_version(node) for name, node in nodes.items()}
+    if len(set(targets.values())) > 1:
+        shown = ", ".join(f"{name}: {v}" for name, v in targets.items())
+        raise U7sError(f"the hosts' node images carry different versions ({shown}); name one image for all")
+    target = next(iter(targets.values()))
+    problem = skew_problem(current, target)
+    if problem:
+        raise U7sError(problem)
+    return current, target
+
+
+def run_upgrade(run, timeout: int = 300, force: bool = False) -> None:
+    """The whole upgrade over an inventory, or under --dry-run the steps per host in order."""
+    failed = [m.name for m in run.members if m.failed]
+    if failed:
+        raise U7sError(f"not every host is reachable ({', '.join(failed)}): an upgrade needs them all")
+    cp = run.control_plane
+    workers = {m.name: m.node for m in run.members if not m.spec.is_control_plane}
+    reports = {m.name: m.report for m in run.members}
+    execute(cp.node, workers, {"control-plane": cp.report, **reports}, run.report, run.dry_run, timeout, force)
+
+
+def execute(cp: Node, workers: dict[str, Node], reports: dict, report, dry_run: bool, timeout: int = 300,
+            force: bool = False) -> None:
+    current, target = check(cp, {"control-plane": cp, **workers})
+    report.info(f"cluster at {current}; the node image carries {target}")
+    for step in plan(cp, workers, target, timeout, force):
+        say = reports.get(step.where, report)
+        if dry_run:
+            say.info(f"would {step.dry}")
+            continue
+        try:
+            say.done(f"{step.title}: {step.action()}")
+        except U7sError as exc:
+            raise U7sError(f"upgrade: {step.title} failed on {step.where}: {exc}; the steps before it are done; "
+                           "run again when fixed") from None
+    if not dry_run:
+        report.done(f"cluster upgraded to {target}")

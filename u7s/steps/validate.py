@@ -1,0 +1,26 @@
+"""Let the compose tool check a rendered compose file, when it is installed; needs no running engine."""
+
+from __future__ import annotations
+
+import tempfile
+
+from u7s.build import engine
+from u7s.config.settings import Settings
+from u7s.errors import U7sError
+from u7s.run.hosts import Host
+from u7s.ui.report import Reporter
+
+
+def compose_file(host: Host, s: Settings, text: str, report: Reporter) -> None:
+    """Warn when the compose tool is missing; raise when it rejects the file."""
+    if not host.run([*s.compose, "version"], check=False).ok:
+        report.warn(f"`{' '.join(s.compose)}` is not installed: compose file not validated")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/{engine.COMPOSE_FILE}"
+        with open(path, "w") as handle:
+            handle.write(text)
+        r = host.run([*s.compose, "-f", path, "-p", s.project, "config", "--quiet"], check=False)
+    if not r.ok:
+        raise U7sError(f"{' '.join(s.compose)} rejects the rendered file: {r.stderr.strip()}")
+    report.done(f"valid for {' '.join(s.compose)}")

@@ -1,0 +1,181 @@
+"""Every step of a cluster's life, each with its --dry-run text beside its action, and the workflows.
+
+An action takes (run, member, **params); run is None when one host runs alone
+(the single-host tasks), else the multi-host run the member belongs to. The
+operations themselves, on one node, are u7s/steps/lifecycle.py.
+"""
+
+from __future__ import annotations
+
+from u7s.build import engine, workdir
+from u7s.errors import U7sError
+from u7s.node import externalip, kube
+from u7s.session import Member, Run
+from u7s.steps import lifecycle
+from u7s.steps.step import Step
+
+JOIN_TTL = "15m"
+
+
+def _preflight(run: Run | None, m: Member) -> str:
+    from u7s.steps import preflight
+
+    results = preflight.Preflight(m.host, m.settings, quick=True).run()
+    errors = preflight.failed(results)
+    if run is None:  # one host: each error on its own line, then one verdict
+        for r in errors:
+            m.report.error(f"preflight {r.name}: {r.detail} ({r.fix})")
+        if errors:
+            raise U7sError("preflight failed; fix the errors above (or --skip-preflight)")
+        return ""
+    for r in results:
+        if r.status == preflight.WARN:
+            m.report.warn(f"{r.name}: {r.detail}")
+    if errors:
+        raise U7sError("; ".join(f"{r.name}: {r.detail} ({r.fix})" for r in errors))
+    return f"preflight passed ({sum(r.status == preflight.WARN for r in results)} warning(s))"
+
+
+PREFLIGHT = Step("preflight", _preflight, lambda m: ["run the preflight checks (read-only)"])
+
+UP = Step("up", lambda run, m: lifecycle.up(m.node), lambda m: [
+    f"write {', '.join(workdir.files(m.settings))} in {m.settings.workdir}",
+    "run " + " ".join(engine.compose_up(m.settings)),
+])
+
+
+def _down(volumes: bool) -> Step:
+    return Step("down-v" if volumes else "down", lambda run, m: lifecycle.down(m.node, volumes=volumes),
+                lambda m: ["run " + " ".join(engine.compose_down(m.settings, volumes=volumes))])
+
+
+DOWN, DOWN_V = _down(False), _down(True)
+
+
+def _init(run: Run | None, m: Member) -> str:
+    try:
+        return lifecycle.kubeadm_init(m.node)
+    except kube.HalfInitialised as exc:
+        if run is None:  # one host: say how to recover (README: "Initialised means the API answers")
+            raise
+        # Safe to start over only while no worker depends on this control plane.
+        unknown = [w.name for w in run.members if not w.spec.is_control_plane and w.failed]
+        joined = [w.name for w in run.workers if w.node.running() and kube.is_joined(w.node)]
+        if joined or unknown:
+            why = f"{', '.join(joined)} joined it" if joined else f"{', '.join(unknown)} could not be checked"
+            raise U7sError(f"{exc} (not reset by itself: {why})") from None
+        m.report.warn("an earlier kubeadm init failed half-way and no worker has joined: kubeadm reset, then init")
+        lifecycle.kubeadm_reset(m.node)
+        return "recovered from a half-done kubeadm init; " + lifecycle.kubeadm_init(m.node)
+
+
+INIT = Step("init", _init, lambda m: [
+    f"run kubeadm init --config {workdir.in_node(workdir.KUBEADM_CONFIG)} in {m.settings.node_name} "
+    f"(unless {kube.ADMIN_CONF} exists)"], hosts="control-plane", task="kubeadm-init")
+
+
+def _join(run: Run, m: Member) -> str:
+    node = m.node
+    node.require_running()
+    if kube.is_joined(node):
+        return "already joined"
+    node.host.write_file(node.s.path(workdir.JOIN_COMMAND), _join_script(run), 0o600)
+    lifecycle.kubeadm_join(node)  # runs the script and removes it
+    return f"joined {run.control_plane.settings.node_name} via {run.control_plane.settings.host_ip}"
+
+
+def _join_script(run: Run) -> str:
+    """One fresh short-lived token per run, made on the control plane when first needed."""
+    from u7s.build import render
+
+    with run.lock:
+        if run.join_script is None:
+            cp = run.control_plane
+            argv = kube.create_join_command(cp.node, JOIN_TTL)
+            run.join_script = render.join_script(cp.settings.host_ip, cp.settings.node_name, argv)
+        return run.join_script
+
+
+JOIN = Step("join", _join, lambda m: [
+    f"upload a join script (0600) to {m.settings.path(workdir.JOIN_COMMAND)}, run it in "
+    f"{m.settings.node_name}, remove it (unless already joined)"],
+    hosts="workers", limit=lambda run: run.inventory.join_concurrency)
+
+JOIN_WITH_SCRIPT = Step("kubeadm-join", lambda run, m, file=None: lifecycle.kubeadm_join(m.node, file),
+                        lambda m, file=None: [
+    f"run the join script {file or m.settings.path(workdir.JOIN_COMMAND)} in {m.settings.node_name}, "
+    "remove it (unless already joined)"])
+
+SYNC = Step("sync-external-ip", lambda run, m: lifecycle.sync_external_ip(m.node), lambda m: [
+    f"set each node's ExternalIP and flannel public-ip to its {externalip.HOST_IP_LABEL} label"], hosts="control-plane")
+
+FLANNEL = Step("install-flannel", lambda run, m: lifecycle.install_flannel(m.node), lambda m: [
+    f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],
+    hosts="control-plane")
+
+KUBECONFIG = Step("kubeconfig", lambda run, m, path=None: lifecycle.kubeconfig(m.node, path),
+                  lambda m, path=None: [
+    f"write the admin kubeconfig (0600) to {path or m.settings.path(workdir.KUBECONFIG)}"])
+
+JOIN_COMMAND = Step("join-command", lambda run, m, path=None, ttl=None: lifecycle.join_command(m.node, path, ttl),
+                    lambda m, path=None, ttl=None: [
+    f"create a bootstrap token (ttl {ttl or 'kubeadm default'}) and write a join script (0600) to "
+    f"{path or m.settings.path(workdir.JOIN_COMMAND)}"])
+
+UNTAINT = Step("untaint", lambda run, m: lifecycle.untaint_control_plane(m.node), lambda m: [
+    f"remove the control-plane taint from {m.settings.node_name}"], hosts="control-plane")
+
+
+def _ready(run: Run | None, m: Member) -> str:
+    return lifecycle.wait_ready(m.node, [h.settings.node_name for h in run.healthy] if run else None)
+
+
+READY = Step("wait-ready", _ready, lambda m: [
+    "wait until every node is Ready (syncing external IPs of nodes that register late)"], hosts="control-plane")
+
+
+def _reset(run: Run | None, m: Member) -> str:
+    node = m.node
+    if run is not None and not node.running():  # a cluster-wide reset passes over hosts without a node
+        return "no node container: nothing to reset"
+    return lifecycle.kubeadm_reset(node)
+
+
+RESET = Step("reset", _reset, lambda m: [f"run kubeadm reset --force in {m.settings.node_name}"])
+
+
+def _network(run: Run, members: list[Member]) -> dict[str, str]:
+    """The data-path check; every host in a failing pair is reported with the likely cause."""
+    from u7s.steps import netcheck
+
+    if len(members) < 2:
+        return {}
+    check = netcheck.NetworkCheck(members)
+    probes = check.run()
+    failed: dict[str, str] = dict(check.unreachable)
+    for p in netcheck.failures(probes):
+        for name in {p.source, p.target}:
+            failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")
+    ok = len(probes) - len(netcheck.failures(probes))
+    run.report.info(f"network check: {ok} of {len(probes)} probes passed")
+    return failed
+
+
+NETWORK = Step("check-network", None, lambda m: [
+    "check TCP and VXLAN to every other host from inside the node (temporary listeners and device)"],
+    together=_network)
+
+# `create` on one host, in the order that works: flannel only after external IPs are synced.
+CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, KUBECONFIG, UNTAINT, READY]
+CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, READY]
+
+
+def _kubectl(run, m: Member, path: str | None = None) -> str:
+    path = path or m.settings.path("kubectl")
+    m.host.run(engine.copy_from_node(m.settings, "/usr/bin/kubectl", path))
+    m.host.run(["chmod", "0755", path])
+    return path
+
+
+KUBECTL = Step("kubectl", _kubectl, lambda m, path=None: [
+    f"copy /usr/bin/kubectl out of {m.settings.node_name} to {path or m.settings.path('kubectl')} (mode 0755)"])
