@@ -122,7 +122,7 @@ def test_sigint_during_join_then_a_rerun_converges(lab, cluster_inventory, tmp_p
     for w in workers:
         joins = [c for c in calls(w) if c["prog"] == "kubeadm" and c["argv"][0] == "join" and c["rc"] == 0]
         assert len(joins) == 1
-    assert any(c["argv"][:1] == ["install"] for c in calls(cp) if c["prog"] == "helm")
+    assert any(c["argv"][:2] == ["upgrade", "--install"] for c in calls(cp) if c["prog"] == "helm")
 
 
 def test_sigint_during_the_network_check_removes_its_listeners_and_device(lab, cluster_inventory, tmp_path):

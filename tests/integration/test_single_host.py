@@ -149,7 +149,7 @@ def test_create_runs_the_whole_flow_through_the_stand_ins(lab, node):
     assert len(init) == 1 and init[0]["rc"] == 0
     assert init[0]["env"]["HOST_IP"] == node.address
     assert init[0]["env"]["PORT_KUBE_APISERVER"] == "6443"
-    helm = [c for c in calls if c["prog"] == "helm" and c["argv"][:1] == ["install"]]
+    helm = [c for c in calls if c["prog"] == "helm" and c["argv"][:2] == ["upgrade", "--install"]]
     assert len(helm) == 1 and helm[0]["rc"] == 0
     nodes = json.loads(in_node(node, ["kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
     (me,) = nodes

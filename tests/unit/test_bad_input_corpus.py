@@ -109,16 +109,32 @@ def child_env(home: Path) -> dict:
 
 
 def run_measured(argv, *, stdin: bytes, env: dict, cwd: str, timeout: float = 120):
-    """Run a child under the memory limit; (exit status, stdout, stderr, peak RSS in MB, seconds)."""
+    """Run a child under the memory limit; (exit status, stdout, stderr, its own peak RSS in MB, seconds).
+
+    The child is reaped with wait4, whose usage is that child's alone (the children's usage of this
+    process would also hold whatever else the test session ran before, kubectl for one).
+    """
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=cwd, preexec_fn=limited)
-    out, err = proc.communicate(stdin, timeout=timeout)
+    output: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda name=name, stream=stream: output.__setitem__(name, stream.read()))
+               for name, stream in (("out", proc.stdout), ("err", proc.stderr))]
+    for reader in readers:
+        reader.start()
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
     seconds = time.monotonic() - start
-    # communicate() reaped it; its peak RSS is in the children's usage, which only grows:
-    # the maximum over all children so far bounds this one from above.
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return proc.returncode, out.decode(), err.decode(), rss_mb, seconds
+    return proc.returncode, output["out"].decode(), output["err"].decode(), usage.ru_maxrss / 1024, seconds
 
 
 def outcome_problems(case: Case, code: int, stderr: str, seconds: float, max_seconds: float) -> list[str]:
