@@ -170,6 +170,9 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
         def makedirs(self, path, mode=0o700):
             return None
 
+        def run_streaming(self, argv, source, sent=None):
+            raise AssertionError("nothing is streamed in this test")
+
     class Facts:
         def hostname(self): return "p1"
         def host_ip(self): return "192.0.2.1"

@@ -38,7 +38,8 @@ def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[
 def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
     """Validate `--set` values and the u7s: config's settings with every host's before any host is touched."""
     from u7s.errors import InventoryError, SettingsError
-    from u7s.config.resolve import PlaceholderFacts, resolve
+    from u7s.config.placeholders import PlaceholderFacts
+    from u7s.config.resolve import resolve
     from u7s.config.values import shown
 
     config = config or {}

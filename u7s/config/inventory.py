@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from u7s.config import values
-from u7s.config.resolve import PlaceholderFacts, resolve
+from u7s.config.placeholders import PlaceholderFacts
+from u7s.config.resolve import resolve
 from u7s.config.settings import SPECS
 from u7s.errors import InventoryError, SettingsError
 
@@ -279,25 +280,3 @@ def _canonical_subnet(text):
         return str(ipaddress.IPv4Network(str(text).strip(), strict=True)) if text is not None else None
     except ValueError:
         return text
-
-
-class _Placeholders:
-    """Stand-in facts for validating given values before any host is reached."""
-
-    def hostname(self) -> str:
-        return "placeholder"
-
-    def host_ip(self) -> str:
-        return "192.0.2.1"
-
-    def home(self) -> str:
-        return "/home/placeholder"
-
-    def has_command(self, name: str) -> bool:
-        return name == "dockerd-rootless.sh"
-
-    def detected_engine(self) -> tuple[str, str]:
-        return "docker", "placeholder"
-
-    def bypass4netnsd_running(self) -> bool:
-        return False

@@ -297,25 +297,3 @@ class _Resolver:
 
 def _compose_safe(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", text.lower()).strip("-_") or "host"
-
-
-class PlaceholderFacts:
-    """Facts for validating the values a user gives before any host is reached (inventory, --set, config)."""
-
-    def hostname(self) -> str:
-        return "placeholder"
-
-    def host_ip(self) -> str:
-        return "192.0.2.1"
-
-    def home(self) -> str:
-        return "/home/placeholder"
-
-    def has_command(self, name: str) -> bool:
-        return name == "dockerd-rootless.sh"
-
-    def detected_engine(self) -> tuple[str, str]:
-        return "docker", "placeholder"
-
-    def bypass4netnsd_running(self) -> bool:
-        return False

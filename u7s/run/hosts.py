@@ -51,14 +51,14 @@ class Host(abc.ABC):
             raise CommandFailed(self.name, argv, result.exited, result.stderr)
         return result
 
+    @abc.abstractmethod
     def run_streaming(self, argv: Sequence[str], source: BinaryIO,
                       sent: Callable[[int], None] | None = None) -> Result:
         """Run argv with `source` streamed to its standard input in chunks (image archives); output captured.
 
         invoke's in_stream reads one byte at a time and decodes it as text: no use for
-        binary data, so subclasses stream it themselves. `sent` is told the bytes so far.
+        binary data, so each kind of host streams it itself. `sent` is told the bytes so far.
         """
-        raise NotImplementedError(f"{type(self).__name__} cannot stream input")
 
     @abc.abstractmethod
     def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
