@@ -24,6 +24,10 @@ from .teardown import LAB_FILE, down_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEEP_ON_FAILURE_ENV = "U7S_LAB_KEEP_ON_FAILURE"
+# Engines that import the node image at once: each import unpacks ~400 MB and
+# commits a layer, so beyond a few at a time they only take turns on the 2 cores
+# (and the page cache) while every one of them waits longer.
+IMAGE_LOAD_CONCURRENCY = 4
 
 
 @dataclass
@@ -51,9 +55,14 @@ class Lab:
         )
 
     @classmethod
-    def up(cls, count: int = DEFAULT_HOSTS, *, repo: Path | None = None, subnet: str | None = None) -> Lab:
-        """Remove any lab on the machine, then bring up `count` hosts; return the running lab."""
-        return _LabBuilder(make_layout(count, subnet), Path(repo or REPO_ROOT)).build()
+    def up(cls, count: int = DEFAULT_HOSTS, *, repo: Path | None = None, subnet: str | None = None,
+           podman: bool = True) -> Lab:
+        """Remove any lab on the machine, then bring up `count` hosts; return the running lab.
+
+        podman=False leaves out the first host's Podman service (a lab for Docker-only
+        work, such as the scaling benchmark, starts faster without it).
+        """
+        return _LabBuilder(make_layout(count, subnet), Path(repo or REPO_ROOT), podman=podman).build()
 
     @classmethod
     def existing(cls) -> Lab | None:
@@ -87,9 +96,10 @@ class Lab:
 class _LabBuilder:
     """The steps of `up`, sharing what earlier steps made."""
 
-    def __init__(self, layout: LabLayout, repo: Path):
+    def __init__(self, layout: LabLayout, repo: Path, podman: bool = True):
         self.layout = layout
         self.repo = repo
+        self.podman = podman
         self.users: dict[str, users.LabUser] = {}
         self.daemons: list[processes.Daemon] = []
         self.node_image: image.NodeImage | None = None
@@ -182,7 +192,10 @@ class _LabBuilder:
         self._each_host(lambda h: engine.wait_ready(h, self.users[h.name], engine_of[h.name]))
 
     def load_image(self) -> None:
-        self._each_host(lambda h: image.load(self.node_image, engine.socket(self.users[h.name]), h.name))
+        self._each_host(lambda h: image.load(self.node_image, engine.socket(self.users[h.name]), h.name),
+                        limit=IMAGE_LOAD_CONCURRENCY)
+        if not self.podman:
+            return
         # The first host also runs rootless Podman, with the same node image.
         first = self.layout.hosts[0]
         holder = next(d for d in self.daemons if d.role == "host" and d.host == first.name)
@@ -214,9 +227,9 @@ class _LabBuilder:
         state.save(None, self.daemons)
         return daemon
 
-    def _each_host(self, work) -> None:
-        """Run work(host) for every host in parallel; raise one error naming every host that failed."""
-        with ThreadPoolExecutor(max_workers=len(self.layout.hosts)) as pool:
+    def _each_host(self, work, limit: int | None = None) -> None:
+        """Run work(host) for every host in parallel (at most `limit` at once); raise one error naming each failure."""
+        with ThreadPoolExecutor(max_workers=min(len(self.layout.hosts), limit or len(self.layout.hosts))) as pool:
             futures = {host.name: pool.submit(work, host) for host in self.layout.hosts}
         failures = {}
         for name, future in futures.items():
