@@ -203,13 +203,17 @@ class _LabBuilder:
         engine.load_into_podman(self.node_image.tag, self.users[first.name], engine.socket(self.users[first.name]))
 
     def check_hosts(self) -> None:
-        for lab_host, host in zip(self.lab_hosts(), self.layout.hosts):
-            hostname = lab_host.ssh(["hostname"], timeout=30).stdout.strip()
+        by_name = {h.name: h for h in self.lab_hosts()}
+
+        def check(host) -> None:
+            hostname = by_name[host.name].ssh(["hostname"], timeout=30).stdout.strip()
             if hostname != host.name:
-                raise LabError(f"{host.name}: SSH reached a host named {hostname!r}")
+                raise LabError(f"SSH reached a host named {hostname!r}")
             source = netns.route_source(host.netns)
             if source != host.address:
-                raise LabError(f"{host.name}: `ip route get 1` gives source {source}, not {host.address}")
+                raise LabError(f"`ip route get 1` gives source {source}, not {host.address}")
+
+        self._each_host(check)
 
     def lab_hosts(self) -> list[LabHost]:
         return [
