@@ -145,6 +145,7 @@ def test_a_failed_kubeadm_init_is_not_taken_for_an_initialised_cluster(lab, node
 
 def test_a_kubelet_that_never_registers_fails_init_where_kubeadm_fails(lab, node):
     set_switch(node, "kubelet-register-delay", "never")
+    set_switch(node, "kubeadm-api-timeout", "8")  # kubeadm's timeouts.kubernetesAPICall: 1m by default
     r = u7s(node, lab.node_image, "create", extra=["U7S_TIMEOUT=15"], check=False)
     assert r.returncode == 1
     assert "kubeadm init failed: error execution phase mark-control-plane" in r.stderr
