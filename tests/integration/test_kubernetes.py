@@ -13,6 +13,7 @@ import json
 import time
 
 import pytest
+from u7s_cli import wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -72,11 +73,9 @@ def helm_status(host):
 @pytest.fixture
 def node(lab, lab_host):
     """A clean single node on the first lab host, removed with its volumes and switches afterwards."""
-    u7s(lab_host, lab.node_image, "down-v", check=False)
-    clear_switches(lab_host)
+    wipe_hosts(lab, [lab_host])
     yield lab_host
-    u7s(lab_host, lab.node_image, "down-v", check=False)
-    clear_switches(lab_host)
+    wipe_hosts(lab, [lab_host])
 
 
 def test_the_nodes_kubectl_is_the_upstream_binary(lab, node):
