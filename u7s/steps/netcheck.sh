@@ -33,11 +33,12 @@ need() {  # need PATTERN WHAT VALUE...: refuse any value that does not match
 	done
 }
 
-one_line() {  # the last line of a file, tabs and carriage returns made spaces
-	local line="" last=""
+last_line() {  # last_line FILE: its last non-empty line into $last, tabs and carriage returns made spaces
+	local line=""
+	last=""
 	while IFS= read -r line || [[ -n $line ]]; do [[ -n $line ]] && last=$line; done <"$1"
 	last=${last//$'\t'/ }
-	printf '%s' "${last//$'\r'/ }"
+	last=${last//$'\r'/ }
 }
 
 listen() {  # listen ADDRESS: a socat that answers each connection with the banner; its pid is noted for cleanup
@@ -126,15 +127,36 @@ prepare() {
 	echo vxlan=ok
 }
 
+# The probes print their line and leave the outcome in $rc and $seen (no subshells: a node may run hundreds).
 connect() {  # connect INDEX PORT_LABEL HOST PORT KIND: one TCP connection that expects the banner
-	local out="$work/$1.$5.$2" rc seen=0
+	local out="$work/$1.$5.$2" got=""
 	socat -T 3 -u "TCP:$3:$4,connect-timeout=3" STDOUT >"$out.out" 2>"$out.err"
-	rc=$?
-	[[ $(<"$out.out") == *"$banner"* ]] && seen=1
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$5" "$2" "$rc" "$seen" "$(one_line "$out.err")"
+	rc=$? seen=0 last=""
+	IFS= read -r got <"$out.out"
+	[[ $got == *"$banner"* ]] && seen=1
+	((rc == 0 && seen == 1)) || last_line "$out.err"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$5" "$2" "$rc" "$seen" "$last"
 }
 
 ping_peer() {  # ping_peer INDEX KIND ADDRESS [ARGS...]
+	local index=$1 kind=$2 address=$3
+	shift 3
+	ping -c 2 -i 0.2 -W 2 "$@" "$address" >/dev/null 2>&1
+	rc=$?
+	printf '%s\t%s\t-\t%s\t-\t\n' "$index" "$kind" "$rc"
+}
+
+overlay() {  # overlay INDEX ADDRESS SIZE: TCP across the overlay, then pings; the large one only if both passed
+	local answered
+	connect "$1" - "$2" "$overlay_port" vxlan
+	answered=$seen
+	((has_ping)) || return 0
+	ping_peer "$1" ping "$2"
+	((answered == 1 && rc == 0)) || return 0
+	ping_peer "$1" mtu "$2" -M do -s "$3"
+}
+
+peer() {  # ping_peer INDEX KIND ADDRESS [ARGS...]
 	local index=$1 kind=$2 address=$3 rc
 	shift 3
 	ping -c 2 -i 0.2 -W 2 "$@" "$address" >/dev/null 2>&1
@@ -178,6 +200,8 @@ probe() {
 	done
 	work=$(mktemp -d) || exit 1
 	trap 'rm -rf "$work"' EXIT
+	has_ping=0
+	command -v ping >/dev/null && has_ping=1
 	while (($#)); do
 		if ((running >= jobs)); then
 			wait -n
