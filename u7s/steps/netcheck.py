@@ -212,7 +212,7 @@ class NetworkCheck:
 
     def cleanup(self, v: NodeView) -> str:
         if not v.prepared:
-            return ""  # nothing set up, or the program cleaned up as it failed; the next check starts by removing leftovers
+            return ""  # nothing set up, or the program cleaned up as it failed (and every prepare removes leftovers)
         v.member.node.exec(node_program("cleanup"), env=False, check=False)
         return ""
 

@@ -6,7 +6,7 @@
 # shell text. It needs only what kindest/node has: bash, iproute2 (ip, bridge, ss), socat, ethtool,
 # coreutils, and ping if present (the node has no python).
 #
-# prepare MAC OVERLAY_IP FLANNEL_PORT OVERHEAD TCP_PORT... -- [PEER_OVERLAY_IP PEER_MAC PEER_HOST_IP PEER_FLANNEL_PORT]...
+# prepare MAC OVERLAY_IP FLANNEL_PORT OVERHEAD TCP_PORT... -- [PEER_OVERLAY_IP MAC HOST_IP FLANNEL_PORT]...
 #   Remove what an interrupted check left, answer with the banner on each TCP port nobody listens on,
 #   set up the VXLAN device as flannel does (VNI 1, static neighbour and forwarding entries for every
 #   peer, checksum offload off) with a banner listener on its overlay address. Prints key=value facts:
@@ -121,7 +121,7 @@ prepare() {
 	listen "TCP-LISTEN:$overlay_port,bind=$address,reuseaddr,fork"
 	while (($#)); do
 		ip neigh replace "$1" lladdr "$2" dev "$device" nud permanent || fail "cannot add the neighbour $1"
-		bridge fdb append "$2" dev "$device" dst "$3" port "$4" self permanent || fail "cannot add the forwarding entry for $3"
+		bridge fdb append "$2" dev "$device" dst "$3" port "$4" self permanent || fail "cannot add the fdb entry for $3"
 		shift 4
 	done
 	echo vxlan=ok
