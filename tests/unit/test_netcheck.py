@@ -58,10 +58,11 @@ def test_prepare_facts_are_read_from_recorded_output():
     v = views[0]
     netcheck.read_facts(v, fixture("netcheck-prepare.txt"))
     assert (v.node_mtu, v.has_ping, v.vxlan) == (1500, True, "")
-    assert v.ours == {"PORT_KUBELET", "PORT_ETCD"}  # the API server's port was busy: a real service answers it
+    assert v.ours == {"PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD"}  # nodes up, no cluster yet
 
-    netcheck.read_facts(views[1], "mtu=1450\nping=no\nbusy=6443\nvxlan=flannel is running on this node\n")
+    netcheck.read_facts(views[1], "mtu=1450\nping=no\nbusy=6443\nours=2379\nvxlan=flannel is running on this node\n")
     assert (views[1].node_mtu, views[1].has_ping, views[1].vxlan) == (1450, False, "flannel is running on this node")
+    assert views[1].ours == {"PORT_ETCD"}  # a real service answers on the others
     netcheck.read_facts(views[2], "")
     assert views[2].vxlan  # no word on the device: its pairs are not reported as passed for a reason nobody gave
 
@@ -80,15 +81,17 @@ def test_recorded_probe_output_of_a_healthy_lab_becomes_passed_probes_with_the_u
     assert all(p.ok for p in probes), [p for p in probes if not p.ok]
     assert {p.target for p in probes} == {"h2", "h3"} and {p.source for p in probes} == {"h1"}
     details = {(p.target, p.check): p.detail for p in probes}
-    assert details[("h2", "tcp PORT_KUBE_APISERVER")] == "10.213.0.12:6443 a service is listening"
-    assert details[("h2", "tcp PORT_KUBELET")] == "10.213.0.12:10250 answered"
+    assert details[("h2", "tcp PORT_KUBE_APISERVER")] == "10.213.0.12:6443 answered"
+    views[1].ours.discard("PORT_KUBE_APISERVER")  # had a service answered, any answer would do
+    probes = netcheck.probes_from(views[0], views, fixture("netcheck-probe-ok.txt"))
+    assert probes[0].ok and probes[0].detail == "10.213.0.12:6443 a service is listening"
     assert details[("h3", "vxlan")] == "TCP across the overlay to 169.254.251.3 over UDP 8472"
     assert details[("h3", "mtu")] == "1450-byte packets across the overlay"
 
 
 def test_recorded_probe_output_with_udp_blocked_fails_the_overlay_and_names_the_cause():
     views = prepared(views_of(3))
-    probes = netcheck.probes_from(views[1], views, fixture("netcheck-probe-udp-blocked.txt"))
+    probes = netcheck.probes_from(views[0], views, fixture("netcheck-probe-udp-blocked.txt"))
     bad = {(p.target, p.check): p for p in netcheck.failures(probes)}
     assert set(bad) == {("h3", "vxlan"), ("h3", "ping")}  # no large ping after the small one failed
     assert not any(p.check == "mtu" and p.target == "h3" for p in probes)
@@ -109,8 +112,12 @@ def test_a_refused_port_of_ours_says_what_socat_said_and_missing_lines_fail():
 
 
 def test_path_mtus_of_all_peers_come_from_one_recorded_batch():
-    mtus = nethost.parse_path_mtus(fixture("netcheck-path-mtu.txt"))
-    assert mtus == {"10.213.0.11": 1500, "10.213.0.13": 1200, "192.0.2.99": None}
+    recorded = fixture("netcheck-path-mtu.txt")
+    assert nethost.parse_path_mtus(recorded) == {"10.213.0.12": 1500, "10.213.0.13": 1500, "192.0.2.99": 1500}
+    small = recorded.replace("dev eth0 1500", "dev eth0 1200")  # as the lab's small-MTU fault test leaves it
+    assert nethost.parse_path_mtus(small)["10.213.0.12"] == 1200
+    own = 'route 10.213.0.12 [{"dst":"10.213.0.12","dev":"eth0","metrics":[{"mtu":1400}]}]\nroute 192.0.2.1 \n'
+    assert nethost.parse_path_mtus(own + "dev eth0 1500\n") == {"10.213.0.12": 1400, "192.0.2.1": None}
     argv = nethost.path_mtus_argv(["10.213.0.11", "10.213.0.13"])
     assert argv[:2] == ["sh", "-c"] and argv[-2:] == ["10.213.0.11", "10.213.0.13"]
 
