@@ -42,7 +42,9 @@ last_line() {  # last_line FILE: its last non-empty line into $last, tabs and ca
 }
 
 listen() {  # listen ADDRESS: a socat that answers each connection with the banner; its pid is noted for cleanup
-	socat "$1" "SYSTEM:echo $banner" </dev/null >/dev/null 2>&1 &
+	# The banner comes from a file: each connection costs a fork of the listener, no shell.
+	[[ -f $pids.banner ]] || echo "$banner" >"$pids.banner"
+	socat -U "$1" "OPEN:$pids.banner,rdonly" </dev/null >/dev/null 2>&1 &
 	echo $! >>"$pids"
 }
 
@@ -63,6 +65,7 @@ cleanup() {
 		done <"$pids"
 		rm -f "$pids"
 	fi
+	rm -f "$pids.banner"
 	# Poll until they are gone, so that whoever looks next finds nothing left (2 s at most).
 	for ((tries = 0; tries < 40; tries++)); do
 		any_alive "${killed[@]}" || break
@@ -153,27 +156,6 @@ overlay() {  # overlay INDEX ADDRESS SIZE: TCP across the overlay, then pings; t
 	((has_ping)) || return 0
 	ping_peer "$1" ping "$2"
 	((answered == 1 && rc == 0)) || return 0
-	ping_peer "$1" mtu "$2" -M do -s "$3"
-}
-
-peer() {  # ping_peer INDEX KIND ADDRESS [ARGS...]
-	local index=$1 kind=$2 address=$3 rc
-	shift 3
-	ping -c 2 -i 0.2 -W 2 "$@" "$address" >/dev/null 2>&1
-	rc=$?
-	printf '%s\t%s\t-\t%s\t-\t\n' "$index" "$kind" "$rc"
-}
-
-overlay() {  # overlay INDEX ADDRESS SIZE: TCP across the overlay, then pings; the large one only if both passed
-	local line seen rc
-	line=$(connect "$1" - "$2" "$overlay_port" vxlan)
-	echo "$line"
-	IFS=$'\t' read -r _ _ _ _ seen _ <<<"$line"
-	command -v ping >/dev/null || return 0
-	line=$(ping_peer "$1" ping "$2")
-	echo "$line"
-	IFS=$'\t' read -r _ _ _ rc _ <<<"$line"
-	[[ $seen == 1 && $rc == 0 ]] || return 0
 	ping_peer "$1" mtu "$2" -M do -s "$3"
 }
 

@@ -129,10 +129,11 @@ def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
     out(path)
 
 
-@task(iterable=ITER, help={**COMMON, "json": "print results as JSON",
-                           "only": "check only these hosts (comma-separated names, e.g. a pair)"})
+@task(iterable=ITER, help={**COMMON, "json": "print results as JSON (every probe)",
+                           "only": "check only these hosts (comma-separated names, e.g. a pair)",
+                           "all": "list every probe, not only the failed ones"})
 @clean_errors
-def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None):
+def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None, all_=False):
     """Check the data path between every pair of hosts (TCP ports, VXLAN, MTU, rp_filter); needs nodes up."""
     from u7s.steps import netcheck
     from u7s.ui import tables
@@ -142,7 +143,7 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
     if json:
         out(tables.as_json(probes))
     else:
-        tables.show(tables.network(probes))
+        tables.show(tables.network(probes, every=all_))
     netcheck.raise_failures(run, probes)
 
 
