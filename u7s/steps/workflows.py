@@ -7,9 +7,12 @@ operations themselves, on one node, are u7s/steps/lifecycle.py.
 
 from __future__ import annotations
 
+import re
+
 from u7s.build import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, kube
+from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
 from u7s.steps import lifecycle
 from u7s.steps.step import Step
@@ -76,6 +79,8 @@ INIT = Step("init", _init, lambda m: [
 
 def _join(run: Run, m: Member) -> str:
     node = m.node
+    if m.name in run.joined:  # seen moment ago by the network step, under this run's locks
+        return "already joined"
     node.require_running()
     if kube.is_joined(node):
         return "already joined"
@@ -144,11 +149,36 @@ def _reset(run: Run | None, m: Member) -> str:
 RESET = Step("reset", _reset, lambda m: [f"run kubeadm reset --force in {m.settings.node_name}"])
 
 
+def joined_workers(run: Run) -> set[str]:
+    """The workers whose node runs and has joined (kubelet.conf is there): one batch per worker, all at once."""
+    from u7s.node.container import parse_state
+
+    found: set[str] = set()
+
+    def ask(m: Member) -> str:
+        state, joined = m.host.run_many([engine.inspect_state(m.settings), engine.node_exec(
+            m.settings, ["test", "-e", kube.KUBELET_CONF], env=False, stdin=False)])
+        if (parse_state(state) or {}).get("Running") and joined.ok:
+            with run.lock:
+                found.add(m.name)
+        return ""
+
+    run_parallel(run.workers, ask)
+    return found
+
+
 def _network(run: Run, members: list[Member]) -> dict[str, str]:
-    """The data-path check; every host in a failing pair is reported with the likely cause."""
+    """The data-path check; every host in a failing pair is reported with the likely cause.
+
+    It guards joins: when every worker has joined already, there is nothing for it to guard.
+    """
     from u7s.steps import netcheck
 
     if len(members) < 2:
+        return {}
+    run.joined = joined_workers(run)
+    if run.workers and all(w.name in run.joined for w in run.workers):
+        run.report.info("network check: not needed, no host joins")
         return {}
     check = netcheck.NetworkCheck(members)
     probes = check.run()
@@ -164,6 +194,24 @@ def _network(run: Run, members: list[Member]) -> dict[str, str]:
 NETWORK = Step("check-network", None, lambda m: [
     "check TCP and VXLAN to every other host from inside the node (temporary listeners and device)"],
     together=_network)
+
+# What each step of `create` says when it found its work done; the steps not named here only read.
+ALREADY_DONE = {
+    "up": re.compile(r"node \S+ already up \(.*\); nothing changed"),
+    "init": re.compile(r"already initialised: kubeadm init not run again; external IPs in sync on \d+ node\(s\)"),
+    "join": re.compile(r"already joined"),
+    "sync-external-ip": re.compile(r"external IPs in sync on \d+ node\(s\)"),
+    "install-flannel": re.compile(r"flannel already installed"),
+}
+NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
+
+
+def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
+    """Pure: whether every step that changes things found its work done, on every host (outcomes by step, host)."""
+    return "up" in outcomes and "init" in outcomes and all(
+        pattern.fullmatch(message) for title, pattern in ALREADY_DONE.items()
+        for message in outcomes.get(title, {}).values())
+
 
 # `create` on one host, in the order that works: flannel only after external IPs are synced.
 CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, KUBECONFIG, UNTAINT, READY]
