@@ -194,3 +194,14 @@ def test_nothing_done_only_when_every_changing_step_found_its_work_done():
                               ("install-flannel", "cp", "flannel installed (VXLAN on UDP 8472)")):
         assert not workflows.nothing_done({**done, title: {**done[title], host: said}})
     assert not workflows.nothing_done({k: v for k, v in done.items() if k != "up"})
+
+
+def test_sync_after_joins_is_not_repeated_when_this_run_joined_no_one():
+    run, _ = lab_run({})
+    cp = run.members[0]
+    run.outcomes["init"] = {"cp": "already initialised: kubeadm init not run again; external IPs in sync on 3 node(s)"}
+    run.outcomes["join"] = {"w1": "already joined", "w2": "already joined"}
+    assert workflows._sync(run, cp) == "external IPs in sync on 3 node(s)" and not cp.host.calls
+    run.outcomes["join"]["w2"] = "joined u7s-cp via 192.0.2.1"
+    with pytest.raises(AssertionError, match="no rule"):  # it syncs: asks the (unscripted) host
+        workflows._sync(run, cp)

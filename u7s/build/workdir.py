@@ -37,20 +37,26 @@ def digest(wanted: dict[str, tuple[bytes, int]]) -> str:
     return total.hexdigest()
 
 
-def differing(host: Host, s: Settings, wanted: dict[str, tuple[bytes, int]]) -> list[str]:
-    """The files whose content or mode on `host` is not as wanted, asked in one batch (sha256sum, stat)."""
-    rels = list(wanted)
-    probes = [argv for rel in rels for argv in (["sha256sum", "--", s.path(rel)], ["stat", "-c", "%a", "--", s.path(rel)])]
-    answers = host.run_many(probes)
+def file_probes(s: Settings, wanted: dict[str, tuple[bytes, int]]) -> list[list[str]]:
+    """Two read-only commands per file (its sha256, its mode), for one batch."""
+    return [argv for rel in wanted for argv in (["sha256sum", "--", s.path(rel)], ["stat", "-c", "%a", "--", s.path(rel)])]
+
+
+def differing_in(wanted: dict[str, tuple[bytes, int]], answers: list) -> list[str]:
+    """Pure: the files whose content or mode is not as wanted, from the answers to file_probes."""
     out = []
-    for i, rel in enumerate(rels):
+    for i, (rel, (data, want_mode)) in enumerate(wanted.items()):
         summed, mode = answers[2 * i], answers[2 * i + 1]
-        data, want_mode = wanted[rel]
         same = (summed.ok and summed.stdout.split()[:1] == [hashlib.sha256(data).hexdigest()]
                 and mode.ok and mode.stdout.strip() == f"{want_mode:o}")
         if not same:
             out.append(rel)
     return out
+
+
+def differing(host: Host, s: Settings, wanted: dict[str, tuple[bytes, int]]) -> list[str]:
+    """The files whose content or mode on `host` is not as wanted, asked in one batch."""
+    return differing_in(wanted, host.run_many(file_probes(s, wanted)))
 
 
 def stage(host: Host, s: Settings) -> list[str]:

@@ -64,11 +64,12 @@ class Node:
         would write now (the stamp says so), is left alone: no compose run, no restart.
         """
         wanted = workdir.files(self.s)
-        state, stamp = self.host.run_many([engine.inspect_state(self.s), ["cat", self.s.path(UP_STAMP)]])
+        state, stamp, *files = self.host.run_many(
+            [engine.inspect_state(self.s), ["cat", self.s.path(UP_STAMP)], *workdir.file_probes(self.s, wanted)])
         before = parse_state(state)
         digest = workdir.digest(wanted)
         if (before and before.get("Running") and stamp.ok and stamp.stdout == _stamp(digest, before)
-                and not workdir.differing(self.host, self.s, wanted)):
+                and not workdir.differing_in(wanted, files)):
             return "unchanged"
         changed = workdir.stage(self.host, self.s)
         if changed:

@@ -111,7 +111,19 @@ JOIN_WITH_SCRIPT = Step("kubeadm-join", lambda run, m, file=None: lifecycle.kube
     f"run the join script {file or m.settings.path(workdir.JOIN_COMMAND)} in {m.settings.node_name}, "
     "remove it (unless already joined)"])
 
-SYNC = Step("sync-external-ip", lambda run, m: lifecycle.sync_external_ip(m.node), lambda m: [
+def _sync(run: Run | None, m: Member) -> str:
+    """Sync after the joins; when this run joined no one, init's sync a moment ago saw every node there is.
+
+    (wait-ready syncs any node that registers late.)
+    """
+    init_said = run.outcomes.get("init", {}).get(m.name, "") if run is not None else ""
+    if ALREADY_DONE["init"].fullmatch(init_said) and all(
+            said == "already joined" for said in run.outcomes.get("join", {}).values()):
+        return init_said.rpartition("; ")[2]  # "external IPs in sync on N node(s)"
+    return lifecycle.sync_external_ip(m.node)
+
+
+SYNC = Step("sync-external-ip", _sync, lambda m: [
     f"set each node's ExternalIP and flannel public-ip to its {externalip.HOST_IP_LABEL} label"], hosts="control-plane")
 
 FLANNEL = Step("install-flannel", lambda run, m: lifecycle.install_flannel(m.node), lambda m: [
