@@ -205,3 +205,12 @@ def test_sync_after_joins_is_not_repeated_when_this_run_joined_no_one():
     run.outcomes["join"]["w2"] = "joined u7s-cp via 192.0.2.1"
     with pytest.raises(AssertionError, match="no rule"):  # it syncs: asks the (unscripted) host
         workflows._sync(run, cp)
+
+
+def test_a_worker_that_cannot_be_asked_whether_it_joined_is_a_failure_of_the_network_step():
+    joined = {("docker", "inspect"): (0, RUNNING), ("docker", "exec"): (0, "")}
+    run, _ = lab_run({"w1": joined})
+    w2 = run.members[2]
+    w2.host.run_many = lambda argvs: (_ for _ in ()).throw(OSError("connection reset"))
+    assert workflows._network(run, run.members) == {"w2": "connection reset"}
+    assert w2.failed == "connection reset" and run.joined == {"w1"}

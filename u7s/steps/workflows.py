@@ -79,7 +79,7 @@ INIT = Step("init", _init, lambda m: [
 
 def _join(run: Run, m: Member) -> str:
     node = m.node
-    if m.name in run.joined:  # seen moment ago by the network step, under this run's locks
+    if m.name in run.joined:  # seen a moment ago by the network step, under this run's locks
         return "already joined"
     node.require_running()
     if kube.is_joined(node):
@@ -161,8 +161,11 @@ def _reset(run: Run | None, m: Member) -> str:
 RESET = Step("reset", _reset, lambda m: [f"run kubeadm reset --force in {m.settings.node_name}"])
 
 
-def joined_workers(run: Run) -> set[str]:
-    """The workers whose node runs and has joined (kubelet.conf is there): one batch per worker, all at once."""
+def joined_workers(run: Run) -> tuple[set[str], dict[str, str]]:
+    """The workers whose node runs and has joined (kubelet.conf is there), and the ones that could not be asked.
+
+    One batch per worker, all at once.
+    """
     from u7s.node.container import parse_state
 
     found: set[str] = set()
@@ -175,8 +178,7 @@ def joined_workers(run: Run) -> set[str]:
                 found.add(m.name)
         return ""
 
-    run_parallel(run.workers, ask)
-    return found
+    return found, run_parallel(run.workers, ask).failed
 
 
 def _network(run: Run, members: list[Member]) -> dict[str, str]:
@@ -188,13 +190,13 @@ def _network(run: Run, members: list[Member]) -> dict[str, str]:
 
     if len(members) < 2:
         return {}
-    run.joined = joined_workers(run)
-    if run.workers and all(w.name in run.joined for w in run.workers):
+    run.joined, lost = joined_workers(run)
+    if all(w.name in run.joined for w in run.workers):
         run.report.info("network check: not needed, no host joins")
-        return {}
-    check = netcheck.NetworkCheck(members)
+        return lost
+    check = netcheck.NetworkCheck([m for m in members if not m.failed])
     probes = check.run()
-    failed: dict[str, str] = dict(check.unreachable)
+    failed: dict[str, str] = {**lost, **check.unreachable}
     for p in netcheck.failures(probes):
         for name in {p.source, p.target}:
             failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")
