@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 LAB_ENV = "U7S_LAB"
-REUSE_ENV = "U7S_LAB_REUSE"  # =1: use a lab already up (python -m tests.lab up) and leave it up
+# =1: use a lab already up (python -m tests.lab up) and leave it up; =adopt: use it and take it down at the end
+REUSE_ENV = "U7S_LAB_REUSE"
 LAB_FIXTURES = {"lab", "lab_host"}
 MARKERS = {
     "root": "needs root on this machine (the lab creates users, namespaces and a bridge)",
@@ -98,9 +99,9 @@ class LabSession:
             if missing:
                 unavailable("; ".join(missing))
             self._take_lock()
-            if os.environ.get(REUSE_ENV) == "1":
+            if os.environ.get(REUSE_ENV) in ("1", "adopt"):
                 self.lab = Lab.existing()
-                self.reused = self.lab is not None
+                self.reused = self.lab is not None and os.environ[REUSE_ENV] == "1"
             if self.lab is None:
                 self.lab = Lab.up(3)
         return self.lab

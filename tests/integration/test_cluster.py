@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import yaml
-from u7s_cli import REPO, inventory, u7s
+from u7s_cli import REPO, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -62,20 +62,12 @@ def controller_kubectl():
     return find()
 
 
-def wipe(lab, path):
-    u7s("cluster.down-v", "--yes", "--inventory", str(path), check=False)
-    for h in lab.hosts:
-        h.docker(["rm", "-f", "u7s-node"], check=False)
-        h.docker(["volume", "rm", "u7s-var", "u7s-opt", "u7s-etc"], check=False)
-        h.ssh(["rm", "-rf", f".local/share/u7s/u7s/{h.name}/.u7s-standin"], check=False)
-
-
 @pytest.fixture
 def cluster_inventory(lab, tmp_path):
     path = inventory(lab, tmp_path)
-    wipe(lab, path)
+    wipe_hosts(lab)
     yield path
-    wipe(lab, path)
+    wipe_hosts(lab)
 
 
 def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab, cluster_inventory, tmp_path):
@@ -135,6 +127,11 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
     assert [(s["host"], s["reachable"], s["rootless"], s["node"], s["ready"]) for s in status] == [
         (h.name, True, True, "running", True) for h in lab.hosts
     ]
+
+    u7s("cluster.down-v", "--yes", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    for h in lab.hosts:  # the node container and its volumes are gone from every host
+        assert h.docker(["ps", "-aq"]).stdout.strip() == "", h.name
+        assert not {"u7s-var", "u7s-opt", "u7s-etc"} & set(h.docker(["volume", "ls", "-q"]).stdout.split()), h.name
 
 
 def test_dry_run_changes_nothing(lab, cluster_inventory, tmp_path):

@@ -15,19 +15,12 @@ import tarfile
 import pytest
 
 from tests.image_archive import docker_save
-from u7s_cli import inventory, u7s
+from u7s_cli import inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
 MOUNT = "day2-data"  # in each lab user's home
 PORT = 30080
-
-
-def _wipe(lab, path):
-    u7s("cluster.down-v", "--yes", "--inventory", str(path), check=False)
-    for h in lab.hosts:
-        h.docker(["rm", "-f", "u7s-node"], check=False)
-        h.docker(["volume", "rm", "u7s-var", "u7s-opt", "u7s-etc"], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +37,10 @@ def day2(lab, tmp_path_factory):
         entry["settings"] = {"U7S_MOUNTS": f"{h.home}/{MOUNT}:/data:ro"}
     del data["settings"]["U7S_MOUNTS"]
     path.write_text(yaml.safe_dump(data))
-    _wipe(lab, path)
+    wipe_hosts(lab)
     u7s("cluster.create", "--inventory", str(path), cwd=tmp)
     yield path, tmp
-    _wipe(lab, path)
+    wipe_hosts(lab)
 
 
 def test_published_port_answers_at_host_ip_from_another_host_and_mount_is_readable(lab, day2):

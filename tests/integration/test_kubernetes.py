@@ -13,6 +13,7 @@ import json
 import time
 
 import pytest
+from u7s_cli import wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -72,11 +73,9 @@ def helm_status(host):
 @pytest.fixture
 def node(lab, lab_host):
     """A clean single node on the first lab host, removed with its volumes and switches afterwards."""
-    u7s(lab_host, lab.node_image, "down-v", check=False)
-    clear_switches(lab_host)
+    wipe_hosts(lab, [lab_host])
     yield lab_host
-    u7s(lab_host, lab.node_image, "down-v", check=False)
-    clear_switches(lab_host)
+    wipe_hosts(lab, [lab_host])
 
 
 def test_the_nodes_kubectl_is_the_upstream_binary(lab, node):
@@ -145,6 +144,7 @@ def test_a_failed_kubeadm_init_is_not_taken_for_an_initialised_cluster(lab, node
 
 def test_a_kubelet_that_never_registers_fails_init_where_kubeadm_fails(lab, node):
     set_switch(node, "kubelet-register-delay", "never")
+    set_switch(node, "kubeadm-api-timeout", "8")  # kubeadm's timeouts.kubernetesAPICall: 1m by default
     r = u7s(node, lab.node_image, "create", extra=["U7S_TIMEOUT=15"], check=False)
     assert r.returncode == 1
     assert "kubeadm init failed: error execution phase mark-control-plane" in r.stderr

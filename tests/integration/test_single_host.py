@@ -14,6 +14,7 @@ import socket
 import time
 
 import pytest
+from u7s_cli import wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -42,10 +43,9 @@ def started_at(host, container="u7s-node"):
 @pytest.fixture
 def node(lab, lab_host):
     """A clean single node on the first lab host, removed with its volumes afterwards."""
-    u7s(lab_host, lab.node_image, "down-v", check=False)
+    wipe_hosts(lab, [lab_host])
     yield lab_host
-    u7s(lab_host, lab.node_image, "down-v", check=False)
-    u7s(lab_host, lab.node_image, "down-v", extra=B, check=False)
+    wipe_hosts(lab, [lab_host])
 
 
 def test_up_boots_the_node_as_the_settings_say(lab, node):

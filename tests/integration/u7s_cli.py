@@ -40,3 +40,30 @@ def u7s(*args, cwd=None, check=True, timeout=900):
     if check and r.returncode != 0:
         raise AssertionError(f"u7s {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
+
+
+# Where tests put stand-in switches: a cluster host's working directory, and a single host's.
+SWITCH_DIRS = (".local/share/u7s/u7s/{name}/.u7s-standin", ".local/share/u7s/u7s/.u7s-standin")
+
+
+def wipe_hosts(lab, hosts=None) -> None:
+    """Empty each lab host's engine (default: every host's), all at once: no container, volume or network.
+
+    Straight through each engine's socket, as root: quicker than a u7s run, and it also clears
+    what a failed test left half made. (`cluster.down-v` itself is tested in test_cluster.py.)
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(h) -> None:
+        containers = h.docker(["ps", "-aq"], check=False).stdout.split()
+        if containers:
+            h.docker(["rm", "-f", "-v", *containers], check=False)
+        volumes = h.docker(["volume", "ls", "-q"], check=False).stdout.split()
+        if volumes:
+            h.docker(["volume", "rm", "-f", *volumes], check=False)
+        h.docker(["network", "prune", "-f"], check=False)
+        h.ssh(["rm", "-rf", *(d.format(name=h.name) for d in SWITCH_DIRS)], check=False)
+
+    hosts = list(hosts or lab.hosts)
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        list(pool.map(one, hosts))

@@ -1,4 +1,4 @@
-"""Command line of the lab: `python -m tests.lab up [--hosts N] [--subnet CIDR] [--repo DIR]` or `down`."""
+"""Command line of the lab: `python -m tests.lab up [--hosts N] [--subnet CIDR] [--repo DIR] [--no-podman]` or `down`."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--hosts", type=int, default=DEFAULT_HOSTS, help=f"number of hosts (default {DEFAULT_HOSTS})")
     up.add_argument("--subnet", default=None, help="lab subnet (default $U7S_LAB_SUBNET or 10.213.0.0/24)")
     up.add_argument("--repo", type=Path, default=None, help="u7s checkout to install (default: this one)")
+    up.add_argument("--no-podman", dest="podman", action="store_false",
+                    help="leave out the first host's Podman service (Docker-only work)")
     commands.add_parser("down", help="remove every lab on this machine")
     commands.add_parser("show", help="print the running lab as JSON")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            lab = Lab.up(args.hosts, repo=args.repo, subnet=args.subnet)
+            lab = Lab.up(args.hosts, repo=args.repo, subnet=args.subnet, podman=args.podman)
             print(json.dumps(lab.to_json(), indent=2))
             print("timings (s): " + json.dumps(lab.timings), file=sys.stderr)
         elif args.command == "down":

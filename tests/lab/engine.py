@@ -79,8 +79,26 @@ def start_podman(host: HostLayout, user: LabUser, holder: Daemon) -> Daemon:
     """
     (user.runtime_dir / "podman").mkdir(mode=0o700, exist_ok=True)
     shutil.chown(user.runtime_dir / "podman", user.uid, user.gid)
+    _choose_slirp4netns(user)
     service = ["podman", "system", "service", "--time=0", podman_socket(user)]
     return _start_as_user(host, user, holder, host.podman_cgroup(user.uid), service, "podman")
+
+
+def _choose_slirp4netns(user: LabUser) -> None:
+    """Write the drop-in init-host.rootless.sh writes for Podman 4 and 5: slirp4netns as the network command.
+
+    Podman 5 (Debian 13) defaults to plain pasta, which u7s refuses; Podman 4 (Debian 12) uses
+    slirp4netns anyway. Either way the lab's Podman host looks like one that ran init-host.
+    """
+    from u7s.facts.podmannet import SLIRP4NETNS_CONF
+
+    path = user.home / ".config" / "containers" / "containers.conf.d" / "u7s-slirp4netns.conf"
+    for directory in reversed(path.relative_to(user.home).parents):
+        if str(directory) != ".":
+            (user.home / directory).mkdir(mode=0o700, exist_ok=True)
+            shutil.chown(user.home / directory, user.uid, user.gid)
+    path.write_text(SLIRP4NETNS_CONF)
+    shutil.chown(path, user.uid, user.gid)
 
 
 def _start_as_user(host: HostLayout, user: LabUser, holder: Daemon, cgroup: str, argv: list[str],

@@ -24,6 +24,12 @@ from .teardown import LAB_FILE, down_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEEP_ON_FAILURE_ENV = "U7S_LAB_KEEP_ON_FAILURE"
+# Engines that get the node image at once. A lab of up to this many hosts (the
+# suite's three) imports and builds it in every engine side by side, which is the
+# quickest there; a larger one builds it once and loads that engine's `docker
+# save` archive into the others (a load takes under half the time of an import
+# and build). On 2 cores, more at once only take turns (4 loads take 4 times one).
+IMAGE_CONCURRENCY = 4
 
 
 @dataclass
@@ -51,9 +57,14 @@ class Lab:
         )
 
     @classmethod
-    def up(cls, count: int = DEFAULT_HOSTS, *, repo: Path | None = None, subnet: str | None = None) -> Lab:
-        """Remove any lab on the machine, then bring up `count` hosts; return the running lab."""
-        return _LabBuilder(make_layout(count, subnet), Path(repo or REPO_ROOT)).build()
+    def up(cls, count: int = DEFAULT_HOSTS, *, repo: Path | None = None, subnet: str | None = None,
+           podman: bool = True) -> Lab:
+        """Remove any lab on the machine, then bring up `count` hosts; return the running lab.
+
+        podman=False leaves out the first host's Podman service (a lab for Docker-only
+        work, such as the scaling benchmark, starts faster without it).
+        """
+        return _LabBuilder(make_layout(count, subnet), Path(repo or REPO_ROOT), podman=podman).build()
 
     @classmethod
     def existing(cls) -> Lab | None:
@@ -87,9 +98,10 @@ class Lab:
 class _LabBuilder:
     """The steps of `up`, sharing what earlier steps made."""
 
-    def __init__(self, layout: LabLayout, repo: Path):
+    def __init__(self, layout: LabLayout, repo: Path, podman: bool = True):
         self.layout = layout
         self.repo = repo
+        self.podman = podman
         self.users: dict[str, users.LabUser] = {}
         self.daemons: list[processes.Daemon] = []
         self.node_image: image.NodeImage | None = None
@@ -182,21 +194,34 @@ class _LabBuilder:
         self._each_host(lambda h: engine.wait_ready(h, self.users[h.name], engine_of[h.name]))
 
     def load_image(self) -> None:
-        self._each_host(lambda h: image.load(self.node_image, engine.socket(self.users[h.name]), h.name))
+        first, *others = self.layout.hosts
+        first_engine = engine.socket(self.users[first.name])
+        if len(self.layout.hosts) <= IMAGE_CONCURRENCY:
+            self._each_host(lambda h: image.load(self.node_image, engine.socket(self.users[h.name]), h.name))
+        else:
+            image.load(self.node_image, first_engine, first.name)
+            archive = image.save(self.node_image, first_engine)
+            self._each_host(lambda h: image.load_archive(archive, engine.socket(self.users[h.name]), h.name),
+                            hosts=others, limit=IMAGE_CONCURRENCY)
+        if not self.podman:
+            return
         # The first host also runs rootless Podman, with the same node image.
-        first = self.layout.hosts[0]
         holder = next(d for d in self.daemons if d.role == "host" and d.host == first.name)
         self._record(engine.start_podman(first, self.users[first.name], holder))
-        engine.load_into_podman(self.node_image.tag, self.users[first.name], engine.socket(self.users[first.name]))
+        engine.load_into_podman(self.node_image.tag, self.users[first.name], first_engine)
 
     def check_hosts(self) -> None:
-        for lab_host, host in zip(self.lab_hosts(), self.layout.hosts):
-            hostname = lab_host.ssh(["hostname"], timeout=30).stdout.strip()
+        by_name = {h.name: h for h in self.lab_hosts()}
+
+        def check(host) -> None:
+            hostname = by_name[host.name].ssh(["hostname"], timeout=30).stdout.strip()
             if hostname != host.name:
-                raise LabError(f"{host.name}: SSH reached a host named {hostname!r}")
+                raise LabError(f"SSH reached a host named {hostname!r}")
             source = netns.route_source(host.netns)
             if source != host.address:
-                raise LabError(f"{host.name}: `ip route get 1` gives source {source}, not {host.address}")
+                raise LabError(f"`ip route get 1` gives source {source}, not {host.address}")
+
+        self._each_host(check)
 
     def lab_hosts(self) -> list[LabHost]:
         return [
@@ -214,10 +239,12 @@ class _LabBuilder:
         state.save(None, self.daemons)
         return daemon
 
-    def _each_host(self, work) -> None:
-        """Run work(host) for every host in parallel; raise one error naming every host that failed."""
-        with ThreadPoolExecutor(max_workers=len(self.layout.hosts)) as pool:
-            futures = {host.name: pool.submit(work, host) for host in self.layout.hosts}
+    def _each_host(self, work, hosts=None, limit: int | None = None) -> None:
+        """Run work(host) for every host (or `hosts`) in parallel, at most `limit` at once; raise one error naming
+        every host that failed."""
+        hosts = list(self.layout.hosts if hosts is None else hosts)
+        with ThreadPoolExecutor(max_workers=min(len(hosts), limit or len(hosts))) as pool:
+            futures = {host.name: pool.submit(work, host) for host in hosts}
         failures = {}
         for name, future in futures.items():
             if future.exception() is not None:

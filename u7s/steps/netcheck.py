@@ -1,4 +1,4 @@
-"""The cross-host data path: can node containers on different hosts carry a pod network?
+"""Check the cross-host data path: can node containers on different hosts carry a pod network?
 
 For every ordered pair of hosts (A -> B), from inside A's node, through B's
 published ports: TCP to B's API server, kubelet and etcd ports, and VXLAN on
@@ -7,59 +7,27 @@ the peer's HOST_IP, checksum offload off), then pings across that overlay, one
 small and one as large as flannel's MTU allows. Host-side causes are read too:
 rp_filter in each engine's network namespace, and the path MTU. Everything the
 check creates (listeners, the test VXLAN device) is removed again.
+
+A program in the node (netcheck.sh) does a host's share in one run per phase:
+prepare (facts, listeners, the device and every peer's entries), probe (all peers
+at once), clean up. Hosts run each phase in parallel, so the check takes about as
+long for 16 hosts as for 2; the host-side facts are one batch per host as well.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from pathlib import Path
 
 from u7s.facts import rpfilter
-from u7s.facts.system import parse_listening, path_mtu
 from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
-
-DEVICE = "u7s-netcheck"
-OVERLAY = "169.254.251.{}"  # link-local: exists only inside the nodes during the check
-BANNER = "u7s-netcheck"
-OVERLAY_PORT = 17946  # a listener on the overlay address only, inside the node
-VXLAN_OVERHEAD = 50
-TCP_PORTS = ("PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD")
-
-
-@dataclass
-class Probe:
-    source: str
-    target: str
-    check: str  # "tcp PORT_X", "vxlan", "mtu"
-    ok: bool
-    detail: str
-    cause: str = ""
-    fix: str = ""
-
-
-@dataclass
-class NodeView:
-    """What the check learns about one node before probing."""
-
-    member: Member
-    index: int
-    mac: str
-    node_mtu: int = 1500
-    rp_filter: dict[str, str] = field(default_factory=dict)
-    listeners: list[str] = field(default_factory=list)  # pids we started
-    ours: set[str] = field(default_factory=set)  # ports answered by our banner
-    has_ping: bool = False
-    vxlan: str = ""  # "" when set up, else why not
-
-    @property
-    def overlay_ip(self) -> str:
-        return OVERLAY.format(self.index + 1)
-
-
-# -- pure helpers ---------------------------------------------------------------------------
-def mac_for(index: int) -> str:
-    return "02:75:37:00:{:02x}:{:02x}".format(index // 256, index % 256)
+from u7s.steps import nethost
+from u7s.steps.netprobe import (  # noqa: F401 (Probe, NodeView and mac_for are this module's interface)
+    BANNER, CONCURRENCY, DEVICE, OVERLAY_PORT, PEER_JOBS, TCP_PORTS, VXLAN_OVERHEAD, NodeView, Probe,
+    mac_for,
+)
 
 
 def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
@@ -86,12 +54,120 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
     return None
 
 
+def last_line(r) -> str:
+    return (r.stderr.strip().splitlines() or [f"exit status {r.exited}"])[-1]
+
+
+# -- the node program: its argument lists, and pure parsers of its output -----------------------------
+@functools.cache
+def program_text() -> str:
+    return (Path(__file__).parent / "netcheck.sh").read_text()
+
+
+def node_program(phase: str, *args: object) -> list[str]:
+    """argv running one phase of the node program: the script is constant, every value is a parameter."""
+    return ["bash", "-c", program_text(), "u7s-netcheck", phase, DEVICE, BANNER, str(OVERLAY_PORT),
+            *(str(a) for a in args)]
+
+
+def prepare_args(v: NodeView, peers: list[NodeView]) -> list[str]:
+    """This node's device and ports, then the peer table: overlay address, MAC, HOST_IP, PORT_FLANNEL each."""
+    s = v.member.settings
+    table = [str(x) for p in peers if p is not v for x in
+             (p.overlay_ip, p.mac, p.member.settings.host_ip, p.member.settings.port_flannel)]
+    return [v.mac, v.overlay_ip, str(s.port_flannel), str(VXLAN_OVERHEAD),
+            *sorted({str(s.ports[key]) for key in TCP_PORTS}), "--", *table]
+
+
+def read_facts(v: NodeView, text: str) -> None:
+    """Pure: the prepare phase's key=value lines onto the view (MTU, ping, our listeners, the device)."""
+    ports = {str(port): key for key, port in v.member.settings.ports.items() if key in TCP_PORTS}
+    v.vxlan = "the node program did not report on the VXLAN device"
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key == "mtu" and value.isdigit():
+            v.node_mtu = int(value)
+        elif key == "ping":
+            v.has_ping = value == "yes"
+        elif key == "ours":
+            v.ours |= {k for port, k in ports.items() if port == value}
+        elif key == "vxlan":
+            v.vxlan = "" if value == "ok" else value
+
+
+def probe_args(a: NodeView, peers: list[NodeView], jobs: int) -> list[str]:
+    """The probe phase's table: per peer its index, HOST_IP, overlay address (- when not checked), ping size, ports."""
+    args = [str(jobs), str(len(TCP_PORTS))]
+    for b in peers:
+        if b is a:
+            continue
+        sb = b.member.settings
+        overlay = "-" if a.vxlan or b.vxlan else b.overlay_ip
+        size = min(a.node_mtu, b.node_mtu) - VXLAN_OVERHEAD - 28
+        args += [str(b.index), sb.host_ip, overlay, str(size), *(str(sb.ports[key]) for key in TCP_PORTS)]
+    return args
+
+
+def parse_probe_lines(text: str) -> dict[tuple[int, str, str], tuple[int, str, str]]:
+    """Pure: (peer index, kind, port or -) -> (exit status, banner seen 1/0/-, last error line)."""
+    found = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 5 or not fields[0].isdigit() or not fields[3].lstrip("-").isdigit():
+            continue
+        found[(int(fields[0]), fields[1], fields[2])] = (int(fields[3]), fields[4], "\t".join(fields[5:]).strip())
+    return found
+
+
+def probes_from(a: NodeView, peers: list[NodeView], text: str) -> list[Probe]:
+    """Pure: the probe phase's output as Probes, in the order and with the words the check has always used."""
+    lines = parse_probe_lines(text)
+    probes = []
+
+    def add(b, check, ok, detail):
+        probes.append(Probe(a.member.name, b.member.name, check, ok, detail))
+
+    for b in peers:
+        if b is a:
+            continue
+        sb = b.member.settings
+        for key in TCP_PORTS:
+            port = sb.ports[key]
+            rc, seen, error = lines.get((b.index, "tcp", str(port)), (-1, "0", "the probe did not run"))
+            if key in b.ours:
+                ok = seen == "1"
+                detail = "answered" if ok else error or "no answer"
+            else:
+                ok, detail = rc == 0, "a service is listening" if rc == 0 else "refused or timed out"
+            add(b, f"tcp {key}", ok, f"{sb.host_ip}:{port} {detail}")
+        if a.vxlan or b.vxlan:
+            add(b, "vxlan", True, f"not checked: {a.vxlan or b.vxlan}")
+            continue
+        _, seen, _ = lines.get((b.index, "vxlan", "-"), (-1, "0", ""))
+        ok = seen == "1"
+        add(b, "vxlan", ok, f"TCP across the overlay to {b.overlay_ip} over UDP {sb.port_flannel}"
+            + ("" if ok else " got no answer"))
+        if not a.has_ping:
+            add(b, "ping", True, "not checked: the node has no ping")
+            continue
+        small = lines.get((b.index, "ping", "-"), (-1, "-", ""))[0] == 0
+        add(b, "ping", small, f"ping {b.overlay_ip}" + ("" if small else " got no answer"))
+        if ok and small:
+            size = min(a.node_mtu, b.node_mtu) - VXLAN_OVERHEAD
+            big = lines.get((b.index, "mtu", "-"), (-1, "-", ""))[0] == 0
+            add(b, "mtu", big, f"{size}-byte packets across the overlay" + ("" if big else " were lost"))
+    return probes
+
+
 # -- the check ------------------------------------------------------------------------------
 class NetworkCheck:
-    def __init__(self, members: list[Member]):
+    """Every ordered pair, in three rounds of one command per host (hosts in parallel): prepare, probe, clean up."""
+
+    def __init__(self, members: list[Member], limit: int = CONCURRENCY, peer_jobs: int = PEER_JOBS):
         if len(members) < 2:
             raise U7sError("the network check needs at least two hosts with running nodes")
         self.views = {m.name: NodeView(m, i, mac_for(i)) for i, m in enumerate(members)}
+        self.limit, self.peer_jobs = limit, peer_jobs
         self.probes: list[Probe] = []
         self.unreachable: dict[str, str] = {}  # hosts that failed during the check, and why
 
@@ -100,174 +176,44 @@ class NetworkCheck:
         views = list(self.views.values())
         try:
             active = self._each(views, self.prepare)
-            self.host_side(active)
-            self._each(active, lambda v: self.probe_from(v, active))
+            probed = self._each(active, lambda v: self.probe_from(v, active))
         finally:
-            run_parallel([v.member for v in views], lambda m: self.cleanup(self.views[m.name]))
+            run_parallel([v.member for v in views], lambda m: self.cleanup(self.views[m.name]), limit=self.limit)
+        self.probes = nethost.probes(active) + [p for v in probed for p in v.probes]
         diagnose(self.probes, self.views)
         return self.probes
 
     def _each(self, views: list[NodeView], action) -> list[NodeView]:
         """Run action on each view in parallel; a host that fails is set aside, the rest go on."""
-        result = run_parallel([v.member for v in views], lambda m: action(self.views[m.name]) or "")
+        result = run_parallel([v.member for v in views], lambda m: action(self.views[m.name]) or "", limit=self.limit)
         self.unreachable.update(result.failed)
         return [v for v in views if v.member.name not in result.failed]
 
     def prepare(self, v: NodeView) -> None:
+        """One run of the node program (facts, listeners, VXLAN device), then the host's own facts."""
         node = v.member.node
-        node.require_running()
-        s = node.s
-        v.node_mtu = int(node.exec(["cat", "/sys/class/net/eth0/mtu"], env=False).stdout.strip() or 1500)
-        v.has_ping = node.exec(["sh", "-c", "command -v ping"], check=False, env=False).ok
-        v.rp_filter = self.engine_rp_filter(v)
-        busy = {port for _, port in parse_listening(node.exec(["ss", "-H", "-l", "-n", "-t"], env=False).stdout)}
-        for key in TCP_PORTS:
-            port = s.ports[key]
-            if port in busy:
-                continue
-            v.listeners.append(self.listen(node, f"TCP-LISTEN:{port},reuseaddr,fork"))
-            v.ours.add(key)
-        self.setup_vxlan(v)
+        r = node.exec(node_program("prepare", *prepare_args(v, list(self.views.values()))), env=False, check=False)
+        if not r.ok:
+            node.require_running()  # the clearer message when the node is not up
+            raise U7sError(f"{v.member.name}: the network check cannot prepare the node: {last_line(r)}")
+        v.prepared = True
+        read_facts(v, r.stdout)
+        nethost.read(v, [p.member.settings.host_ip for p in self.views.values() if p is not v])
 
-    def host_side(self, views: list[NodeView]) -> None:
-        """Causes that live on the hosts: rp_filter and Podman's network in each engine, path MTU per pair."""
-        for v in views:
-            if v.member.settings.engine_type == "podman":
-                self.probes.append(self.podman_network(v))
-            strict = rpfilter.Reading(v.rp_filter).strict
-            self.probes.append(Probe(
-                v.member.name, v.member.name, "rp_filter", not strict,
-                "engine network namespace: " + (", ".join(f"{k}={x}" for k, x in v.rp_filter.items()) or "unknown"),
-                "rp_filter is 1 (strict) where VXLAN arrives: flannel's packets are dropped" if strict else "",
-                rpfilter.FIX if strict else "",
-            ))
-        for a in views:
-            for b in views:
-                if a is b:
-                    continue
-                mtu = path_mtu(a.member.host, b.member.settings.host_ip)
-                ok = mtu is None or mtu >= a.node_mtu
-                self.probes.append(Probe(
-                    a.member.name, b.member.name, "path-mtu", ok,
-                    f"host path MTU {mtu if mtu is not None else 'unknown'}, node MTU {a.node_mtu}",
-                    "" if ok else f"the path MTU {mtu} is below the node's MTU {a.node_mtu}: "
-                    "flannel's VXLAN packets must be fragmented, and are often dropped",
-                    "" if ok else f"raise the MTU between the hosts to {a.node_mtu}, or give the node network "
-                    f"an MTU of {mtu} (the engine's network MTU option)",
-                ))
-
-    @staticmethod
-    def podman_network(v: NodeView) -> Probe:
-        """Podman 5 defaults to pasta: preflight's verdict (slirp4netns, or pasta as Usernetes configures it)."""
-        from u7s.facts import podmannet
-        from u7s.facts.engine import engine_info
-
-        host, s = v.member.host, v.member.settings
-        info = engine_info(host, s)
-        if info is None:
-            return Probe(v.member.name, v.member.name, "podman-network", True, "rootless network command: unknown")
-        ok, detail, fix = podmannet.read(host, info)
-        return Probe(v.member.name, v.member.name, "podman-network", ok, f"rootless network command: {detail}",
-                     "" if ok else detail, "" if ok else f"{fix}, then recreate the node")
-
-    @staticmethod
-    def listen(node, address: str) -> str:
-        """Start a socat that answers every connection with the banner; returns its pid."""
-        return node.exec(["sh", "-c", 'socat "$@" </dev/null >/dev/null 2>&1 & echo $!', "sh",
-                          address, f"SYSTEM:echo {BANNER}"], env=False).stdout.strip()
-
-    def engine_rp_filter(self, v: NodeView) -> dict[str, str]:
-        """rp_filter where VXLAN arrives: the engine's network namespace (preflight's fact)."""
-        host, s = v.member.host, v.member.settings
-        from u7s.build import engine
-
-        image = host.run(engine.node_image_of(s)).stdout.strip()
-        return rpfilter.read(host, s, image).values
-
-    def setup_vxlan(self, v: NodeView) -> None:
-        node, s = v.member.node, v.member.settings
-        existing = node.exec(["ip", "-o", "link", "show", "type", "vxlan"], env=False, check=False).stdout
-        if "flannel.1" in existing:
-            v.vxlan = "flannel is running on this node (its VXLAN device owns the port)"
-            return
-        node.exec(["ip", "link", "del", DEVICE], env=False, check=False)
-        add = node.exec(["ip", "link", "add", DEVICE, "address", v.mac, "type", "vxlan", "id", "1",
-                         "dstport", str(s.port_flannel), "dev", "eth0", "nolearning"], env=False, check=False)
-        if not add.ok:
-            v.vxlan = f"cannot create a VXLAN device: {add.stderr.strip()}"
-            return
-        mtu = v.node_mtu - VXLAN_OVERHEAD
-        for argv in (
-            ["ip", "link", "set", DEVICE, "mtu", str(mtu)],
-            ["ip", "addr", "add", f"{v.overlay_ip}/24", "dev", DEVICE],
-            ["ip", "link", "set", DEVICE, "up"],
-        ):
-            node.exec(argv, env=False)
-        # As the node image's udev rule does for flannel.1: checksums behind NAT are otherwise wrong.
-        node.exec(["ethtool", "-K", DEVICE, "tx-checksum-ip-generic", "off"], env=False, check=False)
-        v.listeners.append(self.listen(node, f"TCP-LISTEN:{OVERLAY_PORT},bind={v.overlay_ip},reuseaddr,fork"))
-        for peer in self.views.values():
-            if peer is v:
-                continue
-            ps = peer.member.settings
-            node.exec(["ip", "neigh", "replace", peer.overlay_ip, "lladdr", peer.mac, "dev", DEVICE,
-                       "nud", "permanent"], env=False)
-            node.exec(["bridge", "fdb", "append", peer.mac, "dev", DEVICE, "dst", ps.host_ip,
-                       "port", str(ps.port_flannel), "self", "permanent"], env=False)
+    podman_network = staticmethod(nethost.podman_network)
 
     def probe_from(self, a: NodeView, views: list[NodeView]) -> str:
-        node = a.member.node
-        for b in views:
-            if b is a:
-                continue
-            sb = b.member.settings
-            for key in TCP_PORTS:
-                port = sb.ports[key]
-                r = node.exec(["socat", "-T", "3", "-u", f"TCP:{sb.host_ip}:{port},connect-timeout=3", "STDOUT"],
-                              env=False, check=False)
-                if key in b.ours:
-                    ok = BANNER in r.stdout
-                    detail = "answered" if ok else (r.stderr.strip().splitlines() or ["no answer"])[-1]
-                else:
-                    ok, detail = r.ok, "a service is listening" if r.ok else "refused or timed out"
-                self.add(a, b, f"tcp {key}", ok, f"{sb.host_ip}:{port} {detail}")
-            self.probe_overlay(a, b)
+        """One run of the node program probes every peer at once."""
+        r = a.member.node.exec(node_program("probe", *probe_args(a, views, self.peer_jobs)), env=False, check=False)
+        if not r.ok:
+            raise U7sError(f"{a.member.name}: the network check's probes did not run: {last_line(r)}")
+        a.probes = probes_from(a, views, r.stdout)
         return ""
 
-    def probe_overlay(self, a: NodeView, b: NodeView) -> None:
-        if a.vxlan or b.vxlan:
-            self.add(a, b, "vxlan", True, f"not checked: {a.vxlan or b.vxlan}")
-            return
-        node, port = a.member.node, b.member.settings.port_flannel
-        r = node.exec(["socat", "-T", "3", "-u", f"TCP:{b.overlay_ip}:{OVERLAY_PORT},connect-timeout=3", "STDOUT"],
-                      env=False, check=False)
-        ok = BANNER in r.stdout
-        self.add(a, b, "vxlan", ok, f"TCP across the overlay to {b.overlay_ip} over UDP {port}"
-                 + ("" if ok else " got no answer"))
-        if not a.has_ping:
-            self.add(a, b, "ping", True, "not checked: the node has no ping")
-            return
-        small = node.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", b.overlay_ip], env=False, check=False)
-        self.add(a, b, "ping", small.ok, f"ping {b.overlay_ip}" + ("" if small.ok else " got no answer"))
-        if ok and small.ok:
-            size = min(a.node_mtu, b.node_mtu) - VXLAN_OVERHEAD - 28
-            big = node.exec(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", str(size), b.overlay_ip],
-                            env=False, check=False)
-            self.add(a, b, "mtu", big.ok, f"{size + 28}-byte packets across the overlay"
-                     + ("" if big.ok else " were lost"))
-
-    def add(self, a: NodeView, b: NodeView, check: str, ok: bool, detail: str) -> None:
-        self.probes.append(Probe(a.member.name, b.member.name, check, ok, detail))
-
     def cleanup(self, v: NodeView) -> str:
-        if v.member.name in self.unreachable:
-            return ""  # nothing can be done there now; the next check starts by removing its device
-        node = v.member.node
-        for pid in v.listeners:
-            if pid.isdigit():
-                node.exec(["kill", pid], env=False, check=False)
-        if not v.vxlan:
-            node.exec(["ip", "link", "del", DEVICE], env=False, check=False)
+        if not v.prepared:
+            return ""  # nothing set up, or the program cleaned up as it failed (and every prepare removes leftovers)
+        v.member.node.exec(node_program("cleanup"), env=False, check=False)
         return ""
 
 

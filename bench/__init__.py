@@ -1,0 +1,1 @@
+"""Benchmarks of u7s on the test lab (not part of the test suite)."""
