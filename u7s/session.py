@@ -51,6 +51,8 @@ class Run:
     dry_run: bool = False
     failures: dict[str, dict[str, str]] = field(default_factory=dict)
     join_script: str | None = None
+    joined: set[str] = field(default_factory=set)  # workers seen joined during this run
+    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # step title -> host -> what it said
     board: object | None = None  # report.Board on a terminal
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -107,7 +109,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     config = config or {}
     from u7s.config import subnets
     from u7s.facts import networks
-    from u7s.facts.host import HostFacts
+    from u7s.facts.host import HostFacts, likely_probes
 
     facts: dict[str, HostFacts] = {}
     workdirs: dict[str, str] = {}
@@ -119,6 +121,8 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
 
     def first_pass(member: Member) -> str:
         facts[member.name] = HostFacts(member.host)
+        given = {**config, **member.spec.settings, **flags}
+        facts[member.name].prefetch(likely_probes(given))  # one round trip for the facts settings need
         found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags)
         # Each host's files go to a directory of its own, even where home directories are
         # shared: one per node instance (project) and inventory host, unless U7S_WORKDIR is given.

@@ -3,6 +3,8 @@
 import os
 import stat
 
+import invoke
+
 from u7s.build import workdir
 from u7s.run.hosts import LocalHost
 from u7s.build.resources import node_image_dir
@@ -17,7 +19,7 @@ def mode(path):
 
 def test_stage_writes_every_file_with_its_mode_then_reports_no_change(tmp_path):
     s = make_settings(U7S_WORKDIR=str(tmp_path / "work"))
-    host = LocalHost(None)
+    host = LocalHost(invoke.Context())
     changed = workdir.stage(host, s)
     assert changed == ["docker-compose.yaml", "kubeadm-config.yaml", *NODE_FILES]
     assert "node/Dockerfile" in NODE_FILES and "node/entrypoint.sh" in NODE_FILES
@@ -33,7 +35,7 @@ def test_stage_writes_every_file_with_its_mode_then_reports_no_change(tmp_path):
 
 
 def test_stage_reports_only_what_a_setting_changed(tmp_path):
-    host = LocalHost(None)
+    host = LocalHost(invoke.Context())
     workdir.stage(host, make_settings(U7S_WORKDIR=str(tmp_path)))
     assert workdir.stage(host, make_settings(U7S_WORKDIR=str(tmp_path), PORT_KUBELET=20250)) == [
         "docker-compose.yaml", "kubeadm-config.yaml",
@@ -41,7 +43,7 @@ def test_stage_reports_only_what_a_setting_changed(tmp_path):
 
 
 def test_stage_restores_a_mode_changed_by_hand(tmp_path):
-    host = LocalHost(None)
+    host = LocalHost(invoke.Context())
     s = make_settings(U7S_WORKDIR=str(tmp_path))
     workdir.stage(host, s)
     os.chmod(tmp_path / "node" / "entrypoint.sh", 0o644)
@@ -52,7 +54,7 @@ def test_stage_restores_a_mode_changed_by_hand(tmp_path):
 def test_with_a_node_image_nothing_is_built(tmp_path):
     s = make_settings(U7S_WORKDIR=str(tmp_path), NODE_IMAGE="example/node:1")
     assert sorted(workdir.files(s)) == ["docker-compose.yaml", "kubeadm-config.yaml"]
-    assert workdir.stage(LocalHost(None), s) == ["docker-compose.yaml", "kubeadm-config.yaml"]
+    assert workdir.stage(LocalHost(invoke.Context()), s) == ["docker-compose.yaml", "kubeadm-config.yaml"]
     assert not (tmp_path / "node").exists()
 
 

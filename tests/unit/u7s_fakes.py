@@ -130,6 +130,23 @@ class FakeHost(Host):
         for match, result in self.rules:
             if match(argv):
                 return result
+        return self.from_files(argv)
+
+    def from_files(self, argv: list[str]) -> Result:
+        """Probes that read a file (cat, sha256sum, stat -c %a) read the fake's files."""
+        path = argv[-1]
+        text = self.files.get(path)
+        missing = Result(1, "", f"{argv[0]}: {path}: No such file or directory\n")
+        if argv[:1] == ["cat"] and len(argv) == 2:
+            return Result(0, text, "") if text is not None else missing
+        if argv[:2] == ["sha256sum", "--"] and len(argv) == 3:
+            import hashlib
+
+            raw = self.written[path][0] if path in self.written else (text or "").encode()
+            return Result(0, f"{hashlib.sha256(raw).hexdigest()}  {path}\n", "") if text is not None else missing
+        if argv[:4] == ["stat", "-c", "%a", "--"] and len(argv) == 5:
+            mode = self.written[path][1] if path in self.written else 0o644
+            return Result(0, f"{mode:o}\n", "") if text is not None else missing
         raise AssertionError(f"FakeHost: no rule for {argv}")
 
     def read_text(self, path: str) -> str | None:

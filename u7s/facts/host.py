@@ -6,11 +6,10 @@ looked up at most once per host.
 
 from __future__ import annotations
 
-import functools
 import json
 
-from u7s.errors import U7sError
-from u7s.run.hosts import Host
+from u7s.errors import CommandFailed, U7sError
+from u7s.run.hosts import Host, Result
 
 
 ENGINES = ("docker", "nerdctl", "podman")
@@ -33,47 +32,93 @@ def parse_route_get(text: str) -> str:
         ) from None
 
 
+HOSTNAME = ["hostname"]
+ROUTE = ["ip", "--json", "route", "get", "1"]
+HOME = ["sh", "-c", 'printf %s "$HOME"']
+HAS_COMMAND = ["sh", "-c", 'command -v "$1" >/dev/null', "sh"]  # the name travels as a positional argument
+BYPASS4NETNSD = ["sh", "-c", 'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/bypass4netnsd.sock"']
+
+
+def detect_engine_probe() -> list[str]:
+    """init-host/detect-engine.sh, the file init-host itself runs: every socket and place in one command."""
+    from u7s.build.resources import init_host_dir
+
+    script = (init_host_dir() / "detect-engine.sh").read_text()
+    return ["sh", "-c", script, "detect-engine.sh"]
+
+
+def likely_probes(given: dict) -> list[list[str]]:
+    """The probes settings will ask for when `given` (the user's values) leaves them to facts.
+
+    Asked together beforehand (one round trip); `docker compose version` is asked on
+    the chance that the engine is Docker with a standalone docker-compose as well.
+    """
+    from u7s.config.settings import engine_type_of
+
+    def unset(key: str) -> bool:
+        return given.get(key) is None or str(given[key]) == ""
+
+    engine = "" if unset("CONTAINER_ENGINE") else str(given["CONTAINER_ENGINE"])
+    kind = (engine_type_of(engine) or "docker") if engine else ""
+    probes = [HOSTNAME] if unset("HOSTNAME") else []
+    probes += [ROUTE] if unset("HOST_IP") else []
+    probes += [HOME] if unset("U7S_WORKDIR") else []
+    probes += [detect_engine_probe()] if not engine else []
+    if unset("COMPOSE"):
+        if kind in ("", "podman"):
+            probes.append([*HAS_COMMAND, "podman-compose"])
+        if kind in ("", "docker"):
+            probes += [[*HAS_COMMAND, "docker-compose"], [engine or "docker", "compose", "version"]]
+    if unset("BYPASS4NETNS") and kind in ("", "nerdctl"):
+        probes.append(BYPASS4NETNSD)
+    return probes
+
+
 class HostFacts:
-    """Facts gathered on `host` by running probes there."""
+    """Facts gathered on `host` by running probes there; each probe runs at most once."""
 
     def __init__(self, host: Host):
         self.host = host
+        self.answers: dict[tuple[str, ...], Result] = {}
 
-    @functools.cache
+    def prefetch(self, argvs: list[list[str]]) -> None:
+        """Ask these probes now, in one round trip; the facts then answer from what they said."""
+        missing = [argv for argv in argvs if tuple(argv) not in self.answers]
+        for argv, result in zip(missing, self.host.run_many(missing)):
+            self.answers[tuple(argv)] = result
+
+    def ask(self, argv: list[str], check: bool = False) -> Result:
+        key = tuple(argv)
+        if key not in self.answers:
+            self.answers[key] = self.host.run(argv, check=False)
+        result = self.answers[key]
+        if check and not result.ok:
+            raise CommandFailed(self.host.name, list(argv), result.exited, result.stderr)
+        return result
+
     def hostname(self) -> str:
-        return self.host.run(["hostname"]).stdout.strip()
+        return self.ask(HOSTNAME, check=True).stdout.strip()
 
-    @functools.cache
     def host_ip(self) -> str:
-        result = self.host.run(["ip", "--json", "route", "get", "1"], check=False)
+        result = self.ask(ROUTE)
         if not result.ok:
             raise U7sError(f"HOST_IP: `ip route get 1` failed on {self.host.name} (no route?); set HOST_IP")
         return parse_route_get(result.stdout)
 
-    @functools.cache
     def home(self) -> str:
-        return self.host.run(["sh", "-c", 'printf %s "$HOME"']).stdout
+        return self.ask(HOME, check=True).stdout
 
-    @functools.cache
     def has_command(self, name: str) -> bool:
-        # The name travels as a positional argument; the script itself is constant.
-        return self.host.run(["sh", "-c", 'command -v "$1" >/dev/null', "sh", name], check=False).ok
+        return self.ask([*HAS_COMMAND, name]).ok
 
-    @functools.cache
     def detected_engine(self) -> tuple[str, str] | None:
         """Run init-host/detect-engine.sh there: every socket and place in one command."""
-        from u7s.build.resources import init_host_dir
-
-        script = (init_host_dir() / "detect-engine.sh").read_text()
-        result = self.host.run(["sh", "-c", script, "detect-engine.sh"], check=False)
+        result = self.ask(detect_engine_probe())
         return parse_detected_engine(result.stdout) if result.ok else None
 
-    @functools.cache
     def compose_plugin(self, engine: str) -> bool:
         """Whether `<engine> compose` works (Docker's CLI plugin is installed)."""
-        return self.host.run([engine, "compose", "version"], check=False).ok
+        return self.ask([engine, "compose", "version"]).ok
 
-    @functools.cache
     def bypass4netnsd_running(self) -> bool:
-        script = 'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/bypass4netnsd.sock"'
-        return self.host.run(["sh", "-c", script], check=False).ok
+        return self.ask(BYPASS4NETNSD).ok

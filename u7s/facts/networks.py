@@ -24,7 +24,9 @@ def parse_compose_subnet(text: str | None) -> str | None:
 
 def running_subnet(host: Host, s: Settings) -> str | None:
     """The NODE_SUBNET in the compose file u7s last wrote on this host, if any."""
-    return parse_compose_subnet(host.read_text(s.path(engine.COMPOSE_FILE)))
+    # `cat`, not SFTP: a run that only reads (status, preflight) then never opens an SFTP session.
+    r = host.run(["cat", s.path(engine.COMPOSE_FILE)], check=False)
+    return parse_compose_subnet(r.stdout if r.ok else None)
 
 
 def networks_in_use(inspect_json: str, own: str) -> dict[str, list[ipaddress.IPv4Network]]:

@@ -18,6 +18,22 @@ from u7s.config.settings import Settings
 BOOTED_STATES = ("running", "degraded")
 
 
+UP_STAMP = ".u7s-up"  # in the working directory: the files' digest and the start time of the node they started
+
+
+def parse_state(result: Result) -> dict | None:
+    if not result.ok:
+        return None
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        return None
+
+
+def _stamp(digest: str, state: dict) -> str:
+    return f"{digest} {state.get('StartedAt', '')}\n"
+
+
 class Node:
     def __init__(self, host: Host, settings: Settings, report: Reporter | None = None):
         self.host = host
@@ -27,13 +43,7 @@ class Node:
     # -- reading state -------------------------------------------------------------------
     def state(self) -> dict | None:
         """The container's engine state (Status, Running, Pid, StartedAt...), or None if absent."""
-        result = self.host.run(engine.inspect_state(self.s), check=False)
-        if not result.ok:
-            return None
-        try:
-            return json.loads(result.stdout)
-        except ValueError:
-            return None
+        return parse_state(self.host.run(engine.inspect_state(self.s), check=False))
 
     def running(self) -> bool:
         state = self.state()
@@ -48,8 +58,19 @@ class Node:
 
     # -- changing state ------------------------------------------------------------------
     def up(self) -> str:
-        """Stage the working directory, start the node, wait until systemd has booted."""
-        before = self.state()
+        """Stage the working directory, start the node, wait until systemd has booted.
+
+        A node that runs, started by an `up` that finished with exactly the files it
+        would write now (the stamp says so), is left alone: no compose run, no restart.
+        """
+        wanted = workdir.files(self.s)
+        state, stamp, *files = self.host.run_many(
+            [engine.inspect_state(self.s), ["cat", self.s.path(UP_STAMP)], *workdir.file_probes(self.s, wanted)])
+        before = parse_state(state)
+        digest = workdir.digest(wanted)
+        if (before and before.get("Running") and stamp.ok and stamp.stdout == _stamp(digest, before)
+                and not workdir.differing_in(wanted, files)):
+            return "unchanged"
         changed = workdir.stage(self.host, self.s)
         if changed:
             self.report.info(f"wrote {', '.join(changed)} in {self.s.workdir}")
@@ -58,6 +79,8 @@ class Node:
             self.host.run(engine.compose_up(self.s))
         after = self.state()
         self.wait_booted()
+        if after:  # what this node now runs with, for the next `up` to compare
+            self.host.write_file(self.s.path(UP_STAMP), _stamp(digest, after), 0o644)
         if before and before.get("Running") and after and after.get("StartedAt") == before.get("StartedAt"):
             return "unchanged"
         return "started" if before is None else "restarted"

@@ -51,6 +51,10 @@ class Host(abc.ABC):
             raise CommandFailed(self.name, argv, result.exited, result.stderr)
         return result
 
+    def run_many(self, argvs: Sequence[Sequence[str]]) -> list[Result]:
+        """Run read-only commands (each as with check=False); hosts that can do it in one round trip."""
+        return [self.run(argv, check=False) for argv in argvs]
+
     @abc.abstractmethod
     def run_streaming(self, argv: Sequence[str], source: BinaryIO,
                       sent: Callable[[int], None] | None = None) -> Result:
@@ -100,6 +104,14 @@ class ContextHost(Host):
             dry=False,
         )
         return Result(r.exited, r.stdout, r.stderr)
+
+    def run_many(self, argvs: Sequence[Sequence[str]]) -> list[Result]:
+        """All in one command, so one SSH channel (u7s/run/batch.py)."""
+        if len(argvs) < 2:
+            return super().run_many(argvs)
+        from u7s.run import batch
+
+        return batch.run_together(self, argvs)
 
 
 class LocalHost(ContextHost):

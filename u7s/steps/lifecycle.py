@@ -43,17 +43,26 @@ def kubeadm_init(node: Node) -> str:
         if ran:
             raise
         raise kube.HalfInitialised(node) from None
-    # The kubelet registers its Node on its own, some seconds after kubeadm returns.
-    kube.wait_registered(node, node.s.node_name)
-    sync = sync_external_ip(node)
+    # The kubelet registers its Node on its own, some seconds after kubeadm returns. On a cluster
+    # initialised earlier, the node list the sync reads anyway shows it registered (one command fewer).
+    nodes = None if ran else kube.get_nodes(node)
+    if nodes is None or node.s.node_name not in {n.get("metadata", {}).get("name") for n in nodes}:
+        kube.wait_registered(node, node.s.node_name)
+        nodes = None
+    sync = sync_external_ip(node, nodes)
     head = "kubeadm init done" if ran else "already initialised: kubeadm init not run again"
     return f"{head}; {sync}"
 
 
-def sync_external_ip(node: Node) -> str:
-    """Each node's ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel where stale."""
-    node.require_running()
-    plans, restarted = _sync(node, kube.get_nodes(node), set())
+def sync_external_ip(node: Node, nodes: list[dict] | None = None) -> str:
+    """Each node's ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel where stale.
+
+    `nodes`: the node list, when the caller has just read it (the node runs, then).
+    """
+    if nodes is None:
+        node.require_running()
+        nodes = kube.get_nodes(node)
+    plans, restarted = _sync(node, nodes, set())
     changed = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
     text = "external IPs synced: " + "; ".join(changed) if changed else f"external IPs in sync on {len(plans)} node(s)"
     if restarted:

@@ -2,6 +2,8 @@
 
 Each check is a probe (a command on the host) plus a pure parser that is tested
 against recorded real output. The reference's checks come first, then u7s's own.
+Every probe a check may need goes to the host in one batch first (u7s/run/batch.py):
+one round trip per host, not one per probe.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from u7s.run.hosts import Host
 from u7s.config.settings import Settings
 
 OK, WARN, ERROR, SKIP = "ok", "warning", "error", "skipped"
+DELEGATION = ["sh", "-c", 'f=/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers; '
+              'test "$(id -u)" = 0 && exit 3; test -r "$f" || exit 2; cat "$f"']
+LINGER = ["sh", "-c", 'loginctl show-user --property Linger "$(id -u)"']
+MODULES = ["cat", "/proc/modules"]
+TUN = ["sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"]
+KUBECTL = ["sh", "-c", "command -v kubectl"]
 KERNEL_MODULES = ("br_netfilter", "ip6_tables", "ip6table_nat", "ip_tables", "iptable_nat", "vxlan")
 
 
@@ -42,7 +50,20 @@ class Preflight:
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.results.append(Check(name, status, detail, fix))
 
+    def probes(self) -> list[list[str]]:
+        """Every command the checks may run, asked before any check (one round trip)."""
+        from u7s.facts import rpfilter
+
+        s = self.s
+        argvs = [engine.engine_info(s), [*s.compose, "version"], DELEGATION, LINGER, MODULES, TUN,
+                 engine.inspect_state(s), LISTENING, *(["test", "-e", path] for _, path in self.wanted_paths()),
+                 rpfilter.namespace_probe(s), KUBECTL]
+        return argvs
+
     def run(self) -> list[Check]:
+        from u7s.run.batch import Answered
+
+        self.host = Answered(self.host, self.probes())
         info = self.engine()
         self.compose()
         if info is not None:
@@ -106,9 +127,7 @@ class Preflight:
             self.add("cgroup v2", WARN, f"cgroup v{info.cgroup_version or '?'}", "cgroup v2 is recommended")
 
     def delegation(self) -> None:
-        script = ('f=/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers; '
-                  'test "$(id -u)" = 0 && exit 3; test -r "$f" || exit 2; cat "$f"')
-        r = self.host.run(["sh", "-c", script], check=False)
+        r = self.host.run(DELEGATION, check=False)
         if r.exited == 3:
             self.add("cgroup delegation", SKIP, "running as root")
         elif r.exited == 2:
@@ -123,7 +142,7 @@ class Preflight:
                 self.add("cgroup delegation", OK, r.stdout.strip())
 
     def linger(self) -> None:
-        r = self.host.run(["sh", "-c", 'loginctl show-user --property Linger "$(id -u)"'], check=False)
+        r = self.host.run(LINGER, check=False)
         linger = parse_linger(r.stdout) if r.ok else None
         if linger:
             self.add("lingering", OK, "enabled")
@@ -132,7 +151,8 @@ class Preflight:
                      "sudo loginctl enable-linger $USER, so the engine outlives your login")
 
     def modules(self) -> None:
-        text = self.host.read_text("/proc/modules") or ""
+        r = self.host.run(MODULES, check=False)
+        text = r.stdout if r.ok else ""
         missing = [m for m in KERNEL_MODULES if m not in parse_modules(text)]
         if missing:
             self.add("kernel modules", WARN, f"not loaded: {', '.join(missing)} (fine if built into the kernel)",
@@ -141,7 +161,7 @@ class Preflight:
             self.add("kernel modules", OK, "all loaded")
 
     def tun(self, info: EngineInfo | None) -> None:
-        r = self.host.run(["sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"], check=False)
+        r = self.host.run(TUN, check=False)
         if r.ok:
             self.add("/dev/net/tun", OK, "usable")
         else:
@@ -172,10 +192,13 @@ class Preflight:
         else:
             self.add("ports", OK, ", ".join(f"{p}" for p in self.s.ports.values()) + " free")
 
+    def wanted_paths(self) -> list[tuple[str, str]]:
+        wanted = [("U7S_MOUNTS", m.host) for m in self.s.mounts]
+        return wanted + [("U7S_DEVICES", d.host) for d in self.s.devices if not d.is_cdi]
+
     def host_paths(self) -> None:
         """U7S_MOUNTS and U7S_DEVICES name paths on this host: they must exist here (compose would fail late)."""
-        wanted = [("U7S_MOUNTS", m.host) for m in self.s.mounts]
-        wanted += [("U7S_DEVICES", d.host) for d in self.s.devices if not d.is_cdi]
+        wanted = self.wanted_paths()
         if not wanted:
             return
         missing = [f"{key} {path}" for key, path in wanted if not self.host.run(["test", "-e", path], check=False).ok]
@@ -210,7 +233,7 @@ class Preflight:
             self.add("rp_filter", OK, f"{reading.shown()} in the engine's network namespace ({reading.how})")
 
     def kubectl(self) -> None:
-        ok, _ = self.command_ok(["sh", "-c", "command -v kubectl"])
+        ok, _ = self.command_ok(KUBECTL)
         if ok:
             self.add("kubectl", OK, "found")
         else:

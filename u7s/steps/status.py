@@ -1,21 +1,52 @@
-"""What `cluster.status` shows: one row per host."""
+"""What `cluster.status` shows: one row per host, from one batch of commands per host."""
 
 from __future__ import annotations
 
+import json
+
+from u7s.build import engine
 from u7s.node import kube
 from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
 
 
-def status_rows(run: Run) -> list[dict]:
-    """Per host: reachable, engine, rootless, node container state, Kubernetes node Ready."""
-    from u7s.facts.engine import engine_info
+def node_list_probe(m: Member) -> list[str]:
+    """The control plane's Node list with admin.conf: it answers only where the API does, with that CA."""
+    argv = ["kubectl", "--kubeconfig", kube.ADMIN_CONF, "--request-timeout=5s", "get", "nodes", "-o", "json"]
+    return engine.node_exec(m.settings, argv, env=False, stdin=False)
 
-    ready: dict[str, bool] = {}
+
+def parse_node_list(text: str) -> dict[str, bool]:
+    """Pure: node name -> Ready, from `kubectl get nodes -o json`; {} for other output."""
+    try:
+        items = json.loads(text).get("items", [])
+    except (ValueError, AttributeError):
+        return {}
+    return {obj["metadata"]["name"]: kube.node_is_ready(obj) for obj in items
+            if isinstance(obj, dict) and "name" in obj.get("metadata", {})}
+
+
+def status_rows(run: Run) -> list[dict]:
+    """Per host: reachable, engine, rootless, node container state, Kubernetes node Ready.
+
+    Each host is asked once (engine info and node state, and on the control plane its
+    Node list too), all hosts at the same time.
+    """
+    from u7s.facts.engine import parse_engine_info
+
+    answers: dict[str, list] = {}
+
+    def ask(m: Member) -> str:
+        probes = [engine.engine_info(m.settings), engine.inspect_state(m.settings)]
+        if m.spec.is_control_plane:
+            probes.append(node_list_probe(m))
+        answers[m.name] = m.host.run_many(probes)
+        return ""
+
+    run_parallel(run.healthy, ask)
     cp = run.control_plane
-    if not cp.failed and cp.node.running() and kube.is_initialized(cp.node):
-        for obj in kube.get_nodes(cp.node):
-            ready[obj["metadata"]["name"]] = kube.node_is_ready(obj)
+    cp_answers = answers.get(cp.name, [])
+    ready = parse_node_list(cp_answers[2].stdout) if len(cp_answers) > 2 and cp_answers[2].ok else {}
 
     def row(m: Member) -> dict:
         out = {"host": m.name, "role": m.spec.role, "reachable": not m.failed, "engine": None,
@@ -24,14 +55,18 @@ def status_rows(run: Run) -> list[dict]:
             return out
         s = m.settings
         out["engine"], out["node_name"] = s.container_engine, s.node_name
-        info = engine_info(m.host, s)
-        if info is not None:
-            out["rootless"] = info.rootless
-        state = m.node.state()
-        out["node"] = (state or {}).get("Status", "absent")
+        info, state = answers[m.name][:2]
+        if info.ok:
+            try:
+                out["rootless"] = parse_engine_info(s.engine_type, info.stdout).rootless
+            except ValueError:
+                pass
+        try:
+            found = json.loads(state.stdout) if state.ok else None
+        except ValueError:
+            found = None
+        out["node"] = (found or {}).get("Status", "absent")
         out["ready"] = ready.get(s.node_name)
         return out
 
-    rows: dict[str, dict] = {}
-    run_parallel(run.members, lambda m: rows.__setitem__(m.name, row(m)) or "")
-    return [rows.get(m.name) or {"host": m.name, "error": m.failed} for m in run.members]
+    return [row(m) for m in run.members]

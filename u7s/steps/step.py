@@ -75,6 +75,7 @@ def execute(run: Run, steps: list[Step]) -> None:
                 run.failures[step.title] = failed
             continue
         result = run_parallel(chosen, lambda m: step.action(run, m), limit=step.limit(run))
+        run.outcomes[step.title] = result.ok
         if result.failed:
             run.failures[step.title] = result.failed
     raise_failures(run)

@@ -7,9 +7,12 @@ operations themselves, on one node, are u7s/steps/lifecycle.py.
 
 from __future__ import annotations
 
+import re
+
 from u7s.build import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, kube
+from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
 from u7s.steps import lifecycle
 from u7s.steps.step import Step
@@ -76,6 +79,8 @@ INIT = Step("init", _init, lambda m: [
 
 def _join(run: Run, m: Member) -> str:
     node = m.node
+    if m.name in run.joined:  # seen a moment ago by the network step, under this run's locks
+        return "already joined"
     node.require_running()
     if kube.is_joined(node):
         return "already joined"
@@ -106,7 +111,19 @@ JOIN_WITH_SCRIPT = Step("kubeadm-join", lambda run, m, file=None: lifecycle.kube
     f"run the join script {file or m.settings.path(workdir.JOIN_COMMAND)} in {m.settings.node_name}, "
     "remove it (unless already joined)"])
 
-SYNC = Step("sync-external-ip", lambda run, m: lifecycle.sync_external_ip(m.node), lambda m: [
+def _sync(run: Run | None, m: Member) -> str:
+    """Sync after the joins; when this run joined no one, init's sync a moment ago saw every node there is.
+
+    (wait-ready syncs any node that registers late.)
+    """
+    init_said = run.outcomes.get("init", {}).get(m.name, "") if run is not None else ""
+    if ALREADY_DONE["init"].fullmatch(init_said) and all(
+            said == "already joined" for said in run.outcomes.get("join", {}).values()):
+        return init_said.rpartition("; ")[2]  # "external IPs in sync on N node(s)"
+    return lifecycle.sync_external_ip(m.node)
+
+
+SYNC = Step("sync-external-ip", _sync, lambda m: [
     f"set each node's ExternalIP and flannel public-ip to its {externalip.HOST_IP_LABEL} label"], hosts="control-plane")
 
 FLANNEL = Step("install-flannel", lambda run, m: lifecycle.install_flannel(m.node), lambda m: [
@@ -144,15 +161,42 @@ def _reset(run: Run | None, m: Member) -> str:
 RESET = Step("reset", _reset, lambda m: [f"run kubeadm reset --force in {m.settings.node_name}"])
 
 
+def joined_workers(run: Run) -> tuple[set[str], dict[str, str]]:
+    """The workers whose node runs and has joined (kubelet.conf is there), and the ones that could not be asked.
+
+    One batch per worker, all at once.
+    """
+    from u7s.node.container import parse_state
+
+    found: set[str] = set()
+
+    def ask(m: Member) -> str:
+        state, joined = m.host.run_many([engine.inspect_state(m.settings), engine.node_exec(
+            m.settings, ["test", "-e", kube.KUBELET_CONF], env=False, stdin=False)])
+        if (parse_state(state) or {}).get("Running") and joined.ok:
+            with run.lock:
+                found.add(m.name)
+        return ""
+
+    return found, run_parallel(run.workers, ask).failed
+
+
 def _network(run: Run, members: list[Member]) -> dict[str, str]:
-    """The data-path check; every host in a failing pair is reported with the likely cause."""
+    """The data-path check; every host in a failing pair is reported with the likely cause.
+
+    It guards joins: when every worker has joined already, there is nothing for it to guard.
+    """
     from u7s.steps import netcheck
 
     if len(members) < 2:
         return {}
-    check = netcheck.NetworkCheck(members)
+    run.joined, lost = joined_workers(run)
+    if all(w.name in run.joined for w in run.workers):
+        run.report.info("network check: not needed, no host joins")
+        return lost
+    check = netcheck.NetworkCheck([m for m in members if not m.failed])
     probes = check.run()
-    failed: dict[str, str] = dict(check.unreachable)
+    failed: dict[str, str] = {**lost, **check.unreachable}
     for p in netcheck.failures(probes):
         for name in {p.source, p.target}:
             failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")
@@ -164,6 +208,24 @@ def _network(run: Run, members: list[Member]) -> dict[str, str]:
 NETWORK = Step("check-network", None, lambda m: [
     "check TCP and VXLAN to every other host from inside the node (temporary listeners and device)"],
     together=_network)
+
+# What each step of `create` says when it found its work done; the steps not named here only read.
+ALREADY_DONE = {
+    "up": re.compile(r"node \S+ already up \(.*\); nothing changed"),
+    "init": re.compile(r"already initialised: kubeadm init not run again; external IPs in sync on \d+ node\(s\)"),
+    "join": re.compile(r"already joined"),
+    "sync-external-ip": re.compile(r"external IPs in sync on \d+ node\(s\)"),
+    "install-flannel": re.compile(r"flannel already installed"),
+}
+NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
+
+
+def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
+    """Pure: whether every step that changes things found its work done, on every host (outcomes by step, host)."""
+    return "up" in outcomes and "init" in outcomes and all(
+        pattern.fullmatch(message) for title, pattern in ALREADY_DONE.items()
+        for message in outcomes.get(title, {}).values())
+
 
 # `create` on one host, in the order that works: flannel only after external IPs are synced.
 CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, KUBECONFIG, UNTAINT, READY]

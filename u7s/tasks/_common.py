@@ -60,17 +60,14 @@ def local(c, set_=None, report_prefix=None):
     """This host, its resolved settings, and a reporter: what a single-host task works with."""
     from u7s.config.resolve import resolve
     from u7s.config.settings import parse_assignments
-    from u7s.facts.host import HostFacts
+    from u7s.facts.host import HostFacts, likely_probes
     from u7s.run.hosts import LocalHost
     from u7s.ui.report import Reporter
 
     host = LocalHost(c)
-    settings = resolve(
-        HostFacts(host),
-        config=config_of(c),
-        env=os.environ,
-        flags=parse_assignments(set_ or []),
-    )
+    facts, flags = HostFacts(host), parse_assignments(set_ or [])
+    facts.prefetch(likely_probes({**config_of(c), **os.environ, **flags}))
+    settings = resolve(facts, config=config_of(c), env=os.environ, flags=flags)
     return host, settings, Reporter(report_prefix)
 
 

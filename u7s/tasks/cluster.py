@@ -125,6 +125,8 @@ def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
         run.report.info(f"would write the kubeconfig to {kubeconfig_path(run, output)}")
         return
     path = write_kubeconfig(run, kubeconfig_path(run, output), merge)
+    if workflows.nothing_done(run.outcomes):
+        run.report.done(workflows.NOTHING_TO_DO)
     run.report.done(f"cluster ready: export KUBECONFIG={path}")
     out(path)
 
