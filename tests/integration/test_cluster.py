@@ -118,10 +118,22 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
                for h in lab.hosts}
     assert len(subnets) == 3
 
+    started = {h.name: h.docker(["inspect", "--format", "{{.State.StartedAt}}", "u7s-node"]).stdout for h in lab.hosts}
+    seen = {h.name: len(calls(h)) for h in lab.hosts}
     again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
     assert "already up" in again.stderr and "already initialised" in again.stderr
     assert again.stderr.count("already joined") == 2 and "flannel already installed" in again.stderr
     assert len([c for c in calls(cp) if c["argv"][:1] == ["init"]]) == 1
+    # A run with nothing to do says so, and neither restarts a node nor changes anything.
+    assert "network check: not needed, no host joins" in again.stderr
+    assert any(line.endswith("nothing to do: every node was already up, initialised, joined and Ready")
+               for line in again.stderr.strip().splitlines()[-2:]), again.stderr
+    assert again.stderr.count("; nothing changed") == 3  # each node "already up (...); nothing changed"
+    assert {h.name: h.docker(["inspect", "--format", "{{.State.StartedAt}}", "u7s-node"]).stdout
+            for h in lab.hosts} == started
+    for h in lab.hosts:  # helm and kubeadm were only asked what is there
+        since = [c for c in calls(h)[seen[h.name]:] if c["prog"] in ("kubeadm", "helm")]
+        assert [c["argv"][:1] for c in since if c["argv"][:1] not in (["status"], ["version"])] == [], since
 
     status = json.loads(u7s("cluster.status", "--json", "--inventory", str(cluster_inventory)).stdout)
     assert [(s["host"], s["reachable"], s["rootless"], s["node"], s["ready"]) for s in status] == [
@@ -602,25 +614,3 @@ def test_init_host_asks_for_the_sudo_password_on_the_terminal(lab, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "u7s-lab-sudo" not in text  # the terminal does not echo it, and u7s never prints it
     assert all(f"{h.name}" in text for h in lab.hosts)
-
-
-# -- issue 13: a re-run with nothing to do -------------------------------------------------
-def test_a_second_create_with_nothing_to_do_restarts_nothing_and_says_so(lab, cluster_inventory, tmp_path):
-    for w in lab.hosts[1:]:
-        set_switch(w, "kubelet-register-delay", "0")
-    u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
-    started = {h.name: h.docker(["inspect", "--format", "{{.State.StartedAt}}", "u7s-node"]).stdout for h in lab.hosts}
-    seen = {h.name: len(calls(h)) for h in lab.hosts}
-
-    again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
-    lines = again.stderr.strip().splitlines()
-    assert "network check: not needed, no host joins" in again.stderr
-    assert any(line.endswith("nothing to do: every node was already up, initialised, joined and Ready")
-               for line in lines[-2:]), again.stderr
-    assert again.stderr.count("; nothing changed") == 3  # each node "already up (...); nothing changed"
-    # Nothing restarted, nothing run that changes the cluster (helm and kubeadm only asked what is there).
-    assert {h.name: h.docker(["inspect", "--format", "{{.State.StartedAt}}", "u7s-node"]).stdout
-            for h in lab.hosts} == started
-    for h in lab.hosts:
-        since = [c for c in calls(h)[seen[h.name]:] if c["prog"] in ("kubeadm", "helm")]
-        assert [c["argv"][:1] for c in since if c["argv"][:1] not in (["status"], ["version"])] == [], since
