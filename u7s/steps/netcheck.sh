@@ -122,11 +122,17 @@ prepare() {
 	# As the node image's udev rule does for flannel.1: checksums behind NAT are otherwise wrong.
 	ethtool -K "$device" tx-checksum-ip-generic off >/dev/null 2>&1
 	listen "TCP-LISTEN:$overlay_port,bind=$address,reuseaddr,fork"
+	# Every peer's entries in one ip and one bridge run (the values were checked above: no spaces, no newlines).
+	local neighbours="" entries=""
 	while (($#)); do
-		ip neigh replace "$1" lladdr "$2" dev "$device" nud permanent || fail "cannot add the neighbour $1"
-		bridge fdb append "$2" dev "$device" dst "$3" port "$4" self permanent || fail "cannot add the fdb entry for $3"
+		neighbours+="neigh replace $1 lladdr $2 dev $device nud permanent"$'\n'
+		entries+="fdb append $2 dev $device dst $3 port $4 self permanent"$'\n'
 		shift 4
 	done
+	if [[ -n $neighbours ]]; then
+		ip -batch - <<<"$neighbours" || fail "cannot add the peers' neighbour entries"
+		bridge -batch - <<<"$entries" || fail "cannot add the peers' forwarding entries"
+	fi
 	echo vxlan=ok
 }
 
