@@ -116,7 +116,8 @@ def test_sigint_during_join_then_a_rerun_converges(lab, cluster_inventory, tmp_p
     for w in workers:  # a join under way finished its script, which is removed; no temporary file left
         workdir = f".local/share/u7s/u7s/{w.name}"
         left = w.ssh(["sh", "-c", f"ls -A {workdir}"]).stdout.split()
-        assert "join-command" not in left and not [f for f in left if ".u7s-" in f], left
+        # no half-written file (u7s writes NAME.u7s-RANDOM, then renames it)
+        assert "join-command" not in left and not [f for f in left if re.search(r".\.u7s-[0-9a-f]{8}$", f)], left
     again = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
     assert "took over" not in again.stderr  # Ctrl-C released the locks
     for w in workers:
