@@ -9,7 +9,7 @@ import invoke
 import pytest
 
 from u7s import session
-from u7s.errors import CommandFailed
+from u7s.errors import CommandFailed, U7sError
 from u7s.facts.host import HOME, HOSTNAME, HostFacts, likely_probes
 from u7s.node import kube
 from u7s.run import batch
@@ -214,3 +214,18 @@ def test_a_worker_that_cannot_be_asked_whether_it_joined_is_a_failure_of_the_net
     w2.host.run_many = lambda argvs: (_ for _ in ()).throw(OSError("connection reset"))
     assert workflows._network(run, run.members) == {"w2": "connection reset"}
     assert w2.failed == "connection reset" and run.joined == {"w1"}
+
+
+def test_status_shows_a_host_lost_during_the_run_as_unreachable_and_the_others_as_they_are():
+    engine_answers = {("docker", "info"): (0, fixture("docker-info-rootless.json")),
+                      ("docker", "inspect"): (0, RUNNING)}
+    run, _ = lab_run({"cp": {**engine_answers, ("docker", "exec"): (0, node_list("u7s-cp"))}, "w1": engine_answers})
+    lost = run.members[2].host
+
+    def gone(argvs):
+        raise U7sError(f"{lost.name}: lost the SSH connection: EOF")
+    lost.run_many = gone
+    rows = {r["host"]: r for r in status.status_rows(run)}
+    assert (rows["w2"]["reachable"], rows["w2"]["node"]) == (False, None)
+    assert "lost the SSH connection" in rows["w2"]["error"]
+    assert (rows["cp"]["node"], rows["w1"]["node"]) == ("running", "running")

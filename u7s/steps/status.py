@@ -6,6 +6,7 @@ import json
 
 from u7s.build import engine
 from u7s.node import kube
+from u7s.node.container import parse_state
 from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
 
@@ -43,7 +44,7 @@ def status_rows(run: Run) -> list[dict]:
         answers[m.name] = m.host.run_many(probes)
         return ""
 
-    run_parallel(run.healthy, ask)
+    run_parallel(run.healthy, ask)  # a host that fails here is marked failed: its row says why
     cp = run.control_plane
     cp_answers = answers.get(cp.name, [])
     ready = parse_node_list(cp_answers[2].stdout) if len(cp_answers) > 2 and cp_answers[2].ok else {}
@@ -61,11 +62,7 @@ def status_rows(run: Run) -> list[dict]:
                 out["rootless"] = parse_engine_info(s.engine_type, info.stdout).rootless
             except ValueError:
                 pass
-        try:
-            found = json.loads(state.stdout) if state.ok else None
-        except ValueError:
-            found = None
-        out["node"] = (found or {}).get("Status", "absent")
+        out["node"] = (parse_state(state) or {}).get("Status", "absent")
         out["ready"] = ready.get(s.node_name)
         return out
 
