@@ -3,7 +3,7 @@
 The test starts this as a child with a memory limit and reads its peak RSS; running
 every case in one process keeps the corpus fast, while each case still goes through
 the real command line (argument parsing, config, the task, the error at the CLI edge).
-Input on stdin: [{"id", "argv", "env", "cwd"}]. Output: {id: {"code", "stderr", "seconds"}}.
+Input on stdin: [{"id", "argv", "env", "cwd"}]. Output: {id: {"code", "stderr", "seconds", "cpu_seconds"}}.
 """
 
 import contextlib
@@ -25,7 +25,7 @@ def run(case: dict) -> dict:
     os.environ.update(case["env"])
     os.chdir(case["cwd"])
     err, out = io.StringIO(), io.StringIO()
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     code = 0
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
@@ -39,7 +39,7 @@ def run(case: dict) -> dict:
         os.environ.clear()
         os.environ.update(saved_env)
     return {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
-            "seconds": time.monotonic() - start}
+            "seconds": time.monotonic() - start, "cpu_seconds": time.process_time() - cpu_start}
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def test_a_silent_port_times_out_after_connect_timeout_not_paramikos_fifteen_sec
         start = time.monotonic()
         with pytest.raises(U7sError, match="h1: "):
             connect(spec("127.0.0.1", server.getsockname()[1], timeout=1), None)
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 10  # paramiko alone would wait 15 s
     finally:
         server.close()
 
