@@ -123,3 +123,33 @@ def test_custom_ports_and_a_second_instance_on_the_same_hosts_both_pass(lab, nod
         nothing_left(lab, container="b-node")
     finally:
         u7s("cluster.down-v", "--yes", "--inventory", str(other), check=False)
+
+
+BURST = r"""
+# 200 connections at once to the check's listener, as the peers of a 200-host fleet make them;
+# each must get the banner within the probes' 3 s. Prints how many did.
+port=$1 answered=0
+for ((i = 0; i < 200; i++)); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port" && IFS= read -r -t 3 -u 3 line && [[ $line == u7s-netcheck ]] && echo ok) &
+done >/tmp/u7s-burst.out
+wait
+while read -r line; do answered=$((answered + 1)); done </tmp/u7s-burst.out
+rm -f /tmp/u7s-burst.out
+echo "$answered"
+"""
+
+
+def test_the_listeners_answer_a_whole_fleet_connecting_at_once(lab, nodes):
+    # A listener's accept queue holds its backlog (socat's default: 5); connections beyond it are dropped and
+    # retried a second or three later, past the probes' timeout: a large fleet would see failures that are not.
+    from u7s.steps.netcheck import node_program
+
+    h1 = lab.hosts[0]
+    prepare = node_program("prepare", "02:75:37:00:00:01", "169.254.251.1", "8472", "50", "19443", "--")
+    h1.docker(["exec", "u7s-node", *prepare])
+    try:
+        answered = h1.docker(["exec", "u7s-node", "bash", "-c", BURST, "burst", "19443"], timeout=60).stdout
+    finally:
+        h1.docker(["exec", "u7s-node", *node_program("cleanup")])
+    assert answered.split() == ["200"], f"only {answered.strip()} of 200 connections got the banner in time"
+    nothing_left(lab)

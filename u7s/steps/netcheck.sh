@@ -43,6 +43,8 @@ last_line() {  # last_line FILE: its last non-empty line into $last, tabs and ca
 
 listen() {  # listen ADDRESS: a socat that answers each connection with the banner; its pid is noted for cleanup
 	# The banner comes from a file: each connection costs a fork of the listener, no shell.
+	# Callers ask for backlog=1024: every peer connects at once, and socat's default queue of 5 drops the
+	# rest, whose retries come a second or three later (past the probes' timeout on a large fleet).
 	[[ -f $pids.banner ]] || echo "$banner" >"$pids.banner"
 	socat -U "$1" "OPEN:$pids.banner,rdonly" </dev/null >/dev/null 2>&1 &
 	echo $! >>"$pids"
@@ -103,7 +105,7 @@ prepare() {
 		if [[ -n $(ss -H -l -n -t "sport = :$port") ]]; then
 			echo "busy=$port"
 		else
-			listen "TCP-LISTEN:$port,reuseaddr,fork"
+			listen "TCP-LISTEN:$port,reuseaddr,fork,backlog=1024"
 			echo "ours=$port"
 		fi
 	done
@@ -121,7 +123,7 @@ prepare() {
 	ip link set "$device" up || fail "cannot bring $device up"
 	# As the node image's udev rule does for flannel.1: checksums behind NAT are otherwise wrong.
 	ethtool -K "$device" tx-checksum-ip-generic off >/dev/null 2>&1
-	listen "TCP-LISTEN:$overlay_port,bind=$address,reuseaddr,fork"
+	listen "TCP-LISTEN:$overlay_port,bind=$address,reuseaddr,fork,backlog=1024"
 	# Every peer's entries in one ip and one bridge run (the values were checked above: no spaces, no newlines).
 	local neighbours="" entries=""
 	while (($#)); do
