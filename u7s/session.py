@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from u7s.config.crosshost import check_resolved
 from u7s.config.inventory import HostSpec, Inventory
@@ -19,6 +20,9 @@ from u7s.node.container import Node
 from u7s.run.hosts import Host
 from u7s.run.parallel import StepResult, run_parallel
 from u7s.ui.report import Reporter
+
+if TYPE_CHECKING:
+    from u7s.facts.host import HostFacts
 
 
 @dataclass
@@ -30,6 +34,12 @@ class Member:
     host: Host | None = None
     settings: Settings | None = None
     failed: str | None = None
+    facts: HostFacts | None = None  # what resolving its settings asked the host
+
+    @property
+    def answers(self) -> dict:
+        """The host's answers to the commands this run already ran there (read-only probes)."""
+        return self.facts.answers if self.facts is not None else {}
 
     @property
     def name(self) -> str:
@@ -120,7 +130,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
 
     def first_pass(member: Member) -> str:
-        facts[member.name] = HostFacts(member.host)
+        facts[member.name] = member.facts = HostFacts(member.host)
         given = {**config, **member.spec.settings, **flags}
         facts[member.name].prefetch(likely_probes(given))  # one round trip for the facts settings need
         found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags)

@@ -84,6 +84,14 @@ def test_answered_serves_the_batch_and_passes_anything_else_through():
     assert host.calls == [["id"], ["false"], ["date"]]
 
 
+def test_answered_does_not_ask_again_what_the_run_already_knows():
+    host = FakeHost().on("id", stdout="uid=1\n")
+    answered = batch.Answered(host, [["id"], ["docker", "compose", "version"]],
+                              known={("docker", "compose", "version"): Result(0, "v2\n", ""), ("other",): None})
+    assert host.calls == [["id"]]
+    assert answered.run(["docker", "compose", "version"]).stdout == "v2\n"
+
+
 class CountingHost(FakeHost):
     """A scripted host that counts its batches."""
 
@@ -105,6 +113,18 @@ def test_preflight_asks_a_healthy_host_one_batch_and_nothing_else():
     results = Preflight(host, s).run()
     assert host.batches == 1 and host.calls == asked
     assert {r.name for r in results} >= {"engine", "ports", "host paths", "rp_filter", "kubectl"}
+
+
+def test_preflight_leaves_out_what_the_facts_already_asked():
+    s = make_settings(U7S_MOUNTS="/srv/data:/data")
+    host = healthy_host(s).on("test", "-e", "/srv/data")
+    compose = [*s.compose, "version"]
+    facts = HostFacts(host)
+    facts.prefetch([compose])
+    assert host.calls == [compose]
+    results = Preflight(host, s, known=facts.answers).run()
+    assert host.calls.count(compose) == 1  # asked once in the run: by the facts
+    assert next(r for r in results if r.name == "compose").status == "ok"
 
 
 def test_facts_settings_need_are_asked_in_one_batch():

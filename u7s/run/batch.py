@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import BinaryIO, Callable, Sequence
+from typing import BinaryIO, Callable, Mapping, Sequence
 
 from u7s.errors import CommandFailed
 from u7s.run.hosts import Host, Result
@@ -79,10 +79,15 @@ class Answered(Host):
     when the job started, which is what its checks would have read a moment later.
     """
 
-    def __init__(self, host: Host, argvs: Sequence[Sequence[str]]):
+    def __init__(self, host: Host, argvs: Sequence[Sequence[str]],
+                 known: Mapping[tuple[str, ...], Result] | None = None):
+        """Ask `argvs` in one batch, except those `known` already answers (asked earlier in the same run)."""
         self.host, self.name = host, host.name
+        known = known or {}
         argvs = [[str(a) for a in argv] for argv in argvs]
-        self.answers = dict(zip(map(tuple, argvs), host.run_many(argvs)))
+        self.answers = {key: known[key] for key in map(tuple, argvs) if key in known}
+        missing = [argv for argv in argvs if tuple(argv) not in self.answers]
+        self.answers.update(zip(map(tuple, missing), host.run_many(missing)))
 
     def run(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
             timeout: float | None = None) -> Result:

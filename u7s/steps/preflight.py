@@ -43,8 +43,9 @@ COMPOSE_FIX = ("install Docker Compose v2 (`pip install 'u7s[compose]'`, or your
 class Preflight:
     """Runs every check on `host` for settings `s`; `quick` runs no throw-away container."""
 
-    def __init__(self, host: Host, s: Settings, quick: bool = False):
-        self.host, self.s, self.quick = host, s, quick
+    def __init__(self, host: Host, s: Settings, quick: bool = False, known: dict | None = None):
+        # known: what this run already asked the host (its facts); not asked again
+        self.host, self.s, self.quick, self.known = host, s, quick, known
         self.results: list[Check] = []
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
@@ -63,7 +64,7 @@ class Preflight:
     def run(self) -> list[Check]:
         from u7s.run.batch import Answered
 
-        self.host = Answered(self.host, self.probes())
+        self.host = Answered(self.host, self.probes(), self.known)
         info = self.engine()
         self.compose()
         if info is not None:
@@ -249,7 +250,8 @@ def on_hosts(run) -> list[tuple[str, Check]]:
     from u7s.run.parallel import run_parallel
 
     found: dict[str, list[Check]] = {}
-    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, Preflight(m.host, m.settings).run()) or "")
+    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, Preflight(m.host, m.settings, known=m.answers).run())
+                 or "")
     rows = [(name, r) for name, results in found.items() for r in results]
     lost = {**run.failures.get("connect", {}), **run.failures.get("settings", {})}
     return rows + [(host, Check("connect", ERROR, why)) for host, why in lost.items()]

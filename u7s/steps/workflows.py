@@ -23,7 +23,7 @@ JOIN_TTL = "15m"
 def _preflight(run: Run | None, m: Member) -> str:
     from u7s.steps import preflight
 
-    results = preflight.Preflight(m.host, m.settings, quick=True).run()
+    results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers).run()
     errors = preflight.failed(results)
     if run is None:  # one host: each error on its own line, then one verdict
         for r in errors:
