@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 # In the order the benchmark runs them on each inventory (status on the created cluster).
 OPERATIONS = ("check-preflight", "up", "check-network", "create", "status")
-CSV_FIELDS = ("operation", "hosts", "run", "seconds")
+CSV_FIELDS = ("operation", "hosts", "run", "seconds", "machine_cpu", "u7s_cpu")
+OLD_CSV_FIELDS = CSV_FIELDS[:4]  # results written before CPU was measured
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Sample:
     hosts: int
     run: int
     seconds: float
+    machine_cpu: float | None = None  # CPU-seconds the whole machine was busy (every lab host's share)
+    u7s_cpu: float | None = None  # CPU-seconds of the u7s process on the controller (and its children)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Summary:
     low: float
     high: float
     runs: int
+    machine_cpu: float | None = None  # medians, where measured
+    u7s_cpu: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,13 +115,60 @@ def applies(operation: str, hosts: int) -> bool:
     return not (operation == "check-network" and hosts < 2)
 
 
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def summarise(samples: Iterable[Sample]) -> dict[tuple[str, int], Summary]:
-    """Group samples by (operation, hosts): median, minimum, maximum and number of runs."""
-    groups: dict[tuple[str, int], list[float]] = {}
+    """Group samples by (operation, hosts): median, minimum, maximum and number of runs; CPU medians."""
+    groups: dict[tuple[str, int], list[Sample]] = {}
     for sample in samples:
-        groups.setdefault((sample.operation, sample.hosts), []).append(sample.seconds)
-    return {key: Summary(statistics.median(times), min(times), max(times), len(times))
-            for key, times in groups.items()}
+        groups.setdefault((sample.operation, sample.hosts), []).append(sample)
+    out = {}
+    for key, group in groups.items():
+        times = [s.seconds for s in group]
+        out[key] = Summary(statistics.median(times), min(times), max(times), len(times),
+                           _median([s.machine_cpu for s in group]), _median([s.u7s_cpu for s in group]))
+    return out
+
+
+def busy_seconds(stat_before: str, stat_after: str, ticks_per_second: int) -> float:
+    """CPU-seconds the machine was busy between two readings of /proc/stat (idle and iowait excluded)."""
+    def busy_idle(text: str) -> tuple[int, int]:
+        fields = text.splitlines()[0].split()
+        if not fields or fields[0] != "cpu" or not all(f.isdigit() for f in fields[1:8]):
+            raise ValueError("/proc/stat: no aggregate cpu line")
+        ticks = [int(f) for f in fields[1:9] if f.isdigit()]  # user nice system idle iowait irq softirq steal
+        idle = ticks[3] + ticks[4]
+        return sum(ticks) - idle, idle
+
+    before, _ = busy_idle(stat_before)
+    after, _ = busy_idle(stat_after)
+    return (after - before) / ticks_per_second
+
+
+def cpu_table(summary: dict[tuple[str, int], Summary], cores: int) -> str:
+    """Markdown: per operation and host count, the machine's CPU-seconds and the wall time they need at least.
+
+    On one machine every lab host's work shares its cores: an operation cannot take less
+    wall time than the CPU it used divided by the cores, however parallel u7s is.
+    """
+    hosts = sorted({count for (op, count), s in summary.items() if s.machine_cpu is not None})
+    operations = [op for op in OPERATIONS if any((op, n) in summary for n in hosts)]
+    lines = ["| operation | " + " | ".join(f"{n} host{'s' if n > 1 else ''}" for n in hosts) + " |",
+             "|---|" + "---|" * len(hosts)]
+    for op in operations:
+        cells = []
+        for n in hosts:
+            s = summary.get((op, n))
+            if s is None or s.machine_cpu is None:
+                cells.append("")
+                continue
+            cells.append(f"{s.machine_cpu:.1f} CPU-s, >= {s.machine_cpu / cores:.1f} s"
+                         + (f" (u7s {s.u7s_cpu:.1f})" if s.u7s_cpu is not None else ""))
+        lines.append(f"| `cluster.{op}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def verdicts(summary: dict[tuple[str, int], Summary],
@@ -154,19 +206,25 @@ def to_csv(samples: Iterable[Sample]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for s in samples:
-        writer.writerow([s.operation, s.hosts, s.run, f"{s.seconds:.3f}"])
+        cpu = ["" if v is None else f"{v:.3f}" for v in (s.machine_cpu, s.u7s_cpu)]
+        writer.writerow([s.operation, s.hosts, s.run, f"{s.seconds:.3f}", *cpu])
     return buffer.getvalue()
 
 
 def from_csv(text: str) -> list[Sample]:
     """Read samples back from to_csv's text; raise ValueError naming the line of a bad row."""
     reader = csv.DictReader(io.StringIO(text))
-    if tuple(reader.fieldnames or ()) != CSV_FIELDS:
+    if tuple(reader.fieldnames or ()) not in (CSV_FIELDS, OLD_CSV_FIELDS):
         raise ValueError(f"line 1: expected the header {','.join(CSV_FIELDS)}, got {reader.fieldnames}")
+
+    def cpu(row: dict, key: str) -> float | None:
+        return float(row[key]) if row.get(key) else None
+
     samples = []
     for row in reader:
         try:
-            samples.append(Sample(row["operation"], int(row["hosts"]), int(row["run"]), float(row["seconds"])))
+            samples.append(Sample(row["operation"], int(row["hosts"]), int(row["run"]), float(row["seconds"]),
+                                  cpu(row, "machine_cpu"), cpu(row, "u7s_cpu")))
         except (TypeError, ValueError) as error:
             raise ValueError(f"line {reader.line_num}: {error}") from None
     return samples

@@ -16,7 +16,10 @@ against an inventory of the lab's first N hosts (as tests/integration does):
     cluster.create            fresh each run (cluster.down-v before it, untimed)
     cluster.status            on the created cluster
 
-Each `--runs` times. Not part of the test suite: it takes tens of minutes at 16 hosts.
+Each `--runs` times. Every run also records the CPU-seconds the whole machine was busy
+(/proc/stat: every lab host's share, since they all run here) and u7s's own CPU-seconds,
+so the results show when the lab's hosts, not u7s, set the pace. Not part of the test
+suite: it takes tens of minutes at 16 hosts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import fcntl
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,7 +45,8 @@ from bench import machine, plot  # noqa: E402
 from bench.inventory import inventory_data  # noqa: E402
 from tests.lab.commands import LabError  # noqa: E402
 from bench.report import (  # noqa: E402
-    OPERATIONS, Sample, applies, from_csv, parse_hosts, parse_operations, summarise, table, to_csv, verdicts,
+    OPERATIONS, Sample, applies, busy_seconds, cpu_table, from_csv, parse_hosts, parse_operations, summarise, table,
+    to_csv, verdicts,
 )
 
 LAB_LOCK = Path("/run/lock/u7s-lab.lock")
@@ -85,17 +90,24 @@ class Inventory:
         self.path.write_text(yaml.safe_dump(inventory_data(lab.hosts[:count], lab.node_image)))
         self.env = {**os.environ, "HOME": str(self.workdir), "PYTHONPATH": str(REPO)}
 
-    def u7s(self, task: str, *extra: str) -> float:
-        """Run `u7s cluster.TASK`; return its wall time; raise BenchError with its output's tail if it fails."""
+    def u7s(self, task: str, *extra: str) -> tuple[float, float, float]:
+        """Run `u7s cluster.TASK`: (wall seconds, the machine's busy CPU-seconds, u7s's own CPU-seconds).
+
+        Raises BenchError with the output's tail if it fails.
+        """
         argv = [sys.executable, "-m", "u7s", f"cluster.{task}", "--inventory", str(self.path), *extra]
+        stat_before, own_before = Path("/proc/stat").read_text(), resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, text=True, cwd=self.workdir, env=self.env,
                               timeout=OPERATION_TIMEOUT, stdin=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
+        stat_after, own_after = Path("/proc/stat").read_text(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_cpu = busy_seconds(stat_before, stat_after, os.sysconf("SC_CLK_TCK"))
+        own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).rstrip().splitlines()[-30:])
             raise BenchError(f"u7s cluster.{task} on {self.count} hosts exited {done.returncode}:\n{tail}")
-        return seconds
+        return seconds, machine_cpu, own
 
     def down_v(self) -> None:
         self.u7s("down-v", "--yes")
@@ -109,9 +121,10 @@ def measure(inventory: Inventory, operations: list[str], runs: int, results: Res
         for run in range(1, runs + 1):
             if before:
                 before()
-            seconds = inventory.u7s(op)
-            results.add(Sample(op, n, run, seconds))
-            say(f"{n:2d} hosts: cluster.{op} run {run}/{runs}: {seconds:.2f} s")
+            seconds, machine_cpu, own = inventory.u7s(op)
+            results.add(Sample(op, n, run, seconds, machine_cpu, own))
+            say(f"{n:2d} hosts: cluster.{op} run {run}/{runs}: {seconds:.2f} s "
+                f"(machine CPU {machine_cpu:.2f} s, u7s {own:.2f} s)")
 
     inventory.down_v()  # whatever an earlier, interrupted run left
     if "check-preflight" in operations:
@@ -161,17 +174,26 @@ def finish(out: Path, samples: list[Sample], info: dict) -> None:
     """Print the table and the acceptance ratios; write scaling.json and the plot."""
     summary = summarise(samples)
     checks = verdicts(summary)
+    cores = (info.get("machine") or {}).get("cores") or os.cpu_count() or 1
     print(table(summary))
     print()
+    if any(s.machine_cpu is not None for s in summary.values()):
+        print(f"The machine's CPU-seconds, and the least wall time they allow on {cores} cores:")
+        print(cpu_table(summary, cores))
+        print()
     for verdict in checks:
         print(verdict.text)
     info = {
         **info,
         "table": table(summary),
+        "cpu_table": cpu_table(summary, cores),
         "acceptance": [{"criterion": v.criterion.text, "ratio": None if v.ratio is None else round(v.ratio, 3),
                         "holds": v.holds} for v in checks],
         "medians": [{"operation": op, "hosts": n, "median": round(s.median, 3), "min": round(s.low, 3),
-                     "max": round(s.high, 3), "runs": s.runs} for (op, n), s in sorted(summary.items())],
+                     "max": round(s.high, 3), "runs": s.runs,
+                     "machine_cpu": None if s.machine_cpu is None else round(s.machine_cpu, 3),
+                     "u7s_cpu": None if s.u7s_cpu is None else round(s.u7s_cpu, 3)}
+                    for (op, n), s in sorted(summary.items())],
     }
     (out / "scaling.json").write_text(json.dumps(info, indent=2) + "\n")
     png = out / "scaling.png"

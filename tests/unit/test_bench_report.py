@@ -12,7 +12,8 @@ from bench.inventory import inventory_data
 from bench.machine import cpu_model, memory_gib
 from bench.plot import series
 from bench.report import (
-    Criterion, Sample, applies, from_csv, parse_hosts, parse_operations, summarise, table, to_csv, verdicts,
+    Criterion, Sample, applies, busy_seconds, cpu_table, from_csv, parse_hosts, parse_operations, summarise, table,
+    to_csv, verdicts,
 )
 from tests.lab.host import LabHost
 
@@ -66,12 +67,35 @@ def test_table_has_a_column_per_host_count_and_leaves_unmeasured_cells_empty():
 def test_csv_round_trips_and_a_bad_row_names_its_line():
     data = [*samples("up", 4, 1.23456, 2.0), *samples("create", 16, 100.5)]
     text = to_csv(data)
-    assert text.splitlines()[:2] == ["operation,hosts,run,seconds", "up,4,1,1.235"]
+    assert text.splitlines()[:2] == ["operation,hosts,run,seconds,machine_cpu,u7s_cpu", "up,4,1,1.235,,"]
     assert from_csv(text) == [Sample("up", 4, 1, 1.235), Sample("up", 4, 2, 2.0), Sample("create", 16, 1, 100.5)]
+    measured = [Sample("status", 8, 1, 1.8, 3.4567, 0.5)]
+    assert to_csv(measured).splitlines()[1] == "status,8,1,1.800,3.457,0.500"
+    assert from_csv(to_csv(measured)) == [Sample("status", 8, 1, 1.8, 3.457, 0.5)]
+    # results written before CPU was measured still read
+    assert from_csv("operation,hosts,run,seconds\nup,4,1,1.0\n") == [Sample("up", 4, 1, 1.0)]
     with pytest.raises(ValueError, match="line 3"):
         from_csv("operation,hosts,run,seconds\nup,4,1,1.0\nup,four,2,1.0\n")
     with pytest.raises(ValueError, match="line 1"):
         from_csv("op,n\nup,4\n")
+
+
+def test_busy_cpu_is_every_tick_but_idle_and_iowait_between_two_readings():
+    before = "cpu  100 5 50 1000 20 1 2 0 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n"
+    after = "cpu  300 5 150 1500 80 1 12 0 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n"
+    assert busy_seconds(before, after, 100) == pytest.approx(3.1)  # (200 user + 100 system + 10 softirq) / 100
+    with pytest.raises(ValueError, match="/proc/stat"):
+        busy_seconds("intr 1 2\n", after, 100)
+
+
+def test_cpu_table_gives_cpu_seconds_and_the_least_wall_time_they_allow():
+    summary = summarise([Sample("check-network", 2, 1, 1.5, 1.8, 0.4), Sample("check-network", 16, 1, 13.0, 26.0, 1.5),
+                         Sample("status", 1, 1, 0.8)])
+    assert cpu_table(summary, 2).splitlines() == [
+        "| operation | 2 hosts | 16 hosts |",
+        "|---|---|---|",
+        "| `cluster.check-network` | 1.8 CPU-s, >= 0.9 s (u7s 0.4) | 26.0 CPU-s, >= 13.0 s (u7s 1.5) |",
+    ]
 
 
 def test_flags_are_parsed_in_order_and_bad_items_are_named():
