@@ -211,9 +211,11 @@ def test_nothing_done_only_when_every_changing_step_found_its_work_done():
     assert workflows.nothing_done(done)
     for title, host, said in (("up", "cp", "node u7s-cp restarted and booted (10.100.1.100)"),
                               ("join", "w2", "joined u7s-cp via 192.0.2.1"),
-                              ("install-flannel", "cp", "flannel installed (VXLAN on UDP 8472)")):
+                              ("install-flannel", "cp", "flannel installed (VXLAN on UDP 8472)"),
+                              ("wait-ready", "cp", "every node became Ready (u7s-cp, u7s-w1, u7s-w2)")):
         assert not workflows.nothing_done({**done, title: {**done[title], host: said}})
     assert not workflows.nothing_done({k: v for k, v in done.items() if k != "up"})
+    assert not workflows.nothing_done({k: v for k, v in done.items() if k != "wait-ready"})
 
 
 def test_sync_after_joins_is_not_repeated_when_this_run_joined_no_one():

@@ -95,8 +95,16 @@ def wait_ready(node: Node, expected: list[str] | None = None) -> str:
     """Wait until every node is Ready (each of `expected` included), syncing nodes that registered late."""
     expected = expected or [node.s.node_name]
     restarted: set[str] = set()
-    kube.wait_all_ready(node, expected, on_poll=lambda nodes: _sync(node, nodes, restarted))
-    return f"every node is Ready ({', '.join(sorted(expected))})"
+    changed: list[bool] = []
+
+    def poll(nodes: list[dict]) -> None:
+        plans, done = _sync(node, nodes, restarted)
+        changed.append(bool(done) or any(p.changes for p in plans))
+
+    looks = kube.wait_all_ready(node, expected, on_poll=poll)
+    names = ", ".join(sorted(expected))
+    # "is Ready" only when the first look found it so and nothing was changed: `create` then says nothing was done.
+    return f"every node is Ready ({names})" if looks == 1 and not any(changed) else f"every node became Ready ({names})"
 
 
 def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1") -> str:

@@ -216,13 +216,14 @@ ALREADY_DONE = {
     "join": re.compile(r"already joined"),
     "sync-external-ip": re.compile(r"external IPs in sync on \d+ node\(s\)"),
     "install-flannel": re.compile(r"flannel already installed"),
+    "wait-ready": re.compile(r"every node is Ready \(.*\)"),
 }
 NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
 
 
 def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
     """Pure: whether every step that changes things found its work done, on every host (outcomes by step, host)."""
-    return "up" in outcomes and "init" in outcomes and all(
+    return "up" in outcomes and "init" in outcomes and "wait-ready" in outcomes and all(
         pattern.fullmatch(message) for title, pattern in ALREADY_DONE.items()
         for message in outcomes.get(title, {}).values())
 
