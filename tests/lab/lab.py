@@ -217,9 +217,9 @@ class _LabBuilder:
             hostname = by_name[host.name].ssh(["hostname"], timeout=30).stdout.strip()
             if hostname != host.name:
                 raise LabError(f"SSH reached a host named {hostname!r}")
-            source = netns.route_source(host.netns)
+            source, why = netns.route_source(host.netns)
             if source != host.address:
-                raise LabError(f"`ip route get 1` gives source {source}, not {host.address}")
+                raise LabError(f"`ip route get 1` gives source {source}, not {host.address}" + (f": {why}" if why else ""))
 
         self._each_host(check)
 

@@ -53,13 +53,13 @@ def _write_etc(host: HostLayout, layout: LabLayout) -> None:
     (etc / "hosts").write_text("\n".join(lines) + "\n")
 
 
-def route_source(netns: str) -> str | None:
-    """Return the preferred source address of the route to 1.0.0.0 inside netns (u7s's HOST_IP)."""
+def route_source(netns: str) -> tuple[str | None, str]:
+    """Return the preferred source address of the route to 1.0.0.0 inside netns (u7s's HOST_IP), and why not."""
     out = run(["ip", "netns", "exec", netns, "ip", "--json", "route", "get", "1"], check=False)
     if out.returncode != 0:
-        return None
+        return None, (out.stderr.strip() or f"exit status {out.returncode}")[-300:]
     routes = json.loads(out.stdout or "[]")
-    return routes[0].get("prefsrc") if routes else None
+    return (routes[0].get("prefsrc"), "") if routes else (None, "no route")
 
 
 def lab_namespaces() -> list[str]:
