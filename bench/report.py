@@ -154,19 +154,24 @@ def cpu_table(summary: dict[tuple[str, int], Summary], cores: int) -> str:
     On one machine every lab host's work shares its cores: an operation cannot take less
     wall time than the CPU it used divided by the cores, however parallel u7s is.
     """
-    hosts = sorted({count for (op, count), s in summary.items() if s.machine_cpu is not None})
+    def cell(s: Summary) -> str:
+        if s.machine_cpu is None:
+            return ""
+        own = f" (u7s {s.u7s_cpu:.1f})" if s.u7s_cpu is not None else ""
+        return f"{s.machine_cpu:.1f} CPU-s, >= {s.machine_cpu / cores:.1f} s{own}"
+
+    return _grid({key: s for key, s in summary.items() if s.machine_cpu is not None}, cell)
+
+
+def _grid(summary: dict[tuple[str, int], Summary], cell) -> str:
+    """A Markdown table of cell(summary) with one row per operation and one column per host count."""
+    hosts = sorted({count for _, count in summary})
     operations = [op for op in OPERATIONS if any((op, n) in summary for n in hosts)]
+    operations += sorted({op for op, _ in summary} - set(operations))
     lines = ["| operation | " + " | ".join(f"{n} host{'s' if n > 1 else ''}" for n in hosts) + " |",
              "|---|" + "---|" * len(hosts)]
     for op in operations:
-        cells = []
-        for n in hosts:
-            s = summary.get((op, n))
-            if s is None or s.machine_cpu is None:
-                cells.append("")
-                continue
-            cells.append(f"{s.machine_cpu:.1f} CPU-s, >= {s.machine_cpu / cores:.1f} s"
-                         + (f" (u7s {s.u7s_cpu:.1f})" if s.u7s_cpu is not None else ""))
+        cells = ["" if (op, n) not in summary else cell(summary[(op, n)]) for n in hosts]
         lines.append(f"| `cluster.{op}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -185,19 +190,8 @@ def verdicts(summary: dict[tuple[str, int], Summary],
 
 def table(summary: dict[tuple[str, int], Summary]) -> str:
     """Render medians as a Markdown table: one row per operation, one column per host count."""
-    hosts = sorted({count for _, count in summary})
-    operations = [op for op in OPERATIONS if any((op, n) in summary for n in hosts)]
-    operations += sorted({op for op, _ in summary} - set(operations))
-    lines = ["| operation | " + " | ".join(f"{n} host{'s' if n > 1 else ''}" for n in hosts) + " |",
-             "|---|" + "---|" * len(hosts)]
-    for op in operations:
-        cells = []
-        for n in hosts:
-            s = summary.get((op, n))
-            cells.append("" if s is None else (f"{s.median:.1f} s" if s.runs == 1 else
-                                               f"{s.median:.1f} s ({s.low:.1f}-{s.high:.1f})"))
-        lines.append(f"| `cluster.{op}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return _grid(summary, lambda s: f"{s.median:.1f} s" if s.runs == 1 else
+                 f"{s.median:.1f} s ({s.low:.1f}-{s.high:.1f})")
 
 
 def to_csv(samples: Iterable[Sample]) -> str:
