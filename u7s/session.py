@@ -94,8 +94,11 @@ def members_of(inventory: Inventory, board=None) -> list[Member]:
 
 
 def connect_all(members: list[Member], context, accept_unknown: bool) -> StepResult:
-    """Open a connection to each host (the local one needs none)."""
+    """Open a connection to each host (the local one needs none); hosts behind one jump host share it."""
     from u7s.run.hosts import LocalHost
+    from u7s.run.remote import Gateways
+
+    gateways = Gateways()
 
     def open_one(member: Member) -> str:
         if member.spec.local:
@@ -103,7 +106,7 @@ def connect_all(members: list[Member], context, accept_unknown: bool) -> StepRes
             return ""
         from u7s.run.remote import RemoteHost, connect
 
-        member.host = RemoteHost(connect(member.spec, None, accept_unknown), member.name)
+        member.host = RemoteHost(connect(member.spec, None, accept_unknown, gateways), member.name)
         return ""
 
     return run_parallel(members, open_one)

@@ -201,6 +201,13 @@ def test_another_invoke_project_reaches_the_cluster_tasks(lab, tmp_path):
     assert [s["host"] for s in json.loads(r.stdout)] == [h.name for h in lab.hosts]
 
 
+def accepted_logins(host) -> int:
+    """How many SSH logins the host's sshd has accepted so far (its log)."""
+    from tests.lab.layout import host_dir
+
+    return (host_dir(host.name) / "sshd.log").read_text().count("Accepted publickey")
+
+
 def test_hosts_reachable_only_through_a_jump_host(lab, tmp_path):
     cp, *workers = lab.hosts
     path = inventory(lab, tmp_path)
@@ -216,8 +223,12 @@ def test_hosts_reachable_only_through_a_jump_host(lab, tmp_path):
     try:
         direct = u7s("cluster.status", "--json", "--inventory", str(path), check=False)
         assert direct.returncode != 0 and all(w.name in direct.stderr for w in workers)
+        logins = accepted_logins(cp)
         via = json.loads(u7s("cluster.status", "--json", "--inventory", str(jumped)).stdout)
         assert [s["reachable"] for s in via] == [True, True, True]
+        # The control plane's own connection and one to it as the jump host, shared by both workers:
+        # a bastion's MaxStartups (10 by default) would refuse a fleet that opened one per host.
+        assert accepted_logins(cp) - logins == 2
     finally:
         for w in workers:
             w.in_netns(["iptables", "-D", *rule])
@@ -253,10 +264,12 @@ def test_hosts_named_by_ssh_config_aliases_and_every_proxyjump_hop_is_checked(la
     for w in workers:
         w.in_netns(["iptables", "-I", *rule])
     try:
+        logins = accepted_logins(cp)
         r = u7s("cluster.status", "--json", "--inventory", str(aliased("alias.yaml", cp.known_hosts)), cwd=tmp_path)
         status = json.loads(r.stdout)
         assert [(s["host"], s["reachable"], s["rootless"]) for s in status] == [
             (h.name, True, True) for h in lab.hosts]
+        assert accepted_logins(cp) - logins == 2  # its own, and one ProxyJump hop for both workers
 
         # Without the jump host's key, its own connection and both hops through it are refused.
         partial = tmp_path / "known_hosts"

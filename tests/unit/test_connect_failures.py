@@ -72,3 +72,76 @@ def test_each_cause_has_its_own_words(exc, expected):
     ssh = Ssh(user="alice", port=22, connect_timeout=10)
     line = connect_failure(exc, "h.example", ssh)
     assert expected in line and "\n" not in line
+
+
+class Bastion:
+    """A jump host that accepts connections and never speaks SSH; counts the connections."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = []
+        import threading
+
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+
+def test_hosts_behind_one_jump_host_open_one_connection_to_it_and_share_its_failure():
+    # A bastion's sshd drops connections beyond MaxStartups (10 unauthenticated by default): a fleet behind it
+    # must not open one connection to it per host. When it cannot be reached, each host says so at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from u7s.run.remote import Gateways
+
+    bastion = Bastion()
+    gateways = Gateways()
+    specs = [HostSpec(f"h{i}", f"10.0.0.{i}", "worker", False,
+                      Ssh(user="alice", port=22, connect_timeout=1, jump=f"bob@127.0.0.1:{bastion.port}"))
+             for i in range(1, 6)]
+
+    def attempt(s):
+        try:
+            connect(s, None, gateways=gateways)
+        except U7sError as exc:
+            return str(exc)
+
+    try:
+        with ThreadPoolExecutor(5) as pool:
+            errors = list(pool.map(attempt, specs))
+    finally:
+        bastion.server.close()
+    assert len(bastion.accepted) == 1
+    for s, error in zip(specs, errors):
+        assert error.startswith(f"{s.name}: jump host bob@127.0.0.1:{bastion.port}: ")
+
+
+def test_hosts_share_a_jump_connection_only_when_hops_and_checks_are_the_same():
+    from fabric import Connection
+
+    from u7s.run.remote import Gateways, hops
+
+    def via(*chain, target="10.0.0.9"):
+        gateway = None
+        for hop in reversed(chain):
+            gateway = Connection(hop, gateway=gateway)
+        return Connection(target, user="alice", gateway=gateway)
+
+    gateways = Gateways()
+    a, b, c, d = via("bob@bastion"), via("bob@bastion", target="10.0.0.8"), via("carol@bastion"), \
+        via("bob@bastion:2222", "bob@outer")
+    keys = [gateways.share(conn, ("kh", False, None)) for conn in (a, b, c, d)]
+    assert a.gateway is b.gateway and keys[0] == keys[1]
+    assert c.gateway is not a.gateway and d.gateway is not a.gateway
+    assert hops(d.gateway) == [("bob", "bastion", 2222), ("bob", "outer", 22)]
+    other_policy = via("bob@bastion")
+    gateways.share(other_policy, ("other_known_hosts", False, None))
+    assert other_policy.gateway is not a.gateway
+    assert gateways.share(Connection("10.0.0.7"), ("kh", False, None)) is None  # no jump host: nothing shared

@@ -14,6 +14,7 @@ import re
 import secrets
 import socket
 import stat
+import threading
 
 from u7s.errors import U7sError
 from u7s.run.hosts import ContextHost, Result
@@ -24,8 +25,67 @@ from u7s.config.inventory import HostSpec
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
-def connect(spec: HostSpec, config, accept_unknown: bool = False):
-    """A fabric Connection for `spec`, opened, with the host-key policy applied."""
+class Gateways:
+    """The jump hosts of one run: one connection to each, shared by every host reached through it.
+
+    A bastion's sshd drops new connections while too many are still unauthenticated
+    (MaxStartups, 10 by default): a fleet that opened its own connection to the
+    bastion for every host would lose some of them at random. Channels through one
+    connection have no such limit.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._shared: dict[tuple, object] = {}
+        self._opening: dict[tuple, threading.Lock] = {}
+        self._failed: dict[tuple, BaseException] = {}  # a jump host that could not be reached is tried once
+
+    def share(self, conn, policy: tuple) -> tuple | None:
+        """Replace conn's jump host (if any) by the run's connection to the same hop(s); its key, or None."""
+        from fabric import Connection
+
+        if not isinstance(conn.gateway, Connection):
+            return None
+        key = (policy, *hops(conn.gateway))
+        with self._lock:
+            conn.gateway = self._shared.setdefault(key, conn.gateway)
+            self._opening.setdefault(key, threading.Lock())
+        return key
+
+    def open(self, key: tuple | None) -> None:
+        """Open a shared jump host once (fabric would open it from each host's thread at the same time).
+
+        When that fails, every host behind it fails with the same error, at once.
+        """
+        if key is None:
+            return
+        with self._opening[key]:
+            if key in self._failed:
+                raise self._failed[key]
+            try:
+                self._shared[key].open()
+            except BaseException as exc:
+                self._failed[key] = exc
+                raise
+
+
+def hops(conn) -> list[tuple]:
+    """(user, host, port) of a connection and of each jump host behind it, nearest first."""
+    from fabric import Connection
+
+    chain = []
+    while isinstance(conn, Connection):
+        chain.append((conn.user, conn.host, conn.port))
+        conn = conn.gateway
+    return chain
+
+
+def connect(spec: HostSpec, config, accept_unknown: bool = False, gateways: Gateways | None = None):
+    """A fabric Connection for `spec`, opened, with the host-key policy applied.
+
+    With `gateways`, a jump host (ssh.jump, or ProxyJump in ~/.ssh/config) is shared with the
+    other hosts of the run that go through it.
+    """
     import paramiko
     from fabric import Config, Connection
 
@@ -54,6 +114,16 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False):
     while isinstance(hop, Connection):
         _apply_host_key_policy(hop, ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys)
         hop = hop.gateway
+    # Shared only with hosts whose hops are checked the same way and use the same key.
+    policy = (ssh.known_hosts, accept_unknown or ssh.accept_unknown_host_keys, ssh.identity_file)
+    shared = gateways.share(conn, policy) if gateways is not None else None
+    if shared is not None:
+        jump = conn.gateway
+        try:
+            gateways.open(shared)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            where = f"{jump.user}@{jump.host}:{jump.port}"
+            raise U7sError(f"{spec.name}: jump host {where}: {connect_failure(exc, jump.host, ssh)}") from None
     try:
         conn.open()
     except (paramiko.SSHException, OSError, EOFError) as exc:
