@@ -75,7 +75,7 @@ def test_each_cause_has_its_own_words(exc, expected):
 
 
 class Bastion:
-    """A jump host that accepts connections and never speaks SSH; counts the connections."""
+    """A jump host that accepts connections and does not speak SSH; counts the connections."""
 
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -92,6 +92,7 @@ class Bastion:
             except OSError:
                 return
             self.accepted.append(conn)
+            conn.sendall(b"220 smtp ready\r\n")
 
 
 def test_hosts_behind_one_jump_host_open_one_connection_to_it_and_share_its_failure():
@@ -120,7 +121,8 @@ def test_hosts_behind_one_jump_host_open_one_connection_to_it_and_share_its_fail
         bastion.server.close()
     assert len(bastion.accepted) == 1
     for s, error in zip(specs, errors):
-        assert error.startswith(f"{s.name}: jump host bob@127.0.0.1:{bastion.port}: ")
+        assert error == (f"{s.name}: jump host bob@127.0.0.1:{bastion.port}: 127.0.0.1:{bastion.port} answered, "
+                         "but is not an SSH server; check ssh.port"), error
 
 
 def test_hosts_share_a_jump_connection_only_when_hops_and_checks_are_the_same():

@@ -7,6 +7,7 @@ or the task is given --accept-unknown-host-keys.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import posixpath
@@ -123,7 +124,8 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False, gateways: Gate
             gateways.open(shared)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             where = f"{jump.user}@{jump.host}:{jump.port}"
-            raise U7sError(f"{spec.name}: jump host {where}: {connect_failure(exc, jump.host, ssh)}") from None
+            why = connect_failure(exc, jump.host, dataclasses.replace(ssh, user=jump.user, port=jump.port))
+            raise U7sError(f"{spec.name}: jump host {where}: {why}") from None
     try:
         conn.open()
     except (paramiko.SSHException, OSError, EOFError) as exc:
