@@ -93,6 +93,7 @@ class Bastion:
                 return
             self.accepted.append(conn)
             conn.sendall(b"220 smtp ready\r\n")
+            conn.close()
 
 
 def test_hosts_behind_one_jump_host_open_one_connection_to_it_and_share_its_failure():
