@@ -48,6 +48,12 @@ def test_a_port_that_is_not_ssh_is_named_as_such_without_paramikos_traceback(cap
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_a_handshake_that_never_starts_is_named_in_one_line():
+    assert connect_failure(paramiko.SSHException("No existing session"), "bastion", Ssh(port=2222, connect_timeout=3)) \
+        == "bastion:2222 accepted the connection but no SSH session started within 3s; is it an SSH server " \
+           "(check ssh.port)?"
+
+
 def test_a_silent_port_times_out_after_connect_timeout_not_paramikos_fifteen_seconds():
     import time
 

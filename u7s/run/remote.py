@@ -152,6 +152,9 @@ def connect_failure(exc: BaseException, target: str, ssh) -> str:
                     "(ssh-keyscan) or allow it with --accept-unknown-host-keys")
         if "protocol banner" in str(exc):
             return f"{target}{port} answered, but is not an SSH server; check ssh.port"
+        if "No existing session" in str(exc):  # paramiko gave up waiting for the handshake before its banner check
+            return (f"{target}{port} accepted the connection but no SSH session started within "
+                    f"{ssh.connect_timeout}s; is it an SSH server (check ssh.port)?")
         return f"SSH to {target} failed: {text}"
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve {target} ({exc.strerror}); check the address or ssh.alias"
