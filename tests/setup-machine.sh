@@ -42,9 +42,10 @@ else
 	version=$(cat /etc/debian_version)
 fi
 # Debian 13 moved the docker command out of docker.io into docker-cli, which docker.io
-# only recommends (and Debian 12 has no such package).
+# only recommends (and Debian 12 has no such package); and its netavark (Podman's networks)
+# runs nft, which it only recommends too (Debian 12's uses iptables).
 if [ "$(debian_major "$version")" -ge 13 ]; then
-	debian_packages+=(docker-cli)
+	debian_packages+=(docker-cli nftables)
 fi
 if [ "${1:-}" = --packages ]; then
 	echo "${debian_packages[*]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.lab import rootfs
-from tests.lab.engine import check_info
+from tests.lab.engine import check_info, podman_retag
 from tests.lab.layout import SUBID_COUNT, is_lab_user, make_layout
 
 
@@ -76,3 +76,23 @@ def test_the_rootfs_cache_key_follows_the_package_list(monkeypatch):
     before = rootfs.cache_key()
     monkeypatch.setattr(rootfs, "PACKAGES", (*rootfs.PACKAGES, "jq"))
     assert rootfs.cache_key() != before
+
+
+# `podman load -q` of a `docker save` archive: Podman 5.4.2 loading Docker 26.1.5's (Debian 13), as
+# recorded; Podman 4.3.1 names Docker 20.10's (Debian 12) `localhost/TAG`, the name test_podman.py uses.
+PODMAN5_LOADS_DOCKER26 = "Loaded image: docker.io/library/u7s-lab-node:latest\n"
+PODMAN4_LOADS_DOCKER20 = "Loaded image: localhost/u7s-lab-node:latest\n"
+
+
+def test_an_image_loaded_under_dockers_registry_name_is_tagged_as_localhost():
+    assert podman_retag(PODMAN5_LOADS_DOCKER26, "u7s-lab-node:latest") == (
+        "docker.io/library/u7s-lab-node:latest", "localhost/u7s-lab-node:latest")
+
+
+def test_an_image_loaded_as_localhost_needs_no_tag():
+    assert podman_retag(PODMAN4_LOADS_DOCKER20, "u7s-lab-node:latest") is None
+    assert podman_retag("Loaded image(s): localhost/u7s-lab-node:latest,docker.io/x:1\n", "u7s-lab-node:latest") is None
+
+
+def test_nothing_loaded_means_nothing_to_tag():
+    assert podman_retag("", "u7s-lab-node:latest") is None
