@@ -96,3 +96,21 @@ def test_an_image_loaded_as_localhost_needs_no_tag():
 
 def test_nothing_loaded_means_nothing_to_tag():
     assert podman_retag("", "u7s-lab-node:latest") is None
+
+
+def test_runtime_dirs_of_lab_uids_without_an_account_are_removed(tmp_path, monkeypatch):
+    import pwd
+
+    from tests.lab import users
+
+    taken = {41002}  # an account of this machine (a lab user not yet removed)
+
+    def getpwuid(uid):
+        if uid in taken:
+            return object()
+        raise KeyError(uid)
+    monkeypatch.setattr(pwd, "getpwuid", getpwuid)
+    for name in ("41001", "41002", "41041", "1000"):
+        (tmp_path / name / "docker").mkdir(parents=True)
+    assert users.remove_stale_runtime_dirs(tmp_path) == [str(tmp_path / "41001")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1000", "41002", "41041"]
