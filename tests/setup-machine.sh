@@ -36,10 +36,9 @@ debian_packages=(
 	shellcheck
 	jq git dbus-user-session
 )
-if [ "${1:-}" = --packages ]; then
-	version=${2:-$(cat /etc/debian_version)}
-else
-	version=$(cat /etc/debian_version)
+version=$(cat /etc/debian_version 2>/dev/null || true)
+if [ "${1:-}" = --packages ] && [ -n "${2:-}" ]; then
+	version=$2
 fi
 # Debian 13 moved the docker command out of docker.io into docker-cli, which docker.io
 # only recommends (and Debian 12 has no such package); and its netavark (Podman's networks)
