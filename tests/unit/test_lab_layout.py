@@ -78,8 +78,9 @@ def test_the_rootfs_cache_key_follows_the_package_list(monkeypatch):
     assert rootfs.cache_key() != before
 
 
-# `podman load -q` of a `docker save` archive: Podman 5.4.2 loading Docker 26.1.5's (Debian 13), as
-# recorded; Podman 4.3.1 names Docker 20.10's (Debian 12) `localhost/TAG`, the name test_podman.py uses.
+# `podman load -q` of a `docker save` archive, as recorded: Podman 5.4.2 loading Docker 26.1.5's
+# (Debian 13), and Podman 4.3.1 (Debian 12) loading one whose manifest.json tags it `TAG` only, as
+# Docker 20.10 saves it.
 PODMAN5_LOADS_DOCKER26 = "Loaded image: docker.io/library/u7s-lab-node:latest\n"
 PODMAN4_LOADS_DOCKER20 = "Loaded image: localhost/u7s-lab-node:latest\n"
 
