@@ -3,19 +3,20 @@
 # (trixie) from a Debian 12 machine: a debootstrapped trixie root, entered with pivot_root.
 # Not part of the suite; run as root from the repository root. Takes the lab lock only
 # for the lab part. Afterwards the root stays in /var/tmp/u7s-trixie for another run
-# (`tests/debian13-check.sh --clean` unmounts and removes it).
+# (`tests/debian13-check.sh --clean` removes it).
 #
 #   tests/debian13-check.sh [--lab] [--clean]
 #
 # Why pivot_root and not chroot: the kernel refuses new user namespaces to a chrooted
 # process (EPERM), and rootless Docker and Podman need them. Why the mounts: /proc, /sys
 # (cgroups), /dev and /run (the lab lock, netns) are the machine's; the lab's caches are
-# shared, so the node image's bookworm tarball is not made again.
+# shared, so the node image's bookworm tarball is not made again. With --lab, take the
+# machine's own lab down first (`flock /run/lock/u7s-lab.lock python3 -m tests.lab down`):
+# the trixie root's teardown ends another root's lab processes but cannot remove its users.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 root=/var/tmp/u7s-trixie
-venv=/opt/u7s-test
 lab=0
 for arg in "$@"; do
 	case "$arg" in
@@ -51,6 +52,7 @@ if ! mountpoint -q "$root"; then
 	mkdir -p /var/cache/u7s-lab "$root/var/cache/u7s-lab"
 	mount --bind /var/cache/u7s-lab "$root/var/cache/u7s-lab"
 fi
+trap 'umount -R "$root"' EXIT  # the root stays for the next run; the machine's mount table is left as it was
 # The checkout, where lab users and `nobody` can read it (root's home is 0700).
 rm -rf "$root/srv/u7s"
 mkdir -p "$root/srv/u7s"
@@ -67,21 +69,17 @@ trixie() {  # run a command as root in the trixie root, with a clean environment
 
 trixie update-ca-certificates >/dev/null
 echo "debian13-check.sh: Debian $(cat "$root/etc/debian_version"); setup-machine.sh with the system python3:" >&2
-if trixie bash tests/setup-machine.sh; then
-	echo "debian13-check.sh: it passed (a python3 with pip and --break-system-packages?)" >&2
-fi
-trixie sh -c "[ -x $venv/bin/python ] || python3 -m venv $venv"
-trixie env PYTHON=$venv/bin/python bash tests/setup-machine.sh
-echo "debian13-check.sh: again, with everything there:" >&2
-time trixie env PYTHON=$venv/bin/python bash tests/setup-machine.sh
+python=$(trixie bash tests/setup-machine.sh --print-python)
+echo "debian13-check.sh: the tests' python: $python; again, with everything there:" >&2
+time trixie bash tests/setup-machine.sh
 trixie dpkg-query -W docker.io rootlesskit slirp4netns podman openssh-server python3 containerd runc iproute2
-trixie $venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-trixie $venv/bin/python -m pytest -p no:cacheprovider -q tests/unit
+trixie "$python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+trixie "$python" -m pytest -p no:cacheprovider -q tests/unit
 if [ "$lab" = 1 ]; then
 	# As tests/run.sh: the lab comes up under the lock, the tests adopt it and take it down. One
 	# trixie() call for both: the lab's netns mounts live in that call's mount namespace.
-	trixie sh -c "flock /run/lock/u7s-lab.lock $venv/bin/python -m tests.lab up >/dev/null &&
-		U7S_LAB=required U7S_LAB_REUSE=adopt $venv/bin/python -m pytest -p no:cacheprovider -q -ra \
+	trixie sh -c "flock /run/lock/u7s-lab.lock $python -m tests.lab up >/dev/null &&
+		U7S_LAB=required U7S_LAB_REUSE=adopt $python -m pytest -p no:cacheprovider -q -ra \
 		tests/integration/test_lab.py tests/integration/test_single_host.py tests/integration/test_podman.py \
 		tests/integration/test_cluster.py::test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing"
 fi

