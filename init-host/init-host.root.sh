@@ -26,8 +26,9 @@
 #     `sysctl --system` unless the running value already is 2.
 #   - packages: uidmap, jq, git (and on apt hosts dbus-user-session, which `systemctl --user`
 #     needs there, and python3-venv, for a virtual environment to install u7s into), and the
-#     engine when it is missing (apt: docker.io rootlesskit
-#     slirp4netns | podman podman-compose slirp4netns; dnf: podman podman-compose slirp4netns, with
+#     engine when it is missing (apt: docker.io rootlesskit slirp4netns, and docker-cli where
+#     docker.io only recommends it (Debian 13) | podman podman-compose slirp4netns, and nftables
+#     where netavark only recommends it (Debian 13); dnf: podman podman-compose slirp4netns, with
 #     EPEL for podman-compose on RHEL-likes). Docker on dnf hosts and nerdctl anywhere must be
 #     installed by hand: this script downloads nothing. After installing docker.io, the rootful
 #     daemon it starts is disabled: the cluster runs under the user's rootless daemon.
@@ -240,9 +241,21 @@ requirements() {
 	echo "jq jq"
 	echo "git git"
 	case "$engine/$pm" in
-	docker/apt) echo "dockerd docker.io"; echo "rootlesskit rootlesskit"; echo "slirp4netns slirp4netns" ;;
-	podman/*) echo "podman podman"; echo "podman-compose podman-compose"; echo "slirp4netns slirp4netns" ;;
+	docker/apt)
+		echo "dockerd docker.io"; echo "rootlesskit rootlesskit"; echo "slirp4netns slirp4netns"
+		# Debian 13's docker.io has no docker command: docker-cli has it, only recommended there.
+		if apt_recommends docker.io docker-cli; then echo "docker docker-cli"; fi ;;
+	podman/*)
+		echo "podman podman"; echo "podman-compose podman-compose"; echo "slirp4netns slirp4netns"
+		# Debian 13's netavark sets up Podman's networks with nft, and only recommends nftables.
+		if [ "$pm" = apt ] && apt_recommends netavark nftables; then echo "nft nftables"; fi ;;
 	esac
+}
+
+# Whether apt's package $1 recommends $2: packages are installed here without recommends,
+# so a recommended package the engine cannot work without is asked for by name.
+apt_recommends() {
+	apt-cache depends "$1" 2>/dev/null | grep -Eq "^ *[|]?Recommends: $2\$"
 }
 
 package_installed() {

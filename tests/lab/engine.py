@@ -133,6 +133,27 @@ def load_into_podman(image_tag: str, user: LabUser, docker_host: str) -> None:
         saved.wait()
     if loaded.returncode != 0 or saved.returncode != 0:
         raise LabError(f"loading {image_tag} into Podman failed: {loaded.stderr.strip()}")
+    retag = podman_retag(loaded.stdout, image_tag)
+    if retag:
+        run(["podman", "--url", url, "tag", *retag])
+
+
+def podman_retag(load_output: str, image_tag: str) -> tuple[str, str] | None:
+    """Return (loaded name, localhost/TAG) when `podman load` named the image otherwise, else None.
+
+    Tests name the image `localhost/TAG`, as Podman calls an image without a registry. Docker 20.10
+    (Debian 12) saves it as plain `TAG`, which Podman loads under that name; Docker 25 and later
+    (Debian 13) save an OCI index naming it `docker.io/library/TAG`, which Podman keeps.
+    """
+    names = []
+    for line in load_output.splitlines():
+        label, _, rest = line.partition(":")
+        if label.strip() in ("Loaded image", "Loaded image(s)"):
+            names += [name.strip() for name in rest.split(",") if name.strip()]
+    wanted = image_tag if image_tag.startswith("localhost/") else f"localhost/{image_tag}"
+    if not names or wanted in names:
+        return None
+    return names[0], wanted
 
 
 def info(user: LabUser, timeout: float = 20) -> dict | None:

@@ -39,6 +39,7 @@ def down_all() -> list[str]:
         removed.append("cgroups")
     removed += netns.remove_all()
     removed += users.remove_all()
+    removed += users.remove_stale_runtime_dirs()
     for path in (STATE_DIR / "hosts", sshd.CLIENT_KEY.parent, LAB_FILE):
         if path.is_dir():
             shutil.rmtree(path)

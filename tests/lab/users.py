@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .commands import log, run
-from .layout import SUBID_COUNT, HostLayout, is_lab_user
+from .layout import MAX_HOSTS, SUBID_COUNT, UID_BASE, HostLayout, is_lab_user
 
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
 # Lab users may use sudo with this password (cluster.init-host runs its root part through sudo).
@@ -113,6 +113,28 @@ def remove_all() -> list[str]:
     SUDOERS.unlink(missing_ok=True)
     if removed:
         log(f"removed users {', '.join(removed)}")
+    return removed
+
+
+def remove_stale_runtime_dirs(base: Path = Path("/run/user")) -> list[str]:
+    """Remove the runtime dirs of lab uids that no account on the machine has; return them.
+
+    A run that died between userdel and removing the dir leaves one, and so does a lab made
+    from another root file system that shares /run (the Debian 13 check in a trixie root):
+    /run/user/UID would otherwise be a leftover that no later teardown removes.
+    """
+    removed = []
+    for uid in range(UID_BASE + 1, UID_BASE + MAX_HOSTS + 1):
+        path = base / str(uid)
+        if not path.is_dir():
+            continue
+        try:
+            pwd.getpwuid(uid)
+            continue  # an account of this machine: remove_all's, or not the lab's to remove
+        except KeyError:
+            pass
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
     return removed
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -391,6 +392,57 @@ def test_root_script_dry_run_with_a_prefix_writes_nothing(prefix):
     assert sorted(p.relative_to(prefix).as_posix() for p in prefix.rglob("*")) == ["etc", "etc/subuid"]
     assert f"would change: {prefix}/etc/subuid range 231072-296607 for {USER}" in result.stdout
     assert "note: cgroup delegation would change: " in result.stdout
+
+
+# `apt-cache depends docker.io netavark` as recorded: Debian 13 (docker.io 26.1.5, netavark 1.14.0)
+# and Debian 12 (docker.io 20.10.24, netavark 1.4.0); trimmed to the lines that matter.
+APT_DEPENDS = {
+    "13": {"docker.io": "docker.io\n  Depends: containerd\n  Depends: runc\n  Recommends: apparmor\n"
+                        "  Recommends: ca-certificates\n  Recommends: dbus-user-session\n  Recommends: docker-cli\n"
+                        "  Recommends: git\n",
+           "netavark": "netavark\n  Depends: libc6\n  Breaks: aardvark-dns\n  Recommends: aardvark-dns\n"
+                       "  Recommends: nftables\n  Enhances: podman\n"},
+    "12": {"docker.io": "docker.io\n  Depends: containerd\n  Depends: runc\n  Recommends: apparmor\n"
+                        "  Recommends: cgroupfs-mount\n  Recommends: git\n  Recommends: xz-utils\n",
+           "netavark": "netavark\n  Depends: libc6\n  Depends: libgcc-s1\n  Recommends: aardvark-dns\n"},
+}
+
+
+def with_apt_cache_of(tmp_path: Path, debian: str) -> str:
+    """A PATH whose apt-cache answers `depends` as Debian `debian` does (nothing is installed by it)."""
+    fake = tmp_path / f"apt-cache-{debian}"
+    fake.mkdir()
+    cases = "".join(f"{name}) printf '%s' {shlex.quote(text)} ;;\n" for name, text in APT_DEPENDS[debian].items())
+    (fake / "apt-cache").write_text(f"#!/bin/sh\n[ \"$1\" = depends ] || exit 100\ncase \"$2\" in\n{cases}*) exit 100 ;;\nesac\n")
+    (fake / "apt-cache").chmod(0o755)
+    return f"{fake}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+
+
+def package_lines(stdout: str) -> str:
+    return "\n".join(line for line in status_lines(stdout) if "packages (" in line)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="an apt host's package choice")
+def test_debian_13_hosts_get_the_docker_command_and_nft_that_their_packages_only_recommend(prefix, tmp_path):
+    # Installed without recommends, Debian 13's docker.io has no `docker`, and Podman's networks fail
+    # with "netavark: nftables error: unable to execute nft" (seen on a trixie lab).
+    env = {"U7S_INIT_HOST_ROOT": str(prefix), "U7S_INIT_HOST_NO_PACKAGES": "1", "PATH": with_apt_cache_of(tmp_path, "13")}
+    docker = run([str(ROOT_SCRIPT), "--user", USER, "--engine", "docker"], env=env)
+    assert re.search(r"\bdocker-cli\b", package_lines(docker.stdout)), docker.stdout
+    podman = run([str(ROOT_SCRIPT), "--user", USER, "--engine", "podman"], env=env)
+    assert re.search(r"\bnftables\b", package_lines(podman.stdout)), podman.stdout
+    assert "docker-cli" not in podman.stdout
+
+
+@pytest.mark.root
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="an apt host's package choice")
+def test_debian_12_hosts_get_neither(prefix, tmp_path):
+    env = {"U7S_INIT_HOST_ROOT": str(prefix), "U7S_INIT_HOST_NO_PACKAGES": "1", "PATH": with_apt_cache_of(tmp_path, "12")}
+    for engine in ("docker", "podman"):
+        result = run([str(ROOT_SCRIPT), "--user", USER, "--engine", engine], env=env)
+        assert "docker.io" in result.stdout or "podman" in result.stdout, result.stdout
+        assert not re.search(r"\b(docker-cli|nftables)\b", result.stdout), result.stdout
 
 
 @pytest.mark.root

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.lab import rootfs
-from tests.lab.engine import check_info
+from tests.lab.engine import check_info, podman_retag
 from tests.lab.layout import SUBID_COUNT, is_lab_user, make_layout
 
 
@@ -76,3 +76,42 @@ def test_the_rootfs_cache_key_follows_the_package_list(monkeypatch):
     before = rootfs.cache_key()
     monkeypatch.setattr(rootfs, "PACKAGES", (*rootfs.PACKAGES, "jq"))
     assert rootfs.cache_key() != before
+
+
+# `podman load -q` of a `docker save` archive, as recorded: Podman 5.4.2 loading Docker 26.1.5's
+# (Debian 13), and Podman 4.3.1 (Debian 12) loading one whose manifest.json tags it `TAG` only, as
+# Docker 20.10 saves it.
+PODMAN5_LOADS_DOCKER26 = "Loaded image: docker.io/library/u7s-lab-node:latest\n"
+PODMAN4_LOADS_DOCKER20 = "Loaded image: localhost/u7s-lab-node:latest\n"
+
+
+def test_an_image_loaded_under_dockers_registry_name_is_tagged_as_localhost():
+    assert podman_retag(PODMAN5_LOADS_DOCKER26, "u7s-lab-node:latest") == (
+        "docker.io/library/u7s-lab-node:latest", "localhost/u7s-lab-node:latest")
+
+
+def test_an_image_loaded_as_localhost_needs_no_tag():
+    assert podman_retag(PODMAN4_LOADS_DOCKER20, "u7s-lab-node:latest") is None
+    assert podman_retag("Loaded image(s): localhost/u7s-lab-node:latest,docker.io/x:1\n", "u7s-lab-node:latest") is None
+
+
+def test_nothing_loaded_means_nothing_to_tag():
+    assert podman_retag("", "u7s-lab-node:latest") is None
+
+
+def test_runtime_dirs_of_lab_uids_without_an_account_are_removed(tmp_path, monkeypatch):
+    import pwd
+
+    from tests.lab import users
+
+    taken = {41002}  # an account of this machine (a lab user not yet removed)
+
+    def getpwuid(uid):
+        if uid in taken:
+            return object()
+        raise KeyError(uid)
+    monkeypatch.setattr(pwd, "getpwuid", getpwuid)
+    for name in ("41001", "41002", "41041", "1000"):
+        (tmp_path / name / "docker").mkdir(parents=True)
+    assert users.remove_stale_runtime_dirs(tmp_path) == [str(tmp_path / "41001")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1000", "41002", "41041"]

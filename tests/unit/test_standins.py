@@ -355,6 +355,18 @@ def create_flannel_namespace(cluster, kubectl):
                     "pod-security.kubernetes.io/enforce=privileged")
 
 
+def test_services_run_with_the_standins_interpreter_not_the_python3_on_path(cp_node, tmp_path):
+    # As with a venv's Python that is not on PATH, or Debian 13's python3 (no yaml, no cryptography).
+    stub = tmp_path / "stub-bin"
+    stub.mkdir()
+    (stub / "python3").write_text("#!/bin/sh\necho 'not the tests python' >&2\nexit 97\n")
+    (stub / "python3").chmod(0o755)
+    path = cp_node.write_config(kubeadm_config_docs(cp_node.env))
+    cp_node.run("kubeadm", "init", "--config", path, "--skip-token-print",
+                extra_env={"PATH": f"{stub}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+    assert "not the tests python" not in (cp_node.root / "var/lib/u7s-standin/apiserver.log").read_text()
+
+
 def test_init_writes_kubeadm_pki_and_the_kubelet_registers_a_not_ready_node(cluster, kubectl):
     admin = cluster.root / "etc/kubernetes/admin.conf"
     assert admin.stat().st_mode & 0o777 == 0o600

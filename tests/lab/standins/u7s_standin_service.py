@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from u7s_standin_common import StandinError, host_path, state_path, under_test
@@ -90,7 +91,10 @@ def start(name, args=()):
     os.makedirs(os.path.dirname(state_path(f"{name}.log")), exist_ok=True)
     log = open(state_path(f"{name}.log"), "ab")
     env = dict(os.environ)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
+    # With this interpreter, not the shebang's `python3` from PATH: the tests' Python (a venv, say)
+    # need not be first on PATH, and Debian 13's own python3 has no yaml or cryptography.
+    proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True, env=env)
     log.close()
     with open(state_path(f"{name}.pid"), "w", encoding="utf-8") as f:
         f.write(f"{proc.pid}\n")
