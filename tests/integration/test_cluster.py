@@ -154,6 +154,16 @@ def test_dry_run_changes_nothing(lab, cluster_inventory, tmp_path):
     assert not (tmp_path / "kubeconfig").exists()
 
 
+def test_check_preflight_checks_every_host_over_one_ssh_login_each(lab, cluster_inventory):
+    logins = {h.name: accepted_logins(h) for h in lab.hosts}
+    checks = json.loads(u7s("cluster.check-preflight", "--json", "--inventory", str(cluster_inventory)).stdout)
+    found = {(c["host"], c["name"]): c for c in checks}
+    for h in lab.hosts:
+        assert found[(h.name, "engine")]["status"] == "ok", checks
+        assert found[(h.name, "compose")]["detail"].startswith("Docker Compose version v2"), checks
+        assert accepted_logins(h) - logins[h.name] == 1  # facts, preflight and files share one connection
+
+
 def test_a_lost_worker_fails_alone_and_a_rerun_converges(lab, cluster_inventory, tmp_path):
     cp, w1, w2 = lab.hosts
     lab.stop_sshd(w2)

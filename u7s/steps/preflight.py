@@ -250,8 +250,12 @@ def on_hosts(run) -> list[tuple[str, Check]]:
     from u7s.run.parallel import run_parallel
 
     found: dict[str, list[Check]] = {}
-    run_parallel(run.healthy, lambda m: found.__setitem__(m.name, Preflight(m.host, m.settings, known=m.answers).run())
-                 or "")
+
+    def check(m) -> str:
+        found[m.name] = Preflight(m.host, m.settings, known=m.answers).run()
+        return ""
+
+    run_parallel(run.healthy, check)
     rows = [(name, r) for name, results in found.items() for r in results]
     lost = {**run.failures.get("connect", {}), **run.failures.get("settings", {})}
     return rows + [(host, Check("connect", ERROR, why)) for host, why in lost.items()]
