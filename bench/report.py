@@ -135,16 +135,14 @@ def summarise(samples: Iterable[Sample]) -> dict[tuple[str, int], Summary]:
 
 def busy_seconds(stat_before: str, stat_after: str, ticks_per_second: int) -> float:
     """CPU-seconds the machine was busy between two readings of /proc/stat (idle and iowait excluded)."""
-    def busy_idle(text: str) -> tuple[int, int]:
+    def busy(text: str) -> int:
         fields = text.splitlines()[0].split()
         if not fields or fields[0] != "cpu" or not all(f.isdigit() for f in fields[1:8]):
             raise ValueError("/proc/stat: no aggregate cpu line")
         ticks = [int(f) for f in fields[1:9] if f.isdigit()]  # user nice system idle iowait irq softirq steal
-        idle = ticks[3] + ticks[4]
-        return sum(ticks) - idle, idle
+        return sum(ticks) - ticks[3] - ticks[4]
 
-    before, _ = busy_idle(stat_before)
-    after, _ = busy_idle(stat_after)
+    before, after = busy(stat_before), busy(stat_after)
     return (after - before) / ticks_per_second
 
 

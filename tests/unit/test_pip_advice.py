@@ -82,3 +82,8 @@ def test_setup_machine_ends_with_the_advice_when_pip_cannot_install(tmp_path):
                             env={**os.environ, "PYTHON": str(python)}, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"setup-machine.sh: {python} has no pip: "), result.stderr
+
+
+def test_setup_machine_makes_the_venv_this_advice_names():
+    script = (Path(__file__).resolve().parents[2] / "tests" / "setup-machine.sh").read_text()
+    assert f"\nvenv={VENV}  " in script
