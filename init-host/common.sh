@@ -90,7 +90,7 @@ init_host_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # (a running rootless engine first, then the setup tools; the same file u7s runs on the host), and
 # $engine_source to where it came from; return 1 when nothing was asked for and nothing is found.
 choose_engine() {
-	local detected
+	local detected why
 	if [ -n "$engine" ]; then
 		case "$engine" in
 		docker | podman | nerdctl) ;;
@@ -103,7 +103,8 @@ choose_engine() {
 		engine_source="CONTAINER_ENGINE"
 	elif detected="$(sh "$init_host_dir/detect-engine.sh")"; then
 		engine="${detected%%$'\t'*}"
-		engine_source="detected: ${detected#*$'\t'}"
+		why="${detected#*$'\t'}"
+		engine_source="detected: ${why%%$'\t'*}"  # without the ADDRESS field, when there is one
 	else
 		return 1
 	fi

@@ -3,8 +3,10 @@
 #
 # Usage: detect-engine.sh [DIR...]
 #
-# Prints one line, ENGINE<tab>WHY (ENGINE: docker, nerdctl or podman; WHY: what was found), and
-# exits 0; exits 1 without output when nothing is found. u7s runs this same file on each host
+# Prints one line, ENGINE<tab>WHY[<tab>ADDRESS] (ENGINE: docker, nerdctl or podman; WHY: what was
+# found; ADDRESS: for a running rootless Docker found by its socket alone, unix://SOCKET, which the
+# docker CLI does not find by itself: without DOCKER_HOST or a CLI context it asks /var/run/docker.sock),
+# and exits 0; exits 1 without output when nothing is found. u7s runs this same file on each host
 # (`u7s settings` shows WHY), and init-host/common.sh runs it too, so the two never disagree.
 #
 # Order, first match wins:
@@ -24,13 +26,18 @@ if [ "$#" = 0 ]; then
 	set -- /usr/share/docker.io/contrib /usr/local/bin "${HOME:-/nonexistent}/bin"
 fi
 
-found() {
-	printf '%s\t%s\n' "$1" "$2"
+found() {  # found ENGINE WHY [ADDRESS]
+	if [ -n "${3:-}" ]; then
+		printf '%s\t%s\t%s\n' "$1" "$2" "$3"
+	else
+		printf '%s\t%s\n' "$1" "$2"
+	fi
 	exit 0
 }
 
-# running ENGINE VARIABLE_NAME VARIABLE_VALUE SOCKET: report ENGINE when the variable names a unix
-# socket that exists, else when SOCKET exists.
+# running ENGINE VARIABLE_NAME VARIABLE_VALUE SOCKET [ADDRESS]: report ENGINE when the variable names a
+# unix socket that exists (its CLI follows the variable), else when SOCKET exists (with ADDRESS, if
+# given: how its CLI must be pointed at it).
 running() {
 	case "$3" in
 	unix://*)
@@ -40,11 +47,15 @@ running() {
 		;;
 	esac
 	if [ -S "$4" ]; then
-		found "$1" "running rootless $1 ($4)"
+		found "$1" "running rootless $1 ($4)" "${5:-}"
 	fi
 }
 
-running docker DOCKER_HOST "${DOCKER_HOST:-}" "$runtime_dir/docker.sock"
+# Docker's CLI asks /var/run/docker.sock unless DOCKER_HOST or a CLI context says otherwise; a context
+# cannot be seen from here, so the socket travels with the answer whenever DOCKER_HOST is unset.
+docker_address=""
+[ -n "${DOCKER_HOST:-}" ] || docker_address="unix://$runtime_dir/docker.sock"
+running docker DOCKER_HOST "${DOCKER_HOST:-}" "$runtime_dir/docker.sock" "$docker_address"
 running nerdctl CONTAINERD_ADDRESS "" "$runtime_dir/containerd-rootless/api.sock"
 running podman CONTAINER_HOST "${CONTAINER_HOST:-}" "$runtime_dir/podman/podman.sock"
 

@@ -1,8 +1,13 @@
 """An OpenSSH server per lab host, and the lab's client key and known_hosts.
 
 sshd runs in the host's namespaces (hostns.py), so it can be stopped and
-started again while the host's engine runs on. Authentication is by the
-lab's key only.
+started again while the host's engine runs on. Its configuration is the
+distribution's stock sshd_config (as the openssh-server package installs it),
+preceded by the few lines a lab host must have of its own: the address it
+listens on, its host key, no pid file (several sshd share the machine's /run).
+sshd takes the first value it reads for a keyword, so the stock file decides
+everything else: no environment is handed to sessions (no PermitUserEnvironment,
+no SetEnv), PAM as on the distribution. The lab logs in with its key.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import shlex
 from pathlib import Path
 
 from . import hostns
-from .commands import run
-from .layout import STATE_DIR, USER_PATH, HostLayout, host_dir
+from .commands import LabError, run
+from .layout import STATE_DIR, HostLayout, host_dir
 from .processes import Daemon, spawn
 from .users import LabUser, write_file
 
 CLIENT_KEY = STATE_DIR / "ssh" / "id_ed25519"
 KNOWN_HOSTS = STATE_DIR / "ssh" / "known_hosts"
+# Where Debian's openssh-server keeps the sshd_config it installs (the copy in /etc may have been edited).
+STOCK_CONFIGS = (Path("/usr/share/openssh/sshd_config"), Path("/etc/ssh/sshd_config"))
 
 
 def make_client_key() -> Path:
@@ -40,13 +47,12 @@ def write_known_hosts(hosts: list[HostLayout]) -> Path:
 
 
 def prepare_host(host: HostLayout, user: LabUser) -> None:
-    """Write the host's key and sshd_config, and the user's authorized_keys and ~/.ssh/environment."""
+    """Write the host's key and sshd_config, and the user's authorized_keys."""
     host.dir.mkdir(parents=True, exist_ok=True)
     host_key = host.dir / "ssh_host_ed25519_key"
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(host_key)])
-    (host.dir / "sshd_config").write_text(_sshd_config(host, host_key))
+    (host.dir / "sshd_config").write_text(sshd_config(host, host_key))
     write_file(user, ".ssh/authorized_keys", CLIENT_KEY.with_suffix(".pub").read_text(), 0o600)
-    write_file(user, ".ssh/environment", _environment(user), 0o600)
 
 
 def install_peer_access(user: LabUser, hosts: list[HostLayout]) -> None:
@@ -66,33 +72,21 @@ def start(name: str, holder: Daemon) -> Daemon:
     return spawn(hostns.enter(holder, script), role="sshd", host=name, log_path=host_dir(name) / "sshd.log")
 
 
-def _sshd_config(host: HostLayout, host_key: Path) -> str:
+def stock_config() -> str:
+    """The distribution's default sshd_config, as openssh-server installs it."""
+    for path in STOCK_CONFIGS:
+        if path.is_file():
+            return path.read_text()
+    raise LabError(f"no stock sshd_config ({', '.join(map(str, STOCK_CONFIGS))}): install openssh-server")
+
+
+def sshd_config(host: HostLayout, host_key: Path) -> str:
+    """The lab host's own lines (first, so they win), then the stock file unchanged."""
     return "\n".join([
-        "# u7s lab host " + host.name,
+        f"# u7s lab host {host.name}: its own address, host key and no pid file; then the stock sshd_config",
         f"ListenAddress {host.address}:22",
         f"HostKey {host_key}",
         "PidFile none",
-        "AuthorizedKeysFile .ssh/authorized_keys",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "PermitRootLogin no",
-        "UsePAM no",
-        "StrictModes no",
-        "PermitUserEnvironment yes",
-        "AllowTcpForwarding yes",
-        "X11Forwarding no",
-        "PrintMotd no",
-        "Subsystem sftp internal-sftp",
         "",
-    ])
-
-
-def _environment(user: LabUser) -> str:
-    # No CONTAINER_ENGINE: u7s must find docker by dockerd-rootless.sh on PATH.
-    return "\n".join([
-        f"PATH={USER_PATH}",
-        f"XDG_RUNTIME_DIR={user.runtime_dir}",
-        f"DOCKER_HOST=unix://{user.runtime_dir}/docker.sock",
-        "",
+        stock_config(),
     ])

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from u7s.facts.host import HostFacts, parse_detected_engine
+from u7s.facts.host import HostFacts, parse_detected_engine, parse_engine_address
 from u7s_fakes import FakeHost
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,6 +125,22 @@ def test_without_xdg_runtime_dir_the_users_run_folder_is_used(tree):
         expected = ("podman", f"running rootless podman ({runtime}/podman/podman.sock)")
     make_socket(tree / "run" / "docker.sock")  # XDG_RUNTIME_DIR's, ignored when it is unset
     assert detect(tree, xdg=False) == expected
+
+
+def test_a_docker_socket_found_without_docker_host_comes_with_its_address(tree):
+    """The docker CLI asks /var/run/docker.sock unless told otherwise: u7s must be told where the daemon is."""
+    make_socket(tree / "run" / "docker.sock")
+    out = subprocess.run(["sh", str(SCRIPT)], env={"PATH": str(tree / "bin"), "XDG_RUNTIME_DIR": str(tree / "run")},
+                         capture_output=True, text=True, timeout=30).stdout
+    assert out == f"docker\trunning rootless docker ({tree}/run/docker.sock)\tunix://{tree}/run/docker.sock\n"
+    assert parse_engine_address(out) == f"unix://{tree}/run/docker.sock"
+    assert parse_detected_engine(out) == ("docker", f"running rootless docker ({tree}/run/docker.sock)")
+    # With DOCKER_HOST set (to anything), the CLI follows it: no address of ours.
+    for value in (f"unix://{tree}/run/docker.sock", "tcp://192.0.2.1:2376"):
+        out = subprocess.run(["sh", str(SCRIPT)], env={"PATH": str(tree / "bin"), "DOCKER_HOST": value,
+                                                         "XDG_RUNTIME_DIR": str(tree / "run")},
+                             capture_output=True, text=True, timeout=30).stdout
+        assert parse_engine_address(out) == "" and out.count("\t") == 1
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -96,3 +96,43 @@ def test_volume_names_follow_the_project():
         "/var": "lab-var", "/opt": "lab-opt", "/etc": "lab-etc",
     }
     assert engine.container_name(make_settings(U7S_PROJECT="lab")) == "lab-node"
+
+
+SOCKET = "unix:///run/user/1000/docker.sock"
+
+
+def test_a_rootless_docker_found_by_its_socket_alone_is_addressed_in_every_command():
+    """No DOCKER_HOST and no CLI context on the host: the docker CLI would ask /var/run/docker.sock."""
+    s = make_settings(FakeFacts(running=("docker", "running rootless docker (/run/user/1000/docker.sock)"),
+                                address=SOCKET))
+    assert s.engine_host == SOCKET
+    assert s.sources["U7S_ENGINE_HOST"].startswith("detected: ")
+    head = ["env", f"DOCKER_HOST={SOCKET}"]
+    assert engine.engine_info(s) == [*head, "docker", "info", "--format", "{{json .}}"]
+    assert engine.node_exec(s, ["true"], env=False)[:4] == [*head, "docker", "exec"]
+    assert engine.compose_up(s)[:5] == [*head, "docker", "compose", "-f"]
+    assert engine.compose_down(s, volumes=True)[-2:] == ["down", "-v"]
+
+
+def test_no_address_where_the_cli_finds_the_engine_itself():
+    assert make_settings().engine_host == ""  # detect-engine.sh gave no address: DOCKER_HOST or a context
+    assert engine.engine_info(make_settings())[:2] == ["docker", "info"]
+    podman = settings("podman-compose")  # Podman's CLI runs without a service
+    assert podman.engine_host == "" and engine.compose_up(podman)[0] == "podman-compose"
+
+
+def test_a_given_engine_host_wins_and_podman_gets_container_host():
+    s = make_settings(FakeFacts(address=SOCKET), U7S_ENGINE_HOST="unix:///srv/d.sock")
+    assert engine.engine_cmd(s, "ps") == ["env", "DOCKER_HOST=unix:///srv/d.sock", "docker", "ps"]
+    podman = settings("podman-compose", U7S_ENGINE_HOST="unix:///run/user/1000/podman/podman.sock")
+    assert engine.compose_up(podman)[:3] == ["env", "CONTAINER_HOST=unix:///run/user/1000/podman/podman.sock",
+                                             "podman-compose"]
+
+
+@pytest.mark.parametrize("bad", ["/run/user/1000/docker.sock", "unix://relative", "tcp://host", "-H x",
+                                 "unix:///a b", "ssh://;rm@host"])
+def test_a_bad_engine_host_is_refused_by_name(bad):
+    from u7s.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=r"^U7S_ENGINE_HOST=.*not an engine address"):
+        make_settings(U7S_ENGINE_HOST=bad)

@@ -49,12 +49,22 @@ def test_a_changed_setting_or_a_node_started_since_runs_compose_again():
     node, host, s = running_node()
     changed = Node(host, make_settings(NODE_IMAGE="example/node:1", U7S_WORKDIR="/w", PORT_KUBELET=20250),
                    Reporter(stream=io.StringIO()))
-    host.on(*engine.compose_up(changed.s), stdout="")
+    host.on(*engine.compose_up(changed.s, recreate=True), stdout="")
     changed.up()
-    assert len(compose_runs(host, s)) == 1
+    assert compose_runs(host, s) == [engine.compose_up(changed.s, recreate=True)]
     assert host.files[s.path(container.UP_STAMP)].startswith(workdir.digest(workdir.files(changed.s)))
 
     node, host, s = running_node()  # the stamp names a start time the node no longer has (restarted by hand)
     host.on(*engine.inspect_state(s), stdout=RESTARTED)
     node.up()
     assert len(compose_runs(host, s)) == 1
+
+
+def test_a_node_made_from_other_files_is_recreated_not_just_started():
+    """podman-compose before 1.0.6 `start`s the old container when the compose file changed: u7s asks for a new one."""
+    node, host, s = running_node()
+    host.files[s.path(container.UP_STAMP)] = "0123 2026-11-30T12:00:00Z\n"  # the last good up had other files
+    host.on(*engine.compose_up(s, recreate=True), stdout="")
+    host.calls.clear()
+    node.up()
+    assert compose_runs(host, s) == [engine.compose_up(s, recreate=True)]

@@ -13,7 +13,7 @@ from u7s.facts import podmannet, rpfilter
 from u7s.steps import preflight
 from u7s.facts import system
 from u7s.ui import tables
-from u7s.facts.engine import EngineInfo, parse_engine_info
+from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
 from u7s.steps.preflight import ERROR, OK, SKIP, WARN, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
@@ -291,6 +291,35 @@ def test_compose_must_be_v2(version, status):
     if status == ERROR:
         assert checks["compose"].detail == "docker-compose version 1.29.2, build unknown: u7s needs Compose v2"
         assert "pip install 'u7s[compose]'" in checks["compose"].fix
+
+
+@pytest.mark.parametrize("record, expected", [
+    ("docker-compose-2.40.3-version.txt", ("Docker Compose", (2, 40, 3))),
+    ("podman-compose-1.0.3-version.txt", ("podman-compose", (1, 0, 3))),  # Debian 12's: "podman-composer version"
+    ("podman-compose-1.0.6-version.txt", ("podman-compose", (1, 0, 6))),
+])
+def test_compose_versions_read_from_recorded_output(record, expected):
+    assert parse_compose_version(fixture(record)) == expected
+    assert parse_compose_version("docker-compose version 1.29.2, build unknown\n") == ("docker-compose", (1, 29, 2))
+    assert parse_compose_version("nerdctl Compose version v2.1.2\n") == ("nerdctl Compose", (2, 1, 2))
+    assert parse_compose_version("usage: something\n") is None
+
+
+@pytest.mark.parametrize("record, status", [
+    ("podman-compose-1.0.3-version.txt", ERROR),
+    ("podman-compose-1.0.6-version.txt", OK),
+])
+def test_preflight_names_the_compose_tool_and_refuses_podman_compose_before_1_0_6(record, status):
+    s = podman_settings()
+    host = healthy_host(s).on("podman-compose", "version", stdout=fixture(record))
+    checks, _ = run(host, s)
+    compose = checks["compose"]
+    version = record.split("-")[2]
+    assert compose.status == status
+    assert compose.detail.startswith(f"podman-compose {version} (`podman-compose`)")
+    if status == ERROR:
+        assert "NODE_SUBNET, NODE_IP" in compose.detail
+        assert "podman-compose 1.0.6 or later" in compose.fix and "u7s[podman]" in compose.fix
 
 
 @pytest.mark.parametrize("exited, stdout, status, detail", [

@@ -105,7 +105,7 @@ def test_node_service_matches_the_reference():
     assert node["tmpfs"] == ["/run", "/tmp"]
     assert node["working_dir"] == "/usernetes"
     assert node["environment"] == {"KUBECONFIG": "/etc/kubernetes/admin.conf", "HOST_IP": "192.0.2.10"}
-    assert node["sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert node["sysctls"] == ["net.ipv4.ip_forward=1"]
     assert node["networks"] == {"default": {"ipv4_address": "10.100.224.100"}}
     assert doc["networks"] == {"default": {"name": "u7s", "ipam": {"config": [{"subnet": "10.100.224.0/24"}]}}}
     assert "annotations" not in node

@@ -200,10 +200,12 @@ def test_only_missing_values_are_looked_up():
     ({"NODE_IP": "10.100.224.255"}, ["NODE_IP=10.100.224.255", "broadcast"]),
     ({"NODE_IP": "not-an-ip"}, ["NODE_IP=not-an-ip", "not an IPv4 address", "inside 10.100.224.0/24"]),
     ({"CONTAINER_ENGINE": "rkt"}, ["CONTAINER_ENGINE=rkt", "is not docker, podman or nerdctl", "docker, podman or nerdctl"]),
-    ({"NODE_NAME": "U7S-Host"}, ["NODE_NAME=U7S-Host (from --set)", "not a DNS label", "NODE_NAME=u7s-node1"]),
-    ({"NODE_NAME": "u7s_host"}, ["NODE_NAME=u7s_host", "not a DNS label"]),
+    ({"NODE_NAME": "U7S-Host"}, ["NODE_NAME=U7S-Host (from --set)", "not a DNS name", "NODE_NAME=u7s-node1"]),
+    ({"NODE_NAME": "u7s_host"}, ["NODE_NAME=u7s_host", "not a DNS name"]),
+    ({"NODE_NAME": "u7s-h1..example"}, ["NODE_NAME=u7s-h1..example", "not a DNS name"]),
+    ({"NODE_NAME": "u7s-" + "a" * 60}, ["not a DNS name", "at most 63 characters"]),
     ({"NODE_NAME": "n" * 64}, ["NODE_NAME=" + "n" * 40 + "...", "at most 63"]),
-    ({"HOSTNAME": "Bad_Host"}, ["NODE_NAME=u7s-Bad_Host (derived from HOSTNAME)", "not a DNS label"]),
+    ({"HOSTNAME": "Bad_Host"}, ["NODE_NAME=u7s-bad_host (derived from HOSTNAME)", "not a DNS name"]),
     ({"HOST_IP": "192.0.2.300"}, ["HOST_IP=192.0.2.300", "not an IPv4 address", "set HOST_IP"]),
     ({"HOST_IP": "host1.example"}, ["HOST_IP=host1.example", "not an IPv4 address"]),
     ({"U7S_MULTI_NODE": "maybe"}, ["U7S_MULTI_NODE=maybe", "not a boolean", "true or false"]),
@@ -224,8 +226,8 @@ def test_invalid_values_are_refused_with_the_variable_and_a_fix(flags, fragments
 
 
 def test_a_hostname_from_the_host_is_checked_too():
-    with pytest.raises(SettingsError, match=r"NODE_NAME=u7s-MyLaptop \(derived from HOSTNAME\)"):
-        make_settings(FakeFacts(hostname="MyLaptop"))
+    with pytest.raises(SettingsError, match=r"NODE_NAME=u7s-my_laptop \(derived from HOSTNAME\)"):
+        make_settings(FakeFacts(hostname="My_Laptop"))
 
 
 def test_a_bad_host_ip_from_the_host_is_reported_without_a_source():
@@ -284,3 +286,11 @@ def test_as_table_lists_every_setting_by_its_variable_name():
     assert table["COMPOSE"] == "podman compose"
     assert table["NODE_SUBNET"] == "10.100.224.0/24" and table["PORT_FLANNEL"] == "8472"
     assert table["BYPASS4NETNS"] == "false" and table["U7S_MULTI_NODE"] == "false"
+
+
+def test_an_fqdn_hostname_makes_a_valid_node_name_as_the_kubelet_would():
+    """Kubernetes node names are DNS subdomains: u7s-h1.example.com is one (upstream's own example)."""
+    s = make_settings(FakeFacts(hostname="H1.Example.COM."))
+    assert s.hostname == "H1.Example.COM."
+    assert s.node_name == "u7s-h1.example.com"
+    assert make_settings(NODE_NAME="u7s-node1.lab.example").node_name == "u7s-node1.lab.example"

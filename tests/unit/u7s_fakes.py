@@ -33,8 +33,10 @@ class FakeFacts:
         bypass4netnsd: bool = False,
         compose_plugin: bool = True,
         running: tuple[str, str] | None = None,
+        address: str = "",
     ):
         self._hostname, self._host_ip, self._home = hostname, host_ip, home
+        self.address = address  # what detect-engine.sh says of a rootless Docker found by its socket alone
         self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
         self._compose_plugin = compose_plugin
         self.running = running
@@ -66,6 +68,10 @@ class FakeFacts:
             if tool in self.commands:
                 return engine, f"/usr/bin/{tool}"
         return None
+
+    def engine_address(self) -> str:
+        self.asked.append("engine_address")
+        return self.address
 
     def compose_plugin(self, engine: str) -> bool:
         self.asked.append(f"compose_plugin:{engine}")

@@ -16,13 +16,33 @@ def container_name(s: Settings) -> str:
     return f"{s.project}-node"
 
 
+def _addressed(s: Settings, command) -> list[str]:
+    """command, pointed at U7S_ENGINE_HOST when there is one (through `env`: a plain word, not shell text)."""
+    variable = {"docker": "DOCKER_HOST", "podman": "CONTAINER_HOST"}.get(s.engine_type)
+    if s.engine_host and variable:
+        return ["env", f"{variable}={s.engine_host}", *command]
+    return list(command)
+
+
+def engine_cmd(s: Settings, *args: str) -> list[str]:
+    """The container engine's command line: every engine command u7s runs starts here."""
+    return [*_addressed(s, [s.container_engine]), *args]
+
+
+def compose_cmd(s: Settings, *args: str) -> list[str]:
+    """The compose tool's command line, addressed like the engine (Compose talks to the same daemon)."""
+    return [*_addressed(s, s.compose), *args]
+
+
 def compose(s: Settings, *args: str) -> list[str]:
-    return [*s.compose, "-f", s.path(COMPOSE_FILE), "-p", s.project, *args]
+    return compose_cmd(s, "-f", s.path(COMPOSE_FILE), "-p", s.project, *args)
 
 
-def compose_up(s: Settings) -> list[str]:
+def compose_up(s: Settings, recreate: bool = False) -> list[str]:
+    """`up -d`; `recreate` when the node's files changed: not every compose tool recreates a changed container
+    by itself (podman-compose before 1.0.6 starts the old one again)."""
     build = [] if s.node_image else ["--build"]
-    return compose(s, "up", "-d", *build)
+    return compose(s, "up", "-d", *build, *(["--force-recreate"] if recreate else []))
 
 
 def compose_down(s: Settings, volumes: bool = False) -> list[str]:
@@ -51,38 +71,38 @@ def node_exec(
     if env:
         for key, value in s.node_env().items():
             flags += ["-e", f"{key}={value}"]
-    return [s.container_engine, "exec", *flags, container_name(s), *argv]
+    return engine_cmd(s, "exec", *flags, container_name(s), *argv)
 
 
 def inspect_state(s: Settings) -> list[str]:
-    return [s.container_engine, "inspect", "--type", "container", "--format", "{{json .State}}", container_name(s)]
+    return engine_cmd(s, "inspect", "--type", "container", "--format", "{{json .State}}", container_name(s))
 
 
 def copy_from_node(s: Settings, src: str, dest: str) -> list[str]:
-    return [s.container_engine, "cp", f"{container_name(s)}:{src}", dest]
+    return engine_cmd(s, "cp", f"{container_name(s)}:{src}", dest)
 
 
 def read_in_engine_netns(s: Settings, image: str, *paths: str) -> list[str]:
     """`cat` files in a throw-away container on the engine's own network namespace (--net=host)."""
-    return [s.container_engine, "run", "--rm", "--net=host", "--entrypoint", "cat", image, *paths]
+    return engine_cmd(s, "run", "--rm", "--net=host", "--entrypoint", "cat", image, *paths)
 
 
 def node_image_of(s: Settings) -> list[str]:
     """The image the running node container was created from."""
-    return [s.container_engine, "inspect", "--format", "{{.Config.Image}}", container_name(s)]
+    return engine_cmd(s, "inspect", "--format", "{{.Config.Image}}", container_name(s))
 
 
 def network_names(s: Settings) -> list[str]:
-    return [s.container_engine, "network", "ls", "--format", "{{.Name}}"]
+    return engine_cmd(s, "network", "ls", "--format", "{{.Name}}")
 
 
 def network_inspect(s: Settings, names: list[str]) -> list[str]:
     """The networks' JSON (Docker and nerdctl: IPAM.Config[].Subnet; Podman: subnets[].subnet)."""
-    return [s.container_engine, "network", "inspect", "--", *names]
+    return engine_cmd(s, "network", "inspect", "--", *names)
 
 
 def engine_info(s: Settings) -> list[str]:
-    return [s.container_engine, "info", "--format", "{{json .}}"]
+    return engine_cmd(s, "info", "--format", "{{json .}}")
 
 
 def volume_names(s: Settings) -> dict[str, str]:

@@ -21,5 +21,8 @@ class PlaceholderFacts:
     def detected_engine(self) -> tuple[str, str]:
         return "docker", "placeholder"
 
+    def engine_address(self) -> str:
+        return ""
+
     def bypass4netnsd_running(self) -> bool:
         return False

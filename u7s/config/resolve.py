@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from typing import Any, Mapping
 
 from u7s.config import mounts, publish, values
+from u7s.config.enginechoice import EngineChoice
 from u7s.config.settings import (
     DEFAULT_BASE_IMAGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
-    engine_type_of, node_subnet_for,
+    node_subnet_for,
 )
 from u7s.errors import SettingsError
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A Node name is a DNS subdomain (RFC 1123, as Kubernetes checks it: FQDNs such as u7s-h1.example.com
+# included); it is also the node container's hostname, which the kernel caps at 64 bytes.
+NODE_NAME_FORM = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+NODE_NAME_RULE = ("not a DNS name (lowercase letters, digits, '-' and '.', each part starting and ending with a "
+                  "letter or digit, at most 63 characters)")
 COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -51,7 +55,7 @@ def resolve(
     return _Resolver(raw, sources, facts).settings()
 
 
-class _Resolver:
+class _Resolver(EngineChoice):
     """Derives each setting once, in dependency order, collecting every problem."""
 
     def __init__(self, raw: dict[str, Any], sources: dict[str, str], facts: Facts):
@@ -107,19 +111,19 @@ class _Resolver:
 
     def settings(self) -> Settings:
         engine, engine_type, compose = self.engine()
+        engine_host = self.engine_host(engine_type)
         hostname = self.text("HOSTNAME") or self.facts.hostname()
         if self.given("HOSTNAME") and not values.SSH_ALIAS.match(hostname):
             self.bad("HOSTNAME", "not a host name", "use letters, digits, '.', '_' and '-'")
         host_ip = self.address("HOST_IP", lambda: self.facts.host_ip())
-        node_name = self.text("NODE_NAME") or f"u7s-{hostname}"
-        if not DNS_LABEL.match(node_name):
-            self.keyed.append(("NODE_NAME", "not a DNS label (lowercase letters, digits and '-', at most 63); "
-                               "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"))
+        # As the kubelet names a node after its hostname: lowercase, without a final dot.
+        node_name = self.text("NODE_NAME") or f"u7s-{hostname.lower().rstrip('.')}"
+        if not NODE_NAME_FORM.match(node_name):
+            self.keyed.append(("NODE_NAME", f"{NODE_NAME_RULE}; set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"))
             self.problems.append(
                 f"NODE_NAME={values.shown(node_name, quote=False)}"
                 + (f" (from {self.sources['NODE_NAME']})" if "NODE_NAME" in self.sources else " (derived from HOSTNAME)")
-                + ": not a DNS label (lowercase letters, digits and '-', at most 63); "
-                "set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"
+                + f": {NODE_NAME_RULE}; set NODE_NAME to one, e.g. NODE_NAME=u7s-node1"
             )
         pod_subnet, service_subnet = self.ranges()
         subnet, node_ip = self.subnet(hostname, (pod_subnet, service_subnet))
@@ -161,53 +165,12 @@ class _Resolver:
             "CONTAINER_ENGINE": engine, "COMPOSE": compose, "HOSTNAME": hostname, "HOST_IP": host_ip,
             "NODE_NAME": node_name, "NODE_SUBNET": subnet, "NODE_IP": node_ip, **ports, "BYPASS4NETNS": bypass,
             "NODE_IMAGE": image, "NODE_BASE_IMAGE": base, "U7S_PROJECT": project, "U7S_NETWORK": network,
-            "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout,
+            "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout, "U7S_ENGINE_HOST": engine_host,
             "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
             "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources))
-
-    def engine(self) -> tuple[str, str, tuple[str, ...]]:
-        engine = self.text("CONTAINER_ENGINE")
-        if not engine:
-            # init-host/detect-engine.sh, the file init-host itself uses: both pick the same engine.
-            found = self.facts.detected_engine()
-            if found is None:
-                raise SettingsError(
-                    "CONTAINER_ENGINE: no container engine found (looked for a running rootless engine's socket "
-                    "in $XDG_RUNTIME_DIR, DOCKER_HOST, CONTAINER_HOST, then for dockerd-rootless.sh, "
-                    "containerd-rootless.sh, podman on PATH and in /usr/share/docker.io/contrib); "
-                    "install rootless Docker (init-host/), or set CONTAINER_ENGINE"
-                )
-            engine, why = found
-            self.sources["CONTAINER_ENGINE"] = f"detected: {why}"
-        engine_type = engine_type_of(engine)
-        try:
-            values.engine(engine)
-        except ValueError as exc:
-            self.bad("CONTAINER_ENGINE", str(exc), "use docker, podman or nerdctl")
-            engine_type = "docker"
-        if self.given("COMPOSE"):
-            try:
-                compose = tuple(shlex.split(self.text("COMPOSE")))
-            except ValueError as exc:
-                self.bad("COMPOSE", f"cannot be split into words ({exc})", "fix its quoting")
-                compose = (engine, "compose")
-            if not compose or compose[0].startswith("-") or not all(w.isprintable() for w in compose):
-                self.bad("COMPOSE", "not a command (empty, an option first, or control characters)",
-                         "e.g. COMPOSE='docker compose'")
-                compose = (engine, "compose")
-        elif engine_type == "podman":
-            podman_compose = self.facts.has_command("podman-compose")
-            compose = ("podman-compose",) if podman_compose else (engine, "compose")
-        elif (engine_type == "docker" and self.facts.has_command("docker-compose")
-              and not self.facts.compose_plugin(engine)):
-            # No CLI plugin, but a standalone Compose (e.g. from `pip install u7s[compose]`).
-            compose = ("docker-compose",)
-        else:
-            compose = (engine, "compose")
-        return engine, engine_type, compose
 
     def address(self, key: str, derive) -> str:
         value = self.text(key) or derive()

@@ -254,3 +254,17 @@ def workdir(text) -> str:
     if text in SYSTEM_DIRS or text.startswith(KERNEL_TREES):
         raise ValueError(f"{shown(text)} is a system directory")
     return text
+
+
+ENGINE_HOST = re.compile(
+    r"^(?:unix:///[A-Za-z0-9._/+@-]+"
+    r"|tcp://[A-Za-z0-9.-]+:[0-9]{1,5}"
+    r"|ssh://(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,63}@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._/+@-]*)?)$",
+    re.ASCII)
+
+
+def engine_host(text) -> str:
+    """The engine's API address as its CLI takes it: unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]."""
+    if isinstance(text, str) and ENGINE_HOST.match(text) and "/../" not in text + "/":
+        return text
+    raise ValueError(f"{shown(text)} is not an engine address (unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST)")

@@ -48,7 +48,17 @@ def engine_info(host: Host, s: Settings) -> EngineInfo | None:
         return None
 
 
-def compose_major(version_line: str) -> int | None:
-    """The major version in `docker compose version` / `docker-compose version` output."""
-    found = re.search(r"version v?(\d+)\.", version_line)
-    return int(found.group(1)) if found else None
+# "Docker Compose version v2.40.3", "docker-compose version 1.29.2, build ...", "podman-compose version 1.0.6",
+# podman-compose 1.0.3's "podman-composer version  1.0.3" (after a line of its own debug output), "nerdctl Compose
+# version v2.1.2".
+_COMPOSE_VERSION = re.compile(r"^(?P<name>[\w -]*?compos\w*)\s+version\s+v?(?P<version>\d+(?:\.\d+)+)", re.I | re.M)
+
+
+def parse_compose_version(text: str) -> tuple[str, tuple[int, ...]] | None:
+    """(the tool's name as it says it, its version) from `<compose> version`; podman-composer reads podman-compose."""
+    found = _COMPOSE_VERSION.search(text)
+    if not found:
+        return None
+    name = found.group("name").strip()
+    name = "podman-compose" if name.lower() == "podman-composer" else name
+    return name, tuple(int(part) for part in found.group("version").split("."))

@@ -17,8 +17,15 @@ ENGINES = ("docker", "nerdctl", "podman")
 
 def parse_detected_engine(text: str) -> tuple[str, str] | None:
     """(engine, why) from the line init-host/detect-engine.sh prints; None when it found nothing."""
-    engine, sep, why = text.strip().partition("\t")
+    engine, sep, rest = text.strip().partition("\t")
+    why = rest.partition("\t")[0]
     return (engine, why) if sep and engine in ENGINES and why else None
+
+
+def parse_engine_address(text: str) -> str:
+    """The address field of detect-engine.sh's line (a rootless Docker found by its socket alone), or ""."""
+    fields = text.strip().split("\t")
+    return fields[2] if len(fields) == 3 and fields[0] == "docker" and fields[2].startswith("unix:///") else ""
 
 
 def parse_route_get(text: str) -> str:
@@ -63,7 +70,8 @@ def likely_probes(given: dict) -> list[list[str]]:
     probes = [HOSTNAME] if unset("HOSTNAME") else []
     probes += [ROUTE] if unset("HOST_IP") else []
     probes += [HOME] if unset("U7S_WORKDIR") else []
-    probes += [detect_engine_probe()] if not engine else []
+    # The same script tells where a rootless Docker listens when only its socket shows it.
+    probes += [detect_engine_probe()] if not engine or (kind == "docker" and unset("U7S_ENGINE_HOST")) else []
     if unset("COMPOSE"):
         if kind in ("", "podman"):
             probes.append([*HAS_COMMAND, "podman-compose"])
@@ -115,6 +123,11 @@ class HostFacts:
         """Run init-host/detect-engine.sh there: every socket and place in one command."""
         result = self.ask(detect_engine_probe())
         return parse_detected_engine(result.stdout) if result.ok else None
+
+    def engine_address(self) -> str:
+        """unix://SOCKET of a running rootless Docker that the docker CLI would not find by itself, else ""."""
+        result = self.ask(detect_engine_probe())
+        return parse_engine_address(result.stdout) if result.ok else ""
 
     def compose_plugin(self, engine: str) -> bool:
         """Whether `<engine> compose` works (Docker's CLI plugin is installed)."""

@@ -68,15 +68,17 @@ class Node:
             [engine.inspect_state(self.s), ["cat", self.s.path(UP_STAMP)], *workdir.file_probes(self.s, wanted)])
         before = parse_state(state)
         digest = workdir.digest(wanted)
-        if (before and before.get("Running") and stamp.ok and stamp.stdout == _stamp(digest, before)
-                and not workdir.differing_in(wanted, files)):
+        # Changed: the files differ from what is on the host, or the last good `up` started other ones.
+        changed = workdir.differing_in(wanted, files) or (stamp.ok and stamp.stdout.split()[:1] != [digest])
+        if before and before.get("Running") and not changed and stamp.ok and stamp.stdout == _stamp(digest, before):
             return "unchanged"
-        changed = workdir.stage(self.host, self.s)
-        if changed:
-            self.report.info(f"wrote {', '.join(changed)} in {self.s.workdir}")
+        written = workdir.stage(self.host, self.s)
+        if written:
+            self.report.info(f"wrote {', '.join(written)} in {self.s.workdir}")
         title = "building and starting the node" if not self.s.node_image else "starting the node"
         with self.report.step(title):
-            self.host.run(engine.compose_up(self.s))
+            # A node made from other files is made anew (its volumes stay), whatever the compose tool thinks.
+            self.host.run(engine.compose_up(self.s, recreate=before is not None and changed))
         after = self.state()
         self.wait_booted()
         if after:  # what this node now runs with, for the next `up` to compare
@@ -93,7 +95,7 @@ class Node:
             if not state.get("Running"):
                 raise U7sError(
                     f"{self.host.name}: the node container stopped ({state.get('Status')}, "
-                    f"exit {state.get('ExitCode')}); see `{self.s.container_engine} logs "
+                    f"exit {state.get('ExitCode')}); see `{' '.join(engine.engine_cmd(self.s, 'logs'))} "
                     f"{engine.container_name(self.s)}`"
                 )
             result = self.exec(["systemctl", "is-system-running"], check=False, env=False)

@@ -114,7 +114,7 @@ def ctr(s: Settings, *args: str, stdin: bool = False) -> list[str]:
 def save_argv(s: Settings, images: list[str], output: str) -> list[str]:
     """`<engine> save` of the images into one archive (Podman needs -m for more than one)."""
     multi = ["--multi-image-archive"] if s.engine_type == "podman" and len(images) > 1 else []
-    return [s.container_engine, "save", *multi, "--output", output, "--", *images]
+    return engine.engine_cmd(s, "save", *multi, "--output", output, "--", *images)
 
 
 def missing(node: Node, images: list[ArchiveImage]) -> list[ArchiveImage]:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from u7s.build import engine
-from u7s.facts.engine import EngineInfo, compose_major, parse_engine_info
+from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
 from u7s.facts.system import LISTENING, parse_linger, parse_listening, parse_modules
 from u7s.run.hosts import Host
 from u7s.config.settings import Settings
@@ -37,6 +37,12 @@ class Check:
 
 COMPOSE_FIX = ("install Docker Compose v2 (`pip install 'u7s[compose]'`, or your distribution's "
                "docker-compose-v2 / docker-compose-plugin), or podman-compose; or set COMPOSE")
+# podman-compose 1.0.6 is the first to create a network with its ipam subnet and give a container its
+# ipv4_address, and to recreate a container whose configuration changed (Debian 12 packages 1.0.3).
+PODMAN_COMPOSE_MIN = (1, 0, 6)
+PODMAN_COMPOSE_FIX = ("install podman-compose 1.0.6 or later on this host's PATH (`pip install 'u7s[podman]'` in "
+                      "u7s's venv, or `pipx install podman-compose`), or set COMPOSE to a Docker Compose v2 "
+                      "talking to Podman's socket")
 
 
 # -- checks --------------------------------------------------------------------------------
@@ -56,6 +62,7 @@ class Preflight:
         from u7s.facts import rpfilter
 
         s = self.s
+        # `compose version` asks no daemon: the same words as the settings' probe, so it is not asked twice.
         argvs = [engine.engine_info(s), [*s.compose, "version"], DELEGATION, LINGER, MODULES, TUN,
                  engine.inspect_state(s), LISTENING, *(["test", "-e", path] for _, path in self.wanted_paths()),
                  rpfilter.namespace_probe(s), KUBECTL]
@@ -109,14 +116,27 @@ class Preflight:
         return info
 
     def compose(self) -> None:
-        ok, detail = self.command_ok([*self.s.compose, "version"])
-        if not ok:
-            self.add("compose", ERROR, f"`{' '.join(self.s.compose)} version` failed: {detail or 'not found'}",
-                     COMPOSE_FIX)
-        elif self.s.engine_type == "docker" and compose_major(detail) == 1:
-            self.add("compose", ERROR, f"{detail}: u7s needs Compose v2", COMPOSE_FIX)
+        """Which compose tool and version u7s will use, and whether it can render the node as written."""
+        tool = " ".join(self.s.compose)
+        r = self.host.run([*self.s.compose, "version"], check=False)
+        lines = (r.stdout.strip() or r.stderr.strip()).splitlines()
+        if not r.ok:
+            self.add("compose", ERROR, f"`{tool} version` failed: {lines[0] if lines else 'not found'}", COMPOSE_FIX)
+            return
+        found = parse_compose_version(r.stdout)
+        if found is None:
+            self.add("compose", WARN, f"`{tool} version` named no version: {lines[0] if lines else 'no output'}",
+                     "u7s needs Docker Compose v2 or podman-compose 1.0.6 or later")
+            return
+        name, version = found
+        shown = f"{name} {'.'.join(map(str, version))} (`{tool}`)"
+        if name == "podman-compose" and version < PODMAN_COMPOSE_MIN:
+            self.add("compose", ERROR, f"{shown} ignores the node network's subnet and address (NODE_SUBNET, NODE_IP) "
+                     "and starts a changed node's old container", PODMAN_COMPOSE_FIX)
+        elif version[0] == 1 and "podman" not in name:
+            self.add("compose", ERROR, f"{lines[0]}: u7s needs Compose v2", COMPOSE_FIX)
         else:
-            self.add("compose", OK, detail)
+            self.add("compose", OK, shown)
 
     def cgroups(self, info: EngineInfo) -> None:
         if info.cgroup_version == "2":

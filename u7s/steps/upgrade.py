@@ -53,8 +53,8 @@ def image_of(s: Settings) -> str:
 def image_version(node: Node) -> str:
     """`kubeadm version -o short` of the image the settings name, in a throw-away container."""
     s = node.s
-    r = node.host.run([s.container_engine, "run", "--rm", "--entrypoint", "kubeadm", image_of(s),
-                       "version", "-o", "short"], check=False, timeout=300)
+    r = node.host.run(engine.engine_cmd(s, "run", "--rm", "--entrypoint", "kubeadm", image_of(s),
+                                        "version", "-o", "short"), check=False, timeout=300)
     if not r.ok:
         tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
         raise U7sError(f"{node.host.name}: cannot read the Kubernetes version of {image_of(s)}: {tail}")

@@ -13,14 +13,14 @@ from u7s.ui.report import Reporter
 
 def compose_file(host: Host, s: Settings, text: str, report: Reporter) -> None:
     """Warn when the compose tool is missing; raise when it rejects the file."""
-    if not host.run([*s.compose, "version"], check=False).ok:
+    if not host.run(engine.compose_cmd(s, "version"), check=False).ok:
         report.warn(f"`{' '.join(s.compose)}` is not installed: compose file not validated")
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/{engine.COMPOSE_FILE}"
         with open(path, "w") as handle:
             handle.write(text)
-        r = host.run([*s.compose, "-f", path, "-p", s.project, "config", "--quiet"], check=False)
+        r = host.run(engine.compose_cmd(s, "-f", path, "-p", s.project, "config", "--quiet"), check=False)
     if not r.ok:
         raise U7sError(f"{' '.join(s.compose)} rejects the rendered file: {r.stderr.strip()}")
     report.done(f"valid for {' '.join(s.compose)}")
