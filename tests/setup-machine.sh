@@ -30,10 +30,10 @@ debian_major() {
 # for the lab's node image, iproute2/iptables for the lab network, python3-venv
 # for the venv lab users run u7s from (init-host.root.sh installs it too), and
 # the shellcheck package for the init-host scripts;
-# jq, git and dbus-user-session are what init-host.root.sh installs (it runs on the lab).
+# jq, git, dbus-user-session and podman-compose are what init-host.root.sh installs (it runs on the lab).
 debian_packages=(
 	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs
-	podman
+	podman podman-compose
 	openssh-server openssh-client
 	debootstrap debian-archive-keyring
 	iproute2 iptables procps psmisc util-linux sudo

@@ -358,12 +358,11 @@ def test_a_second_cluster_on_the_same_hosts_takes_other_subnets_from_the_same_po
 @pytest.fixture
 def podman_control_plane(lab):
     """The first lab host's SSH sessions reach its rootless Podman (the lab runs it as a user service)."""
+    from tests.lab import login
+
     host = lab.hosts[0]
-    environment = Path(host.home) / ".ssh" / "environment"
-    before = environment.read_text()
-    environment.write_text(before + f"CONTAINER_HOST=unix:///run/user/{host.uid}/podman/podman.sock\n")
-    yield host
-    environment.write_text(before)
+    with login.podman_service_address(login.user_of(host)):
+        yield host
 
 
 def test_a_podman_control_plane_with_docker_workers(lab, cluster_inventory, podman_control_plane, tmp_path):

@@ -11,30 +11,25 @@ import subprocess
 
 import pytest
 
-from tests.lab.layout import USER_PATH
-
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
-CONTRIB = "/usr/share/docker.io/contrib"
 
 
 def test_docker_is_detected_off_path_beside_podman(lab, lab_host):
     """As on a fresh Debian host: dockerd-rootless.sh not on PATH, nothing set, Podman installed and running."""
-    path = ":".join(p for p in USER_PATH.split(":") if p != CONTRIB)
-    assert CONTRIB in USER_PATH and CONTRIB not in path  # the lab puts it on PATH (~/.ssh/environment)
-    plain = ["env", "-u", "DOCKER_HOST", "-u", "XDG_RUNTIME_DIR", "-u", "CONTAINER_ENGINE", f"PATH={path}"]
-    assert lab_host.ssh([*plain, "sh", "-c", "command -v podman && ! command -v dockerd-rootless.sh"]).returncode == 0
+    # A lab login sets none of DOCKER_HOST, XDG_RUNTIME_DIR, CONTAINER_ENGINE (test_lab.py).
+    assert lab_host.ssh(["sh", "-c", "command -v podman && ! command -v dockerd-rootless.sh"]).returncode == 0
     podman_socket = f"/run/user/{lab_host.uid}/podman/podman.sock"
     assert lab_host.ssh(["test", "-S", podman_socket]).returncode == 0  # Podman is running too
 
-    settings = json.loads(lab_host.ssh([*plain, "u7s", "settings", "--json"]).stdout)
+    settings = json.loads(lab_host.ssh(["u7s", "settings", "--json"]).stdout)
     assert settings["CONTAINER_ENGINE"] == "docker"
-    table = lab_host.ssh([*plain, "COLUMNS=300", "u7s", "settings"]).stdout
+    table = lab_host.ssh(["env", "COLUMNS=300", "u7s", "settings"]).stdout
     row = next(line for line in table.splitlines() if "CONTAINER_ENGINE" in line)
     assert f"detected: running rootless docker (/run/user/{lab_host.uid}/docker.sock)" in row, table
 
     # init-host decides the same way (its dry run changes nothing).
-    where = lab_host.ssh([*plain, "python3", "-c", "from u7s.build.resources import init_host_dir; print(init_host_dir())"])
-    r = lab_host.ssh([*plain, "bash", f"{where.stdout.strip()}/init-host.rootless.sh", "--dry-run"], check=False)
+    where = lab_host.ssh(["python3", "-c", "from u7s.build.resources import init_host_dir; print(init_host_dir())"])
+    r = lab_host.ssh(["bash", f"{where.stdout.strip()}/init-host.rootless.sh", "--dry-run"], check=False)
     assert f"engine docker (detected: running rootless docker (/run/user/{lab_host.uid}/docker.sock))" in r.stdout, (
         r.stdout + r.stderr)
 

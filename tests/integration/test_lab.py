@@ -40,19 +40,42 @@ def test_every_engine_is_rootless_on_cgroup_v2(lab):
 
 def test_each_host_has_its_own_name_address_user_and_tools_over_ssh(lab):
     for host in lab.hosts:
-        out = host.ssh(["sh", "-c", 'hostname; id -u; ip --json route get 1; echo "$DOCKER_HOST"']).stdout.splitlines()
+        out = host.ssh(["sh", "-c", 'hostname; id -u; ip --json route get 1']).stdout.splitlines()
         assert out[0] == host.name
         assert int(out[1]) == host.uid
         assert json.loads(out[2])[0]["prefsrc"] == host.address  # how u7s finds HOST_IP
-        assert out[3] == host.engine_socket
-        # The user's own docker CLI reaches the user's engine, compose v2 included.
+        # The user's own docker CLI reaches the user's engine through its `rootless` context, compose v2 included.
+        assert host.ssh(["docker", "context", "show"]).stdout.strip() == "rootless"
         assert host.ssh(["docker", "info", "--format", "{{.CgroupVersion}}"]).stdout.strip() == "2"
         assert "v2." in host.ssh(["docker", "compose", "version"]).stdout
         # What u7s's preflight reads on a systemd host with cgroup v2.
         user_cgroup = f"/sys/fs/cgroup/user.slice/user-{host.uid}.slice/user@{host.uid}.service"
         host.ssh(["test", "-f", f"{user_cgroup}/cgroup.controllers"])
-        assert host.ssh(["sh", "-c", "command -v dockerd-rootless.sh"]).stdout.strip().endswith("dockerd-rootless.sh")
-        assert host.ssh(["env"]).stdout.count("CONTAINER_ENGINE=") == 0
+        # As on Debian: the rootless scripts are installed off PATH.
+        assert host.ssh(["sh", "-c", "command -v dockerd-rootless.sh"], check=False).returncode == 1
+        assert host.ssh(["test", "-x", "/usr/share/docker.io/contrib/dockerd-rootless.sh"]).returncode == 0
+
+
+def test_ssh_sessions_get_what_a_stock_sshd_gives_and_no_engine_address(lab):
+    """The distribution's sshd_config (the lab's own address, host key and pid file first); the session's
+    environment holds no engine address: only ~/.bashrc's PATH line, as the quick start says to add."""
+    from tests.lab import sshd
+    from tests.lab.layout import VENV_DIR, host_dir
+
+    stock = sshd.stock_config()
+    assert "PermitUserEnvironment" not in stock.replace("#PermitUserEnvironment", "")
+    for host in lab.hosts:
+        config = (host_dir(host.name) / "sshd_config").read_text()
+        own, _, rest = config.partition("\n\n")
+        assert rest == stock
+        assert [line.split()[0] for line in own.splitlines()[1:]] == ["ListenAddress", "HostKey", "PidFile"]
+        assert not (Path(host.home) / ".ssh" / "environment").exists()
+        env = host.ssh(["env"]).stdout
+        for name in ("DOCKER_HOST", "CONTAINER_HOST", "CONTAINER_ENGINE", "XDG_RUNTIME_DIR", "CONTAINERD_ADDRESS"):
+            assert f"\n{name}=" not in f"\n{env}", (host.name, name)
+        path = next(line for line in env.splitlines() if line.startswith("PATH="))
+        # sshd's default PATH, with the venv first (from ~/.bashrc, as the quick start says).
+        assert path == f"PATH={VENV_DIR}/bin:/usr/local/bin:/usr/bin:/bin:/usr/games", path
 
 
 def test_hosts_reach_each_other_by_name_over_ssh(lab):

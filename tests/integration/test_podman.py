@@ -41,6 +41,44 @@ def test_preflight_sees_rootless_podman_with_slirp4netns(lab, podman_host):
     assert checks["engine"]["status"] == "ok" and "rootless" in checks["engine"]["detail"]
     assert checks["podman network"]["status"] == "ok"
     assert checks["compose"]["status"] == "ok"
+    # The tool and version u7s will use: the one preflight's fix installs beside Debian's (tests/lab/venv.py).
+    assert checks["compose"]["detail"] == "podman-compose 1.0.6 (`podman-compose`)"
+
+
+def test_debians_podman_compose_1_0_3_is_refused_before_anything_runs(lab, podman_host):
+    """Debian 12's podman-compose ignores the node's subnet and address and restarts an old node: refused, with the fix.
+
+    (Before: `up` went on and Podman refused `--sysctl net.ipv4.ip_forward`, the value lost on the way.)
+    """
+    from tests.lab.layout import VENV_DIR
+
+    stock = ["env", "PATH=/usr/local/bin:/usr/bin:/bin"]  # without u7s's venv: /usr/bin/podman-compose
+    sets = [arg for item in ("NODE_IMAGE=localhost/u7s-lab-node:latest", "U7S_PROJECT=pd", *PORTS)
+            for arg in ("--set", item)]
+    program = f"{VENV_DIR}/bin/u7s"
+    checks = {c["name"]: c for c in json.loads(podman_host.ssh(
+        [*stock, program, "check-preflight", "--json", "--quick", *sets], env=env_of(podman_host), check=False).stdout)}
+    compose = checks["compose"]
+    assert compose["status"] == "error", compose
+    assert compose["detail"].startswith("podman-compose 1.0.3 (`podman-compose`) ignores"), compose
+    assert "podman-compose 1.0.6 or later" in compose["fix"]
+    r = podman_host.ssh([*stock, program, "up", *sets], env=env_of(podman_host), check=False)
+    assert r.returncode == 1 and "preflight compose: podman-compose 1.0.3" in r.stderr, r.stderr
+    assert podman(podman_host, "ps", "-aq", "--filter", "name=pd-node").stdout.strip() == ""
+
+
+def test_the_node_gets_its_address_and_a_changed_node_is_made_anew(lab, podman_host):
+    """NODE_SUBNET and NODE_IP reach Podman through podman-compose; changing a setting recreates the node."""
+    settings = json.loads(u7s(lab, podman_host, "settings", "--json").stdout)
+    u7s(lab, podman_host, "up")
+    inspect = json.loads(podman(podman_host, "inspect", "pd-node").stdout)[0]
+    networks = inspect["NetworkSettings"]["Networks"]
+    assert [n["IPAddress"] for n in networks.values()] == [settings["NODE_IP"]]
+    first = inspect["Id"]
+    u7s(lab, podman_host, "up", "--set", "U7S_PUBLISH=30080/tcp")
+    again = json.loads(podman(podman_host, "inspect", "pd-node").stdout)[0]
+    assert again["Id"] != first  # a new container, not the old one started again
+    assert "30080/tcp" in again["NetworkSettings"]["Ports"]
 
 
 def test_up_down_and_down_v_with_podman(lab, podman_host):

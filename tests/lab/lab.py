@@ -7,17 +7,19 @@ never poisons the next.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, hostns, image, netns, processes, sshd, state, users, venv
-from .commands import LabError, ensure_system_path, log, wait_until
+from . import engine, hostns, image, login, netns, processes, sshd, state, users, venv
+from .commands import LabError, ensure_system_path, log, run, wait_until
 from .host import LabHost
 from .layout import DEFAULT_HOSTS, STATE_DIR, LabLayout, make_layout
 from .teardown import LAB_FILE, down_all
@@ -83,6 +85,16 @@ class Lab:
         daemons = state.daemons()
         processes.stop([d for d in daemons if d.role == "sshd" and d.host == host.name], grace=3)
         state.save(self.to_json(), [d for d in daemons if not (d.role == "sshd" and d.host == host.name)])
+
+    @contextlib.contextmanager
+    def hostname(self, host: LabHost, name: str) -> Iterator[None]:
+        """The host is called `name` (e.g. an FQDN, as many sites name their hosts) until the block ends."""
+        holder = next(d for d in state.daemons() if d.role == "host" and d.host == host.name)
+        run(["nsenter", f"--target={holder.pid}", "--uts", "hostname", name])
+        try:
+            yield
+        finally:
+            run(["nsenter", f"--target={holder.pid}", "--uts", "hostname", host.name])
 
     def start_sshd(self, host: LabHost) -> None:
         """Start the host's sshd again (after stop_sshd) and wait until it accepts connections."""
@@ -165,6 +177,7 @@ class _LabBuilder:
         for host in self.layout.hosts:
             self.users[host.name] = users.create(host)
             sshd.prepare_host(host, self.users[host.name])
+            login.prepare(self.users[host.name])
         sshd.write_known_hosts(list(self.layout.hosts))
         for user in self.users.values():
             sshd.install_peer_access(user, list(self.layout.hosts))

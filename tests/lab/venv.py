@@ -18,6 +18,7 @@ from .layout import VENV_DIR
 SYSTEM_PYTHON = "/usr/bin/python3"
 NO_INSTALL_ENV = "U7S_LAB_NO_INSTALL"
 _MARKER = ".u7s-lab-deps"
+PODMAN_COMPOSE = "1.0.6"
 
 
 def install(repo: Path, venv: Path = VENV_DIR) -> Path | None:
@@ -38,9 +39,13 @@ def install(repo: Path, venv: Path = VENV_DIR) -> Path | None:
         deps_key = hashlib.sha256(pyproject.read_bytes()).hexdigest()
         marker = venv / _MARKER
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        # podman-compose: the compose tool u7s uses with Podman (the lab's first host runs Podman too).
-        if not (venv / "bin" / "podman-compose").exists():
-            run([*pip, "podman-compose"], timeout=600)
+        # podman-compose: the compose tool u7s uses with Podman (the lab's first host runs Podman too), at the
+        # oldest version u7s accepts (Ubuntu 24.04's), as preflight tells a Debian 12 user to install it beside
+        # Debian's 1.0.3 (which setup-machine.sh installs, as init-host.root.sh does).
+        installed = run([str(python), "-c", "import importlib.metadata as m; print(m.version('podman-compose'))"],
+                        check=False).stdout.strip()
+        if installed != PODMAN_COMPOSE:
+            run([*pip, f"podman-compose=={PODMAN_COMPOSE}"], timeout=600)
         if marker.exists() and marker.read_text() == deps_key:
             run([*pip, "--force-reinstall", "--no-deps", str(repo)], timeout=600)
             log(f"reinstalled u7s from {repo} into {venv}")
