@@ -52,7 +52,7 @@ def test_each_host_has_its_own_name_address_user_and_tools_over_ssh(lab):
         user_cgroup = f"/sys/fs/cgroup/user.slice/user-{host.uid}.slice/user@{host.uid}.service"
         host.ssh(["test", "-f", f"{user_cgroup}/cgroup.controllers"])
         # As on Debian: the rootless scripts are installed off PATH.
-        assert host.ssh(["sh", "-c", "command -v dockerd-rootless.sh"], check=False).returncode == 1
+        assert host.ssh(["sh", "-c", "command -v dockerd-rootless.sh"], check=False).returncode != 0
         assert host.ssh(["test", "-x", "/usr/share/docker.io/contrib/dockerd-rootless.sh"]).returncode == 0
 
 

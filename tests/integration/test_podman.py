@@ -48,21 +48,18 @@ def test_preflight_sees_rootless_podman_with_slirp4netns(lab, podman_host):
 def test_debians_podman_compose_1_0_3_is_refused_before_anything_runs(lab, podman_host):
     """Debian 12's podman-compose ignores the node's subnet and address and restarts an old node: refused, with the fix.
 
-    (Before: `up` went on and Podman refused `--sysctl net.ipv4.ip_forward`, the value lost on the way.)
+    (Before: `up` went on and Podman refused `--sysctl net.ipv4.ip_forward`, the value lost on the way.) The
+    lab's venv holds podman-compose 1.0.6 (first on the login's PATH); COMPOSE names Debian's, as on a host
+    where u7s was installed without it.
     """
-    from tests.lab.layout import VENV_DIR
-
-    stock = ["env", "PATH=/usr/local/bin:/usr/bin:/bin"]  # without u7s's venv: /usr/bin/podman-compose
-    sets = [arg for item in ("NODE_IMAGE=localhost/u7s-lab-node:latest", "U7S_PROJECT=pd", *PORTS)
-            for arg in ("--set", item)]
-    program = f"{VENV_DIR}/bin/u7s"
-    checks = {c["name"]: c for c in json.loads(podman_host.ssh(
-        [*stock, program, "check-preflight", "--json", "--quick", *sets], env=env_of(podman_host), check=False).stdout)}
+    debian = ["--set", "COMPOSE=/usr/bin/podman-compose"]
+    checks = {c["name"]: c for c in json.loads(u7s(lab, podman_host, "check-preflight", "--json", "--quick", *debian,
+                                                   check=False).stdout)}
     compose = checks["compose"]
     assert compose["status"] == "error", compose
-    assert compose["detail"].startswith("podman-compose 1.0.3 (`podman-compose`) ignores"), compose
+    assert compose["detail"].startswith("podman-compose 1.0.3 (`/usr/bin/podman-compose`) ignores"), compose
     assert "podman-compose 1.0.6 or later" in compose["fix"]
-    r = podman_host.ssh([*stock, program, "up", *sets], env=env_of(podman_host), check=False)
+    r = u7s(lab, podman_host, "up", *debian, check=False)
     assert r.returncode == 1 and "preflight compose: podman-compose 1.0.3" in r.stderr, r.stderr
     assert podman(podman_host, "ps", "-aq", "--filter", "name=pd-node").stdout.strip() == ""
 

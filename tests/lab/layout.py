@@ -30,7 +30,7 @@ VENV_DIR = Path("/opt/u7s-lab/venv")
 COMPOSE_PLUGIN = Path("/usr/local/lib/docker/cli-plugins/docker-compose")
 NODE_IMAGE = "u7s-lab-node"
 
-# What a lab user's SSH sessions see (written to ~/.ssh/environment).
+# The PATH of the engines the lab starts as the users (as a user unit of dockerd-rootless-setuptool.sh sets it).
 USER_PATH = ":".join(
     [str(VENV_DIR / "bin"), "/usr/share/docker.io/contrib", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
 )
