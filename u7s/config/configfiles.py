@@ -74,6 +74,12 @@ def _where(path: str, lines: dict, *keys: str) -> str:
     return f"{path} line {line}" if line else path
 
 
+def _at(path: str, lines: dict, *keys: str) -> str:
+    """Where a problem is, as the YAML loader says it: `FILE: line N`."""
+    line = lines.get(tuple(keys))
+    return f"{path}: line {line}" if line else path
+
+
 def _check(data: Any, lines: dict, path: str, defaults: dict) -> None:
     from u7s.config.settings import SPECS
 
@@ -83,17 +89,17 @@ def _check(data: Any, lines: dict, path: str, defaults: dict) -> None:
     problems = []
     for key, value in data.items():
         if not isinstance(key, str):
-            problems.append(f"{_where(path, lines, str(key))}: {shown(key)}: a section name must be text")
+            problems.append(f"{_at(path, lines, str(key))}: {shown(key)}: a section name must be text")
             continue
         mapping = key == "u7s" or isinstance(defaults.get(key), dict)
         if mapping and value is not None and not isinstance(value, dict):
-            problems.append(f"{_where(path, lines, key)}: {key}: expected a mapping, got "
+            problems.append(f"{_at(path, lines, key)}: {key}: expected a mapping, got "
                             f"{type(value).__name__} {shown(value)}")
     section = data.get("u7s")
     if isinstance(section, dict):
         for key in section:
             if key not in SPECS and key not in OPTIONS:
-                problems.append(f"{_where(path, lines, 'u7s', str(key))}: u7s.{shown(key, quote=False)}: "
+                problems.append(f"{_at(path, lines, 'u7s', str(key))}: u7s.{shown(key, quote=False)}: "
                                 f"unknown setting; known: {', '.join(SPECS)}")
     if problems:
         raise YamlError("\n".join(problems))

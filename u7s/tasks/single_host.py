@@ -163,8 +163,14 @@ def _passthrough(host, argv, tty=False) -> int:
     return code
 
 
+def _takes_pty(body):
+    body.u7s_pty = True  # coreflags: `u7s --pty shell` is `shell --pty`
+    return body
+
+
 @task(iterable=ITER, help={**S, "pty": "give bash a terminal even when stdin is none (as invoke's --pty)"})
 @clean_errors
+@_takes_pty
 def shell(c, set_=None, pty=False):
     """Open bash in the node (reads commands from stdin when it is not a terminal)."""
     from u7s.build import engine
@@ -172,9 +178,6 @@ def shell(c, set_=None, pty=False):
     host, s, _ = local(c, set_)
     tty = pty or sys.stdin.isatty()
     return _passthrough(host, engine.node_exec(s, ["bash"], tty=tty), tty)
-
-
-shell.body.u7s_pty = True  # coreflags: `u7s --pty shell` is `shell --pty`
 
 
 @task(iterable=ITER, help={**S, "follow": "keep following (default); --no-follow prints and exits",
