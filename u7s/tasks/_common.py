@@ -87,7 +87,10 @@ def clean_errors(body):
                     raise
                 raise Interrupted() from None
             finally:
-                release_all()  # the run's locks end with its task
+                # The run's locks end with its task; tasks running in threads (fab -H, u7s/fab.py) share
+                # the process's locks, which the thread that started them releases when all are done.
+                if threading.current_thread() is threading.main_thread():
+                    release_all()
 
     return wrapper
 

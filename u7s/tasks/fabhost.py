@@ -18,6 +18,7 @@ FAB_WORDS = (
     ("--accept-unknown-host-keys", "`u7s: {accept_unknown_host_keys: true}` in fabric.yaml"),
     ("check ssh.user and ssh.identity_file", "check the user (-H USER@HOST) and the key (-i FILE)"),
     ("check ssh.port", "check the port (-H HOST:PORT)"),
+    ("is ssh.port right?", "is the port right (-H HOST:PORT)?"),
     ("check the address or ssh.alias", "check the host name"),
 )
 
@@ -69,5 +70,10 @@ def remote_host(conn):
             why = connect_failure(exc, conn.host, _Ssh(conn.user, conn.port, timeout))
             for inventory_words, fab_words in FAB_WORDS:
                 why = why.replace(inventory_words, fab_words)
-            raise U7sError(f"{conn.host}: {why}") from None
-    return RemoteHost(conn, conn.host)
+            raise U7sError(f"{label(conn)}: {why}") from None
+    return RemoteHost(conn, label(conn))
+
+
+def label(conn) -> str:
+    """How messages name a -H host: `h1`, or `h1:2222` off the standard port."""
+    return conn.host if conn.port == 22 else f"{conn.host}:{conn.port}"
