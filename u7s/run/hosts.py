@@ -11,8 +11,10 @@ import abc
 import io
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
@@ -186,7 +188,23 @@ class LocalHost(ContextHost):
         """Run argv attached to this terminal (shell, logs); no shell is involved."""
         if self.echo:
             self.show(argv)
-        return subprocess.call([str(a) for a in argv])
+        # Ctrl-C or SIGTERM ends the command too, whenever it comes: held back until the command
+        # is started and its process known, so no started command is left running on its own.
+        signals = {signal.SIGINT, signal.SIGTERM}
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        try:
+            proc = subprocess.Popen([str(a) for a in argv])
+        finally:
+            if main:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+        try:
+            return proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
 
 
 def echoing(context) -> bool:
