@@ -253,8 +253,13 @@ def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
 @clean_errors
 def load_image(c, set_=None, image=None, archive=None):
     """Load images (from the engine, or an archive) into the node's containerd, for imagePullPolicy: IfNotPresent."""
+    from u7s.errors import Refused
     from u7s.steps import images
+    from u7s.tasks.fabhost import is_connection
 
+    if is_connection(c):  # its archive is made and read on the controller
+        raise Refused("load-image under fab -H: use cluster.load-image with an inventory of those hosts "
+                      "(it streams the controller's images to every host)")
     node = this_host(c, set_).node
     with images.Source(node.host, node.s, image, archive) as (path, found):
         node.report.done(images.load(node, path, found, node.report.info))
