@@ -1,7 +1,7 @@
 """The wheel as pip installs it: LICENSE and the metadata in it, compose/ and init-host/ found from the installed package.
 
 Builds the wheel from this checkout (pip fetches hatchling from PyPI, as `pip install .`
-does) and installs it into a fresh venv beside this interpreter's packages.
+does) and installs it on its own into a folder, run from elsewhere than the checkout.
 """
 
 import email
@@ -39,23 +39,25 @@ def test_the_wheel_carries_license_scripts_templates_and_metadata(wheel):
 
 
 def test_an_installed_u7s_finds_its_init_host_scripts_and_templates(wheel, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    # Installed alone into a folder first on PYTHONPATH: its dependencies are this interpreter's.
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--no-index", "--target", str(target), str(wheel)], check=True, timeout=300)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {"HOME": str(elsewhere), "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([str(venv / "bin" / "u7s"), "init-host", "--print-dir"], cwd=elsewhere, env=env,
-                       capture_output=True, text=True, timeout=60)
+    env = {"HOME": str(elsewhere), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(target)}
+
+    def u7s(*args):
+        return subprocess.run([sys.executable, "-m", "u7s", *args], cwd=elsewhere, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    r = u7s("init-host", "--print-dir")
     assert r.returncode == 0, r.stderr
     folder = r.stdout.strip()
-    assert folder.startswith(str(venv)) and folder.endswith("/u7s/_files/init-host")
+    assert folder == str(target / "u7s" / "_files" / "init-host")
     help_text = subprocess.run(["bash", f"{folder}/init-host.root.sh", "--help"], capture_output=True, text=True,
                                timeout=60)
     assert help_text.returncode == 0 and "Usage: init-host.root.sh" in help_text.stdout
-    rendered = subprocess.run([str(venv / "bin" / "u7s"), "render", "--set", "CONTAINER_ENGINE=docker", "--set",
-                               "HOSTNAME=h1", "--set", "HOST_IP=192.0.2.10"], cwd=elsewhere, env=env,
-                              capture_output=True, text=True, timeout=60)
+    rendered = u7s("render", "--set", "CONTAINER_ENGINE=docker", "--set", "HOSTNAME=h1", "--set", "HOST_IP=192.0.2.10")
     assert rendered.returncode == 0, rendered.stderr
     assert 'HOST_IP: "192.0.2.10"' in rendered.stdout
