@@ -33,18 +33,14 @@ def resolve(
     flags: Mapping[str, Any] | None = None,
     config_sources: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge the layers (defaults < config < environment < flags), derive the rest, validate.
-
-    `config_sources` names where a config value came from (`~/.u7s.yaml line 3`), for messages.
-    """
+    """Merge the layers (defaults < config < environment < flags), derive, validate; config_sources: FILE line N."""
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in (config or {}).items():
         where = (config_sources or {}).get(key)
         if key not in SPECS:
-            raise SettingsError(
-                f"{where + ': ' if where else 'config '}u7s.{key}: unknown setting; known: {', '.join(SPECS)}"
-            )
+            raise SettingsError(f"{where + ': ' if where else 'config '}u7s.{key}: unknown setting; "
+                                f"known: {', '.join(SPECS)}")
         raw[key], sources[key] = value, where or "config"
     for key, value in (env or {}).items():
         if key in SPECS:
