@@ -50,7 +50,9 @@ part "$@" tests/unit
 # venv of its own, when the machine has one (PYTHON39, python3.9 on PATH, or pyenv's).
 python39=${PYTHON39:-$(command -v python3.9 || true)}
 if [ -z "$python39" ]; then
-	python39=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 2>/dev/null | tail -n 1 || true)
+	for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
+		if [ -x "$candidate" ]; then python39=$candidate; fi  # the last, the newest 3.9
+	done
 fi
 if [ -n "$python39" ]; then
 	venv39=/opt/u7s-test-venv-3.9
