@@ -196,10 +196,13 @@ class LocalHost(ContextHost):
             signal.pthread_sigmask(signal.SIG_BLOCK, signals)
         try:
             proc = subprocess.Popen([str(a) for a in argv])
-        finally:
+        except BaseException:
             if main:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+            raise
         try:
+            if main:  # a signal held back arrives here, where the command can be ended with it
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
             return proc.wait()
         except BaseException:
             proc.kill()
