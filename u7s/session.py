@@ -107,6 +107,7 @@ def connect_all(members: list[Member], context, accept_unknown: bool) -> StepRes
         from u7s.run.remote import RemoteHost, connect
 
         member.host = RemoteHost(connect(member.spec, None, accept_unknown, gateways), member.name)
+        member.host.echo = LocalHost(context).echo  # --echo reaches the hosts' commands too
         return ""
 
     return run_parallel(members, open_one)

@@ -411,7 +411,7 @@ def test_kubeconfig_is_merged_real_kubectl_reaches_the_cluster_over_tls_and_it_s
     merged = yaml.safe_load((kube / "config").read_text())
     assert (kube / "config").stat().st_mode & 0o777 == 0o600
     assert [c["name"] for c in merged["contexts"]] == ["mine", "lab"]
-    assert merged["current-context"] == "mine"
+    assert merged["current-context"] == "lab"  # switched to, as kind and k3d do (--no-switch-context keeps it)
     servers = {c["name"]: c["cluster"]["server"] for c in merged["clusters"]}
     assert servers == {"mine": "https://192.0.2.9:6443", "lab": f"https://{lab.hosts[0].address}:6443"}
 

@@ -182,7 +182,7 @@ esac
 
 @pytest.mark.root
 def test_rootless_podman_6_writes_usernetes_pasta_settings_instead_of_slirp4netns(nobody_home):
-    import tomllib
+    from u7s.facts.podmannet import tomllib  # the standard library's, or tomli before Python 3.11
 
     from u7s.facts import podmannet
 

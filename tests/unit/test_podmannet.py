@@ -54,7 +54,7 @@ def test_slirp4netns_and_podman_4_pass():
 
 
 def test_the_written_drop_in_is_what_the_verdict_accepts():
-    import tomllib
+    from u7s.facts.podmannet import tomllib  # the standard library's, or tomli before Python 3.11
 
     assert podmannet.pasta_problems(tomllib.loads(podmannet.PASTA_CONF)["network"]) == []
 

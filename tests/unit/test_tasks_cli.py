@@ -139,7 +139,8 @@ def test_an_unknown_key_in_a_config_file_is_named(home):
     (home / "u7s.yaml").write_text("u7s: {PORT_ECTD: 1}\n")
     r = u7s("settings", "--json", home=home, **GIVEN)
     assert r.returncode == 1
-    assert r.stderr.startswith("u7s: config u7s.PORT_ECTD: unknown setting")
+    assert r.stderr.startswith(f"u7s: {home / 'u7s.yaml'}: line 1: u7s.PORT_ECTD: unknown setting")
+    assert len(r.stderr.splitlines()) == 1
 
 
 def test_multi_node_task_records_and_reports(home):

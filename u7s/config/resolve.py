@@ -35,16 +35,17 @@ def resolve(
     config: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
+    config_sources: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge the layers (defaults < config < environment < flags), derive the rest, validate."""
+    """Merge the layers (defaults < config < environment < flags), derive, validate; config_sources: FILE line N."""
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in (config or {}).items():
+        where = (config_sources or {}).get(key)
         if key not in SPECS:
-            raise SettingsError(
-                f"config u7s.{key}: unknown setting; known: {', '.join(SPECS)}"
-            )
-        raw[key], sources[key] = value, "config"
+            raise SettingsError(f"{where + ': ' if where else 'config '}u7s.{key}: unknown setting; "
+                                f"known: {', '.join(SPECS)}")
+        raw[key], sources[key] = value, where or "config"
     for key, value in (env or {}).items():
         if key in SPECS:
             raw[key], sources[key] = value, "environment"

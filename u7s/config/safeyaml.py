@@ -33,23 +33,20 @@ class YamlError(U7sError):
 
 def load_text(text: str, path: str):
     """Parse one YAML document of `path` (used in messages); raise YamlError on anything refused."""
-    import yaml
-
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise YamlError(f"{path}: larger than {MAX_BYTES // 1024} KiB; an inventory or config is much smaller")
-    loader = _loader_class()(text)
-    try:
-        return loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise YamlError(_describe(exc, path)) from None
-    except RecursionError:
-        raise YamlError(f"{path}: nested too deeply (at most {MAX_DEPTH} levels)") from None
-    finally:
-        loader.dispose()
+    return _load(text, path)[0]
 
 
 def load_file(path: str):
     """Read and parse `path`, reading at most MAX_BYTES + 1 bytes of it."""
+    return _load(_read(path), path)[0]
+
+
+def load_file_with_lines(path: str):
+    """`load_file`, and the line (1-based) of each mapping key, by its path of keys: {("u7s", "PORT_ETCD"): 3}."""
+    return _load(_read(path), path)
+
+
+def _read(path: str) -> str:
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
@@ -58,10 +55,43 @@ def load_file(path: str):
     if len(raw) > MAX_BYTES:
         raise YamlError(f"{path}: larger than {MAX_BYTES // 1024} KiB; an inventory or config is much smaller")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    return load_text(text, path)
+
+
+def _load(text: str, path: str):
+    import yaml
+
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise YamlError(f"{path}: larger than {MAX_BYTES // 1024} KiB; an inventory or config is much smaller")
+    loader = _loader_class()(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict = {}
+        _key_lines(node, (), lines)
+        return loader.construct_document(node), lines
+    except yaml.YAMLError as exc:
+        raise YamlError(_describe(exc, path)) from None
+    except RecursionError:
+        raise YamlError(f"{path}: nested too deeply (at most {MAX_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
+
+
+def _key_lines(node, where: tuple, lines: dict, depth: int = 0) -> None:
+    """Record the line of every plain mapping key of the top two levels (what messages about config name)."""
+    from yaml.nodes import MappingNode, ScalarNode
+
+    if not isinstance(node, MappingNode) or depth > 1:
+        return
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ScalarNode):
+            key = (*where, key_node.value)
+            lines.setdefault(key, key_node.start_mark.line + 1)
+            _key_lines(value_node, key, lines, depth + 1)
 
 
 def _describe(exc, path: str) -> str:

@@ -15,7 +15,10 @@ containers.conf files (one command prints them all) and merged here.
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib  # novermin (the fallback below is for 3.9 and 3.10)
+except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, as the tomli package (a dependency there)
+    import tomli as tomllib
 
 # Upstream Usernetes' values, exactly as its init-host writes them.
 PASTA_OPTIONS = ("-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2")

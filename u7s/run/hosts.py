@@ -11,8 +11,10 @@ import abc
 import io
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
@@ -35,6 +37,7 @@ class Host(abc.ABC):
     """A machine u7s acts on. Subclasses provide `_run` and the file operations."""
 
     name = "local"
+    echo = False  # invoke's --echo: show each command, prefixed by this host's name, on stderr
 
     def run(
         self,
@@ -46,6 +49,8 @@ class Host(abc.ABC):
     ) -> Result:
         """Run argv with captured output; raise CommandFailed on a non-zero exit if `check`."""
         argv = [str(a) for a in argv]
+        if self.echo:
+            self.show(argv)
         result = self._run(shlex.join(argv), stdin=stdin, timeout=timeout)
         if check and not result.ok:
             raise CommandFailed(self.name, argv, result.exited, result.stderr)
@@ -54,6 +59,13 @@ class Host(abc.ABC):
     def run_many(self, argvs: Sequence[Sequence[str]]) -> list[Result]:
         """Run read-only commands (each as with check=False); hosts that can do it in one round trip."""
         return [self.run(argv, check=False) for argv in argvs]
+
+    def show(self, argv: Sequence[str]) -> None:
+        """Print a command as it is about to run (--echo): stderr, since stdout is the task's result."""
+        import sys
+
+        sys.stderr.write(f"{self.name}$ {shlex.join(str(a) for a in argv)}\n")
+        sys.stderr.flush()
 
     @abc.abstractmethod
     def run_streaming(self, argv: Sequence[str], source: BinaryIO,
@@ -91,6 +103,7 @@ class ContextHost(Host):
     def __init__(self, context, name: str = "local"):
         self.context = context
         self.name = name
+        self.echo = echoing(context)
 
     def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
         # dry=False: probes decide things and must run even under `--dry`.
@@ -102,6 +115,7 @@ class ContextHost(Host):
             in_stream=io.StringIO(stdin) if stdin is not None else False,
             timeout=timeout,
             dry=False,
+            echo=False,  # --echo is shown by Host.run, on stderr and with the host's name
         )
         return Result(r.exited, r.stdout, r.stderr)
 
@@ -111,7 +125,15 @@ class ContextHost(Host):
             return super().run_many(argvs)
         from u7s.run import batch
 
-        return batch.run_together(self, argvs)
+        if not self.echo:
+            return batch.run_together(self, argvs)
+        for argv in argvs:  # shown one by one, not as the batch script that carries them
+            self.show(argv)
+        self.echo = False
+        try:
+            return batch.run_together(self, argvs)
+        finally:
+            self.echo = True
 
 
 class LocalHost(ContextHost):
@@ -162,9 +184,38 @@ class LocalHost(ContextHost):
         return pump(source, proc.stdin.write, proc.stdin.close, proc.stdout.read, proc.stderr.read,
                     proc.wait, sent)
 
-    def passthrough(self, argv: Sequence[str]) -> int:
+    def passthrough(self, argv: Sequence[str], tty: bool = False) -> int:
         """Run argv attached to this terminal (shell, logs); no shell is involved."""
-        return subprocess.call([str(a) for a in argv])
+        if self.echo:
+            self.show(argv)
+        # Ctrl-C or SIGTERM ends the command too, whenever it comes: held back until the command
+        # is started and its process known, so no started command is left running on its own.
+        signals = {signal.SIGINT, signal.SIGTERM}
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        try:
+            proc = subprocess.Popen([str(a) for a in argv])
+        except BaseException:
+            if main:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+            raise
+        try:
+            if main:  # a signal held back arrives here, where the command can be ended with it
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+            return proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+
+
+def echoing(context) -> bool:
+    """Whether the task's configuration asks for each command to be shown (`--echo`, run.echo)."""
+    try:
+        return context is not None and bool(context.config.run.echo)
+    except AttributeError:
+        return False
 
 
 CHUNK = 1 << 20

@@ -210,6 +210,15 @@ class RemoteHost(ContextHost):
                 raise U7sError(f"{self.name}: lost the SSH connection: {exc}") from None
             raise
 
+    def passthrough(self, argv, tty: bool = False) -> int:
+        """Run argv on the host attached to this terminal (shell, logs under fab -H); its exit status."""
+        import shlex
+
+        if self.echo:
+            self.show(argv)
+        r = self.context.run(shlex.join(str(a) for a in argv), pty=tty, warn=True, hide=False, echo=False, dry=False)
+        return r.exited
+
     def run_streaming(self, argv, source, sent=None) -> Result:
         """The command on its own SSH channel; the source goes in with sendall, chunk by chunk."""
         import shlex

@@ -8,7 +8,9 @@ is shown, prefixed by host: nothing is skipped silently.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import posixpath
 import sys
 
 from u7s.errors import U7sError
@@ -23,13 +25,24 @@ SHARED = "common.sh"  # sourced by both scripts from beside them
 DETECT = "detect-engine.sh"  # run by common.sh, and by u7s itself (u7s/facts/host.py)
 
 
-def _upload(m: Member) -> dict[str, str]:
-    paths = {}
-    for name in (SHARED, DETECT, ROOT_SCRIPT, ROOTLESS_SCRIPT):
-        remote = m.settings.path("init-host", name)
-        m.host.write_file(remote, (init_host_dir() / name).read_bytes(), 0o755)
-        paths[name] = remote
-    return paths
+@contextlib.contextmanager
+def _uploaded(m: Member, dry_run: bool):
+    """The scripts on the host: in its working directory; for a dry run, in a private temporary folder.
+
+    A dry run changes nothing on the host: the scripts' own --dry-run needs them there, so
+    they go to `mktemp -d` (mode 0700) and that folder is removed when they have run.
+    """
+    folder = m.host.run(["mktemp", "-d", "-t", "u7s-init-host.XXXXXXXX"]).stdout.strip() if dry_run \
+        else m.settings.path("init-host")
+    try:
+        paths = {}
+        for name in (SHARED, DETECT, ROOT_SCRIPT, ROOTLESS_SCRIPT):
+            paths[name] = posixpath.join(folder, name)
+            m.host.write_file(paths[name], (init_host_dir() / name).read_bytes(), 0o755)
+        yield paths
+    finally:
+        if dry_run:
+            m.host.run(["rm", "-rf", "--", folder], check=False)
 
 
 def _identity(m: Member) -> tuple[str, bool]:
@@ -95,28 +108,33 @@ def run_all(context, run) -> None:
             _check_password([m for m in members if m.name in asking], password)
 
     def init_one(m: Member) -> str:
-        user, is_root = _identity(m)
-        paths = _upload(m)
-        flags = ["--engine", m.settings.engine_type] + (["--dry-run"] if run.dry_run else [])
-        root_argv = ["bash", paths[ROOT_SCRIPT], "--user", user, *flags]
-        if not is_root:
-            root_argv = ["sudo", "-S", "-p", "", *root_argv]
-        stdin = f"{password}\n" if password and not is_root else None
-        r = m.host.run(root_argv, check=False, stdin=stdin)
-        root_counts = _show(m, r.stdout)
-        if not r.ok:
-            raise U7sError(f"{ROOT_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
-        if is_root:
-            m.report.warn(f"skipped: {ROOTLESS_SCRIPT} (the SSH user is root; connect as the user who runs u7s)")
-            return f"root part: {root_counts[0]} changed, {root_counts[1]} ok, {root_counts[2]} skipped"
-        r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *flags], check=False)
-        counts = _show(m, r.stdout)
-        if not r.ok:
-            raise U7sError(f"{ROOTLESS_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
-        total = [a + b for a, b in zip(root_counts, counts)]
-        return f"init-host: {total[0]} changed, {total[1]} ok, {total[2]} skipped"
+        with _uploaded(m, run.dry_run) as paths:
+            return _run_scripts(m, paths, run.dry_run, password)
 
     result = run_parallel(members, init_one)
     if result.failed:
         run.failures["init-host"] = result.failed
     raise_failures(run)
+
+
+def _run_scripts(m: Member, paths: dict, dry_run: bool, password: str | None) -> str:
+    """The root part (through sudo unless the SSH user is root), then the rootless part; counts of their lines."""
+    user, is_root = _identity(m)
+    flags = ["--engine", m.settings.engine_type] + (["--dry-run"] if dry_run else [])
+    root_argv = ["bash", paths[ROOT_SCRIPT], "--user", user, *flags]
+    if not is_root and not dry_run:  # the root script's dry run needs no root
+        root_argv = ["sudo", "-S", "-p", "", *root_argv]
+    stdin = f"{password}\n" if password and not is_root and not dry_run else None
+    r = m.host.run(root_argv, check=False, stdin=stdin)
+    root_counts = _show(m, r.stdout)
+    if not r.ok:
+        raise U7sError(f"{ROOT_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
+    if is_root:
+        m.report.warn(f"skipped: {ROOTLESS_SCRIPT} (the SSH user is root; connect as the user who runs u7s)")
+        return f"root part: {root_counts[0]} changed, {root_counts[1]} ok, {root_counts[2]} skipped"
+    r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *flags], check=False)
+    counts = _show(m, r.stdout)
+    if not r.ok:
+        raise U7sError(f"{ROOTLESS_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
+    total = [a + b for a, b in zip(root_counts, counts)]
+    return f"init-host: {total[0]} changed, {total[1]} ok, {total[2]} skipped"

@@ -107,11 +107,14 @@ def wait_ready(node: Node, expected: list[str] | None = None) -> str:
     return f"every node is Ready ({names})" if looks == 1 and not any(changed) else f"every node became Ready ({names})"
 
 
-def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1") -> str:
-    """Write the admin kubeconfig (0600) on the node's host; returns its path."""
+def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1", name: str | None = None) -> str:
+    """Write the admin kubeconfig (0600) on the node's host, named after the cluster; returns its path."""
+    from u7s.build import kubeconfigs
+
     _require_initialized(node)
     path = path or node.s.path(workdir.KUBECONFIG)
-    node.host.write_file(path, kube.admin_kubeconfig(node, server_host), 0o600)
+    name = name or kubeconfigs.single_host_name(node.s.project, node.s.hostname)
+    node.host.write_file(path, kubeconfigs.renamed(kube.admin_kubeconfig(node, server_host), name), 0o600)
     return path
 
 

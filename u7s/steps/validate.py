@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-
 from u7s.build import engine
 from u7s.config.settings import Settings
 from u7s.errors import U7sError
@@ -16,11 +14,14 @@ def compose_file(host: Host, s: Settings, text: str, report: Reporter) -> None:
     if not host.run(engine.compose_cmd(s, "version"), check=False).ok:
         report.warn(f"`{' '.join(s.compose)}` is not installed: compose file not validated")
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    # A private folder on the host the compose tool runs on (under fab -H, not the controller).
+    tmp = host.run(["mktemp", "-d", "-t", "u7s-render.XXXXXXXX"]).stdout.strip()
+    try:
         path = f"{tmp}/{engine.COMPOSE_FILE}"
-        with open(path, "w") as handle:
-            handle.write(text)
+        host.write_file(path, text, 0o600)
         r = host.run(engine.compose_cmd(s, "-f", path, "-p", s.project, "config", "--quiet"), check=False)
+    finally:
+        host.run(["rm", "-rf", "--", tmp], check=False)
     if not r.ok:
         raise U7sError(f"{' '.join(s.compose)} rejects the rendered file: {r.stderr.strip()}")
     report.done(f"valid for {' '.join(s.compose)}")

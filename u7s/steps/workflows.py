@@ -130,8 +130,8 @@ FLANNEL = Step("install-flannel", lambda run, m: lifecycle.install_flannel(m.nod
     f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],
     hosts="control-plane")
 
-KUBECONFIG = Step("kubeconfig", lambda run, m, path=None: lifecycle.kubeconfig(m.node, path),
-                  lambda m, path=None: [
+KUBECONFIG = Step("kubeconfig", lambda run, m, path=None, name=None: lifecycle.kubeconfig(m.node, path, name=name),
+                  lambda m, path=None, name=None: [
     f"write the admin kubeconfig (0600) to {path or m.settings.path(workdir.KUBECONFIG)}"])
 
 JOIN_COMMAND = Step("join-command", lambda run, m, path=None, ttl=None: lifecycle.join_command(m.node, path, ttl),

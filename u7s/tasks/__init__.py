@@ -1,17 +1,31 @@
-"""The u7s task collection. Import `ns` to reuse it in another invoke project:
+"""The u7s task collection, and its tasks as Python functions for other invoke projects.
 
-    from invoke import Collection
+Add it to your collection, and call its tasks from your own:
+
+    from invoke import Collection, task
     import u7s.tasks
-    ns = Collection()
+
+    @task
+    def deploy(c):
+        kubeconfig = u7s.tasks.create(c)          # the path of the admin kubeconfig
+        u7s.tasks.kubeconfig(c, merge=True)       # merged into ~/.kube/config, current context
+
+    ns = Collection(deploy)
     ns.add_collection(Collection.from_module(u7s.tasks), name="u7s")
+
+Each task returns what it prints (a path, the settings, status rows); errors are
+raised as u7s.errors types (all of them U7sError, an invoke Exit: uncaught, `inv`
+prints them as one line and exits 1). `set_` takes ["KEY=VALUE", ...] or a dict.
 """
 
 from invoke import Collection
 
 from u7s.tasks import cluster, single_host
+from u7s.tasks.single_host import (  # noqa: F401  (the single-host tasks, for Python callers)
+    check_preflight, create, delete, down, down_v, export_logs, init_host, install_flannel, join_command,
+    kubeadm_init, kubeadm_join, kubeadm_reset, kubeconfig, kubectl, load_image, logs, multi_node, render, settings,
+    smoke_test, sync_external_ip, up, upgrade,
+)
 
 ns = Collection.from_module(single_host)
 ns.add_collection(Collection.from_module(cluster), name="cluster")
-# Settings live under the `u7s` key; u7s merges its own defaults beneath
-# whatever a config file or a parent collection puts there.
-ns.configure({"u7s": {}})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from invoke import Exit, task
+from invoke import Exit
 
-from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, config_of, confirm, make_task, named_steps, option, out
+from u7s.tasks._common import (
+    DRY_RUN, SET_HELP, clean_errors, config_of, confirm, flags_of, make_task, named_steps, option, out, read_only, task,
+)
 
 COMMON = {
     "inventory": "the inventory file (default: u7s.inventory in the config, else hosts.yaml)",
@@ -18,11 +20,10 @@ ITER = ["set_"]
 
 def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=False):
     """The task's options and settings, handed to u7s.session.open_run."""
-    from u7s.config.settings import parse_assignments
     from u7s.errors import SettingsError
     from u7s.session import open_run
 
-    flags = parse_assignments(set_ or [])
+    flags = flags_of(set_)
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
     if not isinstance(accept, bool):
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
@@ -45,7 +46,7 @@ def _steps(c, steps, inventory, set_, accept, dry_run):
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print results as JSON"})
-@clean_errors
+@read_only
 def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
     """Check every host in parallel (one table, or --json), plus cross-host uniqueness."""
     from u7s.steps import preflight
@@ -59,7 +60,10 @@ def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False
         tables.show(tables.preflight_by_host(rows, f"preflight: {run.inventory.path}"))
     errors = [h for h, r in rows if r.status == preflight.ERROR]
     if errors:
-        raise Exit(f"u7s: preflight failed on {', '.join(sorted(set(errors)))}", code=1)
+        from u7s.errors import CheckFailed
+
+        raise CheckFailed(f"preflight failed on {', '.join(sorted(set(errors)))}", rows)
+    return rows
 
 
 @task(iterable=ITER, help=CHANGES)
@@ -94,47 +98,80 @@ down = _steps_task("down", "Stop the node container on every host (volumes kept)
 KUBECONFIG_HELP = {
     **COMMON,
     "output": "where to write it (default: kubeconfig beside the inventory)",
-    "merge": "also merge it into ~/.kube/config under this context name",
+    "merge": "also merge it into the first file of $KUBECONFIG (else ~/.kube/config) and make it the current "
+             "context; --merge NAME names it NAME (default: the inventory's cluster.name)",
+    "switch-context": "with --merge, make it the current context (default); --no-switch-context keeps yours",
 }
 
 
-@task(iterable=ITER, help=KUBECONFIG_HELP)
+def _kubeconfig_out(run, output, merge, switch_context, dry_run=False):
+    """Write the kubeconfig named after the cluster (or --merge NAME) and merge it; its path (None when dry)."""
+    from u7s.build.kubeconfigs import merge_target
+    from u7s.steps.kubeconfig import controller, kubeconfig_path, merge_into, write_kubeconfig
+
+    name = merge if isinstance(merge, str) and merge else run.inventory.name
+    path, target = kubeconfig_path(run, output), merge_target() if merge else None
+    if dry_run:
+        run.report.info(f"would write the kubeconfig to {path}" +
+                        (f" and merge it into {target} as {name}" if target else ""))
+        return None
+    write_kubeconfig(run, path, name)
+    if target:
+        merge_into(controller(), path, target, switch_context)
+        run.report.done(f"merged into {target} as context {name}" + (", now the current context"
+                                                                     if switch_context else ""))
+    return path
+
+
+def _check_merge_target(merge) -> None:
+    """A malformed kubeconfig to merge into is refused before anything runs (it is left as it is)."""
+    if merge:
+        from u7s.build.kubeconfigs import merge_target
+        from u7s.steps.kubeconfig import check_target, controller
+
+        check_target(controller(), merge_target())
+
+
+@task(iterable=ITER, optional=["merge"], help={**KUBECONFIG_HELP, "dry-run": CHANGES["dry-run"]})
 @clean_errors
-def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None, merge=None):
-    """Write the admin kubeconfig (0600; API at the control plane's HOST_IP) and print its path."""
-    from u7s.steps.kubeconfig import kubeconfig_path, write_kubeconfig
-
+def kubeconfig(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None, merge=None,
+               switch_context=True, dry_run=False):
+    """Write the admin kubeconfig (0600; API at the control plane's HOST_IP), named after the cluster; print its path."""
+    _check_merge_target(merge)
     run = _open(c, inventory, set_, accept_unknown_host_keys)
-    path = write_kubeconfig(run, kubeconfig_path(run, output), merge)
-    run.report.done(f"kubeconfig written (0600): export KUBECONFIG={path}")
-    out(path)
+    path = _kubeconfig_out(run, output, merge, switch_context, dry_run)
+    if path:
+        run.report.done(f"kubeconfig written (0600): export KUBECONFIG={path}")
+        out(path)
+    return path
 
 
-@task(iterable=ITER, help={**KUBECONFIG_HELP, **CHANGES,
-                           "skip-network-check": "do not check the data path between hosts before joining"})
+@task(iterable=ITER, optional=["merge"], help={**KUBECONFIG_HELP, **CHANGES,
+                                               "skip-network-check": "do not check the data path between hosts "
+                                                                     "before joining"})
 @clean_errors
 def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, output=None,
-           merge=None, skip_network_check=False):
+           merge=None, switch_context=True, skip_network_check=False):
     """Create the cluster: preflight, up, init, check-network, join, sync-external-ip, flannel, kubeconfig."""
     from u7s.steps import workflows
-    from u7s.steps.kubeconfig import kubeconfig_path, write_kubeconfig
 
+    _check_merge_target(merge)
     steps = [s for s in workflows.CREATE if not (skip_network_check and s is workflows.NETWORK)]
     run = _steps(c, steps, inventory, set_, accept_unknown_host_keys, dry_run)
+    path = _kubeconfig_out(run, output, merge, switch_context, dry_run)
     if dry_run:
-        run.report.info(f"would write the kubeconfig to {kubeconfig_path(run, output)}")
-        return
-    path = write_kubeconfig(run, kubeconfig_path(run, output), merge)
+        return None
     if workflows.nothing_done(run.outcomes):
         run.report.done(workflows.NOTHING_TO_DO)
     run.report.done(f"cluster ready: export KUBECONFIG={path}")
     out(path)
+    return path
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print results as JSON (every probe)",
                            "only": "check only these hosts (comma-separated names, e.g. a pair)",
                            "all": "list every probe, not only the failed ones"})
-@clean_errors
+@read_only
 def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None, all_=False):
     """Check the data path between every pair of hosts (TCP ports, VXLAN, MTU, rp_filter); needs nodes up."""
     from u7s.steps import netcheck
@@ -147,10 +184,11 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
     else:
         tables.show(tables.network(probes, every=all_))
     netcheck.raise_failures(run, probes)
+    return probes
 
 
 @task(iterable=ITER, help={**COMMON, "json": "print JSON"})
-@clean_errors
+@read_only
 def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
     """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready."""
     from u7s.steps.status import status_rows
@@ -164,6 +202,7 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     unreachable = [r["host"] for r in rows if r.get("error")]
     if unreachable:
         raise Exit(f"u7s: not reachable or not resolved: {', '.join(unreachable)}", code=1)
+    return rows
 
 
 def _confirmed_task(name: str, doc: str, step: str, question: str):
@@ -215,6 +254,7 @@ def export_logs(c, inventory=None, set_=None, accept_unknown_host_keys=False, ou
     logbundle.write_bundle(path, logbundle.collect_all(run.members, logbundle.known_secrets(c.config)))
     run.report.done(f"log bundle written (0600): {path}")
     out(path)
+    return path
 
 
 @task(iterable=ITER, help={**CHANGES, "name": "the inventory name of the worker to remove",
@@ -227,7 +267,9 @@ def remove_node(c, name=None, inventory=None, set_=None, accept_unknown_host_key
     from u7s.steps import nodes_remove
 
     if not name:
-        raise Exit("u7s: cluster.remove-node: give the host with --name NAME", code=1)
+        from u7s.errors import Refused
+
+        raise Refused("cluster.remove-node: give the host with --name NAME")
     run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
     nodes_remove.leaving_member(run, name)  # before asking: a wrong name is refused at once
     if not dry_run:

@@ -1,51 +1,65 @@
-"""Single-host tasks, named after the reference's make targets. Each is a thin adapter."""
+"""Single-host tasks, named after the reference's make targets. Each is a thin adapter.
+
+Called from Python (another invoke project's task), each returns what it exists to
+print: a path, the settings, the preflight results, the rendered text.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from invoke import Exit, task
+from invoke import Exit
 
 from u7s.tasks._common import (
-    DRY_RUN, SET_HELP, clean_errors, confirm, local, make_task, named_steps, out, steps_here, this_host,
+    DRY_RUN, SET_HELP, clean_errors, confirm, local, make_task, named_steps, out, read_only, steps_here, task,
+    this_host,
 )
+from u7s.tasks.access import join_command, kubeconfig, kubectl  # noqa: F401  (tasks of this collection)
+from u7s.tasks.hostprep import init_host  # noqa: F401
 
 S = {"set": SET_HELP}
 CHANGES = {**S, "dry-run": DRY_RUN}
 ITER = ["set_"]
 
-WORKFLOW = """\
-u7s: Kubernetes without root, on one host or many.
+ONE_HOST = [("init-host", "prepare this host (the root part through sudo), once"),
+            ("create", "up, kubeadm-init, sync-external-ip, install-flannel, kubeconfig"),
+            ("kubeconfig --merge", "merge its kubeconfig where kubectl looks, as its current context"),
+            ("smoke-test", "verify the cluster")]
+STEPS = [("up", "start the node container"), ("kubeadm-init", "initialise the control plane"),
+         ("install-flannel", "install the pod network"),
+         ("kubeconfig", "write the admin kubeconfig (0600) and print its path"),
+         ("join-command", "write a join script (0600) for another host"),
+         ("kubeadm-join", "join this host's node using that script"),
+         ("sync-external-ip", "set each node's ExternalIP to its host's address")]
 
-One host (this one):
-  u7s create              up, kubeadm-init, sync-external-ip, install-flannel, kubeconfig
-  export KUBECONFIG=$(u7s kubeconfig)
-  u7s smoke-test          verify the cluster
 
-Step by step (the reference's make targets):
-  u7s up                  start the node container
-  u7s kubeadm-init        initialise the control plane
-  u7s install-flannel     install the pod network
-  u7s kubeconfig          write the admin kubeconfig (0600) and print its path
-  u7s join-command        write a join script (0600) for another host
-  u7s kubeadm-join        join this host's node using that script
-  u7s sync-external-ip    set each node's ExternalIP to its host's address
+def workflow(u: str, program: str) -> str:
+    """The workflow, its commands written as the user calls them (`u7s create`, `inv u7s.create`)."""
+    width = max(len(u + name) for name, _ in ONE_HOST + STEPS) + 2
 
-Many hosts (hosts.yaml): u7s cluster.create; see `u7s --list`.
+    def rows(pairs):
+        return "\n".join(f"  {(u + name).ljust(width)}{what}" for name, what in pairs)
 
-Debug: u7s logs | shell | kubeadm-reset | down | down-v | delete
-Settings: u7s settings; override with --set KEY=VALUE or the environment.
-"""
+    return (f"u7s: Kubernetes without root, on one host or many.\n\nOne host (this one):\n{rows(ONE_HOST)}\n\n"
+            f"Step by step (the reference's make targets):\n{rows(STEPS)}\n\n"
+            f"Many hosts (hosts.yaml): {u}cluster.create; see `{program} --list`.\n\n"
+            f"Debug: {u}logs | shell | kubeadm-reset | down | down-v | delete\n"
+            f"Settings: {u}settings; override with --set KEY=VALUE or the environment.\n")
 
 
 @task(default=True)
+@read_only
 def help(c):
     """Show the workflow."""
-    out(WORKFLOW)
+    from u7s.tasks import calledas
+
+    text = workflow(calledas.command(c, "help"), calledas.program(c))
+    out(text)
+    return text
 
 
 @task(iterable=ITER, help={**S, "json": "print JSON"})
-@clean_errors
+@read_only
 def settings(c, set_=None, json=False):
     """Show every setting as resolved for this host (defaults < config < environment < --set)."""
     import json as _json
@@ -53,16 +67,19 @@ def settings(c, set_=None, json=False):
     from u7s.ui import tables
 
     _, s, _ = local(c, set_)
+    table = s.as_table()
     if json:
-        out(_json.dumps(s.as_table(), indent=2))
+        out(_json.dumps(table, indent=2))
     else:
         tables.show(tables.settings(s), stderr=False)
+    return table
 
 
 @task(iterable=ITER, help={**S, "json": "print results as JSON", "quick": "skip the throw-away container check"})
-@clean_errors
+@read_only
 def check_preflight(c, set_=None, json=False, quick=False):
     """Check that this host can run a u7s node."""
+    from u7s.errors import CheckFailed
     from u7s.steps import preflight
     from u7s.ui import tables
 
@@ -73,11 +90,12 @@ def check_preflight(c, set_=None, json=False, quick=False):
     else:
         tables.show(tables.preflight(results, f"preflight: {s.hostname}"))
     if preflight.failed(results):
-        raise Exit(f"u7s: preflight found {len(preflight.failed(results))} error(s)", code=1)
+        raise CheckFailed(f"preflight found {len(preflight.failed(results))} error(s)", results)
+    return results
 
 
 @task(iterable=ITER, help={**S, "kubeadm-config": "print the kubeadm configuration instead"})
-@clean_errors
+@read_only
 def render(c, set_=None, kubeadm_config=False):
     """Print the compose file u7s would use (checked by the compose tool when installed)."""
     from u7s.build import render as _render
@@ -88,12 +106,16 @@ def render(c, set_=None, kubeadm_config=False):
     out(text)
     if not kubeadm_config:
         validate.compose_file(host, s, text, report)
+    return text
 
 
 def _steps_task(name: str, doc: str, *steps: str):
     """A task that runs steps of u7s.steps.workflows (named by their constants) on this host."""
-    return make_task(name, doc, lambda c, set_=None, dry_run=False: steps_here(c, set_, named_steps(steps), dry_run),
-                     CHANGES)
+
+    def body(c, set_=None, dry_run=False):
+        steps_here(c, set_, named_steps(steps), dry_run)
+
+    return make_task(name, doc, body, CHANGES)
 
 
 down = _steps_task("down", "Stop and remove the node container; its volumes (the cluster's data) are kept.", "DOWN")
@@ -133,69 +155,41 @@ def delete(c, set_=None, yes=False, dry_run=False):
         member.report.done(message)
 
 
-@task(iterable=ITER, help=S)
+def _passthrough(host, argv, tty=False) -> int:
+    """A command attached to the user's terminal; its exit status is the task's."""
+    code = host.passthrough(argv, tty=tty)
+    if code:
+        raise Exit(code=code)
+    return code
+
+
+def _takes_pty(body):
+    body.u7s_pty = True  # coreflags: `u7s --pty shell` is `shell --pty`
+    return body
+
+
+@task(iterable=ITER, help={**S, "pty": "give bash a terminal even when stdin is none (as invoke's --pty)"})
 @clean_errors
-def shell(c, set_=None):
+@_takes_pty
+def shell(c, set_=None, pty=False):
     """Open bash in the node (reads commands from stdin when it is not a terminal)."""
     from u7s.build import engine
 
     host, s, _ = local(c, set_)
-    raise Exit(code=host.passthrough(engine.node_exec(s, ["bash"], tty=sys.stdin.isatty())))
+    tty = pty or sys.stdin.isatty()
+    return _passthrough(host, engine.node_exec(s, ["bash"], tty=tty), tty)
 
 
 @task(iterable=ITER, help={**S, "follow": "keep following (default); --no-follow prints and exits",
                            "since": "journalctl --since value (default: 1 day ago)"})
-@clean_errors
+@read_only
 def logs(c, set_=None, follow=True, since="1 day ago"):
     """Show the node's journal (journalctl --follow --since "1 day ago")."""
     from u7s.build import engine
 
     host, s, _ = local(c, set_)
     argv = ["journalctl", "--no-pager", "--since", since] + (["--follow"] if follow else [])
-    raise Exit(code=host.passthrough(engine.node_exec(s, argv, env=False, stdin=False)))
-
-
-@task(iterable=ITER, help={**CHANGES, "output": "where to write it (default: U7S_WORKDIR/kubeconfig)"})
-@clean_errors
-def kubeconfig(c, set_=None, output=None, dry_run=False):
-    """Write the admin kubeconfig (0600, API at 127.0.0.1) and print its path."""
-    from u7s.steps.step import run_one
-    from u7s.steps.workflows import KUBECONFIG
-
-    member = this_host(c, set_)  # reads the cluster, writes one file of its own: no host lock
-    path = run_one(KUBECONFIG, member, dry_run, path=output)
-    if path:
-        member.report.done(f"kubeconfig written (0600); use: export KUBECONFIG={path}")
-        out(path)
-
-
-@task(iterable=ITER, help={**CHANGES, "output": "where to write it (default: U7S_WORKDIR/kubectl)"})
-@clean_errors
-def kubectl(c, set_=None, output=None, dry_run=False):
-    """Copy the node's kubectl out, for hosts that have none; prints its path."""
-    from u7s.steps.step import run_one
-    from u7s.steps.workflows import KUBECTL
-
-    member = this_host(c, set_)
-    path = run_one(KUBECTL, member, dry_run, path=output)
-    if path:
-        member.report.done(f"kubectl copied to {path}")
-        out(path)
-
-
-@task(iterable=ITER, help={**CHANGES, "output": "where to write it (default: U7S_WORKDIR/join-command)",
-                           "ttl": "token lifetime, e.g. 30m (default: kubeadm's, 24h)"})
-@clean_errors
-def join_command(c, set_=None, output=None, ttl=None, dry_run=False):
-    """Write a join script for workers (0600; it holds a token) and print its path."""
-    from u7s.steps.step import run_one
-    from u7s.steps.workflows import JOIN_COMMAND
-
-    member = this_host(c, set_, lock=not dry_run)
-    path = run_one(JOIN_COMMAND, member, dry_run, path=output, ttl=ttl)
-    if path:
-        member.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
-        out(path)
+    return _passthrough(host, engine.node_exec(s, argv, env=False, stdin=False))
 
 
 @task(iterable=ITER, help={**CHANGES, "file": "the join script (default: U7S_WORKDIR/join-command)"})
@@ -212,15 +206,21 @@ def kubeadm_join(c, set_=None, file=None, dry_run=False):
 def multi_node(c, set_=None, config_file=None, dry_run=False):
     """Make this host's project and network names unique (hosts sharing a home directory)."""
     from u7s.config import userconfig
+    from u7s.errors import Refused
+    from u7s.tasks.fabhost import is_connection
 
+    if is_connection(c):
+        raise Refused("multi-node records a setting in the controller's config file; under fab -H give "
+                      "U7S_MULTI_NODE: true in the u7s section of fabric.yaml instead")
     path = config_file or userconfig.user_config_file(c.config.prefix)
     _, s, report = local(c, [*(set_ or []), "U7S_MULTI_NODE=true"])
     if dry_run:
         report.info(f"would record U7S_MULTI_NODE: true in {path}")
-        return
+        return None
     path = userconfig.enable_multi_node(path)
     report.done(f"U7S_MULTI_NODE recorded in {path}: project {s.project}, network {s.network}, "
                 f"files in {s.workdir}")
+    return str(path)
 
 
 @task(iterable=ITER, help={**CHANGES, "skip-preflight": "do not run the preflight checks first"})
@@ -230,8 +230,11 @@ def create(c, set_=None, skip_preflight=False, dry_run=False):
     from u7s.steps.workflows import CREATE_ONE_HOST, PREFLIGHT
 
     member = steps_here(c, set_, ([] if skip_preflight else [PREFLIGHT]) + CREATE_ONE_HOST, dry_run, titled=True)
-    if not dry_run:
-        out(member.settings.path("kubeconfig"))
+    if dry_run:
+        return None
+    path = member.settings.path("kubeconfig")
+    out(path)
+    return path
 
 
 @task(iterable=ITER, help={**S, "kubeconfig": "kubeconfig to use (default: U7S_WORKDIR/kubeconfig)",
@@ -250,8 +253,13 @@ def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
 @clean_errors
 def load_image(c, set_=None, image=None, archive=None):
     """Load images (from the engine, or an archive) into the node's containerd, for imagePullPolicy: IfNotPresent."""
+    from u7s.errors import Refused
     from u7s.steps import images
+    from u7s.tasks.fabhost import is_connection
 
+    if is_connection(c):  # its archive is made and read on the controller
+        raise Refused("load-image under fab -H: use cluster.load-image with an inventory of those hosts "
+                      "(it streams the controller's images to every host)")
     node = this_host(c, set_).node
     with images.Source(node.host, node.s, image, archive) as (path, found):
         node.report.done(images.load(node, path, found, node.report.info))
@@ -269,6 +277,7 @@ def export_logs(c, set_=None, output=None):
     logbundle.write_bundle(path, {s.hostname: files})
     report.done(f"log bundle written (0600): {path}")
     out(path)
+    return path
 
 
 @task(iterable=["set_"], help={**S, "dry-run": "print the steps in order; change nothing"})

@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+from u7s.ui.streams import mark
+
 
 class Board:
     """On a terminal, one live line per host showing what it is doing; lines print above it."""
@@ -80,7 +82,7 @@ class Reporter:
         self._line("-", "dim", message)
 
     def done(self, message: str) -> None:
-        self._line("✓", "green", message)
+        self._line(mark(self.stream, "✓", "+"), "green", message)
 
     def skip(self, message: str) -> None:
         self._line("=", "cyan", message)
@@ -89,7 +91,7 @@ class Reporter:
         self._line("!", "yellow", message)
 
     def error(self, message: str) -> None:
-        self._line("✗", "red", message)
+        self._line(mark(self.stream, "✗", "x"), "red", message)
 
     @contextlib.contextmanager
     def step(self, title: str):
@@ -98,7 +100,7 @@ class Reporter:
         if self.board and self.prefix:
             from rich.markup import escape
 
-            self.board.update(self.prefix.strip(), f"[cyan]…[/cyan] {escape(title)}")
+            self.board.update(self.prefix.strip(), f"[cyan]{mark(self.stream, '…', '>')}[/cyan] {escape(title)}")
             yield
         elif self.console.is_terminal:
             from rich.markup import escape
