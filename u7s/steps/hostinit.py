@@ -21,11 +21,12 @@ ROOT_SCRIPT = "init-host.root.sh"
 ROOTLESS_SCRIPT = "init-host.rootless.sh"
 SHARED = "common.sh"  # sourced by both scripts from beside them
 DETECT = "detect-engine.sh"  # run by common.sh, and by u7s itself (u7s/facts/host.py)
+MODULES = "kernel-modules.sh"  # run by the root script, and by preflight (u7s/facts/kernel.py)
 
 
 def _upload(m: Member) -> dict[str, str]:
     paths = {}
-    for name in (SHARED, DETECT, ROOT_SCRIPT, ROOTLESS_SCRIPT):
+    for name in (SHARED, DETECT, MODULES, ROOT_SCRIPT, ROOTLESS_SCRIPT):
         remote = m.settings.path("init-host", name)
         m.host.write_file(remote, (init_host_dir() / name).read_bytes(), 0o755)
         paths[name] = remote
