@@ -19,9 +19,9 @@
 #            unless `docker info` already reports a rootless daemon or docker.service is running.
 #            Without a systemd user instance (no systemd, or no login session of it) nothing starts
 #            the daemon: this fails with the command line that starts it on this host, unless
-#            --start-engine is given. When the daemon runs but the docker CLI looks elsewhere, the
-#            CLI context `rootless` is made and selected (as the setup tool does), so that later
-#            shells and u7s reach it.
+#            --start-engine is given. Once the daemon answers at $XDG_RUNTIME_DIR/docker.sock, the
+#            docker CLI context `rootless` names it and is the current one, as the setup tool leaves
+#            it (Debian 12's fails to make it), so later shells and u7s reach it without DOCKER_HOST.
 #   nerdctl  `containerd-rootless-setuptool.sh install`, `install-buildkit-containerd` and
 #            `install-bypass4netnsd` (optional: only when bypass4netnsd is installed), each unless
 #            its systemd user unit is already running.
@@ -147,48 +147,54 @@ setup_docker() {
 	local socket="$runtime_dir/docker.sock" thing="rootless Docker: dockerd-rootless-setuptool.sh install"
 	if docker_rootless; then
 		ok "rootless Docker" "running (docker info reports rootless)"
-		return 0
-	fi
 	# The CLI may still point at a rootful daemon (or at none) while the user's daemon runs.
-	if [ -z "${DOCKER_HOST:-}" ] && [ -S "$socket" ] && docker_rootless DOCKER_HOST="unix://$socket"; then
+	elif [ -z "${DOCKER_HOST:-}" ] && [ -S "$socket" ] && docker_rootless DOCKER_HOST="unix://$socket"; then
 		ok "rootless Docker" "running at unix://$socket"
-		use_cli_context "$socket"
-		export DOCKER_HOST="unix://$socket"
-		return 0
-	fi
-	daemon_set_up=0
-	if ! have dockerd-rootless-setuptool.sh; then
-		failed "rootless Docker" "dockerd-rootless-setuptool.sh not found: install Docker's rootless extras (the docker.io package on Debian/Ubuntu, docker-ce-rootless-extras with docker-ce); init-host.root.sh installs docker.io"
-	elif [ "$user_systemd" = 0 ]; then
-		start_docker_by_hand
-	elif unit_running docker.service; then
-		ok "rootless Docker" "installed (docker.service is running)"
-		daemon_set_up=1
 	else
-		# With the unit file already there the tool only starts and enables it.
-		act "$thing" dockerd-rootless-setuptool.sh install && daemon_set_up=1
+		daemon_set_up=0
+		if ! have dockerd-rootless-setuptool.sh; then
+			failed "rootless Docker" "dockerd-rootless-setuptool.sh not found: install Docker's rootless extras (the docker.io package on Debian/Ubuntu, docker-ce-rootless-extras with docker-ce); init-host.root.sh installs docker.io"
+		elif [ "$user_systemd" = 0 ]; then
+			start_docker_by_hand
+		elif unit_running docker.service; then
+			ok "rootless Docker" "installed (docker.service is running)"
+			daemon_set_up=1
+		else
+			# With the unit file already there the tool only starts and enables it.
+			act "$thing" dockerd-rootless-setuptool.sh install && daemon_set_up=1
+		fi
+	fi
+	# Later shells and u7s reach the user's daemon through the CLI context, as the setup tool
+	# means them to (Debian 12's fails to make it: it looks for docker beside dockerd-rootless.sh).
+	if [ "$dry_run" = 1 ] && [ "$daemon_set_up" = 1 ] && [ ! -S "$socket" ]; then
+		use_cli_context "$socket" # would be started: say what would follow
+	elif [ -S "$socket" ] && docker_rootless DOCKER_HOST="unix://$socket"; then
+		use_cli_context "$socket"
 	fi
 	if [ -z "${DOCKER_HOST:-}" ] && [ -S "$socket" ]; then
 		export DOCKER_HOST="unix://$socket"
 	fi
 }
 
-# use_cli_context SOCKET: make the docker CLI of later shells (and u7s) reach the daemon at SOCKET
-# through the CLI context `rootless`, as dockerd-rootless-setuptool.sh install does. Not where
-# DOCKER_HOST is set (it wins over any context) or where the CLI already reaches a rootless daemon.
+# use_cli_context SOCKET: the docker CLI context `rootless` names the daemon at SOCKET and is the
+# current one, as dockerd-rootless-setuptool.sh install leaves it. A DOCKER_HOST naming another
+# daemon is left alone: it is the user's choice, and it wins over any context.
 use_cli_context() {
-	local host="unix://$1" current
-	if [ -n "${DOCKER_HOST:-}" ] || docker_rootless; then
+	local host="unix://$1" endpoint current
+	if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$host" ]; then
 		return 0
 	fi
-	current="$(docker context inspect --format '{{.Endpoints.docker.Host}}' rootless 2>/dev/null || true)"
-	if [ "$current" = "$host" ]; then
-		act "docker CLI context rootless selected (docker context use rootless)" docker context use rootless || true
-	elif [ -n "$current" ]; then
-		failed "docker CLI context rootless" "it exists but points at $current, not $host: docker context rm rootless, then re-run"
+	endpoint="$(env -u DOCKER_HOST docker context inspect --format '{{.Endpoints.docker.Host}}' rootless 2>/dev/null || true)"
+	current="$(env -u DOCKER_HOST docker context inspect --format '{{.Name}}' 2>/dev/null || true)"
+	if [ "$endpoint" = "$host" ] && [ "$current" = rootless ]; then
+		ok "docker CLI context rootless" "in use ($host)"
+	elif [ "$endpoint" = "$host" ]; then
+		act "docker CLI context rootless in use (docker context use rootless)" env -u DOCKER_HOST docker context use rootless || true
+	elif [ -n "$endpoint" ]; then
+		failed "docker CLI context rootless" "it names $endpoint, not $host: docker context rm rootless, then re-run"
 	else
 		# shellcheck disable=SC2016 # $1 is expanded by that sh: the host travels as an argument
-		act "docker CLI context rootless made and selected ($host)" \
+		act "docker CLI context rootless made and in use ($host)" env -u DOCKER_HOST \
 			sh -c 'docker context create rootless --description "Rootless mode" --docker "host=$1" && docker context use rootless' \
 			sh "$host" || true
 	fi
@@ -249,8 +255,6 @@ start_docker_by_hand() {
 	done
 	changed "rootless Docker started: $daemon, pid $pid ($pid_file), log $log"
 	daemon_set_up=1
-	use_cli_context "$socket"
-	export DOCKER_HOST="unix://$socket"
 }
 
 # ---- nerdctl --------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The root script runs as root in --dry-run mode against this machine (nothing may change), and for
 real against a temporary root prefix (U7S_INIT_HOST_ROOT) without package installs. The rootless
 script runs as `nobody` with a temporary HOME. Neither reaches the network. Both run in a mount
-namespace presenting cgroup v2 (cgroup_layouts.py) unless a test is about the layout.
+namespace presenting cgroup v2 (tests/cgroup_layouts.py) unless a test is about the layout.
 Hosts without systemd, cgroup v1 and the kernel's modules: test_init_host_hosts.py.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cgroup_layouts import wrap
+from tests.cgroup_layouts import wrap
 from tests.conftest import unavailable
 
 INIT_HOST = Path(__file__).resolve().parents[2] / "init-host"

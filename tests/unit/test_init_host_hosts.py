@@ -3,7 +3,7 @@
 The scripts run for real: the rootless part as `nobody` (who has no subordinate IDs here, so a
 rootless daemon it starts exits at once: the failure path), the root part against a temporary
 root (U7S_INIT_HOST_ROOT) or, for what only the running kernel can show, in network and mount
-namespaces of its own. cgroup layouts come from cgroup_layouts.py, kernel files from kernel_trees.py.
+namespaces of its own. cgroup layouts come from tests/cgroup_layouts.py, kernel files from kernel_trees.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import kernel_trees
-from cgroup_layouts import wrap
+from tests.cgroup_layouts import wrap
 from test_init_host import (
     DELEGATE, MODULE_LIST, MODULES, ROOT_SCRIPT, SYSTEMD_IS_PID1, USER, as_nobody, meaningful, nobody_home,  # noqa: F401
     pwd_uid, run, run_prefixed, status_lines,
