@@ -14,7 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tests.integration.u7s_cli import u7s
 from tests.lab import state
 from tests.lab.commands import wait_until
 from tests.lab.users import SUDO_PASSWORD
@@ -74,7 +76,18 @@ def engine_stopped(lab):
         lab.start_engine(host)
 
 
-def test_without_systemd_the_rootless_part_stops_with_a_line_that_works_or_starts_the_engine(engine_stopped):
+def one_host_inventory(host, tmp_path) -> Path:
+    path = tmp_path / "hosts.yaml"
+    path.write_text(yaml.safe_dump({
+        "cluster": {"name": "hpc"}, "ssh": {"known_hosts": host.known_hosts, "connect_timeout": 5},
+        "hosts": [{"name": host.name, "address": host.address, "role": "control-plane",
+                   "ssh": {"user": host.ssh_user, "port": host.ssh_port, "identity_file": host.key}}],
+    }))
+    (tmp_path / "u7s.yaml").write_text(yaml.safe_dump({"sudo": {"password": SUDO_PASSWORD}}))
+    return path
+
+
+def test_without_systemd_the_rootless_part_stops_with_a_line_that_works_or_starts_the_engine(engine_stopped, tmp_path):
     host = engine_stopped
     script = f"{init_host_dir(host)}/init-host.rootless.sh"
 
@@ -91,14 +104,18 @@ def test_without_systemd_the_rootless_part_stops_with_a_line_that_works_or_start
     for pid in rootlesskit_pids(host):
         end(pid)
 
-    started = host.ssh([*STOCK, "bash", script, "--engine", "docker", "--start-engine"], check=False, timeout=300)
-    assert started.returncode == 0, started.stdout + started.stderr
+    # u7s cluster.init-host runs the same script: it fails the host the same way, or starts the engine when asked.
+    inventory = one_host_inventory(host, tmp_path)
+    failing = u7s("cluster.init-host", "--inventory", str(inventory), cwd=tmp_path, check=False)
+    assert failing.returncode == 1 and "failed: rootless Docker (not running, " in failing.stderr, failing.stderr
+    started = u7s("cluster.init-host", "--inventory", str(inventory), "--start-engine", cwd=tmp_path, check=False)
+    assert started.returncode == 0, started.stderr
     pid_file = f"/run/user/{host.uid}/u7s-dockerd-rootless.pid"
-    assert re.search(rf"^changed: rootless Docker started: {CONTRIB}/dockerd-rootless.sh, pid \d+ \({pid_file}\), log "
-                     rf"{host.home}/.local/state/u7s/dockerd-rootless.log$", started.stdout, re.M), started.stdout
+    assert re.search(rf"changed: rootless Docker started: {CONTRIB}/dockerd-rootless.sh, pid \d+ \({pid_file}\), log "
+                     rf"{host.home}/.local/state/u7s/dockerd-rootless.log$", started.stderr, re.M), started.stderr
     socket = f"unix:///run/user/{host.uid}/docker.sock"
-    assert f"changed: docker CLI context rootless made and in use ({socket})" in started.stdout
-    assert re.search(r"^info: docker \d+\.\d+\.\d+.*, cgroup v2 ", started.stdout, re.M), started.stdout
+    assert f"changed: docker CLI context rootless made and in use ({socket})" in started.stderr
+    assert re.search(r"info: docker \d+\.\d+\.\d+.*, cgroup v2 ", started.stderr), started.stderr
     # It outlived the SSH session, and a new session with nothing set reaches it (the CLI context).
     pid = int(Path(pid_file).read_text())
     assert alive(pid) and pid in rootlesskit_pids(host)

@@ -84,8 +84,11 @@ def _show(m: Member, text: str) -> tuple[int, int, int]:
     return tuple(counts)
 
 
-def run_all(context, run) -> None:
-    """Run init-host/ on every healthy member; one error lists every host that failed."""
+def run_all(context, run, start_engine: bool = False) -> None:
+    """Run init-host/ on every healthy member; one error lists every host that failed.
+
+    start_engine: the rootless part starts rootless Docker itself where no systemd user instance does.
+    """
     members = run.healthy
     password = None
     if not run.dry_run:
@@ -110,7 +113,8 @@ def run_all(context, run) -> None:
         if is_root:
             m.report.warn(f"skipped: {ROOTLESS_SCRIPT} (the SSH user is root; connect as the user who runs u7s)")
             return f"root part: {root_counts[0]} changed, {root_counts[1]} ok, {root_counts[2]} skipped"
-        r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *flags], check=False)
+        rootless_flags = [*flags, *(["--start-engine"] if start_engine else [])]
+        r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *rootless_flags], check=False)
         counts = _show(m, r.stdout)
         if not r.ok:
             raise U7sError(f"{ROOTLESS_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")
