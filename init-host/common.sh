@@ -83,6 +83,51 @@ engine_type_of() {
 	esac
 }
 
+# systemd is running when it is PID 1 and has made /run/systemd/system (what sd_booted checks).
+systemd_running() {
+	[ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ -d /run/systemd/system ]
+}
+
+# cgroup_mode: what is mounted at /sys/fs/cgroup, as the kernel names the file system: v2
+# (cgroup2), hybrid (a tmpfs holding v1 hierarchies, cgroup2 only at /sys/fs/cgroup/unified), v1
+# (a tmpfs without cgroup2) or none. Asked of the host itself, not of an engine: the engine may not
+# run yet, and on a v1 host nothing else matters until it boots with v2.
+cgroup_mode() {
+	case "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" in
+	cgroup2fs) echo v2 ;;
+	tmpfs)
+		if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+			echo hybrid
+		else
+			echo v1
+		fi ;;
+	*) echo none ;;
+	esac
+}
+
+# check_cgroup_v2: one line, ok or failed, saying whether this host runs cgroup v2 and, if not,
+# how to get it; returns 1 when it does not. Kubernetes' rootless mode (the kubelet in the node)
+# needs cgroup v2: on v1 the rootless engine cannot hand the node the controllers it needs.
+check_cgroup_v2() {
+	local mode fix
+	mode="$(cgroup_mode)"
+	if [ "$mode" = v2 ]; then
+		ok "cgroup v2" "mounted at /sys/fs/cgroup"
+		return 0
+	fi
+	if systemd_running; then
+		fix="boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (e.g. in GRUB_CMDLINE_LINUX of /etc/default/grub, then update-grub), then reboot"
+	else
+		fix="have the init system (or the container runtime) mount cgroup2 at /sys/fs/cgroup instead, then start the host again"
+	fi
+	case "$mode" in
+	hybrid) failed "cgroup v2" "this host runs cgroup v1: /sys/fs/cgroup is a tmpfs of v1 hierarchies (hybrid: cgroup2 only at /sys/fs/cgroup/unified), and rootless Kubernetes needs cgroup v2: $fix" ;;
+	v1) failed "cgroup v2" "this host runs cgroup v1: /sys/fs/cgroup is a tmpfs of v1 hierarchies, and rootless Kubernetes needs cgroup v2: $fix" ;;
+	*) failed "cgroup v2" "no cgroup file system is mounted at /sys/fs/cgroup, and rootless Kubernetes needs cgroup v2 there: $fix" ;;
+	esac
+	return 1
+}
+
 # The folder of these scripts: common.sh is sourced from beside them.
 init_host_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

@@ -16,14 +16,18 @@
 # Output of the tools it runs (apt-get, dnf, sysctl, ...) goes to stderr.
 #
 # Steps (why, in short; the reference behaviour of Usernetes Gen2's host initialisation):
+#   - cgroup v2, first: read from the mount at /sys/fs/cgroup. On a cgroup v1 (or hybrid) host it
+#     fails with how to boot with v2, and the cgroup delegation below is skipped (it needs v2).
 #   - /etc/systemd/system/user@.service.d/delegate.conf: let the user's systemd hand the cpu,
 #     cpuset, io, memory and pids cgroup controllers to the rootless engine (kubelet needs them);
 #     then `systemctl daemon-reload`.
-#   - /etc/modules-load.d/usernetes.conf: the kernel modules Kubernetes networking and flannel's
-#     VXLAN need, loaded at every boot; then restart systemd-modules-load to load them now.
+#   - kernel modules Kubernetes networking and flannel's VXLAN need (init-host/kernel-modules.sh
+#     says which the kernel has, loaded or built in): the ones that are not built into the kernel
+#     go to /etc/modules-load.d/usernetes.conf, loaded at every boot, and those not loaded now are
+#     loaded with `modprobe -a`. A kernel that has them all built in needs neither.
 #   - /etc/sysctl.d/99-usernetes.conf: net.ipv4.conf.default.rp_filter = 2, because strict reverse
-#     path filtering drops VXLAN traffic in the engine's network namespace; then applied with
-#     `sysctl --system` unless the running value already is 2.
+#     path filtering drops VXLAN traffic in the engine's network namespace; then that file alone
+#     is applied (`sysctl -p FILE`, which prints its one value) unless the running value already is 2.
 #   - packages: uidmap, jq, git (and on apt hosts dbus-user-session, which `systemctl --user`
 #     needs there, and python3-venv, for a virtual environment to install u7s into), and the
 #     engine when it is missing (apt: docker.io rootlesskit slirp4netns, and docker-cli where
@@ -36,9 +40,13 @@
 #     later): a profile that lets the installed rootlesskit create them, unless one names it already.
 #   - `loginctl enable-linger USER`: the user's systemd (and so the engine and the node) keeps
 #     running without a login session and starts at boot.
+#   - /run/user/UID, the user's runtime directory (the engine's socket goes there), owned by USER,
+#     mode 0700: made here where systemd-logind does not make it at login (hosts without systemd).
+#     /run is emptied at boot: re-run this script after a reboot there.
 #   - /etc/subuid and /etc/subgid: a range of 65536 subordinate IDs for USER (the node's user
 #     namespace needs them), added with usermod after every range already in the file.
-# Steps that need a running systemd say `skipped: ... (systemd is not running: ...)` without it.
+# Steps that need a running systemd say `skipped: ... (systemd is not running: ...)` without it;
+# what they would do is then up to the user (init-host.rootless.sh --start-engine starts the engine).
 #
 # Options and environment (an option wins over the environment):
 #   --engine ENGINE    docker, podman or nerdctl. Default: $CONTAINER_ENGINE (read as the reference
@@ -53,8 +61,9 @@
 #   U7S_INIT_HOST_NO_PACKAGES=1  install no packages (missing ones are reported as skipped).
 # For tests only:
 #   U7S_INIT_HOST_ROOT=DIR       write every file under DIR instead of /, edit DIR/etc/subuid and
-#                                DIR/etc/subgid directly instead of running usermod, and run no
-#                                systemctl, loginctl or sysctl against the running system.
+#                                DIR/etc/subgid directly instead of running usermod, read the kernel's
+#                                module lists under DIR (kernel-modules.sh), and run no systemctl,
+#                                loginctl, modprobe or sysctl against the running system.
 #
 # Exit status: 0 every step is ok, changed or skipped; 1 a step failed (see its `failed:` line);
 # 2 the command line or the situation is wrong (not root, unknown user, unknown engine).
@@ -90,15 +99,6 @@ done
 root="${U7S_INIT_HOST_ROOT:-}"
 root="${root%/}"
 no_packages="${U7S_INIT_HOST_NO_PACKAGES:-}"
-
-# ---- facts about the running system --------------------------------------------------------------
-
-pid1="$(cat /proc/1/comm 2>/dev/null || echo unknown)"
-
-# systemd is running when it is PID 1 and has made /run/systemd/system (what sd_booted checks).
-systemd_running() {
-	[ "$pid1" = systemd ] && [ -d /run/systemd/system ]
-}
 
 # ---- files --------------------------------------------------------------------------------------
 
@@ -138,6 +138,7 @@ fi
 passwd_line="$(getent passwd "$user" 2>/dev/null)" || die_usage "no such user: '$user'"
 user_uid="$(printf '%s\n' "$passwd_line" | cut -d: -f3)"
 user_name="$(printf '%s\n' "$passwd_line" | cut -d: -f1)"
+user_gid="$(printf '%s\n' "$passwd_line" | cut -d: -f4)"
 [ "$user_uid" != 0 ] || die_usage "the cluster runs rootless: pass --user with a user other than root"
 
 # The user's engine, not root's: its sockets are in the user's runtime folder.
@@ -147,10 +148,18 @@ mode=""
 [ "$dry_run" = 1 ] && mode=", dry run: nothing is changed"
 printf '%s: user %s (uid %s), engine %s%s%s\n' "$prog" "$user_name" "$user_uid" "$engine" "${root:+, files under $root}" "$mode"
 
-# ---- cgroup delegation -------------------------------------------------------------------------
+# ---- cgroup v2, then cgroup delegation ----------------------------------------------------------
+
+# Before anything else: on cgroup v1 nothing below makes a node work until the host boots with v2.
+cgroup_v2=1
+check_cgroup_v2 || cgroup_v2=0
 
 delegation_changed=0
-if ensure_file /etc/systemd/system/user@.service.d/delegate.conf "# Written by u7s init-host.root.sh: give each user's systemd (and so the rootless
+delegate_conf=/etc/systemd/system/user@.service.d/delegate.conf
+if [ "$cgroup_v2" = 0 ]; then
+	# The drop-in only delegates cgroup v2 controllers: on this host it would change nothing.
+	skipped "$root$delegate_conf" "cgroup delegation needs cgroup v2, which this host does not run: re-run once it boots with cgroup v2"
+elif ensure_file "$delegate_conf" "# Written by u7s init-host.root.sh: give each user's systemd (and so the rootless
 # engine and the kubelet inside it) the cgroup controllers Kubernetes needs.
 [Service]
 Delegate=cpu cpuset io memory pids"; then
@@ -169,25 +178,54 @@ fi
 modules="tun tap bridge br_netfilter veth ip_tables ip6_tables iptable_nat ip6table_nat iptable_filter
 ip6table_filter nf_tables x_tables xt_MASQUERADE xt_addrtype xt_comment xt_conntrack xt_mark
 xt_multiport xt_nat xt_tcpudp vxlan"
-# shellcheck disable=SC2086 # split the list into one module a line
-if ensure_file /etc/modules-load.d/usernetes.conf "# Written by u7s init-host.root.sh: modules for Kubernetes networking and flannel's VXLAN,
-# loaded at boot by systemd-modules-load (modules built into the kernel need no loading).
-$(printf '%s\n' $modules)"; then
-	if ! systemd_running; then
-		skipped "restart systemd-modules-load.service" \
-			"systemd is not running: the modules load at the next boot with systemd, or load them now with modprobe"
-	elif [ -n "$root" ]; then
-		skipped "restart systemd-modules-load.service" "U7S_INIT_HOST_ROOT is set: the running system is left alone"
+modules_conf=/etc/modules-load.d/usernetes.conf
+# What the kernel has (loaded, built in, missing, unknown), by the same script u7s's preflight runs.
+# shellcheck disable=SC2086 # one argument per module
+module_states="$(sh "$init_host_dir/kernel-modules.sh" $modules)" || module_states=""
+modules_of() { # modules_of STATE...: the modules in any of these states, space-separated
+	printf '%s\n' "$module_states" | awk -F '\t' -v want=" $* " 'index(want, " " $2 " ") { printf "%s ", $1 }' |
+		sed 's/ $//'
+}
+built_in="$(modules_of builtin)"
+at_boot="$(modules_of loaded missing unknown)" # modules that are not part of the kernel image
+to_load="$(modules_of missing unknown)"
+
+if [ -z "$module_states" ]; then
+	failed "kernel modules" "$init_host_dir/kernel-modules.sh did not say which the kernel has: it belongs beside this script"
+elif [ -z "$at_boot" ]; then
+	ok "kernel modules" "built into the kernel (all $(modules_of builtin | wc -w) of them: nothing to load, no $modules_conf needed)"
+else
+	# A file that already names every module to load is left as it is (the reference's lists all of them).
+	listed="$(meaningful_lines "$root$modules_conf" 2>/dev/null || true)"
+	missing_from_file=""
+	for module in $at_boot; do
+		printf '%s\n' "$listed" | grep -Fqx -e "$module" || missing_from_file="$missing_from_file $module"
+	done
+	if [ -z "$missing_from_file" ]; then
+		ok "$root$modules_conf" "up to date"
 	else
-		act "kernel modules loaded (systemctl restart systemd-modules-load.service)" \
-			systemctl restart systemd-modules-load.service || true
+		# shellcheck disable=SC2086 # one module a line
+		ensure_file "$modules_conf" "# Written by u7s init-host.root.sh: modules for Kubernetes networking and flannel's VXLAN,
+# loaded at boot by systemd-modules-load.${built_in:+ Built into this kernel, so not listed: $built_in.}
+$(printf '%s\n' $at_boot)" || true
+	fi
+	if [ -z "$to_load" ]; then
+		ok "kernel modules" "loaded (${at_boot// /, })${built_in:+; the others are built in}"
+	elif [ -n "$root" ]; then
+		skipped "load kernel modules (${to_load// /, })" "U7S_INIT_HOST_ROOT is set: the running kernel is left alone"
+	elif ! have modprobe; then
+		failed "load kernel modules (${to_load// /, })" "modprobe not found: install kmod, then re-run"
+	else
+		# shellcheck disable=SC2086 # one argument per module
+		act "kernel modules loaded (modprobe -a ${to_load})" modprobe -a $to_load || true
 	fi
 fi
 
 # ---- sysctl --------------------------------------------------------------------------------------
 
 rp_key=net.ipv4.conf.default.rp_filter
-ensure_file /etc/sysctl.d/99-usernetes.conf "# Written by u7s init-host.root.sh: loose reverse path filtering, because the strict mode (1)
+sysctl_conf=/etc/sysctl.d/99-usernetes.conf
+ensure_file "$sysctl_conf" "# Written by u7s init-host.root.sh: loose reverse path filtering, because the strict mode (1)
 # drops flannel's VXLAN traffic in the rootless engine's network namespace.
 $rp_key = 2" || true
 # The running value is checked on its own: the file may be right but never applied.
@@ -197,15 +235,16 @@ if [ "$rp_now" = 2 ]; then
 elif [ -n "$root" ]; then
 	skipped "$rp_key = 2 in the running kernel, now $rp_now" "U7S_INIT_HOST_ROOT is set: the running kernel is left alone"
 elif [ "$dry_run" = 1 ]; then
-	changed "$rp_key = 2 in the running kernel (now $rp_now; sysctl --system)"
+	changed "$rp_key = 2 in the running kernel (now $rp_now; sysctl -p $sysctl_conf)"
 else
-	sysctl --system >&2 || true # a key that another file sets may fail; what matters is checked next
+	# Only this file: `sysctl --system` would re-apply every file on the host, reverting settings
+	# changed since boot, and print them all.
+	sysctl -p "$sysctl_conf" >&2 || true # what matters is checked next
 	rp_now="$(sysctl -n "$rp_key" 2>/dev/null || echo unknown)"
 	if [ "$rp_now" = 2 ]; then
-		changed "$rp_key = 2 in the running kernel (sysctl --system)"
+		changed "$rp_key = 2 in the running kernel (sysctl -p $sysctl_conf)"
 	else
-		failed "$rp_key = 2 in the running kernel" \
-			"still $rp_now after sysctl --system: a file in /etc/sysctl.d sorting after 99-usernetes.conf, or /etc/sysctl.conf, overrides it"
+		failed "$rp_key = 2 in the running kernel" "still $rp_now after sysctl -p $sysctl_conf; its output is above"
 	fi
 fi
 
@@ -393,8 +432,8 @@ linger_file="$root/var/lib/systemd/linger/$user_name"
 if [ -e "$linger_file" ]; then
 	ok "lingering for $user_name" enabled
 elif ! systemd_running; then
-	skipped "loginctl enable-linger $user_name" \
-		"systemd is not running: run 'loginctl enable-linger $user_name' on a host booted with systemd"
+	skipped "lingering for $user_name" \
+		"systemd is not running: there are no user services to keep; init-host.rootless.sh --start-engine starts the engine as a detached process"
 elif [ -n "$root" ]; then
 	skipped "loginctl enable-linger $user_name" "U7S_INIT_HOST_ROOT is set: the running logind is left alone"
 elif ! systemctl is-active --quiet systemd-logind.service; then
@@ -402,6 +441,26 @@ elif ! systemctl is-active --quiet systemd-logind.service; then
 		"systemd-logind is not running: start it (systemctl start systemd-logind), then re-run"
 else
 	act "lingering for $user_name enabled (loginctl enable-linger)" loginctl enable-linger "$user_name" || true
+fi
+
+# ---- the runtime directory -------------------------------------------------------------------------
+
+# The rootless engine puts its socket in $XDG_RUNTIME_DIR, /run/user/UID, and u7s looks there.
+# systemd-logind makes it at login; without logind the user cannot make it (/run/user is root's).
+runtime_dir="/run/user/$user_uid"
+runtime_thing="$root$runtime_dir (owned by $user_name, mode 0700)"
+runtime_state="$(stat -c '%u %a' "$root$runtime_dir" 2>/dev/null || true)"
+if [ "$runtime_state" = "$user_uid 700" ]; then
+	ok "$runtime_thing" present
+elif [ -z "$root" ] && systemd_running && systemctl is-active --quiet systemd-logind.service; then
+	skipped "$runtime_thing" "systemd-logind makes it when $user_name logs in (or at boot, with lingering)"
+elif [ "$dry_run" = 1 ]; then
+	changed "$runtime_thing"
+elif mkdir -p "$root$runtime_dir" && chown "$user_uid:$user_gid" "$root$runtime_dir" &&
+	chmod 0700 "$root$runtime_dir"; then
+	changed "$runtime_thing; /run is emptied at boot: re-run this script after a reboot"
+else
+	failed "$runtime_thing" "could not make it"
 fi
 
 # ---- subordinate IDs -------------------------------------------------------------------------------
@@ -449,7 +508,7 @@ verb=changed
 summary="init-host.root: $n_changed $verb, $n_ok ok, $n_skipped skipped"
 [ "$n_failed" = 0 ] || summary="$summary, $n_failed failed"
 printf '%s\n' "$summary"
-if [ "$delegation_changed" = 1 ]; then
+if [ "$delegation_changed" = 1 ] && systemd_running; then
 	printf 'note: cgroup delegation %s: %s must log out and in again (or the host must reboot) for it to take effect\n' "$verb" "$user_name"
 fi
 [ "$n_failed" = 0 ] || exit 1

@@ -107,6 +107,31 @@ class Lab:
         wait_until(lambda: _accepts(host.address, host.ssh_port), what=f"sshd of {host.name}", timeout=30)
 
 
+    def stop_engine(self, host: LabHost) -> None:
+        """Stop the host's rootless Docker, as on a host where nothing started it; sshd keeps running."""
+        daemons = state.daemons()
+        processes.stop([d for d in daemons if d.role == "engine" and d.host == host.name], grace=30)
+        state.save(self.to_json(), [d for d in daemons if not (d.role == "engine" and d.host == host.name)])
+
+    def start_engine(self, host: LabHost) -> None:
+        """Start the host's rootless Docker again (after stop_engine), as `up` does, and wait until it answers."""
+        import pwd
+
+        from .layout import HostLayout
+
+        daemons = state.daemons()
+        if any(d.role == "engine" and d.host == host.name and d.alive() for d in daemons):
+            return
+        holder = next(d for d in daemons if d.role == "host" and d.host == host.name)
+        entry = pwd.getpwnam(host.ssh_user)
+        user = users.LabUser(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid, home=Path(entry.pw_dir))
+        layout = HostLayout(index=int(host.name[1:]), address=host.address, prefix_len=24, gateway="")
+        started = engine.start(layout, user, holder)
+        daemons.append(started)
+        state.save(self.to_json(), daemons)
+        engine.wait_ready(layout, user, started)
+
+
 class _LabBuilder:
     """The steps of `up`, sharing what earlier steps made."""
 

@@ -10,12 +10,13 @@ import pytest
 
 from u7s.build import engine
 from u7s.facts import podmannet, rpfilter
-from u7s.steps import preflight
+from u7s.steps import hostchecks, preflight
 from u7s.facts import system
 from u7s.ui import tables
 from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
 from u7s.steps.preflight import ERROR, OK, SKIP, WARN, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
+import kernel_trees
 
 DOCKER_ROOTLESS = fixture("docker-info-rootless.json")
 PODMAN_ROOTFUL = fixture("podman-info-rootful.json")
@@ -72,17 +73,13 @@ def test_parse_linger():
     assert system.parse_linger("") is None
 
 
-def test_parse_modules():
-    loaded = system.parse_modules(fixture("proc-modules-all.txt"))
-    assert set(preflight.KERNEL_MODULES) <= loaded and "overlay" in loaded and "Live" not in loaded
-    partial = system.parse_modules(fixture("proc-modules-partial.txt"))
-    assert [m for m in preflight.KERNEL_MODULES if m not in partial] == ["br_netfilter", "vxlan"]
-
-
 # -- whole runs against a scripted host ----------------------------------------------------
 def healthy_host(s, info=DOCKER_ROOTLESS):
     """Every probe answers as on a well-prepared host; tests override single answers."""
-    host = FakeHost(files={"/proc/modules": fixture("proc-modules-all.txt")})
+    host = FakeHost(files={"/proc/self/mountinfo": fixture("mountinfo-v2.txt")})
+    host.on("test", "-d", "/run/systemd/system")  # systemd runs; tests of hosts without it say so
+    host.on("sh", "-c", contains="kernel-modules.sh",
+            stdout=kernel_trees.states("debian", hostchecks.KERNEL_MODULES, "all"))
     host.on(*engine.engine_info(s), stdout=info)
     host.on(*s.compose, "version", stdout="Docker Compose version v2.29.7\n")
     host.on("sh", "-c", contains="cgroup.controllers", stdout="cpuset cpu io memory pids\n")
@@ -109,10 +106,12 @@ def test_all_good():
     host = healthy_host(s)
     checks, results = run(host, s)
     assert [(r.name, r.status) for r in results] == [
-        ("engine", OK), ("compose", OK), ("cgroup v2", OK), ("cgroup delegation", OK),
+        ("cgroup v2", OK), ("cgroup delegation", OK), ("engine", OK), ("compose", OK),
         ("lingering", OK), ("kernel modules", OK), ("/dev/net/tun", OK), ("ports", OK),
         ("rp_filter", OK), ("kubectl", OK),
     ]
+    assert checks["cgroup v2"].detail == "cgroup2 at /sys/fs/cgroup"
+    assert checks["kernel modules"].detail == "all present (6 loaded, 0 built in)"
     assert checks["engine"].detail == "docker (rootless)"
     assert checks["ports"].detail == "2379, 10250, 8472, 6443 free"
     assert preflight.failed(results) == []
@@ -124,8 +123,8 @@ def test_preflight_only_reads():
     host.on(*rpfilter.namespace_probe(s), exited=rpfilter.NOT_ENTERED)
     run(host, s)
     verbs = {tuple(argv[:2]) for argv in host.calls}
-    assert verbs == {("docker", "info"), ("docker", "compose"), ("sh", "-c"), ("docker", "inspect"), ("cat", "/proc/modules"),
-                     ("ss", "-H"), ("docker", "run")}
+    assert verbs == {("docker", "info"), ("docker", "compose"), ("sh", "-c"), ("docker", "inspect"),
+                     ("cat", "/proc/self/mountinfo"), ("test", "-d"), ("ss", "-H"), ("docker", "run")}
     throwaway = next(argv for argv in host.calls if argv[:2] == ["docker", "run"])
     assert throwaway[:7] == ["docker", "run", "--rm", "--net=host", "--entrypoint", "cat", "example/node:1"]
 
@@ -210,20 +209,35 @@ def test_pasta_configured_as_usernetes_configures_it_passes(version):
 
 def test_rootful_podman_as_recorded_warns_but_passes():
     s = podman_settings()
-    checks, results = run(healthy_host(s, PODMAN_ROOTFUL), s)
+    host = healthy_host(s, PODMAN_ROOTFUL)
+    host.files["/proc/self/mountinfo"] = fixture("mountinfo-hybrid.txt")  # recorded on a cgroup v1 host, too
+    checks, results = run(host, s)
     assert checks["engine"].status == WARN and "not rootless" in checks["engine"].detail
-    assert (checks["cgroup v2"].status, checks["cgroup v2"].detail) == (WARN, "cgroup v1")
+    # A rootful engine can run a node on cgroup v1: the host's row is a warning then.
+    assert checks["cgroup v2"].status == WARN and checks["cgroup v2"].detail.startswith("cgroup v1: ")
+    assert checks["cgroup delegation"].status == SKIP
     assert (checks["podman network"].status, checks["podman network"].detail) == (OK, "slirp4netns (Podman 4 default)")
     assert preflight.failed(results) == []
 
 
 def test_rootless_engine_on_cgroup_v1_is_an_error():
     s = make_settings()
-    checks, results = run(healthy_host(s, docker_info(CgroupVersion="1")), s)
+    # The host's own mount is unreadable: the engine's report is all there is, as before.
+    host = healthy_host(s, docker_info(CgroupVersion="1")).on("cat", "/proc/self/mountinfo", exited=1)
+    checks, results = run(host, s)
     assert checks["cgroup v2"].status == ERROR
     assert checks["cgroup v2"].detail == "the rootless engine reports cgroup v1"
     assert "systemd.unified_cgroup_hierarchy=1" in checks["cgroup v2"].fix
     assert [c.name for c in preflight.failed(results)] == ["cgroup v2"]
+
+
+def test_a_rootless_engine_reporting_v1_on_a_cgroup2_host_is_an_error_of_its_own():
+    s = make_settings()
+    checks, results = run(healthy_host(s, docker_info(CgroupVersion="1")), s)
+    assert checks["cgroup v2"].status == OK
+    assert checks["engine cgroup"].status == ERROR
+    assert checks["engine cgroup"].detail == "the engine reports cgroup v1 although the host mounts cgroup2"
+    assert [c.name for c in preflight.failed(results)] == ["engine cgroup"]
 
 
 def test_rootful_docker_is_a_warning():
@@ -249,7 +263,7 @@ def test_unreachable_engine_is_an_error_with_its_message():
         "Is the docker daemon running?"
     )
     assert "rootless docker" in checks["engine"].fix
-    assert "cgroup v2" not in checks  # nothing to say without the engine's answer
+    assert checks["cgroup v2"].status == OK  # read from the host itself, engine or not
     assert checks["/dev/net/tun"].status == ERROR  # rootless is assumed when the engine cannot say
     assert checks["rp_filter"].status == SKIP
 
@@ -348,11 +362,12 @@ def test_lingering_off_or_unknown_is_a_warning():
 
 def test_missing_kernel_modules_are_a_warning_naming_them():
     s = make_settings()
-    host = healthy_host(s)
-    host.files["/proc/modules"] = fixture("proc-modules-partial.txt")
+    host = healthy_host(s).on("sh", "-c", contains="kernel-modules.sh",
+                              stdout=kernel_trees.states("debian", hostchecks.KERNEL_MODULES, "partial"))
     checks, results = run(host, s)
     assert checks["kernel modules"].status == WARN
-    assert checks["kernel modules"].detail.startswith("not loaded: br_netfilter, vxlan")
+    assert checks["kernel modules"].detail == "neither loaded nor built into the kernel: br_netfilter, vxlan"
+    assert "sudo modprobe -a br_netfilter vxlan" in checks["kernel modules"].fix
     assert preflight.failed(results) == []
 
 
@@ -405,7 +420,7 @@ def test_results_as_json_and_table():
     s = make_settings()
     _, results = run(healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt")), s)
     data = json.loads(tables.as_json(results))
-    assert data[0] == {"name": "engine", "status": "ok", "detail": "docker (rootless)", "fix": ""}
+    assert data[2] == {"name": "engine", "status": "ok", "detail": "docker (rootless)", "fix": ""}
     assert [d["name"] for d in data if d["status"] == "error"] == ["ports"]
 
     import io

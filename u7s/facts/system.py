@@ -1,4 +1,4 @@
-"""What the host's own tools report: listening sockets, lingering, loaded kernel modules, path MTU."""
+"""What the host's own tools report: listening sockets, lingering, path MTU (kernel modules: kernel.py)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,6 @@ def parse_linger(text: str) -> bool | None:
         if line.startswith("Linger="):
             return line.split("=", 1)[1].strip() == "yes"
     return None
-
-
-def parse_modules(text: str) -> set[str]:
-    """Module names from /proc/modules."""
-    return {line.split()[0] for line in text.splitlines() if line.strip()}
 
 
 def parse_route(text: str) -> tuple[int | None, str]:

@@ -23,6 +23,7 @@ ROOT_SCRIPT = "init-host.root.sh"
 ROOTLESS_SCRIPT = "init-host.rootless.sh"
 SHARED = "common.sh"  # sourced by both scripts from beside them
 DETECT = "detect-engine.sh"  # run by common.sh, and by u7s itself (u7s/facts/host.py)
+MODULES = "kernel-modules.sh"  # run by the root script, and by preflight (u7s/facts/kernel.py)
 
 
 @contextlib.contextmanager
@@ -36,7 +37,7 @@ def _uploaded(m: Member, dry_run: bool):
         else m.settings.path("init-host")
     try:
         paths = {}
-        for name in (SHARED, DETECT, ROOT_SCRIPT, ROOTLESS_SCRIPT):
+        for name in (SHARED, DETECT, MODULES, ROOT_SCRIPT, ROOTLESS_SCRIPT):
             paths[name] = posixpath.join(folder, name)
             m.host.write_file(paths[name], (init_host_dir() / name).read_bytes(), 0o755)
         yield paths
@@ -96,8 +97,11 @@ def _show(m: Member, text: str) -> tuple[int, int, int]:
     return tuple(counts)
 
 
-def run_all(context, run) -> None:
-    """Run init-host/ on every healthy member; one error lists every host that failed."""
+def run_all(context, run, start_engine: bool = False) -> None:
+    """Run init-host/ on every healthy member; one error lists every host that failed.
+
+    start_engine: the rootless part starts rootless Docker itself where no systemd user instance does.
+    """
     members = run.healthy
     password = None
     if not run.dry_run:
@@ -109,7 +113,7 @@ def run_all(context, run) -> None:
 
     def init_one(m: Member) -> str:
         with _uploaded(m, run.dry_run) as paths:
-            return _run_scripts(m, paths, run.dry_run, password)
+            return _run_scripts(m, paths, run.dry_run, password, start_engine)
 
     result = run_parallel(members, init_one)
     if result.failed:
@@ -117,7 +121,7 @@ def run_all(context, run) -> None:
     raise_failures(run)
 
 
-def _run_scripts(m: Member, paths: dict, dry_run: bool, password: str | None) -> str:
+def _run_scripts(m: Member, paths: dict, dry_run: bool, password: str | None, start_engine: bool = False) -> str:
     """The root part (through sudo unless the SSH user is root), then the rootless part; counts of their lines."""
     user, is_root = _identity(m)
     flags = ["--engine", m.settings.engine_type] + (["--dry-run"] if dry_run else [])
@@ -132,7 +136,8 @@ def _run_scripts(m: Member, paths: dict, dry_run: bool, password: str | None) ->
     if is_root:
         m.report.warn(f"skipped: {ROOTLESS_SCRIPT} (the SSH user is root; connect as the user who runs u7s)")
         return f"root part: {root_counts[0]} changed, {root_counts[1]} ok, {root_counts[2]} skipped"
-    r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *flags], check=False)
+    rootless_flags = [*flags, *(["--start-engine"] if start_engine else [])]
+    r = m.host.run(["bash", paths[ROOTLESS_SCRIPT], *rootless_flags], check=False)
     counts = _show(m, r.stdout)
     if not r.ok:
         raise U7sError(f"{ROOTLESS_SCRIPT} failed (exit {r.exited}): {(r.stderr.strip() or r.stdout.strip())[-300:]}")

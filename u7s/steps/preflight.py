@@ -13,18 +13,13 @@ from dataclasses import dataclass
 
 from u7s.build import engine
 from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
-from u7s.facts.system import LISTENING, parse_linger, parse_listening, parse_modules
+from u7s.facts.system import LISTENING, parse_listening
 from u7s.run.hosts import Host
 from u7s.config.settings import Settings
 
 OK, WARN, ERROR, SKIP = "ok", "warning", "error", "skipped"
-DELEGATION = ["sh", "-c", 'f=/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers; '
-              'test "$(id -u)" = 0 && exit 3; test -r "$f" || exit 2; cat "$f"']
-LINGER = ["sh", "-c", 'loginctl show-user --property Linger "$(id -u)"']
-MODULES = ["cat", "/proc/modules"]
 TUN = ["sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"]
 KUBECTL = ["sh", "-c", "command -v kubectl"]
-KERNEL_MODULES = ("br_netfilter", "ip6_tables", "ip6table_nat", "ip_tables", "iptable_nat", "vxlan")
 
 
 @dataclass(frozen=True)
@@ -60,10 +55,11 @@ class Preflight:
     def probes(self) -> list[list[str]]:
         """Every command the checks may run, asked before any check (one round trip)."""
         from u7s.facts import rpfilter
+        from u7s.steps import hostchecks
 
         s = self.s
         # `compose version` asks no daemon: the same words as the settings' probe, so it is not asked twice.
-        argvs = [engine.engine_info(s), [*s.compose, "version"], DELEGATION, LINGER, MODULES, TUN,
+        argvs = [*hostchecks.probes(), engine.engine_info(s), [*s.compose, "version"], TUN,
                  engine.inspect_state(s), LISTENING, *(["test", "-e", path] for _, path in self.wanted_paths()),
                  rpfilter.namespace_probe(s), KUBECTL]
         return argvs
@@ -71,15 +67,22 @@ class Preflight:
     def run(self) -> list[Check]:
         from u7s.run.batch import Answered
 
+        from u7s.steps import hostchecks
+
         self.host = Answered(self.host, self.probes(), self.known)
+        # The host itself first: on cgroup v1 nothing else matters, whatever the engine says.
+        systemd = hostchecks.systemd(self.host)
+        mount = hostchecks.cgroup_mount(self.host)
+        if mount is not None:
+            self.add(*hostchecks.cgroup_v2(mount, systemd))
+        self.add(*hostchecks.delegation(self.host, mount, systemd))
         info = self.engine()
         self.compose()
         if info is not None:
-            self.cgroups(info)
+            self.cgroups(info, mount)
             self.podman_network(info)
-        self.delegation()
-        self.linger()
-        self.modules()
+        self.add(*hostchecks.linger(self.host, systemd))
+        self.add(*hostchecks.modules(self.host))
         self.tun(info)
         self.ports()
         self.host_paths()
@@ -96,7 +99,8 @@ class Preflight:
         r = self.host.run(engine.engine_info(self.s), check=False)
         if not r.ok:
             why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.exited}"
-            fix = f"install and start rootless {self.s.engine_type} (see init-host/), or set CONTAINER_ENGINE"
+            fix = (f"install and start rootless {self.s.engine_type}: init-host/init-host.rootless.sh "
+                   "(--start-engine where systemd is not running), or set CONTAINER_ENGINE")
             source = self.s.sources.get("CONTAINER_ENGINE", "")
             found = re.fullmatch(r"detected: running rootless docker \((/\S+)\)", source)
             if found:  # the daemon runs, but the docker CLI looks for another one (Docker 20.10 sets no context)
@@ -138,48 +142,24 @@ class Preflight:
         else:
             self.add("compose", OK, shown)
 
-    def cgroups(self, info: EngineInfo) -> None:
-        if info.cgroup_version == "2":
-            self.add("cgroup v2", OK, "the engine runs on cgroup v2")
-        elif info.rootless:
-            self.add("cgroup v2", ERROR, f"the rootless engine reports cgroup v{info.cgroup_version or '?'}",
-                     "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1)")
-        else:
-            self.add("cgroup v2", WARN, f"cgroup v{info.cgroup_version or '?'}", "cgroup v2 is recommended")
-
-    def delegation(self) -> None:
-        r = self.host.run(DELEGATION, check=False)
-        if r.exited == 3:
-            self.add("cgroup delegation", SKIP, "running as root")
-        elif r.exited == 2:
-            self.add("cgroup delegation", WARN, "no systemd user instance with a delegated cgroup",
-                     "sudo loginctl enable-linger $USER and log in again (init-host/init-host.root.sh)")
-        else:
-            missing = [c for c in ("cpu", "memory") if c not in r.stdout.split()]
-            if missing:
-                self.add("cgroup delegation", WARN, f"controllers not delegated: {', '.join(missing)}",
-                         "add Delegate=cpu cpuset io memory pids for user@.service (init-host/init-host.root.sh)")
+    def cgroups(self, info: EngineInfo, mount) -> None:
+        """The engine's cgroup version, where the host's own mount left something to say."""
+        if mount is None or mount.version == "":  # the host did not say: the engine's word is all there is
+            if info.cgroup_version == "2":
+                self.add("cgroup v2", OK, "the engine runs on cgroup v2")
+            elif info.rootless:
+                self.add("cgroup v2", ERROR, f"the rootless engine reports cgroup v{info.cgroup_version or '?'}",
+                         "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1)")
             else:
-                self.add("cgroup delegation", OK, r.stdout.strip())
-
-    def linger(self) -> None:
-        r = self.host.run(LINGER, check=False)
-        linger = parse_linger(r.stdout) if r.ok else None
-        if linger:
-            self.add("lingering", OK, "enabled")
-        else:
-            self.add("lingering", WARN, "not enabled" if linger is False else "unknown (no logind session)",
-                     "sudo loginctl enable-linger $USER, so the engine outlives your login")
-
-    def modules(self) -> None:
-        r = self.host.run(MODULES, check=False)
-        text = r.stdout if r.ok else ""
-        missing = [m for m in KERNEL_MODULES if m not in parse_modules(text)]
-        if missing:
-            self.add("kernel modules", WARN, f"not loaded: {', '.join(missing)} (fine if built into the kernel)",
-                     "load them at boot: init-host/init-host.root.sh writes /etc/modules-load.d/usernetes.conf")
-        else:
-            self.add("kernel modules", OK, "all loaded")
+                self.add("cgroup v2", WARN, f"cgroup v{info.cgroup_version or '?'}", "cgroup v2 is recommended")
+        elif mount.version != "2" and not info.rootless:
+            # A rootful engine can run a node on cgroup v1: the host row is a warning, not an error.
+            row = next(i for i, r in enumerate(self.results) if r.name == "cgroup v2")
+            self.results[row] = Check("cgroup v2", WARN, mount.detail, "cgroup v2 is recommended")
+        elif mount.version == "2" and info.cgroup_version not in ("2", ""):
+            self.add("engine cgroup", ERROR if info.rootless else WARN,
+                     f"the engine reports cgroup v{info.cgroup_version} although the host mounts cgroup2",
+                     "restart the engine on this host as it is now")
 
     def tun(self, info: EngineInfo | None) -> None:
         r = self.host.run(TUN, check=False)

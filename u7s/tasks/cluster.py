@@ -66,13 +66,15 @@ def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False
     return rows
 
 
-@task(iterable=ITER, help=CHANGES)
+@task(iterable=ITER, help={**CHANGES, "start-engine": "where no systemd user instance runs rootless Docker, start it "
+                             "as a detached process (init-host.rootless.sh --start-engine)"})
 @clean_errors
-def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
+def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, start_engine=False):
     """Run init-host/ on every host: the root part through sudo, the rootless part as the user."""
     from u7s.steps import hostinit
 
-    hostinit.run_all(c, _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True))
+    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=True)
+    hostinit.run_all(c, run, start_engine=start_engine)
 
 
 def _steps_task(name: str, doc: str, *steps: str):
