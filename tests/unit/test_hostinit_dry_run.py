@@ -48,7 +48,7 @@ def test_a_dry_run_uploads_nothing_to_the_working_directory_and_leaves_no_copy(t
     run = Run(Inventory("hosts.yaml", "demo", [spec], "10.100.0.0/16", 5), [member], Reporter(), dry_run=True)
     hostinit.run_all(None, run)
     assert not workdir.exists()
-    assert len(host.written) == 4 and all(not os.path.exists(p) for p in host.written)
+    assert len(host.written) == 5 and all(not os.path.exists(p) for p in host.written)  # every script of init-host/
     assert {os.path.dirname(p) for p in host.written} != {str(workdir / "init-host")}
     assert [argv[1].rsplit("/", 1)[1] for argv in host.scripts] == ["init-host.root.sh", "init-host.rootless.sh"]
     assert all("--dry-run" in argv for argv in host.scripts)  # the root part without sudo: its dry run needs none
