@@ -171,10 +171,13 @@ def test_rootless_podman_writes_the_slirp4netns_drop_in_once(nobody_home):
     assert f"ok: {drop_in} already up to date" in second.stdout
     assert not [line for line in status_lines(second.stdout) if line.startswith("changed:")], second.stdout
     assert "init-host.rootless: 0 changed, " in summary(second.stdout, "init-host.rootless")
-    # `nobody` has no subordinate IDs on this machine: the only failures, and the exit status says so.
+    # `nobody` has no subordinate IDs on this machine: the only failures (and Podman refusing to make its user
+    # namespace for want of them, which it does while /etc/subuid is being rewritten, as the lab does beside
+    # the unit tests), and the exit status says so.
     failures = [line for line in status_lines(second.stdout) if line.startswith("failed:")]
     if failures:
-        assert all("/etc/sub" in line and "run init-host.root.sh" in line for line in failures), failures
+        assert all(("/etc/sub" in line and "run init-host.root.sh" in line)
+                   or (line.startswith("failed: podman info") and "user namespace" in line) for line in failures), failures
         assert second.returncode == 1
     else:
         assert second.returncode == 0
