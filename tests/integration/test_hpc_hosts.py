@@ -56,10 +56,12 @@ def rootlesskit_pids(host) -> list[int]:
 
 @pytest.fixture
 def engine_stopped(lab):
-    """The last lab host with its rootless Docker stopped and the docker CLI's files as they were; restored after."""
+    """The last lab host with its rootless Docker stopped and no docker CLI files; all restored after."""
     host = lab.hosts[-1]
     docker_dir = Path(host.home) / ".docker"
     saved = {p: p.read_bytes() for p in docker_dir.rglob("*") if p.is_file()} if docker_dir.exists() else None
+    # As on a fresh host, where no CLI context exists yet (the lab's logins have one: tests/lab/login.py).
+    subprocess.run(["rm", "-rf", "--one-file-system", str(docker_dir)], check=True)
     lab.stop_engine(host)
     try:
         assert not rootless_docker_answers(host)
