@@ -42,6 +42,10 @@ EXTRA_PATHS = {
 def pytest_configure(config):
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    config.addinivalue_line(
+        "markers",
+        "extended: a slow lab test outside CI's default run (tests/run.sh --extended runs it)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
