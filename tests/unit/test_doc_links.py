@@ -132,7 +132,7 @@ def test_a_broken_link_and_a_missing_anchor_are_caught(tmp_path, monkeypatch):
 
 def test_the_source_archive_carries_the_docs_the_readme_links_to():
     try:
-        import tomllib
+        import tomllib  # novermin (the fallback below is for 3.9 and 3.10)
     except ImportError:  # Python 3.9 and 3.10
         import tomli as tomllib
     include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
