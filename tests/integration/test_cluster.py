@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import yaml
-from u7s_cli import NETWORK, NODE, REPO, VOLUMES, WORKDIR, inventory, u7s, wipe_hosts
+from u7s_cli import NETWORK, NODE, REPO, VOLUMES, WORKDIR, inventory, status_rows, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -187,8 +187,8 @@ def test_unknown_host_keys_are_refused_unless_accepted(lab, tmp_path):
     path = inventory(lab, tmp_path, known_hosts=str(empty))
     r = u7s("cluster.status", "--json", "--inventory", str(path), check=False)
     assert r.returncode != 0 and "unknown host key" in r.stderr
-    ok = u7s("cluster.status", "--json", "--accept-unknown-host-keys", "--inventory", str(path))
-    assert [s["reachable"] for s in json.loads(ok.stdout)] == [True, True, True]
+    ok = status_rows(path, "--accept-unknown-host-keys")
+    assert [s["reachable"] for s in ok] == [True, True, True]
 
 
 def test_another_invoke_project_reaches_the_cluster_tasks(lab, tmp_path):
@@ -207,7 +207,8 @@ def test_another_invoke_project_reaches_the_cluster_tasks(lab, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "-m", "invoke", "u7s.cluster.status", "--json", "--inventory", str(path)],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    # No node runs: status exits 1 for that alone, naming each host's absent node.
+    assert r.returncode == 0 or "u7s: not every node is up and Ready: " in r.stderr, r.stderr
     assert [s["host"] for s in json.loads(r.stdout)] == [h.name for h in lab.hosts]
 
 
@@ -234,7 +235,7 @@ def test_hosts_reachable_only_through_a_jump_host(lab, tmp_path):
         direct = u7s("cluster.status", "--json", "--inventory", str(path), check=False)
         assert direct.returncode != 0 and all(w.name in direct.stderr for w in workers)
         logins = accepted_logins(cp)
-        via = json.loads(u7s("cluster.status", "--json", "--inventory", str(jumped)).stdout)
+        via = status_rows(jumped)
         assert [s["reachable"] for s in via] == [True, True, True]
         # The control plane's own connection and one to it as the jump host, shared by both workers:
         # a bastion's MaxStartups (10 by default) would refuse a fleet that opened one per host.
@@ -275,8 +276,7 @@ def test_hosts_named_by_ssh_config_aliases_and_every_proxyjump_hop_is_checked(la
         w.in_netns(["iptables", "-I", *rule])
     try:
         logins = accepted_logins(cp)
-        r = u7s("cluster.status", "--json", "--inventory", str(aliased("alias.yaml", cp.known_hosts)), cwd=tmp_path)
-        status = json.loads(r.stdout)
+        status = status_rows(aliased("alias.yaml", cp.known_hosts), cwd=tmp_path)
         assert [(s["host"], s["reachable"], s["rootless"]) for s in status] == [
             (h.name, True, True) for h in lab.hosts]
         assert accepted_logins(cp) - logins == 2  # its own, and one ProxyJump hop for both workers
