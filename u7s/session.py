@@ -148,7 +148,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
                                                                             found.project, member.name)
         member.settings = s = dataclasses.replace(found, workdir=workdirs[member.name])
         # One batch: the subnet this host's node last had, and whose node and working directory are there.
-        legacy = identity.legacy_layout(s, facts[member.name].home(), member.name)
+        legacy = identity.legacy_layout(s, facts[member.name].home, member.name)
         compose, *answers = member.host.run_many([networks.compose_file_probe(s), *identity.probes(s, legacy)])
         why = identity.problem(s, answers, legacy)
         if why:

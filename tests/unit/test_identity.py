@@ -123,7 +123,7 @@ def test_an_unlabelled_node_of_an_earlier_u7s_is_ours_only_when_made_with_our_wo
 
 def test_a_named_cluster_finding_an_earlier_u7s_node_under_the_old_name_says_how_to_keep_it():
     s = cluster_settings("alpha")
-    legacy = identity.legacy_layout(s, "/home/user", "h1")
+    legacy = identity.legacy_layout(s, lambda: "/home/user", "h1")
     assert legacy == identity.Legacy("u7s-node", "/home/user/.local/share/u7s/u7s/h1")
     assert [p[-1] for p in identity.probes(s, legacy)] == [
         "u7s-alpha-node", "/home/user/.local/share/u7s/u7s-alpha/h1/.u7s-cluster",
@@ -142,9 +142,15 @@ def test_a_named_cluster_finding_an_earlier_u7s_node_under_the_old_name_says_how
 
 
 def test_no_earlier_layout_to_look_for_when_the_names_did_not_change_or_were_given():
-    assert identity.legacy_layout(cluster_settings("u7s"), "/home/user", "h1") is None
-    assert identity.legacy_layout(cluster_settings("alpha", U7S_PROJECT="u7s"), "/home/user", "h1") is None
-    assert identity.legacy_layout(single_settings(), "/home/user", None) is None
+    def home():
+        raise AssertionError("home asked although no earlier layout applies")
+
+    assert identity.legacy_layout(cluster_settings("u7s"), home, "h1") is None
+    assert identity.legacy_layout(cluster_settings("alpha", U7S_PROJECT="u7s"), home, "h1") is None
+    assert identity.legacy_layout(single_settings(), home, None) is None
+    # A given working directory was the earlier one too.
+    given = cluster_settings("alpha", U7S_WORKDIR="/data/u7s")
+    assert identity.legacy_layout(given, home, "h1") == identity.Legacy("u7s-node", "/data/u7s")
 
 
 def test_check_names_the_host_and_stops_before_anything_changes():

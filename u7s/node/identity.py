@@ -53,8 +53,11 @@ class Legacy:
     workdir: str
 
 
-def legacy_layout(s: Settings, home: str, inventory_host: str | None) -> Legacy | None:
-    """The earlier names for a cluster whose names changed (a named inventory, project not given); else None."""
+def legacy_layout(s: Settings, home, inventory_host: str | None) -> Legacy | None:
+    """The earlier names for a cluster whose names changed (a named inventory, project not given); else None.
+
+    `home()` gives the user's home directory; it is asked only when the earlier working directory depends on it.
+    """
     from u7s.config.resolve import project_for
 
     if "U7S_PROJECT" in s.sources:
@@ -62,7 +65,7 @@ def legacy_layout(s: Settings, home: str, inventory_host: str | None) -> Legacy 
     project = project_for("", s.hostname if s.multi_node else None)
     if project == s.project:
         return None
-    workdir = s.workdir if "U7S_WORKDIR" in s.sources else default_workdir(home, project, inventory_host)
+    workdir = s.workdir if "U7S_WORKDIR" in s.sources else default_workdir(home(), project, inventory_host)
     return Legacy(f"{project}-node", workdir)
 
 
