@@ -123,7 +123,9 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     config = config or {}
     from u7s.config import subnets
     from u7s.facts import networks
+    from u7s.errors import U7sError
     from u7s.facts.host import HostFacts, likely_probes
+    from u7s.node import identity
 
     facts: dict[str, HostFacts] = {}
     workdirs: dict[str, str] = {}
@@ -137,14 +139,21 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         facts[member.name] = member.facts = HostFacts(member.host)
         given = {**config, **member.spec.settings, **flags}
         facts[member.name].prefetch(likely_probes(given))  # one round trip for the facts settings need
-        found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags)
+        found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags,
+                        cluster=inventory.name)
         # Each host's files go to a directory of its own, even where home directories are
         # shared: one per node instance (project) and inventory host, unless U7S_WORKDIR is given.
         given = "U7S_WORKDIR" in found.sources
         workdirs[member.name] = found.workdir if given else default_workdir(facts[member.name].home(),
                                                                             found.project, member.name)
-        member.settings = dataclasses.replace(found, workdir=workdirs[member.name])
-        current[member.name] = networks.running_subnet(member.host, member.settings)
+        member.settings = s = dataclasses.replace(found, workdir=workdirs[member.name])
+        # One batch: the subnet this host's node last had, and whose node and working directory are there.
+        legacy = identity.legacy_layout(s, facts[member.name].home, member.name)
+        compose, *answers = member.host.run_many([networks.compose_file_probe(s), *identity.probes(s, legacy)])
+        why = identity.problem(s, answers, legacy)
+        if why:
+            raise U7sError(why)
+        current[member.name] = networks.parse_compose_subnet(compose.stdout if compose.ok else None)
         if not current[member.name]:
             in_use[member.name] = networks.other_networks(member.host, member.settings)
         return ""
@@ -161,7 +170,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
 
     def second_pass(member: Member) -> str:
         pinned = {"NODE_SUBNET": assigned[member.name], **flags}
-        member.settings = resolve(facts[member.name], config=config_of(member), flags=pinned)
+        member.settings = resolve(facts[member.name], config=config_of(member), flags=pinned, cluster=inventory.name)
         return ""
 
     more = run_parallel(ready, second_pass)

@@ -15,7 +15,7 @@ import tarfile
 import pytest
 
 from tests.image_archive import docker_save
-from u7s_cli import inventory, u7s, wipe_hosts
+from u7s_cli import NETWORK, NODE, PROJECT, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -47,7 +47,7 @@ def test_published_port_answers_at_host_ip_from_another_host_and_mount_is_readab
     cp, w1, _ = lab.hosts
     listener = ("import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
                 f"s.bind(('0.0.0.0', {PORT})); s.listen(); c, _ = s.accept(); c.sendall(b'u7s-published'); c.close()")
-    cp.docker(["exec", "-d", "u7s-node", "python3", "-c", listener])
+    cp.docker(["exec", "-d", NODE, "python3", "-c", listener])
     client = ("import socket, time\n"
               "for _ in range(50):\n"
               "    try:\n"
@@ -55,8 +55,8 @@ def test_published_port_answers_at_host_ip_from_another_host_and_mount_is_readab
               "    except OSError: time.sleep(0.2)\n")
     assert w1.ssh(["python3", "-c", client]).stdout.strip() == "u7s-published"
     for h in lab.hosts:
-        assert h.docker(["exec", "u7s-node", "cat", "/data/hello"]).stdout.strip() == f"from {h.name}"
-        assert h.docker(["exec", "u7s-node", "sh", "-c", "echo x > /data/new"], check=False).returncode != 0  # :ro
+        assert h.docker(["exec", NODE, "cat", "/data/hello"]).stdout.strip() == f"from {h.name}"
+        assert h.docker(["exec", NODE, "sh", "-c", "echo x > /data/new"], check=False).returncode != 0  # :ro
 
 
 def test_load_image_from_an_archive_reaches_every_node_and_a_second_run_skips(lab, day2):
@@ -66,7 +66,7 @@ def test_load_image_from_an_archive_reaches_every_node_and_a_second_run_skips(la
     r = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
     assert r.stderr.count("imported docker.io/u7s-test/day2:1") == 3, r.stderr
     for h in lab.hosts:
-        listing = h.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls"]).stdout
+        listing = h.docker(["exec", NODE, "ctr", "-n", "k8s.io", "images", "ls"]).stdout
         row = next(line for line in listing.splitlines() if line.startswith("docker.io/u7s-test/day2:1 "))
         assert f"io.u7s.image-id={image_id}" in row
     again = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
@@ -88,10 +88,10 @@ def test_export_logs_has_every_hosts_part_and_no_secret(lab, day2):
             assert f"{h.name}/{part}" in names
     assert b"u7s-standin" in blob  # the journals are really there (the stand-ins log to them)
     # The cluster's real secrets: the admin key, the CA key, every bootstrap token.
-    admin = cp.docker(["exec", "u7s-node", "cat", "/etc/kubernetes/admin.conf"]).stdout
+    admin = cp.docker(["exec", NODE, "cat", "/etc/kubernetes/admin.conf"]).stdout
     key_data = re.search(r"client-key-data: (\S+)", admin).group(1)
-    ca_key = cp.docker(["exec", "u7s-node", "cat", "/etc/kubernetes/pki/ca.key"]).stdout
-    secrets = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "secrets", "-n", "kube-system",
+    ca_key = cp.docker(["exec", NODE, "cat", "/etc/kubernetes/pki/ca.key"]).stdout
+    secrets = json.loads(cp.docker(["exec", NODE, "kubectl", "get", "secrets", "-n", "kube-system",
                                     "-o", "json"]).stdout)["items"]
     tokens = [base64.b64decode(s["data"]["token-secret"]).decode() for s in secrets
               if s.get("type") == "bootstrap.kubernetes.io/token"]
@@ -103,7 +103,7 @@ def test_export_logs_has_every_hosts_part_and_no_secret(lab, day2):
 
 
 def _subnet(h):
-    return h.docker(["network", "inspect", "u7s", "--format", "{{(index .IPAM.Config 0).Subnet}}"]).stdout.strip()
+    return h.docker(["network", "inspect", NETWORK, "--format", "{{(index .IPAM.Config 0).Subnet}}"]).stdout.strip()
 
 
 def test_a_worker_is_removed_and_joins_again_and_the_others_keep_their_subnets(lab, day2):
@@ -112,29 +112,29 @@ def test_a_worker_is_removed_and_joins_again_and_the_others_keep_their_subnets(l
     subnets = {h.name: _subnet(h) for h in lab.hosts}
     bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "default"},
             "spec": {"nodeName": f"u7s-{w2.name}", "containers": [{"name": "c", "image": "u7s-test/day2:1"}]}}
-    cp.docker(["exec", "-i", "u7s-node", "kubectl", "create", "--validate=false", "-f", "-"], input=json.dumps(bare))
+    cp.docker(["exec", "-i", NODE, "kubectl", "create", "--validate=false", "-f", "-"], input=json.dumps(bare))
 
     refused = u7s("cluster.remove-node", "--name", w2.name, "--yes", "--timeout", "20", "--inventory", str(path),
                   cwd=tmp, check=False)
     assert refused.returncode == 1 and "only deleted with --force" in refused.stderr, refused.stderr
-    assert w2.docker(["ps", "-q", "--filter", "name=u7s-node"]).stdout.strip()  # nothing after the drain ran
+    assert w2.docker(["ps", "-q", "--filter", f"name={NODE}"]).stdout.strip()  # nothing after the drain ran
 
     u7s("cluster.remove-node", "--name", w2.name, "--yes", "--force", "--inventory", str(path), cwd=tmp)
-    names = cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
+    names = cp.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
     assert names == [f"node/u7s-{cp.name}", f"node/u7s-{w1.name}"]
-    assert w2.docker(["ps", "-aq", "--filter", "name=u7s-node"]).stdout.strip() == ""
-    assert "u7s-var" not in w2.docker(["volume", "ls", "-q"]).stdout.split()
+    assert w2.docker(["ps", "-aq", "--filter", f"name={NODE}"]).stdout.strip() == ""
+    assert f"{PROJECT}-var" not in w2.docker(["volume", "ls", "-q"]).stdout.split()
 
     again = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
     assert "already joined" in again.stderr and f"joined u7s-{cp.name}" in again.stderr
-    names = cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
+    names = cp.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
     assert len(names) == 3
     assert {h.name: _subnet(h) for h in (cp, w1)} == {h.name: subnets[h.name] for h in (cp, w1)}
 
 
 
 def _node_versions(cp):
-    nodes = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
+    nodes = json.loads(cp.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
     return {n["metadata"]["name"]: (n["status"]["nodeInfo"]["kubeletVersion"], bool(n["spec"].get("unschedulable")))
             for n in nodes}
 
@@ -152,15 +152,15 @@ def test_upgrade_moves_the_control_plane_then_each_worker_and_the_volumes_surviv
     archive = tmp / "kept.tar"
     docker_save(str(archive), ref="docker.io/u7s-test/kept:1", content="kept across the upgrade\n")
     u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
-    volumes = {h.name: h.docker(["volume", "inspect", "u7s-var", "--format", "{{.CreatedAt}}"]).stdout for h in lab.hosts}
-    containers = {h.name: h.docker(["inspect", "u7s-node", "--format", "{{.Id}}"]).stdout for h in lab.hosts}
+    volumes = {h.name: h.docker(["volume", "inspect", f"{PROJECT}-var", "--format", "{{.CreatedAt}}"]).stdout for h in lab.hosts}
+    containers = {h.name: h.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout for h in lab.hosts}
 
     dry = u7s("cluster.upgrade", "--dry-run", "--inventory", str(path), cwd=tmp)
     would = [line for line in dry.stderr.splitlines() if "would " in line]
     assert f"cluster at v1.35.0; the node image carries {NEXT_KUBE_VERSION}" in dry.stderr
     assert [line.split()[0] for line in would] == [cp.name] * 3 + [w1.name] * 5 + [w2.name] * 5
     assert "kubeadm upgrade apply --yes v1.36.0" in would[1] and "kubectl drain" in would[3]
-    assert containers == {h.name: h.docker(["inspect", "u7s-node", "--format", "{{.Id}}"]).stdout for h in lab.hosts}
+    assert containers == {h.name: h.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout for h in lab.hosts}
 
     r = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp)
     done = [line for line in r.stderr.splitlines() if "drained" in line or "uncordoned" in line or "upgrade" in line]
@@ -173,22 +173,22 @@ def test_upgrade_moves_the_control_plane_then_each_worker_and_the_volumes_surviv
     for w in (w1, w2):
         assert ["upgrade", "node"] in [c["argv"] for c in _standin_calls(w) if c["rc"] == 0]
     assert _node_versions(cp) == {f"u7s-{h.name}": (NEXT_KUBE_VERSION, False) for h in lab.hosts}
-    server = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "version", "-o", "json"]).stdout)["serverVersion"]
+    server = json.loads(cp.docker(["exec", NODE, "kubectl", "version", "-o", "json"]).stdout)["serverVersion"]
     assert server["gitVersion"] == NEXT_KUBE_VERSION
     for h in lab.hosts:  # new containers on the same volumes: the cluster's data survived
-        assert h.docker(["inspect", "u7s-node", "--format", "{{.Id}}"]).stdout != containers[h.name]
-        assert h.docker(["volume", "inspect", "u7s-var", "--format", "{{.CreatedAt}}"]).stdout == volumes[h.name]
-        assert "docker.io/u7s-test/kept:1" in h.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls",
+        assert h.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout != containers[h.name]
+        assert h.docker(["volume", "inspect", f"{PROJECT}-var", "--format", "{{.CreatedAt}}"]).stdout == volumes[h.name]
+        assert "docker.io/u7s-test/kept:1" in h.docker(["exec", NODE, "ctr", "-n", "k8s.io", "images", "ls",
                                                          "-q"]).stdout
 
     data["settings"]["NODE_IMAGE"] = "u7s-lab-node:latest"
     path.write_text(yaml.safe_dump(data))
     down = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp, check=False)
     assert down.returncode == 1 and "kubeadm does not support downgrades" in down.stderr
-    assert {h.name: h.docker(["inspect", "u7s-node", "--format", "{{.Config.Image}}"]).stdout.strip()
+    assert {h.name: h.docker(["inspect", NODE, "--format", "{{.Config.Image}}"]).stdout.strip()
             for h in lab.hosts} == {h.name: "u7s-lab-node:next" for h in lab.hosts}
 
 
 def _standin_calls(host):
-    text = host.docker(["exec", "u7s-node", "cat", "/var/lib/u7s-standin/calls.jsonl"], check=False).stdout
+    text = host.docker(["exec", NODE, "cat", "/var/lib/u7s-standin/calls.jsonl"], check=False).stdout
     return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -115,10 +115,10 @@ def test_a_parent_projects_u7s_error_is_one_line_on_the_host(lab, lab_host):
 
 
 def test_init_host_dry_run_changes_nothing_on_any_host(lab, tmp_path):
-    from u7s_cli import inventory, u7s
+    from u7s_cli import WORKDIR as CLUSTER_WORKDIR, inventory, u7s
 
     path = inventory(lab, tmp_path)
-    uploaded = {h.name: f"{WORKDIR}/{h.name}/init-host" for h in lab.hosts}
+    uploaded = {h.name: f"{CLUSTER_WORKDIR}/{h.name}/init-host" for h in lab.hosts}
     for h in lab.hosts:
         h.ssh(["rm", "-rf", uploaded[h.name]])
     r = u7s("cluster.init-host", "--dry-run", "--inventory", str(path), cwd=tmp_path)

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from u7s_cli import inventory, u7s
+from u7s_cli import NODE, inventory, u7s
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 CUSTOM = {"PORT_KUBE_APISERVER": 8080, "PORT_FLANNEL": 9072, "PORT_KUBELET": 20250, "PORT_ETCD": 9090}
@@ -28,7 +28,7 @@ def failed(probes):
     return {(p["source"], p["target"], p["check"]): p for p in probes if not p["ok"]}
 
 
-def nothing_left(lab, container="u7s-node"):
+def nothing_left(lab, container=NODE):
     for h in lab.hosts:
         links = h.docker(["exec", container, "ip", "-o", "link"]).stdout
         assert "u7s-netcheck" not in links
@@ -146,10 +146,10 @@ def test_the_listeners_answer_a_whole_fleet_connecting_at_once(lab, nodes):
 
     h1 = lab.hosts[0]
     prepare = node_program("prepare", "02:75:37:00:00:01", "169.254.251.1", "8472", "50", "19443", "--")
-    h1.docker(["exec", "u7s-node", *prepare])
+    h1.docker(["exec", NODE, *prepare])
     try:
-        answered = h1.docker(["exec", "u7s-node", "bash", "-c", BURST, "burst", "19443"], timeout=60).stdout
+        answered = h1.docker(["exec", NODE, "bash", "-c", BURST, "burst", "19443"], timeout=60).stdout
     finally:
-        h1.docker(["exec", "u7s-node", *node_program("cleanup")])
+        h1.docker(["exec", NODE, *node_program("cleanup")])
     assert answered.split() == ["200"], f"only {answered.strip()} of 200 connections got the banner in time"
     nothing_left(lab)

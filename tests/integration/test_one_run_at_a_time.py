@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from u7s_cli import REPO, u7s
+from u7s_cli import NODE, REPO, WORKDIR, u7s
 
 from test_cluster import calls, cluster_inventory  # noqa: F401  (the fixture wipes the lab before and after)
 
@@ -114,7 +114,7 @@ def test_sigint_during_join_then_a_rerun_converges(lab, cluster_inventory, tmp_p
     assert "u7s: interrupted" in run.stderr() and "Traceback" not in run.stderr()
     assert "== sync-external-ip" not in run.stderr()  # nothing after the interrupted phase started
     for w in workers:  # a join under way finished its script, which is removed; no temporary file left
-        workdir = f".local/share/u7s/u7s/{w.name}"
+        workdir = f"{WORKDIR}/{w.name}"
         left = w.ssh(["sh", "-c", f"ls -A {workdir}"]).stdout.split()
         # no half-written file (u7s writes NAME.u7s-RANDOM, then renames it)
         assert "join-command" not in left and not [f for f in left if re.search(r".\.u7s-[0-9a-f]{8}$", f)], left
@@ -133,9 +133,9 @@ def test_sigint_during_the_network_check_removes_its_listeners_and_device(lab, c
     assert run.finish() == 130, run.stderr()
     assert "== join" not in run.stderr(), "the interrupt came after the check; it proves nothing"
     for h in lab.hosts:
-        device = h.docker(["exec", "u7s-node", "ip", "link", "show", "u7s-netcheck"], check=False)
+        device = h.docker(["exec", NODE, "ip", "link", "show", "u7s-netcheck"], check=False)
         assert device.returncode != 0, f"{h.name}: the test VXLAN device is left"
-        socats = h.docker(["exec", "u7s-node", "sh", "-c", "cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^socat$'"],
+        socats = h.docker(["exec", NODE, "sh", "-c", "cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^socat$'"],
                           check=False).stdout.strip()
         assert socats == "0", f"{h.name}: {socats} socat listener(s) left"
     u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)

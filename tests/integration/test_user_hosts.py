@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.lab import login
-from u7s_cli import inventory, u7s, wipe_hosts
+from u7s_cli import NODE, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 FQDN = "h2.lab.example"
@@ -51,11 +51,11 @@ def test_create_works_with_an_fqdn_host_and_a_socket_only_engine(lab, hosts_as_u
     cp, second, third = lab.hosts
     assert second.ssh(["hostname"]).stdout.strip() == FQDN
     u7s("cluster.create", "--inventory", str(hosts_as_users_have_them), cwd=tmp_path)
-    nodes = json.loads(cp.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
+    nodes = json.loads(cp.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "json"]).stdout)["items"]
     ready = {n["metadata"]["name"]: [c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready"]
              for n in nodes}
     assert ready == {f"u7s-{cp.name}": ["True"], f"u7s-{FQDN}": ["True"], f"u7s-{third.name}": ["True"]}
-    assert second.docker(["exec", "u7s-node", "hostname"]).stdout.strip() == f"u7s-{FQDN}"
+    assert second.docker(["exec", NODE, "hostname"]).stdout.strip() == f"u7s-{FQDN}"
     status = u7s("cluster.status", "--json", "--inventory", str(hosts_as_users_have_them), cwd=tmp_path)
     assert [(row["host"], row["node_name"], row["ready"]) for row in json.loads(status.stdout)] == [
         (cp.name, f"u7s-{cp.name}", True), (second.name, f"u7s-{FQDN}", True), (third.name, f"u7s-{third.name}", True)]

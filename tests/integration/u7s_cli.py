@@ -12,7 +12,19 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-def inventory(lab, tmp_path, name="hosts.yaml", known_hosts=None, pool=None, **settings):
+# What the lab inventory's cluster (`cluster: {name: lab}`) is called on each host: the compose project
+# u7s-CLUSTER names the node container, its volumes, the network and the working directory
+# (WORKDIR/HOST, relative to the user's home). Single-host tasks keep the names u7s-node and SINGLE_WORKDIR.
+CLUSTER = "lab"
+PROJECT = NETWORK = f"u7s-{CLUSTER}"
+NODE = f"{PROJECT}-node"
+VOLUMES = {f"{PROJECT}-var", f"{PROJECT}-opt", f"{PROJECT}-etc"}
+WORKDIR = f".local/share/u7s/{PROJECT}"
+SINGLE_NODE = "u7s-node"
+SINGLE_WORKDIR = ".local/share/u7s/u7s"
+
+
+def inventory(lab, tmp_path, name="hosts.yaml", known_hosts=None, pool=None, cluster=CLUSTER, **settings):
     hosts = []
     for i, h in enumerate(lab.hosts):
         hosts.append({
@@ -22,7 +34,7 @@ def inventory(lab, tmp_path, name="hosts.yaml", known_hosts=None, pool=None, **s
             "ssh": {"user": h.ssh_user, "port": h.ssh_port, "identity_file": h.key},
         })
     data = {
-        "cluster": {"name": "lab", **({"node_subnet_pool": pool} if pool else {})},
+        "cluster": {"name": cluster, **({"node_subnet_pool": pool} if pool else {})},
         "settings": {"NODE_IMAGE": lab.node_image, **settings},
         "ssh": {"known_hosts": known_hosts or lab.hosts[0].known_hosts, "connect_timeout": 5},
         "hosts": hosts,
@@ -42,8 +54,19 @@ def u7s(*args, cwd=None, check=True, timeout=900):
     return r
 
 
+def status_rows(path, *extra, **kwargs) -> list[dict]:
+    """`cluster.status --json` rows where reaching the hosts is what counts: with no node up it exits 1
+    (`not every node is up and Ready`), which is not an error here; any other failure is."""
+    import json
+
+    r = u7s("cluster.status", "--json", *extra, "--inventory", str(path), check=False, **kwargs)
+    assert r.returncode == 0 or (r.returncode == 1 and "u7s: not every node is up and Ready: " in r.stderr), \
+        f"cluster.status exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return json.loads(r.stdout)
+
+
 # Where tests put stand-in switches: a cluster host's working directory, and a single host's.
-SWITCH_DIRS = (".local/share/u7s/u7s/{name}/.u7s-standin", ".local/share/u7s/u7s/.u7s-standin")
+SWITCH_DIRS = (WORKDIR + "/{name}/.u7s-standin", SINGLE_WORKDIR + "/.u7s-standin")
 
 
 def wipe_hosts(lab, hosts=None) -> None:

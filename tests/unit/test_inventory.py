@@ -300,6 +300,7 @@ def test_cluster_settings_precedence_config_inventory_host_set():
         host.on("ip", stdout=json.dumps([{"prefsrc": f"192.0.2.{i + 1}"}]))
         host.on("sh", contains="HOME", stdout="/home/u")
         host.on("docker", "network", stdout="")
+        host.on("docker", "inspect", exited=1, stderr="Error: No such object: u7s-node\n")
         members.append(Member(spec, Reporter(stream=io.StringIO()), host=host))
     config = {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose", "PORT_ETCD": 12379,
               "PORT_KUBE_APISERVER": 7443, "U7S_TIMEOUT": 3, "NODE_IMAGE": "from-config"}

@@ -89,6 +89,7 @@ def healthy_host(s, info=DOCKER_ROOTLESS):
     host.on("ss", "-H", "-l", "-n", "-t", "-u", stdout=fixture("ss-listening-idle.txt"))
     host.on("sh", "-c", contains="command -v kubectl", stdout="/usr/local/bin/kubectl\n")
     host.on(*rpfilter.namespace_probe(s), stdout="0\n2\n")
+    host.on(*engine.engine_cmd(s, "ps"), stdout="")  # no container publishes anything
     return host
 
 
@@ -140,6 +141,28 @@ def test_ports_in_use_are_named():
     )
     assert "PORT_*" in checks["ports"].fix
     assert preflight.failed(results) == [checks["ports"]]
+
+
+def test_ports_published_by_another_clusters_node_name_that_node():
+    s = make_settings()
+    host = healthy_host(s).on("ss", stdout=fixture("ss-listening-busy.txt"))
+    host.on(*engine.engine_cmd(s, "ps"), stdout=(
+        "u7s-alpha-node\t0.0.0.0:2379->2379/tcp, :::2379->2379/tcp, 0.0.0.0:6443->6443/tcp, "
+        "0.0.0.0:8472->8472/udp, 0.0.0.0:10250->10250/tcp\nweb\t0.0.0.0:8080->80/tcp\n"))
+    checks, _ = run(host, s)
+    assert checks["ports"].detail == ("already in use: PORT_KUBELET=10250/tcp, PORT_FLANNEL=8472/udp, "
+                                      "PORT_KUBE_APISERVER=6443/tcp (published by u7s-alpha-node)")
+    assert "two clusters on the same hosts need different PORT_*" in checks["ports"].fix
+
+
+def test_published_ports_are_read_from_docker_and_podman_ps():
+    from u7s.facts.system import parse_published
+
+    assert parse_published("a\t0.0.0.0:2379->2379/tcp, :::2379->2379/tcp, 0.0.0.0:8472->8472/udp\nb\t\n") == {
+        ("tcp", 2379): "a", ("udp", 8472): "a"}
+    # Podman 4 joins neighbouring ports into one range.
+    assert parse_published("n\t0.0.0.0:6443-6444->6443-6444/tcp, 127.0.0.1:9000->90/tcp\n") == {
+        ("tcp", 6443): "n", ("tcp", 6444): "n", ("tcp", 9000): "n"}
 
 
 def test_custom_ports_in_use_are_named():

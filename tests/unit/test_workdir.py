@@ -21,7 +21,7 @@ def test_stage_writes_every_file_with_its_mode_then_reports_no_change(tmp_path):
     s = make_settings(U7S_WORKDIR=str(tmp_path / "work"))
     host = LocalHost(invoke.Context())
     changed = workdir.stage(host, s)
-    assert changed == ["docker-compose.yaml", "kubeadm-config.yaml", *NODE_FILES]
+    assert changed == ["docker-compose.yaml", "kubeadm-config.yaml", *NODE_FILES, ".u7s-cluster"]
     assert "node/Dockerfile" in NODE_FILES and "node/entrypoint.sh" in NODE_FILES
     root = tmp_path / "work"
     assert mode(root) == 0o700
@@ -30,6 +30,7 @@ def test_stage_writes_every_file_with_its_mode_then_reports_no_change(tmp_path):
     assert mode(root / "node" / "entrypoint.sh") == 0o755  # executable in compose/node, so in the image
     assert (root / "node" / "Dockerfile").read_bytes() == (node_image_dir() / "Dockerfile").read_bytes()
     assert "u7s-host1" in (root / "kubeadm-config.yaml").read_text()
+    assert (root / ".u7s-cluster").read_text() == "u7s\n"  # whose working directory this is (a single host's: u7s)
 
     assert workdir.stage(host, s) == []
 
@@ -53,8 +54,9 @@ def test_stage_restores_a_mode_changed_by_hand(tmp_path):
 
 def test_with_a_node_image_nothing_is_built(tmp_path):
     s = make_settings(U7S_WORKDIR=str(tmp_path), NODE_IMAGE="example/node:1")
-    assert sorted(workdir.files(s)) == ["docker-compose.yaml", "kubeadm-config.yaml"]
-    assert workdir.stage(LocalHost(invoke.Context()), s) == ["docker-compose.yaml", "kubeadm-config.yaml"]
+    assert sorted(workdir.files(s)) == [".u7s-cluster", "docker-compose.yaml", "kubeadm-config.yaml"]
+    assert workdir.stage(LocalHost(invoke.Context()), s) == ["docker-compose.yaml", "kubeadm-config.yaml",
+                                                            ".u7s-cluster"]
     assert not (tmp_path / "node").exists()
 
 

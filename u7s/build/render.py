@@ -52,10 +52,13 @@ def render(name: str, **data) -> str:
 
 def settings_data(s: Settings) -> dict:
     """What the templates may use: every setting under its attribute name, and what is derived from them."""
+    from u7s.node import identity
+
     return {
         **s.values(),
         "bypass4netns_ignore_subnets": s.bypass4netns_ignore_subnets,
         "container_name": engine.container_name(s),
+        "labels": identity.labels(s),
         "volumes": engine.volume_names(s),
         "published": [p.compose(s.host_ip) for p in s.publish],
         "mounts": [m.compose() for m in s.mounts],

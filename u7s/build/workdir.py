@@ -17,6 +17,8 @@ NODE_MOUNT = "/usernetes"
 
 def files(s: Settings) -> dict[str, tuple[bytes, int]]:
     """Every file `up` places in the working directory: relative path -> (content, mode)."""
+    from u7s.node import identity
+
     out = {
         "docker-compose.yaml": (render.compose_file(s).encode(), 0o644),
         KUBEADM_CONFIG: (render.kubeadm_config(s).encode(), 0o644),
@@ -26,6 +28,7 @@ def files(s: Settings) -> dict[str, tuple[bytes, int]]:
             if path.is_file():
                 mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
                 out[f"node/{path.name}"] = (path.read_bytes(), mode)
+    out[identity.MARKER] = (identity.marker_text(s).encode(), 0o644)  # whose working directory this is
     return out
 
 

@@ -36,8 +36,12 @@ def resolve(
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
     config_sources: Mapping[str, str] | None = None,
+    cluster: str = "",
 ) -> Settings:
-    """Merge the layers (defaults < config < environment < flags), derive, validate; config_sources: FILE line N."""
+    """Merge the layers (defaults < config < environment < flags), derive, validate; config_sources: FILE line N.
+
+    `cluster`: the inventory's cluster name ("" for the single-host tasks); it names the project by default.
+    """
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in (config or {}).items():
@@ -53,14 +57,14 @@ def resolve(
         if key not in SPECS:
             raise SettingsError(f"--set {key}: unknown setting; known: {', '.join(SPECS)}")
         raw[key], sources[key] = value, "--set"
-    return _Resolver(raw, sources, facts).settings()
+    return _Resolver(raw, sources, facts, cluster).settings()
 
 
 class _Resolver(EngineChoice):
     """Derives each setting once, in dependency order, collecting every problem."""
 
-    def __init__(self, raw: dict[str, Any], sources: dict[str, str], facts: Facts):
-        self.raw, self.sources, self.facts = raw, sources, facts
+    def __init__(self, raw: dict[str, Any], sources: dict[str, str], facts: Facts, cluster: str = ""):
+        self.raw, self.sources, self.facts, self.cluster = raw, sources, facts, cluster
         self.problems: list[str] = []
         self.keyed: list[tuple[str, str]] = []
 
@@ -136,7 +140,7 @@ class _Resolver(EngineChoice):
         mounts_ = self.listed("U7S_MOUNTS", mounts.parse_mounts, mounts.MOUNT_EXAMPLE)
         devices = self.listed("U7S_DEVICES", mounts.parse_devices, mounts.DEVICE_EXAMPLE)
         multi_node = self.boolean("U7S_MULTI_NODE", False)
-        default_project = f"u7s-{_compose_safe(hostname)}" if multi_node else "u7s"
+        default_project = project_for(self.cluster, hostname if multi_node else None)
         project = self.name("U7S_PROJECT", default_project)
         network = self.name("U7S_NETWORK", project)
         if self.raw.get("BYPASS4NETNS") is None:  # probe the socket only when the user gave no value
@@ -171,7 +175,7 @@ class _Resolver(EngineChoice):
             "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
-                        engine_type=engine_type, sources=dict(self.sources))
+                        engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)
 
     def address(self, key: str, derive) -> str:
         value = self.text(key) or derive()
@@ -257,6 +261,13 @@ class _Resolver(EngineChoice):
         if not COMPOSE_NAME.match(value):
             self.bad(key, "not a compose name", "use lowercase letters, digits, '-' and '_', starting with a letter or digit")
         return value
+
+
+def project_for(cluster: str = "", hostname: str | None = None) -> str:
+    """The default U7S_PROJECT: `u7s` for the single-host tasks and an inventory that names no cluster (or names
+    it `u7s`), `u7s-CLUSTER` for a named one; `-HOSTNAME` added with U7S_MULTI_NODE (shared home directories)."""
+    base = "u7s" if cluster in ("", "u7s") else f"u7s-{_compose_safe(cluster)}"
+    return f"{base}-{_compose_safe(hostname)}" if hostname is not None else base
 
 
 def _compose_safe(text: str) -> str:

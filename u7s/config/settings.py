@@ -67,7 +67,9 @@ TABLE: tuple[Setting, ...] = (
        "(default: build)"),
     _s("NODE_BASE_IMAGE", "node_base_image", "str", "base image the node image is built from (default: pinned "
        "kindest/node)"),
-    _s("U7S_PROJECT", "project", "name", "compose project name (default u7s; u7s-HOSTNAME with U7S_MULTI_NODE)"),
+    _s("U7S_PROJECT", "project", "name", "compose project name, and the prefix of the node container's and "
+       "volumes' names (default u7s; in an inventory naming a cluster, u7s-CLUSTER; -HOSTNAME added with "
+       "U7S_MULTI_NODE)"),
     _s("U7S_NETWORK", "network", "name", "compose network name (default: the project name)"),
     _s("U7S_MULTI_NODE", "multi_node", "bool", "make project and network names unique per host, for shared home "
        "directories"),
@@ -151,7 +153,9 @@ Settings = make_dataclass(
     "Settings",
     [(s.attr, tuple[str, ...] if s.attr == "compose" else _TYPES.get(s.kind, str)) for s in TABLE]
     + [("engine_type", str),
-       ("sources", Mapping[str, str], field(default_factory=dict, compare=False, repr=False))],
+       ("sources", Mapping[str, str], field(default_factory=dict, compare=False, repr=False)),
+       # The inventory's cluster name, "" for the single-host tasks (u7s/node/identity.py).
+       ("cluster", str, field(default=""))],
     bases=(_Behaviour,),
     frozen=True,
     namespace={"__doc__": "The resolved settings of one u7s node on one host (one attribute per TABLE row)."},

@@ -22,10 +22,15 @@ def parse_compose_subnet(text: str | None) -> str | None:
         return None
 
 
+def compose_file_probe(s: Settings) -> list[str]:
+    """Read the compose file u7s last wrote (its NODE_SUBNET: parse_compose_subnet)."""
+    # `cat`, not SFTP: a run that only reads (status, preflight) then never opens an SFTP session.
+    return ["cat", s.path(engine.COMPOSE_FILE)]
+
+
 def running_subnet(host: Host, s: Settings) -> str | None:
     """The NODE_SUBNET in the compose file u7s last wrote on this host, if any."""
-    # `cat`, not SFTP: a run that only reads (status, preflight) then never opens an SFTP session.
-    r = host.run(["cat", s.path(engine.COMPOSE_FILE)], check=False)
+    r = host.run(compose_file_probe(s), check=False)
     return parse_compose_subnet(r.stdout if r.ok else None)
 
 

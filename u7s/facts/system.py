@@ -27,6 +27,27 @@ def parse_listening(text: str, proto: str = "tcp") -> set[tuple[str, int]]:
     return found
 
 
+def parse_published(text: str) -> dict[tuple[str, int], str]:
+    """(proto, host port) -> container name, from `<engine> ps --format '{{.Names}}\t{{.Ports}}'`.
+
+    Docker writes `0.0.0.0:2379->2379/tcp, :::2379->2379/tcp`; Podman 4 joins neighbouring ports into
+    ranges, `0.0.0.0:6443-6444->6443-6444/tcp`.
+    """
+    found: dict[tuple[str, int], str] = {}
+    for line in text.splitlines():
+        name, _, ports = line.partition("\t")
+        for item in ports.split(","):
+            host_side, arrow, rest = item.strip().partition("->")
+            if not arrow:
+                continue
+            first, _, last = host_side.rsplit(":", 1)[-1].partition("-")
+            proto = rest.rpartition("/")[2] or "tcp"
+            if first.isdigit() and (not last or last.isdigit()):
+                for port in range(int(first), int(last or first) + 1):
+                    found.setdefault((proto, port), name.strip())
+    return found
+
+
 def parse_linger(text: str) -> bool | None:
     """Lingering from `loginctl show-user --property Linger`; None when it says nothing."""
     for line in text.splitlines():

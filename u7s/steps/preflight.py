@@ -188,10 +188,21 @@ class Preflight:
             if (proto, port) in busy
         ] + [f"U7S_PUBLISH={p.host_port}/{p.protocol}" for p in self.s.publish if (p.protocol, p.host_port) in busy]
         if taken:
-            self.add("ports", ERROR, f"already in use: {', '.join(taken)}",
-                     "stop what holds them, or choose other PORT_* values (one set per instance)")
+            self.add("ports", ERROR, f"already in use: {', '.join(taken)}{self.holders(busy)}",
+                     "stop what holds them, or choose other PORT_* values (one set per instance: two clusters on "
+                     "the same hosts need different PORT_*)")
         else:
             self.add("ports", OK, ", ".join(f"{p}" for p in self.s.ports.values()) + " free")
+
+    def holders(self, busy) -> str:
+        """` (published by u7s-alpha-node)`: the containers of this engine that hold our ports, if any do."""
+        from u7s.facts.system import parse_published
+
+        r = self.host.run(engine.engine_cmd(self.s, "ps", "--format", "{{.Names}}\t{{.Ports}}"), check=False)
+        published = parse_published(r.stdout) if r.ok else {}
+        wanted = [("udp" if k == "PORT_FLANNEL" else "tcp", p) for k, p in self.s.ports.items()]
+        names = sorted({published[w] for w in wanted if w in busy and w in published})
+        return f" (published by {', '.join(names)})" if names else ""
 
     def wanted_paths(self) -> list[tuple[str, str]]:
         wanted = [("U7S_MOUNTS", m.host) for m in self.s.mounts]

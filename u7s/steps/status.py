@@ -67,3 +67,16 @@ def status_rows(run: Run) -> list[dict]:
         return out
 
     return [row(m) for m in run.members]
+
+
+def status_problems(rows: list[dict]) -> list[str]:
+    """Pure: per reachable host whose node is not running or not Ready, what it is (`h2: node absent`)."""
+    out = []
+    for r in rows:
+        if r.get("error"):
+            continue
+        if r.get("node") != "running":
+            out.append(f"{r['host']}: node {r.get('node') or 'absent'}")
+        elif r.get("ready") is not True:
+            out.append(f"{r['host']}: {'not Ready' if r.get('ready') is False else 'not registered or API not answering'}")
+    return out

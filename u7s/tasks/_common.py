@@ -164,8 +164,10 @@ def this_host(c, set_=None, lock=False):
 
     host, settings, report = local(c, set_)
     if lock:
+        from u7s.node import identity
         from u7s.run.hostlock import take
 
+        identity.check(host, settings)  # another cluster's node or working directory is left alone
         taken = take(host, settings.workdir)
         if taken.took_over:
             from u7s.run.lock import describe

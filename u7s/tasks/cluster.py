@@ -192,8 +192,8 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
 @task(iterable=ITER, help={**COMMON, "json": "print JSON"})
 @read_only
 def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
-    """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready."""
-    from u7s.steps.status import status_rows
+    """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready; exit 1 unless all are."""
+    from u7s.steps.status import status_problems, status_rows
     from u7s.ui import tables
 
     rows = status_rows(_open(c, inventory, set_, accept_unknown_host_keys))
@@ -204,6 +204,9 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     unreachable = [r["host"] for r in rows if r.get("error")]
     if unreachable:
         raise Exit(f"u7s: not reachable or not resolved: {', '.join(unreachable)}", code=1)
+    unwell = status_problems(rows)
+    if unwell:
+        raise Exit(f"u7s: not every node is up and Ready: {'; '.join(unwell)}", code=1)
     return rows
 
 
