@@ -134,9 +134,10 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
 
     def first_pass(member: Member) -> str:
-        facts[member.name] = member.facts = HostFacts(member.host)
+        facts[member.name] = member.facts = HostFacts(member.host, reached_by(member))
         given = {**config, **member.spec.settings, **flags}
-        facts[member.name].prefetch(likely_probes(given))  # one round trip for the facts settings need
+        # One round trip for the facts settings need.
+        facts[member.name].prefetch(likely_probes(given, facts[member.name].reached_by))
         found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags)
         # Each host's files go to a directory of its own, even where home directories are
         # shared: one per node instance (project) and inventory host, unless U7S_WORKDIR is given.
@@ -169,6 +170,15 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     result.failed.update(more.failed)
     check_resolved([m for m in ready if not m.failed])
     return result
+
+
+def reached_by(member: Member) -> list[str]:
+    """The IPv4 addresses the inventory reaches a host by (HOST_IP's first choice, u7s/facts/hostip.py)."""
+    from u7s.facts import hostip
+
+    ssh_target = getattr(member.host, "ssh_target", None)
+    target, peer = ssh_target() if ssh_target else (member.spec.address, None)
+    return hostip.reached_by(target, peer)
 
 
 def open_run(context, inventory_path: str, flags: dict, config: dict, accept_unknown: bool,

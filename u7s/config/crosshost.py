@@ -97,7 +97,8 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
 
 
 def check_resolved(members: list) -> None:
-    """Resolved settings that clash across hosts: one NODE_NAME twice, or one HOST_IP:port twice."""
+    """Resolved settings that clash across hosts: one NODE_NAME twice, one HOST_IP on two machines, or one
+    HOST_IP:port twice."""
     from u7s.errors import U7sError
 
     problems = []
@@ -108,8 +109,12 @@ def check_resolved(members: list) -> None:
             problems.append(f"{seen[s.node_name]} and {m.name} resolve to the same NODE_NAME {s.node_name}; "
                             "set NODE_NAME for one of them in hosts.yaml")
         seen.setdefault(s.node_name, m.name)
+    nat, behind_nat = shared_route_addresses(members)
+    problems += nat
     ports: dict[tuple[str, int], str] = {}
     for m in members:
+        if m.name in behind_nat:  # other ports would not help them: said above
+            continue
         for key, port in m.settings.host_ports.items():
             place = (m.settings.host_ip, port)
             if place in ports and ports[place] != m.name:
@@ -118,6 +123,40 @@ def check_resolved(members: list) -> None:
             ports.setdefault(place, m.name)
     if problems:
         raise U7sError("\n".join(problems))
+
+
+def shared_route_addresses(members: list) -> tuple[list[str], set[str]]:
+    """(one line per HOST_IP that the default route gave hosts on different machines, the hosts named).
+
+    NAT'd VMs (Vagrant's first NIC) all have the same source address on their default
+    route; the others cannot reach any of them there. Instances of one machine (one
+    address or ssh alias in hosts.yaml, several users) may share it: their ports differ.
+    """
+    from u7s.facts.hostip import FROM_ROUTE
+
+    by_ip: dict[str, list] = {}
+    for m in members:
+        by_ip.setdefault(m.settings.host_ip, []).append(m)
+    problems, named = [], set()
+    for ip, group in by_ip.items():
+        routed = [m for m in group if m.settings.sources.get("HOST_IP") == FROM_ROUTE]
+        pair = next(((a, b) for a in routed for b in group if _machine(a.spec) != _machine(b.spec)), None)
+        if pair is None:
+            continue
+        a, b = sorted(pair, key=group.index)
+        named.update(m.name for m in group)
+        which = " and ".join(m.name for m in (a, b) if m in routed)
+        problems.append(f"{a.name} and {b.name} would both get HOST_IP {ip} ({which}: from the default route; NAT "
+                        "gives hosts one such address): set HOST_IP per host in hosts.yaml, each to the address "
+                        "the other hosts reach it by; other PORT_* values do not help")
+    return problems, named
+
+
+def _machine(spec) -> str:
+    """Where hosts.yaml places a host: its address, else its ssh alias, else (local: true) here."""
+    if spec.address:
+        return values.canonical_address(spec.address)
+    return spec.ssh.alias or "local"
 
 
 def inventory_problems(hosts: list, labels: dict[str, str]) -> list[tuple[str, str]]:
