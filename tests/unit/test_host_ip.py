@@ -150,9 +150,10 @@ def nat_run(hosts: list[dict], owned: dict[str, list[str]] | None = None):
 
 
 def test_two_vms_behind_nat_are_refused_with_one_line_that_says_to_set_host_ip_per_host():
+    """As `vagrant ssh-config` gives them: 127.0.0.1 with a forwarded port each."""
     members, run = nat_run([
-        {"name": "cp", "address": "10.213.0.1", "role": "control-plane", "ssh": {"port": 2222}},
-        {"name": "w1", "address": "10.213.0.2", "ssh": {"port": 2200}},
+        {"name": "cp", "address": "127.0.0.1", "role": "control-plane", "ssh": {"port": 2222}},
+        {"name": "w1", "address": "127.0.0.1", "ssh": {"port": 2200}},
     ])
     with pytest.raises(U7sError) as caught:
         run()
@@ -160,6 +161,18 @@ def test_two_vms_behind_nat_are_refused_with_one_line_that_says_to_set_host_ip_p
         "cp and w1 would both get HOST_IP 10.0.2.15 (cp and w1: from the default route; NAT gives hosts one such "
         "address): set HOST_IP per host in hosts.yaml, each to the address the other hosts reach it by; other "
         "PORT_* values do not help")
+
+
+def test_one_address_with_other_ssh_ports_is_not_told_to_change_ports():
+    """Vagrant's forwarded ports are other machines; one machine's users share its sshd (and its ports)."""
+    forwarded = parse({"hosts": [
+        {"name": "cp", "address": "127.0.0.1", "role": "control-plane", "ssh": {"port": 2222}},
+        {"name": "w1", "address": "127.0.0.1", "ssh": {"port": 2200}}]}, "hosts.yaml")
+    assert [h.name for h in forwarded.hosts] == ["cp", "w1"]
+    with pytest.raises(Exception, match="share address 10.213.0.1 and port"):
+        parse({"hosts": [
+            {"name": "a", "address": "10.213.0.1", "role": "control-plane", "ssh": {"user": "alice"}},
+            {"name": "b", "address": "10.213.0.1", "ssh": {"user": "bob", "port": 22}}]}, "hosts.yaml")
 
 
 def test_host_ip_per_host_or_an_inventory_address_the_hosts_have_is_accepted():

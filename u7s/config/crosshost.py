@@ -140,7 +140,7 @@ def shared_route_addresses(members: list) -> tuple[list[str], set[str]]:
     problems, named = [], set()
     for ip, group in by_ip.items():
         routed = [m for m in group if m.settings.sources.get("HOST_IP") == FROM_ROUTE]
-        pair = next(((a, b) for a in routed for b in group if _machine(a.spec) != _machine(b.spec)), None)
+        pair = next(((a, b) for a in routed for b in group if place_of(a.spec) != place_of(b.spec)), None)
         if pair is None:
             continue
         a, b = sorted(pair, key=group.index)
@@ -152,10 +152,15 @@ def shared_route_addresses(members: list) -> tuple[list[str], set[str]]:
     return problems, named
 
 
-def _machine(spec) -> str:
-    """Where hosts.yaml places a host: its address, else its ssh alias, else (local: true) here."""
+def place_of(spec) -> str:
+    """Where hosts.yaml places a host: its address, else its ssh alias, else (local: true) here.
+
+    One address with other SSH ports is taken for other machines: a port forwarded to each
+    (Vagrant's 127.0.0.1:2222, :2200), not one machine's users, who share its sshd.
+    """
     if spec.address:
-        return values.canonical_address(spec.address)
+        place = values.canonical_address(spec.address)
+        return place if spec.ssh.port in (None, 22) else f"{place}:{spec.ssh.port}"
     return spec.ssh.alias or "local"
 
 
@@ -177,13 +182,13 @@ def inventory_problems(hosts: list, labels: dict[str, str]) -> list[tuple[str, s
     locals_ = [h.name for h in hosts if h.local]
     if len(locals_) > 1:
         bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
-    # A host is placed by its address, or by its ssh alias when it has none.
     by_place: dict[str, list] = {}
     for h in hosts:
         if h.address or h.ssh.alias:
-            place = values.canonical_address(h.address) if h.address else h.ssh.alias
-            by_place.setdefault(place, []).append(h)
-    for place, group in by_place.items():
+            by_place.setdefault(place_of(h), []).append(h)
+    for group in by_place.values():
+        first = group[0]
+        place = values.canonical_address(first.address) if first.address else first.ssh.alias
         users = [h.ssh.user for h in group]
         if len(set(users)) != len(users):
             names = ", ".join(h.name for h in group)
