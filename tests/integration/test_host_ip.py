@@ -43,22 +43,22 @@ def test_a_second_nic_and_no_default_route_take_the_inventory_address(lab, tmp_p
         assert "10.0.2.15" in first.in_netns(["ip", "-j", "route", "get", "1"]).stdout
         assert second.in_netns(["ip", "route", "get", "1"], check=False).returncode != 0
         try:
-            u7s("cluster.create", "--inventory", str(path), cwd=tmp_path)
+            created = u7s("cluster.create", "--inventory", str(path), cwd=tmp_path)
+            assert f"via {first.address}" in created.stdout + created.stderr  # the worker joined on h1's address
             nodes = json.loads(first.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)
             seen = {n["metadata"]["name"]: (n["metadata"]["labels"].get("usernetes/host-ip"),
                                             [c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready"])
                     for n in nodes["items"]}
             assert seen == {f"u7s-{first.name}": (first.address, ["True"]),
                             f"u7s-{second.name}": (second.address, ["True"])}
-            for host in (first, second):
-                ports = host.docker(["port", "u7s-node"]).stdout.split()
-                assert ports and all(p.startswith(f"{host.address}:") for p in ports if ":" in p), ports
+            for host in (first, second):  # what the node's commands and its certificates are given
+                env = json.loads(host.docker(["inspect", "u7s-node", "--format", "{{json .Config.Env}}"]).stdout)
+                assert f"HOST_IP={host.address}" in env, env
         finally:
             u7s("cluster.down-v", "--yes", "--inventory", str(path), cwd=tmp_path, check=False)
             wipe_hosts(lab, [first, second])
 
 
-@pytest.mark.extended
 def test_hosts_behind_nat_are_refused_before_any_host_is_touched(lab, tmp_path):
     """h2 and h3 as Vagrant VMs: the same 10.0.2.15 on their default route, reached by SSH through a
     forwarded port each (the bridge's address, ports 2202 and 2203). u7s names both and says to set
