@@ -176,8 +176,8 @@ def reached_by(member: Member) -> list[str]:
     """The IPv4 addresses the inventory reaches a host by (HOST_IP's first choice, u7s/facts/hostip.py)."""
     from u7s.facts import hostip
 
-    ssh_target = getattr(member.host, "ssh_target", None)
-    target, peer = ssh_target() if ssh_target else (member.spec.address, None)
+    conn = None if member.spec.local else getattr(member.host, "context", None)  # a fabric Connection
+    target, peer = hostip.ssh_target(conn) if conn is not None else (member.spec.address, None)
     return hostip.reached_by(target, peer)
 
 

@@ -229,12 +229,9 @@ def test_check_resolved_says_nat_once_and_no_port_advice_for_those_hosts():
 def test_ssh_target_is_the_name_after_ssh_config_and_the_peer_only_without_a_jump_host():
     from types import SimpleNamespace
 
-    from u7s.run.remote import RemoteHost
-
     transport = SimpleNamespace(getpeername=lambda: ("192.168.56.12", 22))
     client = SimpleNamespace(get_transport=lambda: transport)
-    config = SimpleNamespace(get=lambda key, default=None: default)
-    direct = SimpleNamespace(host="vm1.example", gateway=None, client=client, config=config)
-    assert RemoteHost(direct, "vm1").ssh_target() == ("vm1.example", "192.168.56.12")
-    jumped = SimpleNamespace(host="vm1.example", gateway=object(), client=client, config=config)
-    assert RemoteHost(jumped, "vm1").ssh_target() == ("vm1.example", None)  # the socket's peer is the jump host
+    direct = SimpleNamespace(host="vm1.example", gateway=None, client=client)
+    assert hostip.ssh_target(direct) == ("vm1.example", "192.168.56.12")
+    jumped = SimpleNamespace(host="vm1.example", gateway=object(), client=client)
+    assert hostip.ssh_target(jumped) == ("vm1.example", None)  # the socket's peer is the jump host

@@ -72,6 +72,19 @@ def reached_by(target: str | None, peer: str | None = None,
     return found
 
 
+def ssh_target(conn) -> tuple[str, str | None]:
+    """(the host name or address a fabric Connection was asked for, after ~/.ssh/config's HostName; the address
+    it connected to, when no jump host stands between: with one, the socket's peer is the jump host)."""
+    peer = None
+    transport = conn.client.get_transport() if conn.gateway is None and conn.client else None
+    if transport is not None:
+        try:
+            peer = transport.getpeername()[0]
+        except (OSError, TypeError, IndexError):
+            peer = None
+    return conn.host, peer
+
+
 def _resolve(name: str) -> list[str]:
     try:
         return [info[4][0] for info in socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)]

@@ -192,19 +192,6 @@ class RemoteHost(ContextHost):
         super().__init__(connection, name)
         self._sftp = None
 
-    def ssh_target(self) -> tuple[str, str | None]:
-        """(the host name or address SSH was asked for, after ~/.ssh/config's HostName; the address it connected
-        to, when no jump host stands between: with one, the socket's peer is the jump host)."""
-        conn = self.context
-        peer = None
-        transport = conn.client.get_transport() if conn.gateway is None and conn.client else None
-        if transport is not None:
-            try:
-                peer = transport.getpeername()[0]
-            except (OSError, TypeError, IndexError):
-                peer = None
-        return conn.host, peer
-
     @property
     def sftp(self):
         if self._sftp is None:
