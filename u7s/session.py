@@ -136,9 +136,10 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
 
     def first_pass(member: Member) -> str:
-        facts[member.name] = member.facts = HostFacts(member.host)
+        facts[member.name] = member.facts = HostFacts(member.host, reached_by(member))
         given = {**config, **member.spec.settings, **flags}
-        facts[member.name].prefetch(likely_probes(given))  # one round trip for the facts settings need
+        # One round trip for the facts settings need.
+        facts[member.name].prefetch(likely_probes(given, facts[member.name].reached_by))
         found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags,
                         cluster=inventory.name)
         # Each host's files go to a directory of its own, even where home directories are
@@ -178,6 +179,15 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     result.failed.update(more.failed)
     check_resolved([m for m in ready if not m.failed])
     return result
+
+
+def reached_by(member: Member) -> list[str]:
+    """The IPv4 addresses the inventory reaches a host by (HOST_IP's first choice, u7s/facts/hostip.py)."""
+    from u7s.facts import hostip
+
+    conn = None if member.spec.local else getattr(member.host, "context", None)  # a fabric Connection
+    target, peer = hostip.ssh_target(conn) if conn is not None else (member.spec.address, None)
+    return hostip.reached_by(target, peer)
 
 
 def open_run(context, inventory_path: str, flags: dict, config: dict, accept_unknown: bool,

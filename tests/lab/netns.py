@@ -7,8 +7,10 @@ host address as source (how u7s finds HOST_IP) while no packet can leave.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from .commands import log, run, succeeds
@@ -62,6 +64,75 @@ def route_source(netns: str) -> tuple[str | None, str]:
     return (routes[0].get("prefsrc"), "") if routes else (None, "no route")
 
 
+# Vagrant's NAT NIC: every VM has this address, with its default route through 10.0.2.2.
+NAT_ADDRESS, NAT_GATEWAY = "10.0.2.15", "10.0.2.2"
+NAT_NIC = "wan0"
+
+
+def _default_routes(netns: str) -> list[dict]:
+    return json.loads(run(["ip", "-n", netns, "-j", "route", "show", "default"]).stdout or "[]")
+
+
+def _restore_routes(netns: str, routes: list[dict]) -> None:
+    for route in routes:
+        via = ["via", route["gateway"]] if route.get("gateway") else []
+        run(["ip", "-n", netns, "route", "replace", "default", *via, "dev", route["dev"]])
+
+
+@contextlib.contextmanager
+def nat_nic(netns: str) -> Iterator[None]:
+    """The host gets a first NIC as Vagrant gives every VM: wan0 with 10.0.2.15/24 and the default route
+    through it (a veth pair inside the namespace: no packet leaves). eth0, with the lab address the
+    inventory names, becomes the second NIC. Undone when the block ends."""
+    before = _default_routes(netns)
+    run(["ip", "-n", netns, "link", "add", NAT_NIC, "type", "veth", "peer", "name", f"{NAT_NIC}-peer"])
+    try:
+        run(["ip", "-n", netns, "addr", "add", f"{NAT_ADDRESS}/24", "dev", NAT_NIC])
+        for link in (NAT_NIC, f"{NAT_NIC}-peer"):
+            run(["ip", "-n", netns, "link", "set", link, "up"])
+        run(["ip", "-n", netns, "route", "replace", "default", "via", NAT_GATEWAY, "dev", NAT_NIC])
+        yield
+    finally:
+        run(["ip", "-n", netns, "link", "delete", NAT_NIC], check=False)  # its peer and routes go with it
+        _restore_routes(netns, before)
+
+
+@contextlib.contextmanager
+def no_default_route(netns: str) -> Iterator[None]:
+    """The host has no default route (an air-gapped site): only its own subnet is reachable. Undone afterwards."""
+    before = _default_routes(netns)
+    run(["ip", "-n", netns, "route", "flush", "exact", "0.0.0.0/0"])
+    try:
+        yield
+    finally:
+        _restore_routes(netns, before)
+
+
+def _forward_rule(port: int, address: str, bridge_address: str) -> list[str]:
+    return ["OUTPUT", "-d", bridge_address, "-p", "tcp", "--dport", str(port), "-m", "comment", "--comment",
+            PREFIX, "-j", "DNAT", "--to-destination", f"{address}:22"]
+
+
+@contextlib.contextmanager
+def forwarded_ssh(port: int, address: str, bridge_address: str) -> Iterator[None]:
+    """The controller reaches a host's sshd at BRIDGE_ADDRESS:PORT, as Vagrant forwards 127.0.0.1:2222 to a VM:
+    an address the host does not have. A nat OUTPUT rule (teardown removes any left over)."""
+    rule = _forward_rule(port, address, bridge_address)
+    run(["iptables", "-t", "nat", "-A", *rule])
+    try:
+        yield
+    finally:
+        run(["iptables", "-t", "nat", "-D", *rule], check=False)
+
+
+def forward_rules() -> list[list[str]]:
+    """The lab's nat OUTPUT rules still in place, each as the arguments that delete it."""
+    if not shutil.which("iptables"):
+        return []
+    out = run(["iptables", "-t", "nat", "-S", "OUTPUT"], check=False).stdout
+    return [line.split()[1:] for line in out.splitlines() if line.startswith("-A OUTPUT") and PREFIX in line]
+
+
 def lab_namespaces() -> list[str]:
     """Return every network namespace named like a lab host's."""
     out = run(["ip", "netns", "list"], check=False).stdout
@@ -101,6 +172,9 @@ def remove_all() -> list[str]:
     while has_forward_rule():
         run(["iptables", "-D", *FORWARD_RULE])
         removed.append("iptables FORWARD rule")
+    for rule in forward_rules():
+        run(["iptables", "-t", "nat", "-D", *rule], check=False)
+        removed.append("iptables nat rule " + " ".join(rule))
     return removed
 
 

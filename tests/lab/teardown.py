@@ -61,6 +61,7 @@ def leftovers() -> list[str]:
     found += [str(p) for p in netns.ETC_NETNS.glob(f"{PREFIX}-*")]
     if netns.has_forward_rule():
         found.append("iptables FORWARD rule")
+    found += ["iptables nat rule " + " ".join(rule) for rule in netns.forward_rules()]
     found += [f"user {u.pw_name}" for u in users.lab_users()]
     found += [str(users.SUDOERS)] if users.SUDOERS.exists() else []
     found += [str(p) for p in Path("/home").glob(f"{PREFIX}*")]

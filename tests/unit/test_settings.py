@@ -7,6 +7,8 @@ from u7s.config.settings import DEFAULT_BASE_IMAGE, node_subnet_for, parse_assig
 from u7s.config.resolve import resolve
 from u7s_fakes import FakeFacts, RefusingFacts, make_settings
 
+ROUTE = {"HOST_IP": "detected: the default route's source (ip route get 1)"}
+
 
 # -- layering ------------------------------------------------------------------------------
 def test_defaults_follow_the_reference():
@@ -18,7 +20,7 @@ def test_defaults_follow_the_reference():
     assert s.workdir == "/home/user/.local/share/u7s/u7s"
     assert s.node_image == "" and s.node_base_image == DEFAULT_BASE_IMAGE
     assert s.timeout == 300 and s.bypass4netns is False
-    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE}
 
 
 def test_each_layer_overrides_the_one_before_and_sources_say_which():
@@ -30,13 +32,13 @@ def test_each_layer_overrides_the_one_before_and_sources_say_which():
     )
     assert (s.port_etcd, s.port_kubelet, s.port_flannel, s.port_kube_apiserver) == (3001, 2002, 1003, 6443)
     assert s.sources == {"PORT_ETCD": "--set", "PORT_KUBELET": "environment", "PORT_FLANNEL": "config",
-                         "CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
+                         "CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE}
 
 
 def test_environment_variables_that_are_not_settings_are_ignored():
     s = resolve(FakeFacts(), env={"HOME": "/elsewhere", "NODE_EXTRA_CA_CERTS": "/x", "U7S_UNKNOWN": "1"})
     assert s.workdir == "/home/user/.local/share/u7s/u7s"
-    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh"}
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE}
 
 
 def test_empty_values_mean_default():

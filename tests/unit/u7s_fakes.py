@@ -34,8 +34,10 @@ class FakeFacts:
         compose_plugin: bool = True,
         running: tuple[str, str] | None = None,
         address: str = "",
+        host_ip_source: str = "detected: the default route's source (ip route get 1)",
     ):
         self._hostname, self._host_ip, self._home = hostname, host_ip, home
+        self._host_ip_source = host_ip_source
         self.address = address  # what detect-engine.sh says of a rootless Docker found by its socket alone
         self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
         self._compose_plugin = compose_plugin
@@ -49,6 +51,9 @@ class FakeFacts:
     def host_ip(self) -> str:
         self.asked.append("host_ip")
         return self._host_ip
+
+    def host_ip_source(self) -> str:
+        return self._host_ip_source
 
     def home(self) -> str:
         self.asked.append("home")

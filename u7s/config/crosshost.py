@@ -97,7 +97,8 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
 
 
 def check_resolved(members: list) -> None:
-    """Resolved settings that clash across hosts: one NODE_NAME twice, or one HOST_IP:port twice."""
+    """Resolved settings that clash across hosts: one NODE_NAME twice, one HOST_IP on two machines, or one
+    HOST_IP:port twice."""
     from u7s.errors import U7sError
 
     problems = []
@@ -108,8 +109,12 @@ def check_resolved(members: list) -> None:
             problems.append(f"{seen[s.node_name]} and {m.name} resolve to the same NODE_NAME {s.node_name}; "
                             "set NODE_NAME for one of them in hosts.yaml")
         seen.setdefault(s.node_name, m.name)
+    nat, behind_nat = shared_route_addresses(members)
+    problems += nat
     ports: dict[tuple[str, int], str] = {}
     for m in members:
+        if m.name in behind_nat:  # other ports would not help them: said above
+            continue
         for key, port in m.settings.host_ports.items():
             place = (m.settings.host_ip, port)
             if place in ports and ports[place] != m.name:
@@ -118,6 +123,45 @@ def check_resolved(members: list) -> None:
             ports.setdefault(place, m.name)
     if problems:
         raise U7sError("\n".join(problems))
+
+
+def shared_route_addresses(members: list) -> tuple[list[str], set[str]]:
+    """(one line per HOST_IP that the default route gave hosts on different machines, the hosts named).
+
+    NAT'd VMs (Vagrant's first NIC) all have the same source address on their default
+    route; the others cannot reach any of them there. Instances of one machine (one
+    address or ssh alias in hosts.yaml, several users) may share it: their ports differ.
+    """
+    from u7s.facts.hostip import FROM_ROUTE
+
+    by_ip: dict[str, list] = {}
+    for m in members:
+        by_ip.setdefault(m.settings.host_ip, []).append(m)
+    problems, named = [], set()
+    for ip, group in by_ip.items():
+        routed = [m for m in group if m.settings.sources.get("HOST_IP") == FROM_ROUTE]
+        pair = next(((a, b) for a in routed for b in group if place_of(a.spec) != place_of(b.spec)), None)
+        if pair is None:
+            continue
+        a, b = sorted(pair, key=group.index)
+        named.update(m.name for m in group)
+        which = " and ".join(m.name for m in (a, b) if m in routed)
+        problems.append(f"{a.name} and {b.name} would both get HOST_IP {ip} ({which}: from the default route; NAT "
+                        "gives hosts one such address): set HOST_IP per host in hosts.yaml, each to the address "
+                        "the other hosts reach it by; other PORT_* values do not help")
+    return problems, named
+
+
+def place_of(spec) -> str:
+    """Where hosts.yaml places a host: its address, else its ssh alias, else (local: true) here.
+
+    One address with other SSH ports is taken for other machines: a port forwarded to each
+    (Vagrant's 127.0.0.1:2222, :2200), not one machine's users, who share its sshd.
+    """
+    if spec.address:
+        place = values.canonical_address(spec.address)
+        return place if spec.ssh.port in (None, 22) else f"{place}:{spec.ssh.port}"
+    return spec.ssh.alias or "local"
 
 
 def inventory_problems(hosts: list, labels: dict[str, str]) -> list[tuple[str, str]]:
@@ -138,13 +182,13 @@ def inventory_problems(hosts: list, labels: dict[str, str]) -> list[tuple[str, s
     locals_ = [h.name for h in hosts if h.local]
     if len(locals_) > 1:
         bad("hosts", f"only one host can be local: true (found {', '.join(locals_)})")
-    # A host is placed by its address, or by its ssh alias when it has none.
     by_place: dict[str, list] = {}
     for h in hosts:
         if h.address or h.ssh.alias:
-            place = values.canonical_address(h.address) if h.address else h.ssh.alias
-            by_place.setdefault(place, []).append(h)
-    for place, group in by_place.items():
+            by_place.setdefault(place_of(h), []).append(h)
+    for group in by_place.values():
+        first = group[0]
+        place = values.canonical_address(first.address) if first.address else first.ssh.alias
         users = [h.ssh.user for h in group]
         if len(set(users)) != len(users):
             names = ", ".join(h.name for h in group)

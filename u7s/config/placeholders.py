@@ -12,6 +12,9 @@ class PlaceholderFacts:
     def host_ip(self) -> str:
         return "192.0.2.1"
 
+    def host_ip_source(self) -> str:
+        return "placeholder"
+
     def home(self) -> str:
         return "/home/placeholder"
 

@@ -120,7 +120,12 @@ class _Resolver(EngineChoice):
         hostname = self.text("HOSTNAME") or self.facts.hostname()
         if self.given("HOSTNAME") and not values.SSH_ALIAS.match(hostname):
             self.bad("HOSTNAME", "not a host name", "use letters, digits, '.', '_' and '-'")
-        host_ip = self.address("HOST_IP", lambda: self.facts.host_ip())
+        host_ip = self.address("HOST_IP", self.facts.host_ip)
+        if not self.given("HOST_IP"):  # the inventory address or the default route (u7s/facts/hostip.py)
+            from u7s.facts.hostip import FROM_ROUTE
+
+            source = getattr(self.facts, "host_ip_source", None)  # facts that predate it took the route's
+            self.sources["HOST_IP"] = source() if source else FROM_ROUTE
         # As the kubelet names a node after its hostname: lowercase, without a final dot.
         node_name = self.text("NODE_NAME") or f"u7s-{hostname.lower().rstrip('.')}"
         if not NODE_NAME_FORM.match(node_name):

@@ -6,9 +6,10 @@ looked up at most once per host.
 
 from __future__ import annotations
 
-import json
+from typing import Sequence
 
-from u7s.errors import CommandFailed, U7sError
+from u7s.errors import CommandFailed
+from u7s.facts.hostip import ADDRESSES, ROUTE, choose, owned, parse_route_get  # noqa: F401 (parse_route_get: its old home)
 from u7s.run.hosts import Host, Result
 
 
@@ -28,19 +29,7 @@ def parse_engine_address(text: str) -> str:
     return fields[2] if len(fields) == 3 and fields[0] == "docker" and fields[2].startswith("unix:///") else ""
 
 
-def parse_route_get(text: str) -> str:
-    """The preferred source address from `ip --json route get 1` (how the reference finds HOST_IP)."""
-    try:
-        routes = json.loads(text)
-        return routes[0]["prefsrc"]
-    except (ValueError, LookupError, TypeError):
-        raise U7sError(
-            "HOST_IP: could not read a source address from `ip --json route get 1`; set HOST_IP"
-        ) from None
-
-
 HOSTNAME = ["hostname"]
-ROUTE = ["ip", "--json", "route", "get", "1"]
 HOME = ["sh", "-c", 'printf %s "$HOME"']
 HAS_COMMAND = ["sh", "-c", 'command -v "$1" >/dev/null', "sh"]  # the name travels as a positional argument
 BYPASS4NETNSD = ["sh", "-c", 'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/bypass4netnsd.sock"']
@@ -54,11 +43,12 @@ def detect_engine_probe() -> list[str]:
     return ["sh", "-c", script, "detect-engine.sh"]
 
 
-def likely_probes(given: dict) -> list[list[str]]:
+def likely_probes(given: dict, reached_by: Sequence[str] = ()) -> list[list[str]]:
     """The probes settings will ask for when `given` (the user's values) leaves them to facts.
 
     Asked together beforehand (one round trip); `docker compose version` is asked on
-    the chance that the engine is Docker with a standalone docker-compose as well.
+    the chance that the engine is Docker with a standalone docker-compose as well, and the
+    default route along with the host's addresses (`reached_by`: what SSH reaches it by).
     """
     from u7s.config.settings import engine_type_of
 
@@ -68,7 +58,7 @@ def likely_probes(given: dict) -> list[list[str]]:
     engine = "" if unset("CONTAINER_ENGINE") else str(given["CONTAINER_ENGINE"])
     kind = (engine_type_of(engine) or "docker") if engine else ""
     probes = [HOSTNAME] if unset("HOSTNAME") else []
-    probes += [ROUTE] if unset("HOST_IP") else []
+    probes += ([ROUTE] + ([ADDRESSES] if reached_by else [])) if unset("HOST_IP") else []
     probes += [HOME] if unset("U7S_WORKDIR") else []
     # The same script tells where a rootless Docker listens when only its socket shows it.
     probes += [detect_engine_probe()] if not engine or (kind == "docker" and unset("U7S_ENGINE_HOST")) else []
@@ -83,11 +73,17 @@ def likely_probes(given: dict) -> list[list[str]]:
 
 
 class HostFacts:
-    """Facts gathered on `host` by running probes there; each probe runs at most once."""
+    """Facts gathered on `host` by running probes there; each probe runs at most once.
 
-    def __init__(self, host: Host):
+    `reached_by`: the IPv4 addresses the inventory (or `fab -H`) reaches the host by
+    (u7s/facts/hostip.py), HOST_IP's first choice when the host has one of them.
+    """
+
+    def __init__(self, host: Host, reached_by: Sequence[str] = ()):
         self.host = host
+        self.reached_by = list(reached_by)
         self.answers: dict[tuple[str, ...], Result] = {}
+        self._host_ip: tuple[str, str] | None = None
 
     def prefetch(self, argvs: list[list[str]]) -> None:
         """Ask these probes now, in one round trip; the facts then answer from what they said."""
@@ -108,10 +104,17 @@ class HostFacts:
         return self.ask(HOSTNAME, check=True).stdout.strip()
 
     def host_ip(self) -> str:
-        result = self.ask(ROUTE)
-        if not result.ok:
-            raise U7sError(f"HOST_IP: `ip route get 1` failed on {self.host.name} (no route?); set HOST_IP")
-        return parse_route_get(result.stdout)
+        """An address SSH reaches the host by, when the host has it; else the default route's source."""
+        if self._host_ip is None:
+            addresses = self.ask(ADDRESSES) if self.reached_by else None
+            route = None if owned(self.reached_by, addresses) else self.ask(ROUTE)
+            self._host_ip = choose(self.host.name, self.reached_by, addresses, route)
+        return self._host_ip[0]
+
+    def host_ip_source(self) -> str:
+        """Where host_ip() took its address from (u7s/facts/hostip.py: FROM_INVENTORY or FROM_ROUTE)."""
+        self.host_ip()
+        return self._host_ip[1]
 
     def home(self) -> str:
         return self.ask(HOME, check=True).stdout
