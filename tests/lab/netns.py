@@ -43,6 +43,14 @@ def create_host(host: HostLayout, layout: LabLayout) -> None:
     _write_etc(host, layout)
 
 
+def set_mtu(hosts: list[HostLayout], mtu: int) -> None:
+    """Give the lab's links this MTU: the bridge, each host's veth end on it, and its eth0 inside."""
+    run(["ip", "link", "set", BRIDGE, "mtu", str(mtu)])
+    for host in hosts:
+        run(["ip", "link", "set", host.veth, "mtu", str(mtu)])
+        run(["ip", "-n", host.netns, "link", "set", "eth0", "mtu", str(mtu)])
+
+
 def _write_etc(host: HostLayout, layout: LabLayout) -> None:
     """Give the host its own /etc/hostname and /etc/hosts (`ip netns exec` binds /etc/netns/NS/* over /etc)."""
     etc = ETC_NETNS / host.netns

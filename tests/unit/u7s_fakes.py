@@ -34,12 +34,14 @@ class FakeFacts:
         compose_plugin: bool = True,
         running: tuple[str, str] | None = None,
         address: str = "",
+        link: tuple[int, str] | None = (1500, "eth0, the interface with HOST_IP"),
     ):
         self._hostname, self._host_ip, self._home = hostname, host_ip, home
         self.address = address  # what detect-engine.sh says of a rootless Docker found by its socket alone
         self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
         self._compose_plugin = compose_plugin
         self.running = running
+        self.link = link  # (MTU, which interface) of HOST_IP's interface
         self.asked: list[str] = []
 
     def hostname(self) -> str:
@@ -80,6 +82,10 @@ class FakeFacts:
     def bypass4netnsd_running(self) -> bool:
         self.asked.append("bypass4netnsd_running")
         return self.bypass4netnsd
+
+    def link_mtu(self, host_ip: str) -> tuple[int, str] | None:
+        self.asked.append(f"link_mtu:{host_ip}")
+        return self.link
 
 
 class RefusingFacts:

@@ -41,6 +41,7 @@ def parse_route_get(text: str) -> str:
 
 HOSTNAME = ["hostname"]
 ROUTE = ["ip", "--json", "route", "get", "1"]
+ADDRESSES = ["ip", "--json", "addr", "show"]  # each interface's MTU and addresses (NODE_MTU)
 HOME = ["sh", "-c", 'printf %s "$HOME"']
 HAS_COMMAND = ["sh", "-c", 'command -v "$1" >/dev/null', "sh"]  # the name travels as a positional argument
 BYPASS4NETNSD = ["sh", "-c", 'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/bypass4netnsd.sock"']
@@ -68,7 +69,8 @@ def likely_probes(given: dict) -> list[list[str]]:
     engine = "" if unset("CONTAINER_ENGINE") else str(given["CONTAINER_ENGINE"])
     kind = (engine_type_of(engine) or "docker") if engine else ""
     probes = [HOSTNAME] if unset("HOSTNAME") else []
-    probes += [ROUTE] if unset("HOST_IP") else []
+    probes += [ROUTE] if unset("HOST_IP") or unset("NODE_MTU") else []
+    probes += [ADDRESSES] if unset("NODE_MTU") else []
     probes += [HOME] if unset("U7S_WORKDIR") else []
     # The same script tells where a rootless Docker listens when only its socket shows it.
     probes += [detect_engine_probe()] if not engine or (kind == "docker" and unset("U7S_ENGINE_HOST")) else []
@@ -135,3 +137,13 @@ class HostFacts:
 
     def bypass4netnsd_running(self) -> bool:
         return self.ask(BYPASS4NETNSD).ok
+
+    def link_mtu(self, host_ip: str) -> tuple[int, str] | None:
+        """(MTU, which interface) of the interface that carries host_ip; None when `ip` cannot tell."""
+        from u7s.facts.system import parse_link_mtu
+
+        addresses = self.ask(ADDRESSES)
+        if not addresses.ok:
+            return None
+        route = self.ask(ROUTE)
+        return parse_link_mtu(addresses.stdout, route.stdout if route.ok else "", host_ip)
