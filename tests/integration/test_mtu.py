@@ -1,7 +1,7 @@
 """Hosts whose links carry less than 1500 bytes (GCP 1460, OpenStack and Hetzner 1450): NODE_MTU follows them.
 
 The lab's links (bridge, veths, each host's eth0) get the MTU for one test
-(`lab.link_mtu`). u7s detects it on each host as the MTU of HOST_IP's interface,
+(`tests.lab.netns.link_mtu`). u7s detects it on each host as the MTU of HOST_IP's interface,
 makes the node network with it and gives flannel the same value; the network
 check's path-MTU probe then passes, and `cluster.create` ends with every node Ready.
 """
@@ -13,6 +13,7 @@ import json
 import pytest
 import yaml
 
+from tests.lab import netns
 from u7s_cli import inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
@@ -39,7 +40,7 @@ def in_node(host, *argv):
 def test_create_on_links_below_1500_gives_the_node_network_and_flannel_their_mtu(lab, two_hosts, tmp_path, mtu):
     path, hosts = two_hosts
     cp = hosts[0]
-    with lab.link_mtu(mtu):
+    with netns.link_mtu(lab.hosts, mtu):
         r = u7s("cluster.create", "--inventory", str(path), cwd=tmp_path, check=False)
         assert r.returncode == 0, r.stderr
         assert "path MTU" not in r.stderr

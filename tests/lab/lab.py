@@ -96,18 +96,6 @@ class Lab:
         finally:
             run(["nsenter", f"--target={holder.pid}", "--uts", "hostname", host.name])
 
-    @contextlib.contextmanager
-    def link_mtu(self, mtu: int) -> Iterator[None]:
-        """Every host's link has this MTU (GCP's 1460, OpenStack's 1450, ...) until the block ends, then 1500."""
-        from .layout import HostLayout
-
-        hosts = [HostLayout(index=int(h.name[1:]), address=h.address, prefix_len=24, gateway="") for h in self.hosts]
-        netns.set_mtu(hosts, mtu)
-        try:
-            yield
-        finally:
-            netns.set_mtu(hosts, 1500)
-
     def start_sshd(self, host: LabHost) -> None:
         """Start the host's sshd again (after stop_sshd) and wait until it accepts connections."""
         daemons = state.daemons()

@@ -7,8 +7,10 @@ host address as source (how u7s finds HOST_IP) while no packet can leave.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from .commands import log, run, succeeds
@@ -49,6 +51,17 @@ def set_mtu(hosts: list[HostLayout], mtu: int) -> None:
     for host in hosts:
         run(["ip", "link", "set", host.veth, "mtu", str(mtu)])
         run(["ip", "-n", host.netns, "link", "set", "eth0", "mtu", str(mtu)])
+
+
+@contextlib.contextmanager
+def link_mtu(lab_hosts, mtu: int) -> Iterator[None]:
+    """Every lab host's link has this MTU (GCP's 1460, OpenStack's 1450, ...) until the block ends, then 1500."""
+    hosts = [HostLayout(index=int(h.name[1:]), address=h.address, prefix_len=24, gateway="") for h in lab_hosts]
+    set_mtu(hosts, mtu)
+    try:
+        yield
+    finally:
+        set_mtu(hosts, 1500)
 
 
 def _write_etc(host: HostLayout, layout: LabLayout) -> None:
