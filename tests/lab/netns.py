@@ -45,6 +45,25 @@ def create_host(host: HostLayout, layout: LabLayout) -> None:
     _write_etc(host, layout)
 
 
+def set_mtu(hosts: list[HostLayout], mtu: int) -> None:
+    """Give the lab's links this MTU: the bridge, each host's veth end on it, and its eth0 inside."""
+    run(["ip", "link", "set", BRIDGE, "mtu", str(mtu)])
+    for host in hosts:
+        run(["ip", "link", "set", host.veth, "mtu", str(mtu)])
+        run(["ip", "-n", host.netns, "link", "set", "eth0", "mtu", str(mtu)])
+
+
+@contextlib.contextmanager
+def link_mtu(lab_hosts, mtu: int) -> Iterator[None]:
+    """Every lab host's link has this MTU (GCP's 1460, OpenStack's 1450, ...) until the block ends, then 1500."""
+    hosts = [HostLayout(index=int(h.name[1:]), address=h.address, prefix_len=24, gateway="") for h in lab_hosts]
+    set_mtu(hosts, mtu)
+    try:
+        yield
+    finally:
+        set_mtu(hosts, 1500)
+
+
 def _write_etc(host: HostLayout, layout: LabLayout) -> None:
     """Give the host its own /etc/hostname and /etc/hosts (`ip netns exec` binds /etc/netns/NS/* over /etc)."""
     etc = ETC_NETNS / host.netns

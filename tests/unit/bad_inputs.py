@@ -109,6 +109,7 @@ CASES = [
     Case("port-fraction", "numbers", w1_setting("PORT_FLANNEL: 8472.5"), [W1 + "settings.PORT_FLANNEL", "8472.5"]),
     Case("port-base60", "numbers", w1_setting("PORT_FLANNEL: 1:30"), [W1 + "settings.PORT_FLANNEL", "'1:30'"]),
     Case("timeout-setting-inf", "numbers", w1_setting("U7S_TIMEOUT: .inf"), [W1 + "settings.U7S_TIMEOUT"]),
+    Case("mtu-fraction", "numbers", w1_setting("NODE_MTU: 1460.5"), [W1 + "settings.NODE_MTU", "1460.5"]),
     Case("concurrency-fraction", "numbers", text().replace("{name: corpus}", "{name: corpus, join_concurrency: 2.5}"),
          [I + "cluster.join_concurrency", "2.5"]),
     # -- addresses and networks -------------------------------------------------------------------
@@ -184,6 +185,7 @@ CASES = [
     Case("set-workdir-root", "flags", GOOD, ["--set U7S_WORKDIR", "system directory"], argv=["--set", "U7S_WORKDIR=/"]),
     Case("set-image-option", "flags", GOOD, ["--set NODE_IMAGE", "--privileged"], argv=["--set", "NODE_IMAGE=--privileged"]),
     Case("set-port-plus", "flags", GOOD, ["--set PORT_ETCD", "+2379"], argv=["--set", "PORT_ETCD=+2379"]),
+    Case("set-mtu-small", "flags", GOOD, ["--set NODE_MTU", "from 576 to 9216"], argv=["--set", "NODE_MTU=100"]),
     Case("set-host-ip", "flags", GOOD, ["--set HOST_IP", "unspecified"], argv=["--set", "HOST_IP=0.0.0.0"]),
     Case("set-unknown", "flags", GOOD, ["--set PORT_API", "unknown setting"], argv=["--set", "PORT_API=1"]),
     # -- environment of a single-host task (read-only `u7s settings`) --------------------------------

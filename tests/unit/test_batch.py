@@ -140,7 +140,7 @@ def test_facts_settings_need_are_asked_in_one_batch():
 
 def test_likely_probes_leave_out_what_the_user_gave():
     assert likely_probes({"HOSTNAME": "a", "HOST_IP": "192.0.2.1", "U7S_WORKDIR": "/w", "CONTAINER_ENGINE": "podman",
-                          "COMPOSE": "podman compose"}) == []
+                          "COMPOSE": "podman compose", "NODE_MTU": 1460}) == []
     docker = likely_probes({"CONTAINER_ENGINE": "docker"})
     assert ["docker", "compose", "version"] in docker and not any("podman-compose" in p for p in docker)
     assert any("bypass4netnsd" in " ".join(p) for p in likely_probes({}))

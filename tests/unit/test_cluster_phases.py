@@ -180,6 +180,7 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
         def has_command(self, name): return name == "podman"
         def detected_engine(self): return "podman", "/usr/bin/podman"
         def bypass4netnsd_running(self): return False
+        def link_mtu(self, host_ip): return 1500, "eth0"
 
     member = Member(INVENTORY.hosts[0], Reporter("p1", stream=io.StringIO()), PodmanHost(), resolve(Facts()))
     probe = netcheck.NetworkCheck.podman_network(netcheck.NodeView(member, 0, netcheck.mac_for(0)))

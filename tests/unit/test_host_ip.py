@@ -98,7 +98,8 @@ def test_no_default_route_and_no_address_of_its_own_is_one_line_naming_the_host_
 
 
 def test_route_and_addresses_are_asked_in_the_one_round_trip_of_facts():
-    given = {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose", "HOSTNAME": "vm1", "U7S_WORKDIR": "/w"}
+    given = {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose", "HOSTNAME": "vm1", "U7S_WORKDIR": "/w",
+             "NODE_MTU": "1500"}  # else NODE_MTU asks for both probes (the MTU of HOST_IP's interface)
 
     def ip_probes(*args):
         return [p for p in likely_probes(*args) if p[0] == "ip"]
@@ -117,7 +118,8 @@ def test_route_and_addresses_are_asked_in_the_one_round_trip_of_facts():
 def test_an_explicit_host_ip_wins_and_says_where_it_came_from():
     host = FakeHost()  # no rules: any probe would fail the test
     given = {"HOST_IP": "192.168.56.99", "CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose",
-             "HOSTNAME": "vm1", "U7S_WORKDIR": "/w", "U7S_ENGINE_HOST": "unix:///run/user/1000/docker.sock"}
+             "HOSTNAME": "vm1", "U7S_WORKDIR": "/w", "U7S_ENGINE_HOST": "unix:///run/user/1000/docker.sock",
+             "NODE_MTU": "1500"}
     s = resolve(HostFacts(host, [PRIVATE_NIC]), config=given)
     assert (s.host_ip, s.sources["HOST_IP"]) == ("192.168.56.99", "config")
     assert host.calls == []
@@ -144,6 +146,8 @@ def nat_run(hosts: list[dict], owned: dict[str, list[str]] | None = None):
             {"family": "inet", "local": a, "prefixlen": 24} for a in mine]}]))
         host.on("sh", contains="HOME", stdout="/home/u")
         host.on("docker", "network", stdout="")
+        host.on("docker", "inspect", exited=1, stderr="Error: No such object\n")  # no node yet
+        host.on("cat", exited=1)  # nor its working directory's marker
         members.append(Member(spec, Reporter(stream=io.StringIO()), host=host))
     config = {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose"}
     return members, lambda: resolve_all(members, inv, {}, config)

@@ -25,6 +25,7 @@ CASES = {
     "node-image": {"NODE_IMAGE": NODE_IMAGE},
     "custom-ports-node-image": {**CUSTOM_PORTS, "NODE_IMAGE": NODE_IMAGE},
     "nerdctl": {"CONTAINER_ENGINE": "nerdctl", "BYPASS4NETNS": "true"},
+    "node-mtu": {"NODE_MTU": 1460},  # a GCP host: the node network's MTU option
 }
 
 

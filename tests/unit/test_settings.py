@@ -20,7 +20,9 @@ def test_defaults_follow_the_reference():
     assert s.workdir == "/home/user/.local/share/u7s/u7s"
     assert s.node_image == "" and s.node_base_image == DEFAULT_BASE_IMAGE
     assert s.timeout == 300 and s.bypass4netns is False
-    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE}
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE,
+                         "NODE_MTU": "detected: MTU of eth0, the interface with HOST_IP"}
+    assert s.node_mtu == 1500
 
 
 def test_each_layer_overrides_the_one_before_and_sources_say_which():
@@ -32,13 +34,16 @@ def test_each_layer_overrides_the_one_before_and_sources_say_which():
     )
     assert (s.port_etcd, s.port_kubelet, s.port_flannel, s.port_kube_apiserver) == (3001, 2002, 1003, 6443)
     assert s.sources == {"PORT_ETCD": "--set", "PORT_KUBELET": "environment", "PORT_FLANNEL": "config",
-                         "CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE}
+                         "CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE,
+                         "NODE_MTU": "detected: MTU of eth0, the interface with HOST_IP"}
 
 
 def test_environment_variables_that_are_not_settings_are_ignored():
     s = resolve(FakeFacts(), env={"HOME": "/elsewhere", "NODE_EXTRA_CA_CERTS": "/x", "U7S_UNKNOWN": "1"})
     assert s.workdir == "/home/user/.local/share/u7s/u7s"
-    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE}
+    assert s.sources == {"CONTAINER_ENGINE": "detected: /usr/bin/dockerd-rootless.sh", **ROUTE,
+                         "NODE_MTU": "detected: MTU of eth0, the interface with HOST_IP"}
+    assert s.node_mtu == 1500
 
 
 def test_empty_values_mean_default():
@@ -168,14 +173,14 @@ def test_bypass4netns_set_for_docker_is_refused():
 # -- facts are only looked up when needed --------------------------------------------------
 def test_facts_are_not_consulted_when_values_are_given():
     given = dict(CONTAINER_ENGINE="nerdctl", HOSTNAME="host1", HOST_IP="192.0.2.10",
-                 BYPASS4NETNS="false", U7S_WORKDIR="/srv/u7s")
+                 BYPASS4NETNS="false", U7S_WORKDIR="/srv/u7s", NODE_MTU="1500")
     s = make_settings(RefusingFacts(), **given)
     assert (s.container_engine, s.node_name, s.bypass4netns, s.workdir) == ("nerdctl", "u7s-host1", False, "/srv/u7s")
 
 
 def test_podman_with_compose_given_does_not_look_for_podman_compose():
     s = make_settings(RefusingFacts(), CONTAINER_ENGINE="podman", COMPOSE="podman compose", HOSTNAME="h",
-                      HOST_IP="192.0.2.1", U7S_WORKDIR="/w")
+                      HOST_IP="192.0.2.1", U7S_WORKDIR="/w", NODE_MTU="1460")
     assert s.compose == ("podman", "compose")
 
 

@@ -188,6 +188,9 @@ def test_helm_release_records_and_list_filters():
     assert values["flannel"] == {"backend": "vxlan", "backendPort": 9072}
     net_conf = json.loads(helm.render_flannel("kube-flannel", values)[1][2]["data"]["net-conf.json"])
     assert net_conf["Backend"] == {"Type": "vxlan", "Port": 9072}
+    values = helm.set_values(helm.DEFAULT_VALUES, ["flannel.backendPort=9072", "flannel.mtu=1460"])
+    net_conf = json.loads(helm.render_flannel("kube-flannel", values)[1][2]["data"]["net-conf.json"])
+    assert net_conf["Backend"] == {"Type": "vxlan", "Port": 9072, "MTU": 1460}  # as the chart's config.yaml
 
 
 def test_cluster_info_signatures_are_detached_hs256_jws():

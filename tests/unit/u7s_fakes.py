@@ -35,6 +35,7 @@ class FakeFacts:
         running: tuple[str, str] | None = None,
         address: str = "",
         host_ip_source: str = "detected: the default route's source (ip route get 1)",
+        link: tuple[int, str] | None = (1500, "eth0, the interface with HOST_IP"),
     ):
         self._hostname, self._host_ip, self._home = hostname, host_ip, home
         self._host_ip_source = host_ip_source
@@ -42,6 +43,7 @@ class FakeFacts:
         self.commands, self.bypass4netnsd = set(commands), bypass4netnsd
         self._compose_plugin = compose_plugin
         self.running = running
+        self.link = link  # (MTU, which interface) of HOST_IP's interface
         self.asked: list[str] = []
 
     def hostname(self) -> str:
@@ -85,6 +87,10 @@ class FakeFacts:
     def bypass4netnsd_running(self) -> bool:
         self.asked.append("bypass4netnsd_running")
         return self.bypass4netnsd
+
+    def link_mtu(self, host_ip: str) -> tuple[int, str] | None:
+        self.asked.append(f"link_mtu:{host_ip}")
+        return self.link
 
 
 class RefusingFacts:

@@ -12,8 +12,12 @@ import json
 import shlex
 
 from u7s.errors import U7sError
-from u7s.config.settings import Settings
+from u7s.config.settings import DEFAULT_MTU, Settings
 from u7s.build import engine
+
+# The node network's MTU option: Podman's own name (podman-compose passes it to `podman network create --opt`;
+# Podman's Docker API takes it too); Docker's name, which nerdctl also reads.
+MTU_OPTION = {"podman": "mtu", "docker": "com.docker.network.driver.mtu", "nerdctl": "com.docker.network.driver.mtu"}
 
 
 @functools.cache
@@ -63,6 +67,8 @@ def settings_data(s: Settings) -> dict:
         "published": [p.compose(s.host_ip) for p in s.publish],
         "mounts": [m.compose() for m in s.mounts],
         "devices": [d.compose() for d in s.devices],
+        # Left out at the engines' default, so that a node made before NODE_MTU existed keeps its files.
+        "network_mtu_option": MTU_OPTION[s.engine_type] if s.node_mtu != DEFAULT_MTU else "",
     }
 
 

@@ -29,3 +29,6 @@ class PlaceholderFacts:
 
     def bypass4netnsd_running(self) -> bool:
         return False
+
+    def link_mtu(self, host_ip: str) -> tuple[int, str]:
+        return 1500, "placeholder"

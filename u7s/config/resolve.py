@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from u7s.config import mounts, publish, values
 from u7s.config.enginechoice import EngineChoice
 from u7s.config.settings import (
-    DEFAULT_BASE_IMAGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
+    DEFAULT_BASE_IMAGE, DEFAULT_MTU, MTU_RANGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
     node_subnet_for,
 )
 from u7s.errors import SettingsError
@@ -169,6 +169,7 @@ class _Resolver(EngineChoice):
             except ValueError as exc:
                 self.bad("U7S_WORKDIR", str(exc), "give a directory of its own, e.g. /home/USER/u7s")
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
+        node_mtu = self.mtu(host_ip)
         if self.problems:
             raise SettingsError("\n".join(self.problems), self.keyed)
         given = {
@@ -177,7 +178,7 @@ class _Resolver(EngineChoice):
             "NODE_IMAGE": image, "NODE_BASE_IMAGE": base, "U7S_PROJECT": project, "U7S_NETWORK": network,
             "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout, "U7S_ENGINE_HOST": engine_host,
             "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
-            "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices,
+            "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices, "NODE_MTU": node_mtu,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)
@@ -191,6 +192,25 @@ class _Resolver(EngineChoice):
         if problem:
             self.bad(key, problem, f"set {key} to an address of this host that other hosts reach")
         return value
+
+    def mtu(self, host_ip: str) -> int:
+        """NODE_MTU: as given, else the MTU of HOST_IP's interface, at most DEFAULT_MTU (jumbo frames are opt-in)."""
+        low, high = MTU_RANGE
+        if self.given("NODE_MTU"):
+            return self.integer("NODE_MTU", DEFAULT_MTU, low, high, "an MTU")
+        found = self.facts.link_mtu(host_ip)
+        if found is None:
+            self.sources["NODE_MTU"] = "default: the MTU of HOST_IP's interface is unknown"
+            return DEFAULT_MTU
+        mtu, where = found
+        if mtu > DEFAULT_MTU:
+            self.sources["NODE_MTU"] = f"detected: {mtu} on {where}; u7s takes at most {DEFAULT_MTU} unless NODE_MTU is set"
+            return DEFAULT_MTU
+        self.sources["NODE_MTU"] = f"detected: MTU of {where}"
+        if mtu < low:
+            self.bad("NODE_MTU", f"{mtu} is below {low}, too small for the node network",
+                     f"give the hosts a larger MTU, or set NODE_MTU to a whole number from {low} to {high}")
+        return mtu
 
     def listed(self, key: str, parse, example: str) -> tuple:
         """A list setting (text with commas, or a YAML list), parsed; () and a problem when bad."""

@@ -31,7 +31,7 @@ class Setting:
 
     name: str
     attr: str
-    kind: str  # str, ipv4, port, bool, name, seconds, list (comma-separated text or a YAML list)
+    kind: str  # str, ipv4, port, bool, name, seconds, mtu, list (comma-separated text or a YAML list)
     help: str
     default: int | None = None  # ports only; other defaults are derived (u7s/config/resolve.py)
     in_node: bool = False  # the reference passes it into every command run in the node
@@ -81,6 +81,8 @@ TABLE: tuple[Setting, ...] = (
     _s("POD_SUBNET", "pod_subnet", "str", "the cluster's pod range, one per cluster (default 10.244.0.0/16)"),
     _s("SERVICE_SUBNET", "service_subnet", "str", "the cluster's service range, one per cluster (default "
        "10.96.0.0/16)"),
+    _s("NODE_MTU", "node_mtu", "mtu", "MTU of the node network; flannel's VXLAN uses the cluster's smallest minus 50 "
+       "(default: the MTU of HOST_IP's interface, at most 1500)"),
     _s("U7S_PUBLISH", "publish", "list", "extra ports published on HOST_IP: NODEPORT[/proto] or "
        "HOSTPORT:NODEPORT[/proto], comma-separated (default: none)"),
     _s("U7S_MOUNTS", "mounts", "list", "extra host paths in the node: HOST:NODE[:ro], comma-separated "
@@ -90,7 +92,10 @@ TABLE: tuple[Setting, ...] = (
 )
 SPECS: dict[str, Setting] = {s.name: s for s in TABLE}
 PORT_DEFAULTS = {s.name: s.default for s in TABLE if s.kind == "port"}
-_TYPES = {"port": int, "seconds": int, "bool": bool, "list": tuple}
+_TYPES = {"port": int, "seconds": int, "mtu": int, "bool": bool, "list": tuple}
+# Every engine gives a new bridge network this MTU unless told otherwise; u7s never takes more by itself.
+DEFAULT_MTU = 1500
+MTU_RANGE = (576, 9216)  # IPv4's minimum datagram every host accepts .. the largest jumbo frames
 
 
 class Facts(Protocol):
@@ -105,6 +110,7 @@ class Facts(Protocol):
     def engine_address(self) -> str: ...
     def compose_plugin(self, engine: str) -> bool: ...
     def bypass4netnsd_running(self) -> bool: ...
+    def link_mtu(self, host_ip: str) -> tuple[int, str] | None: ...
 
 
 class _Behaviour:

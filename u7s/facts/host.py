@@ -58,7 +58,9 @@ def likely_probes(given: dict, reached_by: Sequence[str] = ()) -> list[list[str]
     engine = "" if unset("CONTAINER_ENGINE") else str(given["CONTAINER_ENGINE"])
     kind = (engine_type_of(engine) or "docker") if engine else ""
     probes = [HOSTNAME] if unset("HOSTNAME") else []
-    probes += ([ROUTE] + ([ADDRESSES] if reached_by else [])) if unset("HOST_IP") else []
+    need_route = unset("HOST_IP") or unset("NODE_MTU")  # NODE_MTU: the interface that carries HOST_IP
+    probes += [ROUTE] if need_route else []
+    probes += [ADDRESSES] if (unset("HOST_IP") and reached_by) or unset("NODE_MTU") else []
     probes += [HOME] if unset("U7S_WORKDIR") else []
     # The same script tells where a rootless Docker listens when only its socket shows it.
     probes += [detect_engine_probe()] if not engine or (kind == "docker" and unset("U7S_ENGINE_HOST")) else []
@@ -138,3 +140,13 @@ class HostFacts:
 
     def bypass4netnsd_running(self) -> bool:
         return self.ask(BYPASS4NETNSD).ok
+
+    def link_mtu(self, host_ip: str) -> tuple[int, str] | None:
+        """(MTU, which interface) of the interface that carries host_ip; None when `ip` cannot tell."""
+        from u7s.facts.system import parse_link_mtu
+
+        addresses = self.ask(ADDRESSES)
+        if not addresses.ok:
+            return None
+        route = self.ask(ROUTE)
+        return parse_link_mtu(addresses.stdout, route.stdout if route.ok else "", host_ip)

@@ -75,3 +75,27 @@ def path_mtu(host, address: str) -> int | None:
         return mtu
     text = host.read_text(f"/sys/class/net/{dev}/mtu")
     return int(text) if text and text.strip().isdigit() else None
+
+
+def parse_link_mtu(addresses: str, route: str, host_ip: str) -> tuple[int, str] | None:
+    """(MTU, which interface) of the interface that carries host_ip, from `ip -j addr show`.
+
+    When no interface has that address (HOST_IP given as a NAT address), the interface
+    of the route to 1.0.0.0 (`ip -j route get 1`) stands in; None when neither is known.
+    """
+    try:
+        links = json.loads(addresses)
+    except ValueError:
+        return None
+    mtus = {}
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, dict) or not isinstance(link.get("mtu"), int) or not link.get("ifname"):
+            continue
+        mtus[link["ifname"]] = link["mtu"]
+        for info in link.get("addr_info") or []:
+            if isinstance(info, dict) and info.get("local") == host_ip:
+                return link["mtu"], f"{link['ifname']}, the interface with HOST_IP"
+    _, dev = parse_route(route)
+    if dev in mtus:
+        return mtus[dev], f"{dev}, the default route's interface (no interface has HOST_IP {host_ip})"
+    return None

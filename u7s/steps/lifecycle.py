@@ -80,9 +80,9 @@ def _sync(node: Node, nodes: list[dict], restarted: set[str]) -> tuple[list[exte
     return plans, done
 
 
-def install_flannel(node: Node) -> str:
+def install_flannel(node: Node, mtu: int | None = None) -> str:
     node.require_running()
-    return flannel.install(node) or "flannel already installed"
+    return flannel.install(node, mtu) or "flannel already installed"
 
 
 def untaint_control_plane(node: Node) -> str:

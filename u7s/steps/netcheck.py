@@ -49,8 +49,9 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
             p.fix = f"allow UDP {sb.port_flannel} between the hosts' addresses in every firewall on the path"
         elif p.check == "mtu":
             p.cause = f"the path between {sa.host_ip} and {sb.host_ip} cannot carry flannel's VXLAN packets"
-            p.fix = ("raise the path MTU, or give the node network a smaller MTU "
-                     f"(flannel uses the node's MTU {a.node_mtu} minus {VXLAN_OVERHEAD})")
+            p.fix = (f"set NODE_MTU (for {p.source} and {p.target}) below {min(a.node_mtu, b.node_mtu)}, to the "
+                     f"largest packet the path between them carries (flannel uses NODE_MTU minus {VXLAN_OVERHEAD}), "
+                     "or raise the path MTU")
     return None
 
 

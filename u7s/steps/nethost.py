@@ -99,6 +99,16 @@ def path_mtu_probe(a: NodeView, b: NodeView) -> Probe:
         f"host path MTU {mtu if mtu is not None else 'unknown'}, node MTU {a.node_mtu}",
         "" if ok else f"the path MTU {mtu} is below the node's MTU {a.node_mtu}: "
         "flannel's VXLAN packets must be fragmented, and are often dropped",
-        "" if ok else f"raise the MTU between the hosts to {a.node_mtu}, or give the node network "
-        f"an MTU of {mtu} (the engine's network MTU option)",
+        "" if ok else path_mtu_fix(a, mtu),
     )
+
+
+def path_mtu_fix(a: NodeView, mtu: int) -> str:
+    """Pure: set NODE_MTU; or, when it is set and the node network still has the old MTU, make that network again."""
+    s = a.member.settings
+    if s.node_mtu <= mtu and s.node_mtu != a.node_mtu:
+        return (f"NODE_MTU is {s.node_mtu} but {a.member.name}'s node network was made with MTU {a.node_mtu}: "
+                f"remove the node and its network there (`u7s down`, then `{s.container_engine} network rm "
+                f"{s.network}` if it is still there) and create again")
+    return (f"set NODE_MTU={mtu} for {a.member.name} (a setting; or raise the MTU between the hosts to "
+            f"{a.node_mtu}), then run create again: the node network is made again with it")

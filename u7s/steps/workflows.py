@@ -126,7 +126,15 @@ def _sync(run: Run | None, m: Member) -> str:
 SYNC = Step("sync-external-ip", _sync, lambda m: [
     f"set each node's ExternalIP and flannel public-ip to its {externalip.HOST_IP_LABEL} label"], hosts="control-plane")
 
-FLANNEL = Step("install-flannel", lambda run, m: lifecycle.install_flannel(m.node), lambda m: [
+def _flannel(run: Run | None, m: Member) -> str:
+    """Flannel's one MTU for every node: the smallest node network of the inventory."""
+    from u7s.node.flannel import cluster_mtu
+
+    mtus = [h.settings.node_mtu for h in run.members if h.settings] if run else [m.settings.node_mtu]
+    return lifecycle.install_flannel(m.node, cluster_mtu(mtus))
+
+
+FLANNEL = Step("install-flannel", _flannel, lambda m: [
     f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],
     hosts="control-plane")
 

@@ -48,6 +48,18 @@ def vtep_mac(node_name):
     return ":".join(f"{b:02x}" for b in (0x0A, *digest[:5]))
 
 
+def vxlan_mtu(backend):
+    """flannel.1's MTU as flanneld makes it: the backend's MTU, else the external interface's (eth0), minus 50."""
+    mtu = backend.get("MTU")
+    if not mtu:
+        try:
+            with open("/sys/class/net/eth0/mtu", encoding="utf-8") as f:
+                mtu = int(f.read().strip())
+        except (OSError, ValueError):
+            mtu = 1500
+    return int(mtu) - 50
+
+
 def start(client, node_name, pod, log):
     """Run flannel's start-up for POD on NODE_NAME; return the public IP it chose."""
     node = client.get(path_of(node_name, None, "nodes"))
@@ -64,8 +76,8 @@ def start(client, node_name, pod, log):
                                  separators=(",", ":"))}}})
     subnet = node.get("spec", {}).get("podCIDR", "")
     write_atomic(host_path("/run/flannel/subnet.env"),
-                 f"FLANNEL_NETWORK={net_conf.get('Network', '')}\nFLANNEL_SUBNET={subnet}\nFLANNEL_MTU=1450\n"
-                 "FLANNEL_IPMASQ=true\n")
+                 f"FLANNEL_NETWORK={net_conf.get('Network', '')}\nFLANNEL_SUBNET={subnet}\n"
+                 f"FLANNEL_MTU={vxlan_mtu(backend)}\nFLANNEL_IPMASQ=true\n")
     write_atomic(host_path(CNI_CONF), json.dumps(CNI_CONFLIST, indent=2) + "\n")
     started = now_iso()
     client.patch(path_of(pod["metadata"]["name"], namespace, "pods") + "/status", {"status": {
