@@ -38,7 +38,9 @@ class ApiUnavailable(U7sError):
 
 def is_transient(stderr: str) -> bool:
     """Pure: whether kubectl's error output says the API server was unreachable or answered 5xx (or 429)."""
-    return bool(TRANSIENT.search(stderr or ""))
+    # "Unable to connect to the server: ... x509: certificate signed by unknown authority" is another cluster's
+    # API (or a stale kubeconfig), not a restarting one.
+    return bool(TRANSIENT.search(stderr or "")) and "x509" not in stderr
 
 
 def last_line(result) -> str:
