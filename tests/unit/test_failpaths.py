@@ -4,6 +4,8 @@ The kubeadm outputs are the real tool's words (cmd/kubeadm/app/preflight/checks.
 phases/upgrade/policy.go); the kubectl errors are client-go's.
 """
 
+import shlex
+
 import pytest
 
 from u7s.node import apiretry, joinstate, kube
@@ -126,3 +128,70 @@ def test_a_persistent_outage_is_reported_with_the_last_error_and_other_errors_at
 ])
 def test_join_state(conf, ca, read, state):
     assert joinstate.classify(conf, ca, read, "u7s-h2")[0] == state
+
+
+
+def _worker(kubelet_conf: bool, ca_crt: bool, node_read):
+    """A worker's node that holds what a join left (or not) until `kubeadm reset` removes it; records the order."""
+    import io
+
+    from u7s.node.container import Node
+    from u7s.ui.report import Reporter
+    from u7s_fakes import FakeHost, make_settings
+
+    class Worker(FakeHost):
+        def __init__(self, files):
+            super().__init__(files)
+            self.order, self.left = [], {"conf": kubelet_conf, "ca": ca_crt}
+
+        def _run(self, command, *, stdin, timeout):
+            argv = shlex.split(command)
+            self.calls.append(argv)
+            if argv[:2] == ["docker", "inspect"]:
+                return Result(0, '{"Status":"running","Running":true}', "")
+            if "reset" in argv:
+                self.order.append("reset")
+                self.left = {"conf": False, "ca": False}
+                return Result(0, "", "")
+            if "bash" in argv:
+                self.order.append("join")
+                self.left = {"conf": True, "ca": True}
+                return Result(0, "", "")
+            if "test" in argv:
+                return Result(0 if self.left["ca" if joinstate.CA_CRT in argv else "conf"] else 1, "", "")
+            if "--request-timeout=10s" in argv:
+                return node_read if not self.order else Result(0, "node/u7s-host1\n", "")
+            if "kubectl" in argv:  # the wait for the Node's registration, with the kubelet's credentials
+                return Result(0, "node/u7s-host1\n", "")
+            raise AssertionError(f"no rule for {argv}")
+
+    s = make_settings()
+    host = Worker({s.path("join-command"): "#!/bin/bash\nkubeadm join ...\n"})
+    return host, Node(host, s, Reporter(stream=io.StringIO()))
+
+
+@pytest.mark.parametrize("conf, ca, read", [
+    (False, True, Result(1, "", "")),
+    (True, True, Result(1, "", 'Error from server (NotFound): nodes "u7s-host1" not found\n')),
+    (True, True, Result(1, "", "Unable to connect to the server: tls: failed to verify certificate: x509: "
+                               "certificate signed by unknown authority\n")),
+])
+def test_kubeadm_join_resets_what_a_failed_or_stale_join_left_then_joins(conf, ca, read):
+    from u7s.steps import lifecycle
+
+    host, node = _worker(conf, ca, read)
+    assert lifecycle.kubeadm_join(node).startswith("joined; node u7s-")
+    assert host.order == ["reset", "join"]
+
+
+@pytest.mark.parametrize("conf, ca, read, order", [
+    (True, True, Result(0, "node/u7s-host1\n", ""), []),  # joined: left alone
+    (True, True, Result(1, "", REFUSED), []),  # the API says nothing: no reset
+    (False, False, Result(1, "", ""), ["join"]),  # fresh
+])
+def test_kubeadm_join_leaves_a_joined_or_unknown_worker_alone(conf, ca, read, order):
+    from u7s.steps import lifecycle
+
+    host, node = _worker(conf, ca, read)
+    lifecycle.kubeadm_join(node)
+    assert host.order == order
