@@ -532,7 +532,7 @@ def test_create_ends_only_when_every_node_is_ready_and_names_one_that_is_not(lab
             str(cluster_inventory), cwd=tmp_path, check=False)
     assert r.returncode == 1
     assert "timed out after 20s waiting for every node to be Ready" in r.stderr
-    assert f"u7s-{w2.name}: Ready=False (NetworkPluginNotReady" in r.stderr
+    assert f"u7s-{w2.name}: Ready=False (KubeletNotReady: container runtime network not ready" in r.stderr
     assert f"u7s-{w1.name}:" not in r.stderr.split("waiting for every node to be Ready")[1]
     assert "cluster ready" not in r.stderr and not r.stdout.strip()
 

@@ -91,7 +91,7 @@ def test_a_control_plane_alone_is_not_ready_until_flannel_makes_it_ready(lab, no
     u7s(node, lab.node_image, "up")
     u7s(node, lab.node_image, "kubeadm-init")
     obj = node_object(node)
-    assert (ready(obj)["status"], ready(obj)["reason"]) == ("False", "NetworkPluginNotReady")
+    assert (ready(obj)["status"], ready(obj)["reason"]) == ("False", "KubeletNotReady")
     assert kubectl(node, "get", "nodes").stdout.splitlines()[1].split()[:2] == [NAME, "NotReady"]
     u7s(node, lab.node_image, "install-flannel")
     # Nothing more from u7s: flannel's pod starts, writes the CNI configuration, the kubelet reports Ready.

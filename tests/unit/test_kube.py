@@ -200,14 +200,16 @@ def test_create_join_command_validates_kubeadms_output():
 
 # -- readiness -----------------------------------------------------------------------------
 NOT_READY = {"metadata": {"name": "u7s-b"}, "status": {"conditions": [{
-    "type": "Ready", "status": "False", "reason": "NetworkPluginNotReady",
-    "message": "container runtime network not ready: cni plugin not initialized"}]}}
+    "type": "Ready", "status": "False", "reason": "KubeletNotReady",
+    "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+               "message:Network plugin returns error: cni plugin not initialized"}]}}
 READY = {"metadata": {"name": "u7s-a"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
 
 def test_readiness_names_every_node_that_is_not_ready_with_its_reason():
     assert kube.readiness([READY, NOT_READY], ["u7s-a", "u7s-b", "u7s-c"]) == {
-        "u7s-b": "Ready=False (NetworkPluginNotReady: container runtime network not ready: cni plugin not initialized)",
+        "u7s-b": "Ready=False (KubeletNotReady: container runtime network not ready: NetworkReady=false "
+                 "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized)",
         "u7s-c": "not registered",
     }
     assert kube.readiness([READY], ["u7s-a"]) == {}
@@ -219,7 +221,7 @@ def test_wait_all_ready_times_out_naming_the_node_and_reason():
     host = FakeHost()
     node = Node(host, s, Reporter(stream=io.StringIO()))
     host.on("docker", "exec", contains="kubectl", stdout=json.dumps({"items": [READY, NOT_READY]}))
-    with pytest.raises(U7sError, match=r"every node to be Ready .*u7s-b: Ready=False \(NetworkPluginNotReady"):
+    with pytest.raises(U7sError, match=r"every node to be Ready .*u7s-b: Ready=False \(KubeletNotReady: container runtime network not ready"):
         kube.wait_all_ready(node, ["u7s-a"])
 
 

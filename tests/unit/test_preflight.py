@@ -73,6 +73,10 @@ def test_parse_linger():
     assert system.parse_linger("") is None
 
 
+# /proc/meminfo's first line on an 8 GiB machine (as `grep '^MemTotal:'` prints it).
+MEMINFO_8G = "MemTotal:        8131904 kB\n"
+
+
 # -- whole runs against a scripted host ----------------------------------------------------
 def healthy_host(s, info=DOCKER_ROOTLESS):
     """Every probe answers as on a well-prepared host; tests override single answers."""
@@ -90,6 +94,7 @@ def healthy_host(s, info=DOCKER_ROOTLESS):
     host.on("sh", "-c", contains="command -v kubectl", stdout="/usr/local/bin/kubectl\n")
     host.on(*rpfilter.namespace_probe(s), stdout="0\n2\n")
     host.on(*engine.engine_cmd(s, "ps"), stdout="")  # no container publishes anything
+    host.on(*hostchecks.RESOURCES, stdout="4\n" + MEMINFO_8G)
     return host
 
 
@@ -108,8 +113,8 @@ def test_all_good():
     checks, results = run(host, s)
     assert [(r.name, r.status) for r in results] == [
         ("cgroup v2", OK), ("cgroup delegation", OK), ("engine", OK), ("compose", OK),
-        ("lingering", OK), ("kernel modules", OK), ("/dev/net/tun", OK), ("ports", OK),
-        ("rp_filter", OK), ("kubectl", OK),
+        ("lingering", OK), ("kernel modules", OK), ("CPUs", OK), ("memory", OK), ("/dev/net/tun", OK),
+        ("ports", OK), ("rp_filter", OK), ("kubectl", OK),
     ]
     assert checks["cgroup v2"].detail == "cgroup2 at /sys/fs/cgroup"
     assert checks["kernel modules"].detail == "all present (6 loaded, 0 built in)"
@@ -454,3 +459,30 @@ def test_results_as_json_and_table():
     console.print(tables.preflight(results, "preflight: host1"))
     text = console.file.getvalue()
     assert "preflight: host1" in text and "PORT_KUBELET=10250/tcp" in text
+
+
+# -- kubeadm init's minimums: NumCPU 2, Mem 1700 MB ------------------------------------------
+def test_parse_resources():
+    assert hostchecks.parse_resources("4\n" + MEMINFO_8G) == (4, 7941)
+    assert hostchecks.parse_resources("1\nMemTotal:        1013060 kB\n") == (1, 989)
+    assert hostchecks.parse_resources("nproc: not found\n") is None
+    assert hostchecks.parse_resources("") is None
+
+
+def test_a_small_control_plane_fails_preflight_one_line_each_as_kubeadm_would():
+    s = make_settings()
+    host = healthy_host(s).on(*hostchecks.RESOURCES, stdout="1\nMemTotal:        1013060 kB\n")
+    checks, _ = run(host, s)
+    assert (checks["CPUs"].status, checks["memory"].status) == (ERROR, ERROR)
+    assert checks["CPUs"].detail == "1: kubeadm init refuses fewer than 2 ([ERROR NumCPU])"
+    assert checks["memory"].detail == "989 MB: kubeadm init refuses fewer than 1700 MB ([ERROR Mem])"
+
+
+def test_a_small_worker_is_warned_only_and_an_unreadable_host_skipped():
+    s = make_settings()
+    host = healthy_host(s).on(*hostchecks.RESOURCES, stdout="1\nMemTotal:        1013060 kB\n")
+    checks = {r.name: r for r in Preflight(host, s, control_plane=False).run()}
+    assert (checks["CPUs"].status, checks["memory"].status) == (WARN, WARN)
+    host = healthy_host(s).on(*hostchecks.RESOURCES, exited=127, stderr="sh: nproc: not found\n")
+    checks, _ = run(host, s)
+    assert checks["CPUs and memory"].status == SKIP and "CPUs" not in checks

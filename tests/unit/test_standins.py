@@ -387,7 +387,7 @@ def test_init_writes_kubeadm_pki_and_the_kubelet_registers_a_not_ready_node(clus
     assert node["metadata"]["labels"][CONTROL_PLANE_TAINT] == ""
     assert {t["key"] for t in node["spec"]["taints"]} == {CONTROL_PLANE_TAINT, UNINITIALIZED}
     ready = ready_condition(node)
-    assert (ready["status"], ready["reason"]) == ("False", "NetworkPluginNotReady")
+    assert (ready["status"], ready["reason"]) == ("False", "KubeletNotReady")
     assert "cni plugin not initialized" in ready["message"]
     table = cluster.kubectl(kubectl, "get", "nodes").stdout
     assert table.split("\n")[1].split()[:3] == [CP, "NotReady", "control-plane"]
@@ -476,7 +476,8 @@ def test_join_refuses_a_wrong_ca_pin_and_a_wrong_token(cluster, worker):
     assert "none of the public keys" in stderr and "are pinned" in stderr
     token = argv.index("--token") + 1
     wrong = argv[:token] + ["abcdef.0123456789abcdef"] + argv[token + 1:]
-    assert 'token id "abcdef" is invalid for this cluster' in worker.run("kubeadm", *wrong[1:], ok=False).stderr
+    assert ('could not find a JWS signature in the cluster-info ConfigMap for token ID "abcdef"'
+            in worker.run("kubeadm", *wrong[1:], ok=False).stderr)
     forged = argv[:token] + [argv[token].split(".")[0] + ".0123456789abcdef"] + argv[token + 1:]
     assert "failed to verify JWS signature" in worker.run("kubeadm", *forged[1:], ok=False).stderr
     assert not (worker.root / "etc/kubernetes/kubelet.conf").exists()

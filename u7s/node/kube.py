@@ -54,13 +54,36 @@ def kubeadm_init(node: Node) -> bool:
     return True
 
 
+# kubeadm prints its verdict on stderr (cmd/kubeadm/app/util/errors.go, phases/workflow/runner.go): the
+# "error execution phase NAME: ..." line, preflight's "\t[ERROR Check]: ..." lines under it, the upgrade
+# policy's "FATAL" with "\t- ..." lines, or cobra's "error: ...". After them come hints that say nothing
+# about this failure, the last of them always "To see the stack trace of this error execute with --v=5 ...".
+_VERDICT = re.compile(r"^(error execution phase |\[ERROR |error: |\[[a-z/-]+\] FATAL)")
+_HINTS = ("To see the stack trace of this error", "[preflight] If you know what you are doing")
+
+
 def kubeadm_error(result) -> str:
-    """Pure: the line of kubeadm's output that says what failed ("error execution phase ..."), else the last."""
+    """Pure: kubeadm's own error lines, joined into one ("error execution phase ...: [ERROR ...]: ..."), else
+    the last line that is not a hint, else the exit status."""
     lines = [line.strip() for line in (result.stderr + "\n" + result.stdout).splitlines() if line.strip()]
+    verdict: list[str] = []
     for line in lines:
-        if line.startswith("error execution phase"):
-            return line[:300]
+        # "- reason" lines belong to a FATAL line just above them (the upgrade version policy).
+        if _VERDICT.match(line) or (line.startswith("- ") and verdict and "FATAL" in verdict[-1]) or (
+                line.startswith("- ") and verdict and verdict[-1].startswith("- ")):
+            verdict.append(line[:300])
+    if verdict:
+        return " ".join(dict.fromkeys(verdict))[:900]
+    lines = [line for line in lines if not line.startswith(_HINTS)]
     return lines[-1][:300] if lines else f"exit {result.exited}"
+
+
+def kubeadm(node: Node, *args: str, what: str | None = None) -> str:
+    """Run kubeadm in the node; a failure names the host and quotes kubeadm's own error lines. Returns stdout."""
+    result = node.exec(["kubeadm", *args], check=False)
+    if not result.ok:
+        raise U7sError(f"{node.host.name}: {what or 'kubeadm ' + ' '.join(args[:2])} failed: {kubeadm_error(result)}")
+    return result.stdout
 
 
 RECOVER_INIT = "run `u7s kubeadm-reset`, then `u7s kubeadm-init` again (`cluster.create` does this by itself " \
@@ -80,12 +103,23 @@ class HalfInitialised(U7sError):
 
 
 def kubeadm_reset(node: Node) -> None:
-    node.exec(["kubeadm", "reset", "--force"])
+    kubeadm(node, "reset", "--force")
 
 
 # -- kubectl helpers -----------------------------------------------------------------------
 def kubectl(node: Node, *args: str, check: bool = True):
-    return node.exec(["kubectl", *args], check=check)
+    """Run kubectl in the node. With `check`, an API outage (refused, 5xx) is ridden out for a while
+    (u7s/node/apiretry.py) before the call counts as failed; callers with check=False poll themselves."""
+    if not check:
+        return node.exec(["kubectl", *args], check=False)
+    from u7s.errors import CommandFailed
+    from u7s.node import apiretry
+
+    r = apiretry.retrying(lambda: node.exec(["kubectl", *args], check=False), what=f"kubectl {' '.join(args[:2])}",
+                          where=node.host.name, timeout=apiretry.window(node.s.timeout))
+    if not r.ok:
+        raise CommandFailed(node.host.name, ["kubectl", *args], r.exited, r.stderr)
+    return r
 
 
 def get_nodes(node: Node) -> list[dict]:
@@ -201,7 +235,7 @@ def create_join_command(node: Node, ttl: str | None = None) -> list[str]:
     argv = ["kubeadm", "token", "create", "--print-join-command"]
     if ttl:
         argv += ["--ttl", ttl]
-    return parse_join_command(node.exec(argv).stdout)
+    return parse_join_command(kubeadm(node, *argv[1:], what="kubeadm token create"))
 
 
 def is_joined(node: Node) -> bool:
@@ -213,7 +247,10 @@ def kubeadm_join(node: Node, script_rel: str = workdir.JOIN_COMMAND) -> bool:
     if is_joined(node):
         return False
     with node.report.step("kubeadm join"):
-        node.exec(["bash", workdir.in_node(script_rel)])
+        # The script (hosts entry, then kubeadm join) is run by bash: its failure is kubeadm's, or the hosts line's.
+        result = node.exec(["bash", workdir.in_node(script_rel)], check=False)
+        if not result.ok:
+            raise U7sError(f"{node.host.name}: kubeadm join failed: {kubeadm_error(result)}")
     return True
 
 

@@ -16,10 +16,16 @@ DELEGATION = ["sh", "-c", 'f=/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@
 LINGER = ["sh", "-c", 'loginctl show-user --property Linger "$(id -u)"']
 KERNEL_MODULES = ("br_netfilter", "ip6_tables", "ip6table_nat", "ip_tables", "iptable_nat", "vxlan")
 NO_SYSTEMD = "README: Hosts without systemd"
+# kubeadm init's preflight (cmd/kubeadm/app/preflight/checks.go: NumCPUCheck, MemCheck with
+# constants.ControlPlaneNumCPU = 2 and ControlPlaneMem = 1700 MB) refuses a control plane below these.
+# NumCPU counts the CPUs the process may run on (nproc does too); Mem is the total RAM in MB (sysinfo).
+RESOURCES = ["sh", "-c", "nproc && grep '^MemTotal:' /proc/meminfo"]
+MIN_CPUS, MIN_MEM_MB = 2, 1700
 
 
 def probes() -> list[list[str]]:
-    return [kernel.SYSTEMD, kernel.MOUNTINFO, DELEGATION, LINGER, kernel.kernel_modules_probe(KERNEL_MODULES)]
+    return [kernel.SYSTEMD, kernel.MOUNTINFO, DELEGATION, LINGER, kernel.kernel_modules_probe(KERNEL_MODULES),
+            RESOURCES]
 
 
 def systemd(host) -> bool:
@@ -87,3 +93,32 @@ def modules(host) -> tuple:
                 f"nothing to do if they are built into the kernel; else {load}")
     built_in = sum(states[m][0] == "builtin" for m in KERNEL_MODULES)
     return "kernel modules", OK, f"all present ({len(KERNEL_MODULES) - built_in} loaded, {built_in} built in)"
+
+
+def parse_resources(text: str) -> tuple[int, int] | None:
+    """Pure: (CPUs, total memory in MB) from `nproc` and /proc/meminfo's MemTotal line; None if unreadable."""
+    lines = text.split("\n")
+    words = lines[1].split() if len(lines) > 1 else []
+    if not lines[0].strip().isdigit() or len(words) < 2 or not words[1].isdigit():
+        return None
+    return int(lines[0]), int(words[1]) // 1024
+
+
+def resources(host, control_plane: bool) -> list[tuple]:
+    """One row for the CPUs, one for the memory; below kubeadm's minimum an error on a control plane
+    (kubeadm init refuses it), a warning on a worker (kubeadm join does not check)."""
+    r = host.run(RESOURCES, check=False)
+    found = parse_resources(r.stdout) if r.ok else None
+    if found is None:
+        return [("CPUs and memory", SKIP, "could not read nproc and /proc/meminfo")]
+    cpus, mem = found
+    low = ERROR if control_plane else WARN
+    role = "kubeadm init refuses fewer" if control_plane else "a worker can do with fewer; kubeadm init refuses less"
+    return [
+        ("CPUs", OK, f"{cpus}") if cpus >= MIN_CPUS else
+        ("CPUs", low, f"{cpus}: {role} than {MIN_CPUS} ([ERROR NumCPU])",
+         "use a host (or VM) with at least 2 CPUs for the control plane"),
+        ("memory", OK, f"{mem} MB") if mem >= MIN_MEM_MB else
+        ("memory", low, f"{mem} MB: {role} than {MIN_MEM_MB} MB ([ERROR Mem])",
+         "use a host (or VM) with at least 1.7 GB of memory for the control plane"),
+    ]

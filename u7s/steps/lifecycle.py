@@ -132,8 +132,11 @@ def join_command(node: Node, path: str | None = None, ttl: str | None = None) ->
 
 def kubeadm_join(node: Node, script_path: str | None = None) -> str:
     """Run a join script in the node, then wait until its kubelet has registered the Node."""
+    from u7s.node import joinstate
+
     node.require_running()
-    if kube.is_joined(node):
+    state, why = joinstate.read(node)
+    if state == joinstate.JOINED:
         return "already joined: kubeadm join not run again"
     inside = node.s.path(workdir.JOIN_COMMAND)
     source = script_path or inside
@@ -143,6 +146,9 @@ def kubeadm_join(node: Node, script_path: str | None = None) -> str:
             f"{node.host.name}: no join script at {source}; run `u7s join-command` on the control plane "
             "and copy the file here (or use `u7s cluster.join`)"
         )
+    if state == joinstate.STALE:  # kubeadm's preflight would refuse to join again: reset first
+        node.report.warn(f"{why}: kubeadm reset --force, then join again")
+        kube.kubeadm_reset(node)
     if source != inside:
         node.host.write_file(inside, script, 0o600)
     try:

@@ -44,9 +44,11 @@ PODMAN_COMPOSE_FIX = ("install podman-compose 1.0.6 or later on this host's PATH
 class Preflight:
     """Runs every check on `host` for settings `s`; `quick` runs no throw-away container."""
 
-    def __init__(self, host: Host, s: Settings, quick: bool = False, known: dict | None = None):
+    def __init__(self, host: Host, s: Settings, quick: bool = False, known: dict | None = None,
+                 control_plane: bool = True):
         # known: what this run already asked the host (its facts); not asked again
         self.host, self.s, self.quick, self.known = host, s, quick, known
+        self.control_plane = control_plane  # kubeadm init's minimums apply (workers: a warning)
         self.results: list[Check] = []
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
@@ -83,6 +85,8 @@ class Preflight:
             self.podman_network(info)
         self.add(*hostchecks.linger(self.host, systemd))
         self.add(*hostchecks.modules(self.host))
+        for row in hostchecks.resources(self.host, self.control_plane):
+            self.add(*row)
         self.tun(info)
         self.ports()
         self.host_paths()
@@ -263,7 +267,7 @@ def on_hosts(run) -> list[tuple[str, Check]]:
     found: dict[str, list[Check]] = {}
 
     def check(m) -> str:
-        found[m.name] = Preflight(m.host, m.settings, known=m.answers).run()
+        found[m.name] = Preflight(m.host, m.settings, known=m.answers, control_plane=m.spec.is_control_plane).run()
         return ""
 
     run_parallel(run.healthy, check)

@@ -111,7 +111,7 @@ def plan(c: Node, workers: dict[str, Node], target: str, timeout: int, force: bo
         kube.wait_api(c)
         if cluster_version(c) == target and kubelet_versions(c).get(cp_name) == target:
             return f"control plane already at {target}"
-        c.exec(["kubeadm", "upgrade", "apply", "--yes", target])
+        kube.kubeadm(c, "upgrade", "apply", "--yes", target)
         c.exec(["systemctl", "restart", "kubelet"], env=False)
         return f"kubeadm upgrade apply {target} done; kubelet restarted"
 
@@ -142,7 +142,7 @@ def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force
         return f"{name} drained"
 
     def upgrade_node() -> str:
-        w.exec(["kubeadm", "upgrade", "node"])
+        kube.kubeadm(w, "upgrade", "node")
         w.exec(["systemctl", "restart", "kubelet"], env=False)
         return "kubeadm upgrade node done; kubelet restarted"
 

@@ -11,7 +11,7 @@ import re
 
 from u7s.build import engine, workdir
 from u7s.errors import U7sError
-from u7s.node import externalip, kube
+from u7s.node import externalip, joinstate, kube
 from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
 from u7s.steps import lifecycle
@@ -23,7 +23,8 @@ JOIN_TTL = "15m"
 def _preflight(run: Run | None, m: Member) -> str:
     from u7s.steps import preflight
 
-    results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers).run()
+    results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers,
+                                  control_plane=run is None or m.spec.is_control_plane).run()
     errors = preflight.failed(results)
     if run is None:  # one host: each error on its own line, then one verdict
         for r in errors:
@@ -82,11 +83,16 @@ def _join(run: Run, m: Member) -> str:
     if m.name in run.joined:  # seen a moment ago by the network step, under this run's locks
         return "already joined"
     node.require_running()
-    if kube.is_joined(node):
+    state, why = joinstate.read(node)
+    if state == joinstate.JOINED:
         return "already joined"
+    if state == joinstate.STALE:  # kubeadm's preflight would refuse to join again: reset first
+        m.report.warn(f"{why}: kubeadm reset --force, then join again")
+        kube.kubeadm_reset(node)
     node.host.write_file(node.s.path(workdir.JOIN_COMMAND), _join_script(run), 0o600)
     lifecycle.kubeadm_join(node)  # runs the script and removes it
-    return f"joined {run.control_plane.settings.node_name} via {run.control_plane.settings.host_ip}"
+    done = f"joined {run.control_plane.settings.node_name} via {run.control_plane.settings.host_ip}"
+    return done + (" (after kubeadm reset: " + why + ")" if state == joinstate.STALE else "")
 
 
 def _join_script(run: Run) -> str:
@@ -170,7 +176,8 @@ RESET = Step("reset", _reset, lambda m: [f"run kubeadm reset --force in {m.setti
 
 
 def joined_workers(run: Run) -> tuple[set[str], dict[str, str]]:
-    """The workers whose node runs and has joined (kubelet.conf is there), and the ones that could not be asked.
+    """The workers whose node runs and has joined (its kubelet's credentials read its Node), and the ones that
+    could not be asked.
 
     One batch per worker, all at once.
     """
@@ -179,9 +186,10 @@ def joined_workers(run: Run) -> tuple[set[str], dict[str, str]]:
     found: set[str] = set()
 
     def ask(m: Member) -> str:
-        state, joined = m.host.run_many([engine.inspect_state(m.settings), engine.node_exec(
-            m.settings, ["test", "-e", kube.KUBELET_CONF], env=False, stdin=False)])
-        if (parse_state(state) or {}).get("Running") and joined.ok:
+        state, conf, ca, read = m.host.run_many([engine.inspect_state(m.settings), *(engine.node_exec(
+            m.settings, argv, env=False, stdin=False) for argv in joinstate.probes(m.settings.node_name))])
+        if (parse_state(state) or {}).get("Running") and conf.ok and joinstate.classify(
+                conf.ok, ca.ok, read, m.settings.node_name)[0] == joinstate.JOINED:
             with run.lock:
                 found.add(m.name)
         return ""

@@ -38,6 +38,13 @@ TABLE_ACCEPT = "as=Table"
 NODE_MONITOR_GRACE = 40  # seconds without a heartbeat before a Node's Ready turns Unknown (controller-manager)
 
 
+
+def _expired(token_data):
+    """Tell whether a bootstrap token's `expiration` (RFC 3339, UTC) has passed."""
+    expiration = token_data.get("expiration")
+    return bool(expiration) and datetime.datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc) <= datetime.datetime.now(datetime.timezone.utc)
+
 class User:
     """Who sent a request: name and groups, from a client certificate, a bootstrap token, or nobody."""
 
@@ -211,9 +218,7 @@ class Api:
             return None
         if data.get("usage-bootstrap-authentication") != "true":
             return None
-        expiration = data.get("expiration")
-        if expiration and datetime.datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=datetime.timezone.utc) <= datetime.datetime.now(datetime.timezone.utc):
+        if _expired(data):
             return None
         extra = [g for g in data.get("auth-extra-groups", "").split(",") if g]
         return User(f"system:bootstrap:{m.group(1)}", [BOOTSTRAP_GROUP, *extra, "system:authenticated"])
@@ -373,7 +378,9 @@ class Api:
             if secret.get("type") != "bootstrap.kubernetes.io/token":
                 continue
             data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-            if data.get("usage-bootstrap-signing") == "true" and data.get("token-id") and data.get("token-secret"):
+            # The bootstrap signer signs only with tokens that have not expired (pkg/controller/bootstrap/util.go).
+            if data.get("usage-bootstrap-signing") == "true" and data.get("token-id") and data.get("token-secret") \
+                    and not _expired(data):
                 signed["data"][f"jws-kubeconfig-{data['token-id']}"] = objects.detached_jws(
                     content, data["token-id"], data["token-secret"])
         return signed

@@ -323,10 +323,17 @@ def redact(argv):
 
 def switch(name):
     """Return a failure switch's value (the file's stripped text, maybe ""), or None when it is off."""
+    found = switch_file(name)
+    return found[1] if found else None
+
+
+def switch_file(name):
+    """Return (the switch file's identity: path and mtime, its stripped text), or None when it is off."""
     for directory in SWITCH_DIRS:
+        path = host_path(f"{directory}/{name}")
         try:
-            with open(host_path(f"{directory}/{name}"), encoding="utf-8") as f:
-                return f.read().strip()
+            with open(path, encoding="utf-8") as f:
+                return f"{path}@{os.fstat(f.fileno()).st_mtime_ns}", f.read().strip()
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
     return None

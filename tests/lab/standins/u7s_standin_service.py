@@ -138,3 +138,15 @@ def _is_running(pid, program):
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
     return program.encode() in cmdline and state != "Z"
+
+
+def active(name):
+    """Tell whether service NAME runs (systemd's word in a booted node, else its pid file's process)."""
+    unit, program, _ = UNITS[name]
+    if mode() == "systemd":
+        return subprocess.run(["systemctl", "is-active", "--quiet", unit], check=False).returncode == 0
+    try:
+        with open(state_path(f"{name}.pid"), encoding="utf-8") as f:
+            return _is_running(int(f.read().strip()), program)
+    except (FileNotFoundError, ValueError):
+        return False
