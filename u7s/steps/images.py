@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import tarfile
 from dataclasses import dataclass
 from typing import Callable
+
+try:
+    import tomllib  # novermin (the fallback below is for 3.9 and 3.10)
+except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, as the tomli package (a dependency there)
+    import tomli as tomllib
 
 from u7s.build import engine
 from u7s.config.settings import Settings
@@ -128,17 +134,16 @@ def node_platform_and_snapshotter(text: str) -> tuple[str, str]:
 
     The snapshotter is the CRI plugin's (config version 2, or 3 of containerd 2), overlayfs where unset.
     """
-    import tomllib
-
     machine, _, config = text.partition("\n")
     arch = ARCHES.get(machine.strip(), machine.strip())
     try:
         plugins = tomllib.loads(config).get("plugins", {})
-    except tomllib.TOMLDecodeError:
-        plugins = {}
-    snapshotter = (plugins.get("io.containerd.cri.v1.images", {}).get("snapshotter")
-                   or plugins.get("io.containerd.grpc.v1.cri", {}).get("containerd", {}).get("snapshotter")
-                   or "overlayfs")
+        snapshotter = (plugins.get("io.containerd.cri.v1.images", {}).get("snapshotter")
+                       or plugins.get("io.containerd.grpc.v1.cri", {}).get("containerd", {}).get("snapshotter"))
+    except (tomllib.TOMLDecodeError, AttributeError):  # not TOML, or not containerd's shape
+        snapshotter = None
+    if not (isinstance(snapshotter, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", snapshotter)):
+        snapshotter = "overlayfs"
     return f"linux/{arch}", snapshotter
 
 
