@@ -8,13 +8,14 @@ kubelet are the lab's stand-ins.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import tarfile
 
 import pytest
 
-from tests.image_archive import docker_save
+from tests.image_archive import containerd_store_save, docker_save
 from u7s_cli import NETWORK, NODE, PROJECT, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
@@ -71,6 +72,33 @@ def test_load_image_from_an_archive_reaches_every_node_and_a_second_run_skips(la
         assert f"io.u7s.image-id={image_id}" in row
     again = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
     assert again.stderr.count("skipped") == 3, again.stderr
+
+
+def test_load_image_of_a_containerd_store_archive_imports_the_node_s_platform_and_a_broken_one_fails_in_a_line(
+        lab, day2):
+    """Docker's containerd image store saves every platform's index entry but the local blobs only."""
+    path, tmp = day2
+    archive = tmp / "multi.tar"
+    image_id = containerd_store_save(str(archive), ref="docker.io/u7s-test/multi:1")
+    r = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
+    assert r.stderr.count("imported docker.io/u7s-test/multi:1") == 3, r.stderr
+    for h in lab.hosts:
+        listing = h.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls"]).stdout
+        row = next(line for line in listing.splitlines() if line.startswith("docker.io/u7s-test/multi:1 "))
+        assert f"io.u7s.image-id={image_id}" in row and "linux/amd64" in row
+    broken = tmp / "broken.tar"  # the config blob left out too: ctr cannot import even the node's platform
+    containerd_store_save(str(broken), ref="docker.io/u7s-test/broken:1", content="broken\n")
+    with tarfile.open(broken) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    config = json.loads(dict((m.name, d) for m, d in members)["manifest.json"])[0]["Config"]
+    with tarfile.open(broken, "w") as tar:
+        for m, data in members:
+            if m.name != config:
+                tar.addfile(m, io.BytesIO(data))
+    bad = u7s("cluster.load-image", "--archive", str(broken), "--inventory", str(path), cwd=tmp, check=False)
+    assert bad.returncode != 0
+    failed = [line for line in bad.stderr.splitlines() if "ctr images import failed: ctr: " in line]
+    assert failed and all(config.rsplit("/", 1)[-1] in line and "not found" in line for line in failed), bad.stderr
 
 
 def test_export_logs_has_every_hosts_part_and_no_secret(lab, day2):

@@ -12,7 +12,7 @@ from u7s.steps import images
 from u7s.errors import U7sError
 from u7s.run.hosts import LocalHost, Result
 from u7s.node.container import Node
-from tests.image_archive import docker_save, oci_archive
+from tests.image_archive import containerd_store_save, docker_save, oci_archive
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,6 +68,7 @@ def _node(listing: str):
     host.on("docker", "exec", contains="ls", stdout=listing)
     host.on("docker", "exec", contains="import", stdout="unpacking ...done\n")
     host.on("docker", "exec", contains="label", stdout="")
+    host.on("docker", "exec", contains="uname", stdout="x86_64\n")
     return Node(host, s), host
 
 
@@ -80,7 +81,7 @@ def test_load_streams_the_archive_into_ctr_import_then_labels_each_image(tmp_pat
     assert message.startswith("imported docker.io/u7s-test/hello:1 (")
     assert host.streamed == [path.read_bytes()]
     assert ["docker", "exec", "-i", "u7s-node", "ctr", "--namespace", "k8s.io", "images", "import",
-            "--all-platforms", "-"] in host.calls
+            "--platform", "linux/amd64", "--snapshotter", "overlayfs", "-"] in host.calls
     assert ["docker", "exec", "u7s-node", "ctr", "--namespace", "k8s.io", "images", "label",
             "docker.io/u7s-test/hello:1", f"{images.ID_LABEL}={DOCKER_ID}"] in host.calls
     assert said and said[-1].startswith("sent ")
@@ -102,6 +103,41 @@ def test_a_failed_import_names_the_host_and_ctr_s_last_line(tmp_path):
     host.on("docker", "exec", contains="import", exited=1, stderr="ctr: failed to unpack\nctr: no space left on device\n")
     with pytest.raises(U7sError, match="fake: ctr images import failed: ctr: no space left on device"):
         images.load(node, str(path), images.archive_images(str(path)))
+
+
+def test_a_failed_import_is_one_line_with_ctr_s_message_even_when_a_log_line_follows(tmp_path):
+    path = tmp_path / "d.tar"
+    docker_save(str(path))
+    node, host = _node("")
+    err = ("ctr: content digest sha256:1234: not found\n"
+           "time=\"2026-12-05T03:00:00Z\" level=info msg=\"closing\"\n")
+    host.on("docker", "exec", contains="import", exited=1, stderr=err)
+    with pytest.raises(U7sError) as caught:
+        images.load(node, str(path), images.archive_images(str(path)))
+    assert str(caught.value) == "fake: ctr images import failed: ctr: content digest sha256:1234: not found"
+
+
+ARM_KIND_CONFIG = """version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
+  snapshotter = "fuse-overlayfs"
+"""
+
+
+@pytest.mark.parametrize("facts, expected", [
+    ("x86_64\n", ("linux/amd64", "overlayfs")),
+    ("aarch64\n" + ARM_KIND_CONFIG, ("linux/arm64", "fuse-overlayfs")),
+    ("x86_64\n[plugins.'io.containerd.cri.v1.images']\nsnapshotter = 'native'\n", ("linux/amd64", "native")),
+    ("x86_64\nnot = toml = at all\n", ("linux/amd64", "overlayfs")),
+])
+def test_the_node_s_platform_and_the_cri_s_snapshotter(facts, expected):
+    assert images.node_platform_and_snapshotter(facts) == expected
+
+
+def test_a_containerd_store_archive_is_read_by_its_docker_manifest(tmp_path):
+    path = tmp_path / "m.tar"
+    image_id = containerd_store_save(str(path))
+    assert images.archive_images(str(path)) == [images.ArchiveImage("docker.io/u7s-test/multi:1", image_id)]
 
 
 def test_source_needs_exactly_one_of_images_and_archive():

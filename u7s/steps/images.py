@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import tarfile
 from dataclasses import dataclass
 from typing import Callable
+
+try:
+    import tomllib  # novermin (the fallback below is for 3.9 and 3.10)
+except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, as the tomli package (a dependency there)
+    import tomli as tomllib
 
 from u7s.build import engine
 from u7s.config.settings import Settings
@@ -117,6 +123,41 @@ def save_argv(s: Settings, images: list[str], output: str) -> list[str]:
     return engine.engine_cmd(s, "save", *multi, "--output", output, "--", *images)
 
 
+ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x",
+          "riscv64": "riscv64"}
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+FACTS = f"uname -m; cat {CONTAINERD_CONFIG} 2>/dev/null || true"
+
+
+def node_platform_and_snapshotter(text: str) -> tuple[str, str]:
+    """Pure: `uname -m` then containerd's config.toml -> ("linux/<arch>", the CRI's snapshotter).
+
+    The snapshotter is the CRI plugin's (config version 2, or 3 of containerd 2), overlayfs where unset.
+    """
+    machine, _, config = text.partition("\n")
+    arch = ARCHES.get(machine.strip(), machine.strip())
+    try:
+        plugins = tomllib.loads(config).get("plugins", {})
+        snapshotter = (plugins.get("io.containerd.cri.v1.images", {}).get("snapshotter")
+                       or plugins.get("io.containerd.grpc.v1.cri", {}).get("containerd", {}).get("snapshotter"))
+    except (tomllib.TOMLDecodeError, AttributeError):  # not TOML, or not containerd's shape
+        snapshotter = None
+    if not (isinstance(snapshotter, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", snapshotter)):
+        snapshotter = "overlayfs"
+    return f"linux/{arch}", snapshotter
+
+
+def import_argv(node: Node) -> list[str]:
+    """`ctr images import` of the node's platform only, unpacked with the CRI's snapshotter.
+
+    Not --all-platforms: `docker save` with Docker's containerd image store writes an index
+    of every platform (and attestations) but the blobs of the local one only.
+    """
+    facts = node.host.run(engine.node_exec(node.s, ["sh", "-c", FACTS], env=False)).stdout
+    platform, snapshotter = node_platform_and_snapshotter(facts)
+    return ctr(node.s, "import", "--platform", platform, "--snapshotter", snapshotter, "-", stdin=True)
+
+
 def missing(node: Node, images: list[ArchiveImage]) -> list[ArchiveImage]:
     """The archive's images this node does not hold yet (all of them when the archive names none)."""
     listing = parse_ctr_images(node.host.run(ctr(node.s, "ls")).stdout)
@@ -132,11 +173,11 @@ def load(node: Node, archive: str, images: list[ArchiveImage], progress: Callabl
 
     size = os.path.getsize(archive)
     with open(archive, "rb") as source:
-        result = node.host.run_streaming(ctr(node.s, "import", "--all-platforms", "-", stdin=True), source,
-                                         _progress(size, progress))
+        result = node.host.run_streaming(import_argv(node), source, _progress(size, progress))
     if not result.ok:
-        tail = (result.stderr.strip().splitlines() or [f"exit {result.exited}"])[-1]
-        raise U7sError(f"{node.host.name}: ctr images import failed: {tail}")
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        tail = next((line for line in reversed(lines) if line.startswith("ctr:")), lines[-1] if lines else "")
+        raise U7sError(f"{node.host.name}: ctr images import failed: {tail or f'exit {result.exited}'}")
     for image in images:
         node.host.run(ctr(node.s, "label", image.ref, f"{ID_LABEL}={image.image_id}"))
     names = ", ".join(i.ref for i in images) or "the archive's images"
