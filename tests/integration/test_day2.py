@@ -83,7 +83,7 @@ def test_load_image_of_a_containerd_store_archive_imports_the_node_s_platform_an
     r = u7s("cluster.load-image", "--archive", str(archive), "--inventory", str(path), cwd=tmp)
     assert r.stderr.count("imported docker.io/u7s-test/multi:1") == 3, r.stderr
     for h in lab.hosts:
-        listing = h.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls"]).stdout
+        listing = h.docker(["exec", NODE, "ctr", "-n", "k8s.io", "images", "ls"]).stdout
         row = next(line for line in listing.splitlines() if line.startswith("docker.io/u7s-test/multi:1 "))
         assert f"io.u7s.image-id={image_id}" in row and "linux/amd64" in row
     broken = tmp / "broken.tar"  # the config blob left out too: ctr cannot import even the node's platform

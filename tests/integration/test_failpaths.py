@@ -12,12 +12,11 @@ import time
 
 import pytest
 import yaml
-from u7s_cli import inventory, u7s, wipe_hosts
+from u7s_cli import NODE, SINGLE_WORKDIR, WORKDIR, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
-CLUSTER_WORKDIR = ".local/share/u7s/u7s/{name}"  # a cluster host's working directory
-SINGLE_WORKDIR = ".local/share/u7s/u7s"  # a single host's
+CLUSTER_WORKDIR = WORKDIR + "/{name}"  # a cluster host's working directory (SINGLE_WORKDIR: a single host's)
 HINT = "To see the stack trace of this error"
 
 
@@ -66,7 +65,7 @@ def test_a_half_finished_join_is_reset_and_a_short_api_outage_is_ridden_out(lab,
     assert again.returncode == 0, again.stderr
     assert f"node u7s-{w1.name} never registered: an earlier kubeadm join failed half-way" in again.stderr
     assert "after kubeadm reset" in again.stderr
-    played = cp.docker(["exec", "u7s-node", "cat", "/var/lib/u7s-standin/apiserver-outage.played"], check=False)
+    played = cp.docker(["exec", NODE, "cat", "/var/lib/u7s-standin/apiserver-outage.played"], check=False)
     assert played.returncode == 0  # the outage happened in this run, and the run rode it out
 
 

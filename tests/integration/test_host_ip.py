@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.lab import netns
-from u7s_cli import inventory, u7s, wipe_hosts
+from u7s_cli import NODE, WORKDIR, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -45,14 +45,14 @@ def test_a_second_nic_and_no_default_route_take_the_inventory_address(lab, tmp_p
         try:
             created = u7s("cluster.create", "--inventory", str(path), cwd=tmp_path)
             assert f"via {first.address}" in created.stdout + created.stderr  # the worker joined on h1's address
-            nodes = json.loads(first.docker(["exec", "u7s-node", "kubectl", "get", "nodes", "-o", "json"]).stdout)
+            nodes = json.loads(first.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "json"]).stdout)
             seen = {n["metadata"]["name"]: (n["metadata"]["labels"].get("usernetes/host-ip"),
                                             [c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready"])
                     for n in nodes["items"]}
             assert seen == {f"u7s-{first.name}": (first.address, ["True"]),
                             f"u7s-{second.name}": (second.address, ["True"])}
             for host in (first, second):  # what the node's commands and its certificates are given
-                env = json.loads(host.docker(["inspect", "u7s-node", "--format", "{{json .Config.Env}}"]).stdout)
+                env = json.loads(host.docker(["inspect", NODE, "--format", "{{json .Config.Env}}"]).stdout)
                 assert f"HOST_IP={host.address}" in env, env
         finally:
             u7s("cluster.down-v", "--yes", "--inventory", str(path), cwd=tmp_path, check=False)

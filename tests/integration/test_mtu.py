@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.lab import netns
-from u7s_cli import inventory, u7s, wipe_hosts
+from u7s_cli import NODE, WORKDIR, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -33,7 +33,7 @@ def two_hosts(lab, tmp_path):
 
 
 def in_node(host, *argv):
-    return host.docker(["exec", "u7s-node", *argv]).stdout.strip()
+    return host.docker(["exec", NODE, *argv]).stdout.strip()
 
 
 @pytest.mark.parametrize("mtu", [1460, pytest.param(1450, marks=pytest.mark.extended)])
@@ -48,7 +48,7 @@ def test_create_on_links_below_1500_gives_the_node_network_and_flannel_their_mtu
                    if line.startswith("NODE_MTU "))
         assert row == ["NODE_MTU", str(mtu), "detected: MTU of eth0, the interface with HOST_IP"]
         for h in hosts:
-            compose = yaml.safe_load(h.ssh(["cat", f".local/share/u7s/u7s/{h.name}/docker-compose.yaml"]).stdout)
+            compose = yaml.safe_load(h.ssh(["cat", f"{WORKDIR}/{h.name}/docker-compose.yaml"]).stdout)
             assert compose["networks"]["default"]["driver_opts"] == {"com.docker.network.driver.mtu": str(mtu)}
             assert in_node(h, "cat", "/sys/class/net/eth0/mtu") == str(mtu)
             # flannel (the lab's stand-in does what flanneld does with the chart's net-conf)
