@@ -1,5 +1,6 @@
 """The stand-ins' failure switches take the paths the real components take (tests/lab/README.md)."""
 
+import json
 import time
 
 from test_standins import (  # noqa: F401 (fixtures)
@@ -77,3 +78,72 @@ def test_the_kubelet_reports_kubeletnotready_and_the_switch_takes_a_ready_node_d
     poll("Ready", lambda: ready_condition(get_node(cluster, kubectl, CP))["status"] == "True")
     (cluster.root / "etc/u7s-standin/kubelet-not-ready").write_text("")
     poll("NotReady", lambda: ready_condition(get_node(cluster, kubectl, CP))["reason"] == "KubeletNotReady")
+
+
+def _flannel_pod(cluster, kubectl):
+    pods = json.loads(cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel", "-o", "json").stdout)["items"]
+    return pods[0] if pods else None
+
+
+def _waiting(status):
+    return (status.get("state", {}).get("waiting") or {}).get("reason")
+
+
+def test_a_crash_looping_flanneld_leaves_the_node_ready_without_its_public_ip(cluster, kubectl):
+    from test_standins import CP, create_flannel_namespace, install_flannel
+
+    (cluster.root / "etc/u7s-standin/flannel-crashloop").write_text("")
+    create_flannel_namespace(cluster, kubectl)
+    install_flannel(cluster)
+    pod = poll("CrashLoopBackOff", lambda: (p := _flannel_pod(cluster, kubectl)) and p.get("status", {}).get(
+        "containerStatuses") and _waiting(p["status"]["containerStatuses"][0]) == "CrashLoopBackOff" and p, timeout=20)
+    main = pod["status"]["containerStatuses"][0]
+    name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+    assert main["state"]["waiting"]["message"] == (
+        f"back-off 10s restarting failed container=kube-flannel pod={name}_kube-flannel({uid})")
+    assert main["restartCount"] >= 1 and main["ready"] is False
+    assert (main["lastState"]["terminated"]["exitCode"], main["lastState"]["terminated"]["reason"]) == (1, "Error")
+    assert pod["status"]["phase"] == "Running"
+    assert [s["state"]["terminated"]["reason"] for s in pod["status"]["initContainerStatuses"]] == ["Completed"] * 2
+    # install-cni wrote the CNI configuration: the kubelet says Ready, though flanneld never got going.
+    node = poll("Ready", lambda: (n := get_node(cluster, kubectl, CP)) and ready_condition(n)["status"] == "True" and n)
+    assert "flannel.alpha.coreos.com/public-ip" not in node["metadata"].get("annotations", {})
+    table = cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel").stdout.splitlines()[1].split()
+    assert table[1:3] == ["0/1", "CrashLoopBackOff"]
+    # The switch off, a new pod (as `kubectl delete pod` gives) starts for good.
+    (cluster.root / "etc/u7s-standin/flannel-crashloop").unlink()
+    cluster.kubectl(kubectl, "delete", "pod", "-n", "kube-flannel", name, "--wait=false")
+    poll("flanneld's public-ip", lambda: "flannel.alpha.coreos.com/public-ip" in (
+        get_node(cluster, kubectl, CP) or {}).get("metadata", {}).get("annotations", {}))
+    pod = poll("Running and ready", lambda: (p := _flannel_pod(cluster, kubectl)) and p["metadata"]["uid"] != uid
+               and all(s["ready"] for s in p["status"].get("containerStatuses") or [{"ready": False}]) and p)
+    assert pod["status"]["phase"] == "Running"
+
+
+def test_an_image_that_cannot_be_pulled_leaves_the_node_not_ready(cluster, kubectl):
+    from test_standins import CP, create_flannel_namespace, install_flannel
+
+    (cluster.root / "etc/u7s-standin/flannel-image-pull").write_text("")
+    create_flannel_namespace(cluster, kubectl)
+    install_flannel(cluster)
+    seen = []
+
+    def backing_off():
+        pod = _flannel_pod(cluster, kubectl)
+        statuses = (pod or {}).get("status", {}).get("initContainerStatuses") or [{}]
+        seen.append(statuses[0].get("state", {}).get("waiting") or {})
+        return seen[-1].get("reason") == "ImagePullBackOff" and pod
+
+    pod = poll("ImagePullBackOff", backing_off)
+    image = pod["spec"]["initContainers"][0]["image"]
+    pulled = [w["message"] for w in seen if w.get("reason") == "ErrImagePull"]
+    assert pulled and pulled[0].startswith(f'rpc error: code = Unknown desc = failed to pull and unpack image "{image}"')
+    assert pulled[0].endswith("dial tcp: lookup ghcr.io on 127.0.0.11:53: no such host")
+    first = pod["status"]["initContainerStatuses"][0]
+    assert first["state"]["waiting"]["message"] == f'Back-off pulling image "{image}"'
+    assert pod["status"]["phase"] == "Pending"
+    assert _waiting(pod["status"]["containerStatuses"][0]) == "PodInitializing"
+    assert not (cluster.root / "etc/cni/net.d/10-flannel.conflist").exists()
+    assert ready_condition(get_node(cluster, kubectl, CP))["status"] == "False"
+    table = cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel").stdout.splitlines()[1].split()
+    assert table[1:3] == ["0/1", "Init:ImagePullBackOff"]

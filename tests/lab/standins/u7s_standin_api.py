@@ -100,8 +100,27 @@ def _pod_row(obj):
     ready = sum(1 for s in statuses if s.get("ready"))
     total = len(obj.get("spec", {}).get("containers", [])) or len(statuses)
     restarts = sum(s.get("restartCount", 0) for s in statuses)
-    phase = obj.get("status", {}).get("phase", "Pending")
-    return [obj["metadata"]["name"], f"{ready}/{total}", phase, restarts, _age_cell(obj)]
+    return [obj["metadata"]["name"], f"{ready}/{total}", _pod_status_cell(obj), restarts, _age_cell(obj)]
+
+
+def _pod_status_cell(obj):
+    """kubectl's STATUS of a pod (printers.go printPod): an init container's trouble, a waiting reason, or the phase."""
+    status = obj.get("status", {})
+    inits = status.get("initContainerStatuses") or []
+    for i, s in enumerate(inits):
+        state = s.get("state", {})
+        if (state.get("terminated") or {}).get("exitCode") == 0:
+            continue
+        if state.get("terminated"):
+            return "Init:" + (state["terminated"].get("reason") or f"ExitCode:{state['terminated'].get('exitCode')}")
+        waiting = (state.get("waiting") or {}).get("reason")
+        return f"Init:{waiting}" if waiting and waiting != "PodInitializing" else f"Init:{i}/{len(inits)}"
+    for s in reversed(status.get("containerStatuses") or []):
+        state = s.get("state", {})
+        reason = (state.get("waiting") or {}).get("reason") or (state.get("terminated") or {}).get("reason")
+        if reason:
+            return reason
+    return status.get("reason") or status.get("phase", "Pending")
 
 
 TABLES = {

@@ -1,18 +1,19 @@
-"""Start flannel on one node: the u7s TEST STAND-IN for flannel's pod (lab only; moves no packets).
+"""Start flannel on one node: the u7s TEST STAND-IN for flannel's containers (lab only; moves no packets).
 
-The kubelet stand-in calls `start` when it runs a flannel pod on its node, as the
-real kubelet starts the DaemonSet's containers. It does what flanneld does at start
-that the rest of the cluster can see: it reads the Node's public-ip-overwrite
-annotation ONCE (falling back to the node's InternalIP), publishes the address it
-uses and its VXLAN backend in the Node's annotations, and (as the chart's
-install-cni container does) writes the CNI configuration that makes the kubelet Ready.
+The pod runner (u7s_standin_flannelpod.py, driven by the kubelet stand-in) calls
+`install_cni` for the chart's install-cni init container: it writes the CNI
+configuration that makes the kubelet Ready. It then calls `start` for flanneld,
+which does what flanneld does at start that the rest of the cluster can see: it reads
+the Node's public-ip-overwrite annotation ONCE (falling back to the node's
+InternalIP), publishes the address it uses and its VXLAN backend in the Node's
+annotations, and writes /run/flannel/subnet.env.
 """
 
 import hashlib
 import json
 
 from u7s_standin_client import path_of
-from u7s_standin_common import CNI_DIR, host_path, now_iso, write_atomic
+from u7s_standin_common import CNI_DIR, host_path, write_atomic
 
 OVERWRITE = "flannel.alpha.coreos.com/public-ip-overwrite"
 PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
@@ -60,8 +61,13 @@ def vxlan_mtu(backend):
     return int(mtu) - 50
 
 
+def install_cni():
+    """What the chart's install-cni init container does: copy its cni-conf.json into /etc/cni/net.d."""
+    write_atomic(host_path(CNI_CONF), json.dumps(CNI_CONFLIST, indent=2) + "\n")
+
+
 def start(client, node_name, pod, log):
-    """Run flannel's start-up for POD on NODE_NAME; return the public IP it chose."""
+    """Run flanneld's start-up for POD on NODE_NAME; return the public IP it chose."""
     node = client.get(path_of(node_name, None, "nodes"))
     address = public_ip(node)
     namespace = pod["metadata"]["namespace"]
@@ -78,11 +84,4 @@ def start(client, node_name, pod, log):
     write_atomic(host_path("/run/flannel/subnet.env"),
                  f"FLANNEL_NETWORK={net_conf.get('Network', '')}\nFLANNEL_SUBNET={subnet}\n"
                  f"FLANNEL_MTU={vxlan_mtu(backend)}\nFLANNEL_IPMASQ=true\n")
-    write_atomic(host_path(CNI_CONF), json.dumps(CNI_CONFLIST, indent=2) + "\n")
-    started = now_iso()
-    client.patch(path_of(pod["metadata"]["name"], namespace, "pods") + "/status", {"status": {
-        "phase": "Running", "hostIP": address, "podIP": address, "startTime": started,
-        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
-        "containerStatuses": [{"name": "kube-flannel", "ready": True, "restartCount": 0, "started": True,
-                               "state": {"running": {"startedAt": started}}}]}})
     return address
