@@ -9,7 +9,6 @@ import yaml
 from u7s.node import externalip, kube
 from u7s.errors import U7sError
 from u7s.node.container import Node
-from u7s.run.hosts import Result
 from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings
 
@@ -216,15 +215,6 @@ def test_readiness_names_every_node_that_is_not_ready_with_its_reason():
     assert kube.readiness([{"metadata": {"name": "x"}}], []) == {"x": "no Ready condition yet"}
 
 
-def test_wait_all_ready_times_out_naming_the_node_and_reason():
-    s = make_settings(U7S_TIMEOUT=1)
-    host = FakeHost()
-    node = Node(host, s, Reporter(stream=io.StringIO()))
-    host.on("docker", "exec", contains="kubectl", stdout=json.dumps({"items": [READY, NOT_READY]}))
-    with pytest.raises(U7sError, match=r"every node to be Ready .*u7s-b: Ready=False \(KubeletNotReady: container runtime network not ready"):
-        kube.wait_all_ready(node, ["u7s-a"])
-
-
 def test_an_admin_conf_whose_api_never_answers_is_not_initialised():
     from u7s.steps import lifecycle
 
@@ -249,31 +239,3 @@ def test_kubeadm_error_names_the_failed_phase_not_the_stack_trace_hint():
         "error execution phase wait-control-plane: could not initialize a Kubernetes cluster")
     assert kube.kubeadm_error(Result(1, "", "boom\n")) == "boom"
     assert kube.kubeadm_error(Result(2, "", "")) == "exit 2"
-
-
-class Sequenced(FakeHost):
-    """kubectl get nodes answers from a list, one item per call (the last one repeats)."""
-
-    def __init__(self, answers):
-        super().__init__()
-        self.answers = list(answers)
-
-    def _run(self, command, *, stdin, timeout):
-        if "kubectl" in command and "get nodes" in command.replace("'", ""):
-            self.calls.append(command)
-            items = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-            return Result(0, json.dumps({"items": items}), "")
-        return super()._run(command, stdin=stdin, timeout=timeout)
-
-
-@pytest.mark.parametrize("answers, said", [
-    ([[READY]], "every node is Ready (u7s-a)"),
-    ([[{**READY, "status": {"conditions": []}}], [READY]], "every node became Ready (u7s-a)"),
-])
-def test_wait_ready_says_is_only_when_the_first_look_found_every_node_ready(answers, said):
-    # `create` says "nothing to do" only after "is Ready": nodes that became Ready while it waited were work done.
-    from u7s.steps import lifecycle
-
-    host = Sequenced(answers)
-    node = Node(host, make_settings(U7S_TIMEOUT=5), Reporter(stream=io.StringIO()))
-    assert lifecycle.wait_ready(node, ["u7s-a"]) == said

@@ -112,7 +112,11 @@ def restart_pods(node: Node, node_names: list[str]) -> list[str]:
     if not node_names:
         return []
     pods = pods_by_node(node)
-    names = [pod for name in node_names for pod in pods.get(name, [])]
+    delete_pods(node, [pod for name in node_names for pod in pods.get(name, [])])
+    return sorted(name for name in node_names if pods.get(name))
+
+
+def delete_pods(node: Node, names: list[str]) -> None:
+    """Delete these flannel pods, not waiting: the DaemonSet starts a new one on each node at once."""
     if names:
         kubectl(node, "delete", "pod", "--namespace", NAMESPACE, "--wait=false", "--ignore-not-found", *names)
-    return sorted(name for name in node_names if pods.get(name))

@@ -169,30 +169,6 @@ def readiness(nodes: list[dict], expected: list[str]) -> dict[str, str]:
     return dict(sorted(waiting.items()))
 
 
-def wait_all_ready(node: Node, expected: list[str], on_poll=None) -> int:
-    """Wait until every node (and at least each of `expected`) is Ready; a timeout names each one that is not.
-
-    `on_poll(nodes)` may repair things between polls (flannel pods that need a restart).
-    Returns how many looks it took (1: all were Ready at once).
-    """
-    looks = 0
-
-    def ready() -> tuple[bool, str]:
-        nonlocal looks
-        looks += 1
-        r = kubectl(node, "get", "nodes", "-o", "json", check=False)
-        if not r.ok:
-            return False, f"the API did not answer: {r.stderr.strip()[-200:]}"
-        nodes = json.loads(r.stdout).get("items", [])
-        if on_poll is not None:
-            on_poll(nodes)
-        waiting = readiness(nodes, expected)
-        return not waiting, "; ".join(f"{name}: {why}" for name, why in waiting.items()) or "all Ready"
-
-    wait_for(ready, what="every node to be Ready", timeout=node.s.timeout)
-    return looks
-
-
 # -- joining -------------------------------------------------------------------------------
 def parse_join_command(text: str) -> list[str]:
     """Pure: the argv of `kubeadm token create --print-join-command`, validated.

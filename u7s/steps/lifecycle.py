@@ -6,7 +6,7 @@ returns a short message for the user ("started", "already initialised", ...).
 
 from __future__ import annotations
 
-from u7s.node import externalip, flannel, kube
+from u7s.node import externalip, flannel, kube, podnet
 from u7s.build import workdir
 from u7s.errors import U7sError, WaitTimeout
 from u7s.node.container import Node
@@ -92,16 +92,21 @@ def untaint_control_plane(node: Node) -> str:
 
 
 def wait_ready(node: Node, expected: list[str] | None = None) -> str:
-    """Wait until every node is Ready (each of `expected` included), syncing nodes that registered late."""
+    """Wait until every node is Ready with a working pod network (each of `expected` included), syncing nodes
+    that registered late; flannel pods an earlier run left failing are restarted once, at the first look."""
     expected = expected or [node.s.node_name]
     restarted: set[str] = set()
     changed: list[bool] = []
 
-    def poll(nodes: list[dict]) -> None:
+    def poll(nodes: list[dict], pods: list[dict], first: bool) -> None:
         plans, done = _sync(node, nodes, restarted)
-        changed.append(bool(done) or any(p.changes for p in plans))
+        failing = podnet.failing_pods(pods) if first else []
+        if failing:
+            node.report.info(f"flannel pods failing since an earlier run, restarted: {', '.join(failing)}")
+            flannel.delete_pods(node, failing)
+        changed.append(bool(done) or bool(failing) or any(p.changes for p in plans))
 
-    looks = kube.wait_all_ready(node, expected, on_poll=poll)
+    looks = podnet.wait_all_ready(node, expected, on_poll=poll)
     names = ", ".join(sorted(expected))
     # "is Ready" only when the first look found it so and nothing was changed: `create` then says nothing was done.
     return f"every node is Ready ({names})" if looks == 1 and not any(changed) else f"every node became Ready ({names})"
