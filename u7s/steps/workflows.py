@@ -162,7 +162,8 @@ def _ready(run: Run | None, m: Member) -> str:
 
 
 READY = Step("wait-ready", _ready, lambda m: [
-    "wait until every node is Ready (syncing external IPs of nodes that register late)"], hosts="control-plane")
+    "wait until every node is Ready with flannel running there (syncing external IPs of nodes that register late)"],
+    hosts="control-plane")
 
 
 def _reset(run: Run | None, m: Member) -> str:
