@@ -205,14 +205,12 @@ NOT_READY = {"metadata": {"name": "u7s-b"}, "status": {"conditions": [{
 READY = {"metadata": {"name": "u7s-a"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-def test_readiness_names_every_node_that_is_not_ready_with_its_reason():
-    assert kube.readiness([READY, NOT_READY], ["u7s-a", "u7s-b", "u7s-c"]) == {
-        "u7s-b": "Ready=False (KubeletNotReady: container runtime network not ready: NetworkReady=false "
-                 "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized)",
-        "u7s-c": "not registered",
-    }
-    assert kube.readiness([READY], ["u7s-a"]) == {}
-    assert kube.readiness([{"metadata": {"name": "x"}}], []) == {"x": "no Ready condition yet"}
+def test_a_node_that_is_not_ready_is_told_by_its_ready_condition():
+    assert kube.not_ready_reason(NOT_READY) == (
+        "Ready=False (KubeletNotReady: container runtime network not ready: NetworkReady=false "
+        "reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized)")
+    assert kube.node_is_ready(READY) and not kube.node_is_ready(NOT_READY)
+    assert kube.not_ready_reason({"metadata": {"name": "x"}}) == "no Ready condition yet"
 
 
 def test_an_admin_conf_whose_api_never_answers_is_not_initialised():

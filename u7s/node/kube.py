@@ -159,16 +159,6 @@ def wait_registered(node: Node, name: str, kubeconfig: str = ADMIN_CONF) -> None
     wait_for(registered, what=f"the kubelet to register node {name}", timeout=node.s.timeout)
 
 
-def readiness(nodes: list[dict], expected: list[str]) -> dict[str, str]:
-    """Pure: node name -> why it is not Ready, for every expected node (and any other) that is not."""
-    by_name = {obj.get("metadata", {}).get("name"): obj for obj in nodes}
-    waiting = {name: "not registered" for name in expected if name not in by_name}
-    for name, obj in by_name.items():
-        if not node_is_ready(obj):
-            waiting[name] = not_ready_reason(obj)
-    return dict(sorted(waiting.items()))
-
-
 # -- joining -------------------------------------------------------------------------------
 def parse_join_command(text: str) -> list[str]:
     """Pure: the argv of `kubeadm token create --print-join-command`, validated.
