@@ -205,7 +205,7 @@ def test_the_wait_gives_up_early_on_a_pod_that_keeps_failing_naming_node_pod_and
 
 
 def test_the_wait_times_out_naming_each_node_on_its_own_line():
-    _, node = scripted([recorded("imagepullbackoff")], timeout=20)
+    _, node = scripted([recorded("errimagepull"), recorded("imagepullbackoff")], timeout=20)
     clock = Clock()
     with pytest.raises(podnet.PodNetworkFailed) as raised:
         podnet.wait_all_ready(node, ["u7s-cp", "u7s-w1"], clock=clock, sleep=clock.sleep)
@@ -213,6 +213,11 @@ def test_the_wait_times_out_naming_each_node_on_its_own_line():
     assert lines[0] == ("timed out after 20s waiting for every node to be Ready with a working pod network "
                         "(raise U7S_TIMEOUT if the host is slow):")
     assert lines[1].startswith("u7s-cp: Ready=False (KubeletNotReady") and "ImagePullBackOff" in lines[1]
+    # ImagePullBackOff names the image; the registry's error came with the ErrImagePull before it.
+    assert lines[1].endswith(f'; the last pull failed: rpc error: code = Unknown desc = failed to pull and unpack '
+                             f'image "{CNI_PLUGIN}": failed to resolve reference "{CNI_PLUGIN}": failed to do request: '
+                             f'Head "https://ghcr.io/v2/flannel-io/flannel-cni-plugin/manifests/v1.8.0-flannel1": '
+                             'dial tcp: lookup ghcr.io on 127.0.0.11:53: no such host')
     assert lines[2] == "u7s-w1: not registered"
     assert lines[3].startswith("fix: the node cannot pull")
 

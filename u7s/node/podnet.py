@@ -49,6 +49,7 @@ class PodState:
     text: str
     reason: str | None = None  # a FAILING reason, when the pod is failing rather than starting
     images: tuple[str, ...] = ()
+    message: str = ""  # the waiting message, whole (ErrImagePull's is the registry's error)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _clip(text: str, n: int = 500) -> str:
 def _container_problem(status: dict, init: bool) -> tuple[str | None, str | None]:
     """Pure: (what is wrong with one container, its failing reason), or (None, None) when it is done or ready."""
     state = status.get("state") or {}
-    if (init and (state.get("terminated") or {}).get("exitCode") == 0) or (not init and status.get("ready")):
+    if _done(status, init):
         return None, None
     what = f"{'init container' if init else 'container'} {status.get('name', '?')}"
     reason = None
@@ -93,6 +94,11 @@ def _container_problem(status: dict, init: bool) -> tuple[str | None, str | None
     return text, reason
 
 
+def _done(status: dict, init: bool) -> bool:
+    state = status.get("state") or {}
+    return bool((init and (state.get("terminated") or {}).get("exitCode") == 0) or (not init and status.get("ready")))
+
+
 def pod_images(pod: dict) -> tuple[str, ...]:
     """Pure: the images of a pod's spec, init containers first, each once."""
     spec = pod.get("spec") or {}
@@ -112,7 +118,8 @@ def pod_state(pod: dict) -> PodState:
     for s, init in statuses:
         text, reason = _container_problem(s, init)
         if text:
-            return PodState(name, uid, False, f"{phase}, {text}", reason, images)
+            message = ((s.get("state") or {}).get("waiting") or {}).get("message") or ""
+            return PodState(name, uid, False, f"{phase}, {text}", reason, images, message)
     if phase == "Running" and statuses:
         return PodState(name, uid, True, "Running", None, images)
     why = status.get("reason") or ("no container started yet" if phase == "Pending" else "")
@@ -152,9 +159,21 @@ def summary(waiting: dict[str, NodeVerdict]) -> str:
     return "; ".join(f"{name}: {v.text}" for name, v in waiting.items()) or "all Ready"
 
 
-def failure(head: str, waiting: dict[str, NodeVerdict]) -> str:
-    """Pure: the message of a wait that failed: its head, a line per node, then what to do about each kind."""
-    lines = [head, *(f"{name}: {v.text}" for name, v in waiting.items())]
+def failure(head: str, waiting: dict[str, NodeVerdict], pull_errors: dict[str, str] | None = None) -> str:
+    """Pure: the message of a wait that failed: its head, a line per node, then what to do about each kind.
+
+    `pull_errors`: the last ErrImagePull message seen of each pod (by uid): ImagePullBackOff's own message
+    names the image only, the registry's error was in the ErrImagePull before it.
+    """
+    pull_errors = pull_errors or {}
+
+    def line(name: str, v: NodeVerdict) -> str:
+        pod = v.pod
+        if pod is not None and pod.reason == "ImagePullBackOff" and pull_errors.get(pod.uid):
+            return f"{name}: {v.text}; the last pull failed: {_clip(pull_errors[pod.uid])}"
+        return f"{name}: {v.text}"
+
+    lines = [head, *(line(name, v) for name, v in waiting.items())]
     states = [v.pod for v in waiting.values() if v.pod is not None]
     pulls = [s for s in states if s.reason in IMAGE_PULL]
     if pulls:
@@ -178,10 +197,14 @@ class Watch:
     grace: float = GRACE
     clock: Callable[[], float] = time.monotonic
     since: dict[str, float] = field(default_factory=dict)
+    pull_errors: dict[str, str] = field(default_factory=dict)  # uid -> the last ErrImagePull message
 
     def failing_too_long(self, waiting: dict[str, NodeVerdict]) -> bool:
         now = self.clock()
-        failing = {v.pod.uid for v in waiting.values() if v.pod is not None and v.pod.reason}
+        pods = [v.pod for v in waiting.values() if v.pod is not None]
+        self.pull_errors = {p.uid: (p.message if p.reason == "ErrImagePull" else self.pull_errors.get(p.uid, ""))
+                            for p in pods if p.reason in IMAGE_PULL}
+        failing = {p.uid for p in pods if p.reason}
         self.since = {uid: self.since.get(uid, now) for uid in failing}
         return any(now - start >= self.grace for start in self.since.values())
 
@@ -225,7 +248,7 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
         waiting = verdicts(nodes, pods, expected)
         if watch.failing_too_long(waiting):
             raise PodNetworkFailed(failure(f"the pod network is failing on {len(waiting)} node(s) (flannel's pod "
-                                           f"kept failing for {grace:g}s):", waiting))
+                                           f"kept failing for {grace:g}s):", waiting, watch.pull_errors))
         return not waiting, summary(waiting)
 
     timeout = node.s.timeout
@@ -237,5 +260,6 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
         if not waiting:  # the API never answered: wait_for's message has what kubectl said
             raise
         raise PodNetworkFailed(failure(f"timed out after {timeout:g}s waiting for every node to be Ready with a "
-                                       "working pod network (raise U7S_TIMEOUT if the host is slow):", waiting)) from None
+                                       "working pod network (raise U7S_TIMEOUT if the host is slow):", waiting,
+                                       watch.pull_errors)) from None
     return looks
