@@ -2,8 +2,8 @@
 
 A join that failed half-way, a worker of a control plane made anew, an expired token, a
 failing `kubeadm reset`, an API server that goes away for some seconds (or for good) in
-the middle of a run, a Ready node that turns NotReady, a flanneld that keeps exiting on a
-Ready node, flannel images that cannot be pulled: u7s recovers where it can and
+the middle of a run, a Ready node that turns NotReady, flannel images that cannot be
+pulled: u7s recovers where it can and
 otherwise says what kubeadm, the API or the kubelet said.
 """
 
@@ -70,28 +70,6 @@ def test_a_half_finished_join_is_reset_and_a_short_api_outage_is_ridden_out(lab,
     assert played.returncode == 0  # the outage happened in this run, and the run rode it out
 
 
-def test_create_fails_naming_a_node_whose_flanneld_crash_loops_then_passes_once_it_is_fixed(lab, two_hosts, tmp_path):
-    # install-cni writes the CNI configuration, so the kubelet says Ready; flanneld itself keeps exiting.
-    cp, w1 = lab.hosts[:2]
-    set_switch(w1, "flannel-crashloop")
-    create = ["cluster.create", "--skip-network-check", "--set", "U7S_TIMEOUT=20", "--inventory", str(two_hosts)]
-    failed = u7s(*create, cwd=tmp_path, check=False)
-    assert failed.returncode == 1, failed.stderr
-    assert "waiting for every node to be Ready with a working pod network" in failed.stderr
-    line = next(x for x in failed.stderr.splitlines() if x.startswith(f"u7s: u7s-{w1.name}: "))
-    assert f"u7s: u7s-{w1.name}: flannel pod kube-flannel-ds-" in line
-    assert ": Running, container kube-flannel waiting: CrashLoopBackOff (back-off " in line
-    assert "restarting failed container=kube-flannel pod=kube-flannel-ds-" in line
-    assert "last exit code 1 (Error)" in line
-    assert f"u7s: u7s-{cp.name}:" not in failed.stderr
-    assert "u7s: fix: flanneld keeps exiting; `kubectl -n kube-flannel logs --previous kube-flannel-ds-" in failed.stderr
-    clear_switch(w1, "flannel-crashloop")
-    again = u7s(*create, cwd=tmp_path, check=False)
-    assert again.returncode == 0, again.stderr
-    assert "flannel pods failing since an earlier run, restarted: kube-flannel-ds-" in again.stderr
-    assert "every node became Ready" in again.stderr
-
-
 @pytest.mark.extended
 def test_create_names_the_images_a_node_cannot_pull_and_how_an_air_gapped_site_provides_them(lab, two_hosts, tmp_path):
     cp, w1 = lab.hosts[:2]
@@ -109,7 +87,7 @@ def test_create_names_the_images_a_node_cannot_pull_and_how_an_air_gapped_site_p
     clear_switch(w1, "flannel-image-pull")  # as after `cluster.load-image`: the images are there
     again = u7s(*create, cwd=tmp_path, check=False)
     assert again.returncode == 0, again.stderr
-    assert "flannel pods failing since an earlier run, restarted: kube-flannel-ds-" in again.stderr
+    assert "flannel pods failing when the wait began, restarted once: kube-flannel-ds-" in again.stderr
 
 
 @pytest.mark.extended

@@ -113,6 +113,25 @@ def test_the_cluster_survives_down_and_up(lab, node):
     assert obj["status"]["addresses"] == [{"type": "ExternalIP", "address": node.address}]
 
 
+def test_create_fails_naming_a_node_whose_flanneld_crash_loops_then_passes_once_it_is_fixed(lab, node):
+    # install-cni writes the CNI configuration, so the kubelet says Ready; flanneld itself keeps exiting.
+    set_switch(node, "flannel-crashloop")
+    failed = u7s(node, lab.node_image, "create", extra=["U7S_TIMEOUT=15"], check=False)
+    assert failed.returncode == 1, failed.stderr
+    assert ready(node_object(node))["status"] == "True"  # what create used to take for done
+    assert "timed out after 15s waiting for every node to be Ready with a working pod network" in failed.stderr
+    line = next(x for x in failed.stderr.splitlines() if x.startswith(f"u7s: {NAME}: "))
+    assert line.startswith(f"u7s: {NAME}: flannel pod kube-flannel-ds-")
+    assert ": Running, container kube-flannel " in line and "last exit code 1 (Error)" in line
+    assert "CrashLoopBackOff (back-off 10s restarting failed container=kube-flannel pod=kube-flannel-ds-" in line
+    assert "u7s: fix: flanneld keeps exiting; `kubectl -n kube-flannel logs --previous kube-flannel-ds-" in failed.stderr
+    clear_switches(node)
+    again = u7s(node, lab.node_image, "create", extra=SHORT)
+    assert "flannel pods failing when the wait began, restarted once: kube-flannel-ds-" in again.stderr
+    obj = node_object(node)
+    assert obj["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == node.address
+
+
 def test_an_api_server_slow_to_become_ready_is_waited_for(lab, node):
     set_switch(node, "apiserver-ready-delay", "12")
     r = u7s(node, lab.node_image, "create")

@@ -11,9 +11,10 @@ flanneld writes once it has started. A node that is not is named with its pod's 
 in the kubelet's words (reason, message, restarts, last exit), one line per node.
 
 A pod that keeps failing (CrashLoopBackOff, ImagePullBackOff, ...) ends the wait after
-GRACE seconds instead of at the timeout; a pod found failing at the first look was left
-by an earlier run and is restarted once, so a cause fixed since then takes effect at
-once instead of after the kubelet's back-off (up to 5 minutes).
+GRACE seconds instead of at the timeout. The caller may restart pods found failing at
+the first look (lifecycle.wait_ready does: an earlier run left them so), so that a cause
+fixed since then takes effect at once instead of after the kubelet's back-off (up to 5
+minutes).
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ def untaint_control_plane(node: Node) -> str:
 
 def wait_ready(node: Node, expected: list[str] | None = None) -> str:
     """Wait until every node is Ready with a working pod network (each of `expected` included), syncing nodes
-    that registered late; flannel pods an earlier run left failing are restarted once, at the first look."""
+    that registered late; flannel pods failing at the first look (an earlier run left them so, or a cause fixed
+    since) are restarted once: the fix takes effect at once, not after the kubelet's back-off."""
     expected = expected or [node.s.node_name]
     restarted: set[str] = set()
     changed: list[bool] = []
@@ -102,7 +103,7 @@ def wait_ready(node: Node, expected: list[str] | None = None) -> str:
         plans, done = _sync(node, nodes, restarted)
         failing = podnet.failing_pods(pods) if first else []
         if failing:
-            node.report.info(f"flannel pods failing since an earlier run, restarted: {', '.join(failing)}")
+            node.report.info(f"flannel pods failing when the wait began, restarted once: {', '.join(failing)}")
             flannel.delete_pods(node, failing)
         changed.append(bool(done) or bool(failing) or any(p.changes for p in plans))
 
