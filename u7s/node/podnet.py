@@ -67,9 +67,9 @@ def _clip(text: str, n: int = 500) -> str:
 
 def _container_problem(status: dict, init: bool) -> tuple[str | None, str | None]:
     """Pure: (what is wrong with one container, its failing reason), or (None, None) when it is done or ready."""
-    state = status.get("state") or {}
     if _done(status, init):
         return None, None
+    state = status.get("state") or {}
     what = f"{'init container' if init else 'container'} {status.get('name', '?')}"
     reason = None
     if "waiting" in state:
@@ -121,7 +121,7 @@ def pod_state(pod: dict) -> PodState:
         if text:
             message = ((s.get("state") or {}).get("waiting") or {}).get("message") or ""
             return PodState(name, uid, False, f"{phase}, {text}", reason, images, message)
-    if phase == "Running" and statuses:
+    if phase == "Running" and status.get("containerStatuses"):
         return PodState(name, uid, True, "Running", None, images)
     why = status.get("reason") or ("no container started yet" if phase == "Pending" else "")
     text = phase + (f", {why}" if why else "") + (f": {_clip(status['message'])}" if status.get("message") else "")
