@@ -67,7 +67,8 @@ def test_between_two_crashes_the_running_container_still_counts_as_a_crash_loop(
     main["restartCount"] = 2
     state = podnet.pod_state(pod)
     assert state.reason == "CrashLoopBackOff"
-    assert state.text == "Running, container kube-flannel running, not ready, 2 restarts, last exit code 1 (Error)"
+    assert state.text == ("Running, container kube-flannel (CrashLoopBackOff) running, not ready, 2 restarts, "
+                          "last exit code 1 (Error)")
 
 
 @pytest.mark.parametrize("state, reason, message", [
@@ -220,6 +221,20 @@ def test_the_wait_times_out_naming_each_node_on_its_own_line():
                              'dial tcp: lookup ghcr.io on 127.0.0.11:53: no such host')
     assert lines[2] == "u7s-w1: not registered"
     assert lines[3].startswith("fix: the node cannot pull")
+
+
+def test_a_timeout_between_two_crashes_still_quotes_the_back_off():
+    between = copy.deepcopy(recorded("crashloopbackoff"))
+    main = next(i for i in between["items"] if i["kind"] == "Pod")["status"]["containerStatuses"][0]
+    main.update(state={"running": {"startedAt": "2026-12-05T07:14:56Z"}}, restartCount=2)
+    _, node = scripted([recorded("crashloopbackoff"), between], timeout=20)
+    clock = Clock()
+    with pytest.raises(podnet.PodNetworkFailed) as raised:
+        podnet.wait_all_ready(node, ["u7s-cp"], clock=clock, sleep=clock.sleep)
+    line = str(raised.value).splitlines()[1]
+    assert line.startswith("u7s-cp: flannel pod kube-flannel-ds-kmn55: Running, container kube-flannel "
+                           "(CrashLoopBackOff) running, not ready, 2 restarts, last exit code 1 (Error); before: "
+                           "CrashLoopBackOff (back-off 10s restarting failed container=kube-flannel pod=kube-flannel-ds-")
 
 
 def test_the_wait_reads_nodes_and_pods_in_one_kubectl_call_per_look():

@@ -92,6 +92,8 @@ def _container_problem(status: dict, init: bool) -> tuple[str | None, str | None
     if reason not in FAILING:
         # Between two crashes the kubelet shows the container running (or just exited): still a crash loop.
         reason = "CrashLoopBackOff" if restarts and last and last.get("exitCode") not in (0, None) else None
+        if reason:
+            text = text.replace(f"{what} ", f"{what} (CrashLoopBackOff) ", 1)
     return text, reason
 
 
@@ -160,19 +162,23 @@ def summary(waiting: dict[str, NodeVerdict]) -> str:
     return "; ".join(f"{name}: {v.text}" for name, v in waiting.items()) or "all Ready"
 
 
-def failure(head: str, waiting: dict[str, NodeVerdict], pull_errors: dict[str, str] | None = None) -> str:
+def failure(head: str, waiting: dict[str, NodeVerdict], seen: dict[str, dict[str, str]] | None = None) -> str:
     """Pure: the message of a wait that failed: its head, a line per node, then what to do about each kind.
 
-    `pull_errors`: the last ErrImagePull message seen of each pod (by uid): ImagePullBackOff's own message
-    names the image only, the registry's error was in the ErrImagePull before it.
+    `seen`: per pod (uid), the last message of each failing reason seen while waiting (Watch.seen). The
+    last look may have caught a pod between two states: ImagePullBackOff names the image only (the
+    registry's error came with the ErrImagePull before it), a crash-looping container may be running again.
     """
-    pull_errors = pull_errors or {}
+    seen = seen or {}
 
     def line(name: str, v: NodeVerdict) -> str:
-        pod = v.pod
-        if pod is not None and pod.reason == "ImagePullBackOff" and pull_errors.get(pod.uid):
-            return f"{name}: {v.text}; the last pull failed: {_clip(pull_errors[pod.uid])}"
-        return f"{name}: {v.text}"
+        pod, text = v.pod, f"{name}: {v.text}"
+        earlier = seen.get(pod.uid, {}) if pod is not None else {}
+        if pod is not None and pod.reason == "ImagePullBackOff" and earlier.get("ErrImagePull"):
+            return f"{text}; the last pull failed: {_clip(earlier['ErrImagePull'])}"
+        if pod is not None and pod.reason == "CrashLoopBackOff" and not pod.message and earlier.get(pod.reason):
+            return f"{text}; before: CrashLoopBackOff ({_clip(earlier[pod.reason])})"
+        return text
 
     lines = [head, *(line(name, v) for name, v in waiting.items())]
     states = [v.pod for v in waiting.values() if v.pod is not None]
@@ -198,14 +204,14 @@ class Watch:
     grace: float = GRACE
     clock: Callable[[], float] = time.monotonic
     since: dict[str, float] = field(default_factory=dict)
-    pull_errors: dict[str, str] = field(default_factory=dict)  # uid -> the last ErrImagePull message
+    seen: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> failing reason -> its last message
 
     def failing_too_long(self, waiting: dict[str, NodeVerdict]) -> bool:
         now = self.clock()
-        pods = [v.pod for v in waiting.values() if v.pod is not None]
-        self.pull_errors = {p.uid: (p.message if p.reason == "ErrImagePull" else self.pull_errors.get(p.uid, ""))
-                            for p in pods if p.reason in IMAGE_PULL}
-        failing = {p.uid for p in pods if p.reason}
+        pods = [v.pod for v in waiting.values() if v.pod is not None and v.pod.reason]
+        self.seen = {p.uid: {**self.seen.get(p.uid, {}), **({p.reason: p.message} if p.message else {})}
+                     for p in pods}
+        failing = {p.uid for p in pods}
         self.since = {uid: self.since.get(uid, now) for uid in failing}
         return any(now - start >= self.grace for start in self.since.values())
 
@@ -249,7 +255,7 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
         waiting = verdicts(nodes, pods, expected)
         if watch.failing_too_long(waiting):
             raise PodNetworkFailed(failure(f"the pod network is failing on {len(waiting)} node(s) (flannel's pod "
-                                           f"kept failing for {grace:g}s):", waiting, watch.pull_errors))
+                                           f"kept failing for {grace:g}s):", waiting, watch.seen))
         return not waiting, summary(waiting)
 
     timeout = node.s.timeout
@@ -262,5 +268,5 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
             raise
         raise PodNetworkFailed(failure(f"timed out after {timeout:g}s waiting for every node to be Ready with a "
                                        "working pod network (raise U7S_TIMEOUT if the host is slow):", waiting,
-                                       watch.pull_errors)) from None
+                                       watch.seen)) from None
     return looks
