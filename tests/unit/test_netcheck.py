@@ -61,9 +61,9 @@ def test_prepare_facts_are_read_from_recorded_output():
     assert v.ours == {"PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD"}  # nodes up, no cluster yet
 
     assert not v.flannel
-    netcheck.read_facts(views[1], fixture("netcheck-prepare-flannel.txt"))  # a joined node: flannel runs there
+    netcheck.read_facts(views[1], fixture("netcheck-prepare-flannel.txt"))  # a control plane where flannel runs
     assert (views[1].has_ping, views[1].vxlan, views[1].flannel) == (True, "", True)
-    assert views[1].ours == set()  # the real API server, kubelet and etcd answer
+    assert views[1].ours == {"PORT_ETCD"}  # its API server and kubelet answer (the lab's stand-ins have no etcd)
     netcheck.read_facts(views[1], "mtu=1450\nping=no\nbusy=6443\nours=2379\nflannel=no\nvxlan=cannot create\n")
     assert (views[1].node_mtu, views[1].has_ping, views[1].vxlan, views[1].flannel) == (1450, False, "cannot create",
                                                                                        False)
