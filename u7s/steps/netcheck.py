@@ -6,9 +6,10 @@ B's PORT_FLANNEL set up as flannel does it (static forwarding entries to the
 peer's HOST_IP, checksum offload off) on a VNI of its own, then pings across that
 overlay, one small and one as large as flannel's MTU allows. Its own VNI lets the
 device share the UDP port with flannel.1 on nodes where flannel runs already, so
-a host added to a running cluster has UDP checked both ways with every node. Host-side causes are read too:
-rp_filter in each engine's network namespace, and the path MTU. Everything the
-check creates (listeners, the test VXLAN device) is removed again.
+a host added to a running cluster has UDP checked both ways with every node.
+Host-side causes are read too: rp_filter in each engine's network namespace, and
+the path MTU. Everything the check creates (listeners, the test VXLAN device) is
+removed again.
 
 A program in the node (netcheck.sh) does a host's share in one run per phase:
 prepare (facts, listeners, the device and every peer's entries), probe (all peers

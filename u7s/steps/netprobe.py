@@ -13,7 +13,7 @@ OVERLAY_PORT = 17946  # a listener on the overlay address only, inside the node
 # The test device's VNI: not flannel's (1), so that on a node where flannel runs it shares flannel.1's UDP
 # socket on PORT_FLANNEL (the kernel hands each datagram to the device of its VNI) and the port is checked there too.
 VNI = 30007
-NOT_CHECKED = "not checked: "  # how a probe that could not run begins its detail (it counts as passed)
+NOT_CHECKED = "not checked: "  # how a probe that could not run begins its detail (ok: not a failure, counted apart)
 VXLAN_OVERHEAD = 50
 TCP_PORTS = ("PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD")
 CONCURRENCY = 32  # hosts worked on at once; each is one SSH command at a time
