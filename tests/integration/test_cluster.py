@@ -488,17 +488,36 @@ def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, c
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address
 
 
-def test_a_host_added_later_joins_and_flannel_there_uses_its_host_ip(lab, cluster_inventory, tmp_path):
-    """Flannel reads the public-ip overwrite once, at start: a pod that started before it was set is restarted."""
+def test_a_host_added_later_is_network_checked_joins_and_flannel_there_uses_its_host_ip(lab, cluster_inventory,
+                                                                                         tmp_path):
+    """The added host's pairs with every running node are checked, UDP too, though flannel.1 holds PORT_FLANNEL
+    on the running nodes; flannel reads the public-ip overwrite once, at start: a pod that started before it was
+    set is restarted."""
     cp, w1, w2 = lab.hosts
     full = yaml.safe_load(cluster_inventory.read_text())
     first = dict(full, hosts=full["hosts"][:2])
     two = tmp_path / "two.yaml"
     two.write_text(yaml.safe_dump(first))
     u7s("cluster.create", "--skip-network-check", "--inventory", str(two), cwd=tmp_path)
+    for h in (cp, w1):  # flannel runs there: its VXLAN device holds UDP 8472 in the node
+        assert "flannel.1" in h.docker(["exec", NODE, "ip", "-o", "link", "show", "type", "vxlan"]).stdout
     # On the new host, flannel's pod starts the moment its node registers: before u7s can set the overwrite.
     set_switch(w2, "pod-start-delay", "0")
-    r = u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    rule = ["INPUT", "-p", "udp", "--dport", "8472", "-j", "DROP"]  # the new host's firewall drops VXLAN
+    w2.in_netns(["iptables", "-I", *rule])
+    try:
+        blocked = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path, check=False)
+    finally:
+        w2.in_netns(["iptables", "-D", *rule])
+    assert blocked.returncode == 1, blocked.stderr
+    for source, target in ((cp, w2), (w1, w2)):
+        assert (f"network check {source.name} -> {target.name} vxlan: UDP 8472 from {source.address} to "
+                f"{target.address} is blocked (or 8472 back); fix: allow UDP 8472") in blocked.stderr, blocked.stderr
+    nodes = cp.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
+    assert nodes == [f"node/u7s-{cp.name}", f"node/u7s-{w1.name}"]  # the new host was not joined
+    r = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    checked = re.search(r"network check: (\d+) of (\d+) probes passed\n", r.stderr)
+    assert checked and checked[1] == checked[2], r.stderr  # every probe ran (none "not checked") and passed
     assert "already joined" in r.stderr and f"joined u7s-{cp.name}" in r.stderr
     kubeconfig = r.stdout.strip().splitlines()[-1]
     listed = subprocess.run([controller_kubectl(), "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"],

@@ -216,8 +216,7 @@ def _network(run: Run, members: list[Member]) -> dict[str, str]:
     for p in netcheck.failures(probes):
         for name in {p.source, p.target}:
             failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")
-    ok = len(probes) - len(netcheck.failures(probes))
-    run.report.info(f"network check: {ok} of {len(probes)} probes passed")
+    run.report.info(f"network check: {netcheck.summary(probes)}")
     return failed
 
 
