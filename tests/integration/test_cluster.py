@@ -10,6 +10,7 @@ API port, as its kubelet does afterwards.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -84,8 +85,10 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
     cp_calls = calls(cp)
     kinds = [(c["prog"], c["argv"][0]) for c in cp_calls if c["rc"] == 0]
     assert kinds.index(("kubeadm", "init")) < kinds.index(("kubeadm", "token")) < kinds.index(("helm", "upgrade"))
-    token = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
-    assert len(token) == 1 and "--ttl" in token[0]["argv"]
+    # A token per join, each deleted when its join is over (test_joins_one_at_a_time_... shows why).
+    made = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
+    deleted = [c for c in cp_calls if c["argv"][:2] == ["token", "delete"] and c["rc"] == 0]
+    assert len(made) == len(deleted) == len(workers) and all("--ttl" in c["argv"] for c in made)
     assert not any(c["argv"][c["argv"].index("--token") + 1] != "<redacted>"
                    for h in lab.hosts for c in calls(h) if "--token" in c["argv"])
     requests = [(a["verb"], a["uri"].split("?")[0], a["agent"].split("/")[0]) for a in audit(cp)]
@@ -486,6 +489,36 @@ def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, c
         assert n["status"]["addresses"] == [{"type": "ExternalIP", "address": h.address}]
         # flannel read the overwrite when its pod started, so it advertises the host's address
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address
+
+
+def test_joins_one_at_a_time_outlasting_their_tokens_each_get_a_live_one_and_none_is_left(
+        lab, cluster_inventory, tmp_path):
+    """A long run in short: every token lives 6 s, each join lasts longer (its kubelet registers after 8 s),
+    one worker at a time. A token made once for the run would have expired before the second join."""
+    cp, *workers = lab.hosts
+    set_switch(cp, "token-ttl", "6")
+    for w in workers:
+        set_switch(w, "kubelet-register-delay", "8")
+        set_switch(w, "kubeadm-discovery-timeout", "5")  # an expired token fails in seconds, not 5 minutes
+    one_at_a_time = tmp_path / "serial.yaml"
+    inv = yaml.safe_load(cluster_inventory.read_text())
+    one_at_a_time.write_text(yaml.safe_dump(dict(inv, cluster={**inv["cluster"], "join_concurrency": 1})))
+    r = u7s("cluster.create", "--skip-network-check", "--inventory", str(one_at_a_time), cwd=tmp_path,
+            check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count(f"joined u7s-{cp.name} via ") == len(workers)
+    cp_calls = calls(cp)
+    made = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
+    deleted = [c for c in cp_calls if c["argv"][:2] == ["token", "delete"]]
+    assert len(made) == len(deleted) == len(workers) and all(c["rc"] == 0 for c in made + deleted)
+    # The second token was made after the first had expired: one token could not have served both joins.
+    first, second = (datetime.datetime.fromisoformat(c["time"].replace("Z", "+00:00")) for c in made)
+    assert (second - first).total_seconds() > 6
+    for w in workers:
+        assert [c["rc"] for c in calls(w) if c["prog"] == "kubeadm" and c["argv"][0] == "join"] == [0]
+    assert all("--description" in c["argv"] for c in made)  # so `kubeadm token list` would show them as u7s's
+    listed = cp.docker(["exec", NODE, "kubeadm", "token", "list"]).stdout
+    assert "made by u7s" not in listed  # no bootstrap token u7s made is left behind
 
 
 def test_a_host_added_later_is_network_checked_joins_and_flannel_there_uses_its_host_ip(lab, cluster_inventory,

@@ -483,6 +483,34 @@ def test_join_refuses_a_wrong_ca_pin_and_a_wrong_token(cluster, worker):
     assert not (worker.root / "etc/kubernetes/kubelet.conf").exists()
 
 
+def test_token_list_and_delete_speak_kubeadms_formats(cluster):
+    argv = join_command(cluster, "--ttl", "15m", "--description", "one join")
+    token = argv[argv.index("--token") + 1]
+    token_id = token.split(".")[0]
+    header, line = cluster.run("kubeadm", "token", "list").stdout.splitlines()
+    assert header.split("   ")[0] == "TOKEN" and header.index("TTL") == len(token) + 3
+    cells = [c for c in line.split("   ") if c.strip()]
+    assert [c.strip() for c in cells[:2]] == [token, "14m"] and cells[2].endswith("Z")
+    assert [c.strip() for c in cells[3:]] == ["authentication,signing", "one join",
+                                               "system:bootstrappers:kubeadm:default-node-token"]
+    assert cluster.run("kubeadm", "token", "delete", token_id).stdout == f'bootstrap token "{token_id}" deleted\n'
+    assert cluster.run("kubeadm", "token", "list").stdout == ""  # kubeadm prints no header without a token
+    again = cluster.run("kubeadm", "token", "delete", token, ok=False).stderr  # a whole token names it too
+    assert again.startswith(f'failed to delete bootstrap token "{token_id}": secrets "bootstrap-token-{token_id}" '
+                            "not found\n")
+    assert "didn't match pattern" in cluster.run("kubeadm", "token", "delete", "ABC", ok=False).stderr
+
+
+def test_the_token_ttl_switch_shortens_every_token_and_an_expired_one_fails_discovery(cluster, worker):
+    (cluster.root / "etc/u7s-standin/token-ttl").write_text("1\n")
+    argv = join_command(cluster, "--ttl", "20m")
+    poll("the token to expire", lambda: "<invalid>" in cluster.run("kubeadm", "token", "list").stdout)
+    stderr = worker.run("kubeadm", *argv[1:], ok=False).stderr
+    token_id = argv[argv.index("--token") + 1].split(".")[0]
+    assert ("couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info "
+            f'ConfigMap for token ID "{token_id}"') in stderr
+
+
 def test_a_kubelet_that_never_registers_leaves_join_successful_and_no_node(cluster, worker, kubectl):
     (worker.root / "etc/u7s-standin/kubelet-register-delay").write_text("never\n")
     worker.run("kubeadm", *join_command(cluster)[1:])
