@@ -230,7 +230,7 @@ def test_upgrade_moves_the_control_plane_then_each_worker_and_the_volumes_surviv
 
 def _steps(run):
     """(host, step) of each upgrade step a run reported, in order."""
-    done = [line for line in run.stderr.splitlines() if "drained" in line or "uncordoned" in line or "upgrade" in line]
+    done = [line for line in run.stderr.splitlines() if line.split()[1:2] == ["✓"]]
     return [(line.split()[0], word) for line in done for word in ("apply", "drained", "upgrade node", "uncordoned")
             if word in line]
 
