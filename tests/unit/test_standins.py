@@ -746,6 +746,13 @@ def test_kubeadm_upgrade_refuses_what_kubeadm_refuses_and_moves_the_control_plan
     assert "Cluster version: v1.35.0" in plan and "kubeadm upgrade apply v1.36.0" in plan
     unconfirmed = cluster.run("kubeadm", "upgrade", "apply", "v1.36.0", ok=False)
     assert "won't proceed" in unconfirmed.stderr and _server_version(cluster, kubectl) == "v1.35.0"
+    # kubeadm's health checks refuse a NotReady control plane (no CNI yet), as the real one does.
+    not_ready = cluster.run("kubeadm", "upgrade", "apply", "-y", "v1.36.0", ok=False)
+    assert f"[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [{CP}]" \
+        in not_ready.stderr and "error execution phase preflight: preflight checks failed" in not_ready.stderr
+    (cluster.root / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
+    (cluster.root / "etc/cni/net.d/10-flannel.conflist").write_text("{}")
+    poll("Ready", lambda: ready_condition(get_node(cluster, kubectl, CP))["status"] == "True")
     done = cluster.run("kubeadm", "upgrade", "apply", "-y", "v1.36.0")
     assert 'SUCCESS! A control plane node of your cluster was upgraded to "v1.36.0"' in done.stdout
     assert _server_version(cluster, kubectl) == "v1.36.0"
