@@ -563,6 +563,7 @@ def test_a_host_added_later_is_network_checked_joins_and_flannel_there_uses_its_
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address, h.name
 
 
+@pytest.mark.extended  # 90 s; the single-host recovery runs by default (test_kubernetes.py)
 def test_create_recovers_a_half_done_init_while_no_worker_has_joined(lab, cluster_inventory, tmp_path):
     cp, *_ = lab.hosts
     set_switch(cp, "kubeadm-init-fails")
@@ -589,6 +590,7 @@ def test_create_ends_only_when_every_node_is_ready_and_names_one_that_is_not(lab
     assert "cluster ready" not in r.stderr and not r.stdout.strip()
 
 
+@pytest.mark.extended  # the lost worker's path runs by default (test_a_lost_worker_fails_alone_...)
 def test_losing_a_worker_in_the_middle_of_a_run(lab, cluster_inventory, tmp_path):
     cp, w1, w2 = lab.hosts
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
