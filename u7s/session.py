@@ -60,7 +60,7 @@ class Run:
     report: Reporter
     dry_run: bool = False
     failures: dict[str, dict[str, str]] = field(default_factory=dict)
-    join_script: str | None = None
+    join_tokens: object | None = None  # u7s.steps.jointokens.JoinTokens, made at the run's first join
     joined: set[str] = field(default_factory=set)  # workers seen joined during this run
     outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # step title -> host -> what it said
     board: object | None = None  # report.Board on a terminal

@@ -10,6 +10,7 @@ API port, as its kubelet does afterwards.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -84,8 +85,10 @@ def test_create_brings_up_a_joined_cluster_and_a_second_run_changes_nothing(lab,
     cp_calls = calls(cp)
     kinds = [(c["prog"], c["argv"][0]) for c in cp_calls if c["rc"] == 0]
     assert kinds.index(("kubeadm", "init")) < kinds.index(("kubeadm", "token")) < kinds.index(("helm", "upgrade"))
-    token = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
-    assert len(token) == 1 and "--ttl" in token[0]["argv"]
+    # A token per join, each deleted when its join is over (test_joins_one_at_a_time_... shows why).
+    made = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
+    deleted = [c for c in cp_calls if c["argv"][:2] == ["token", "delete"] and c["rc"] == 0]
+    assert len(made) == len(deleted) == len(workers) and all("--ttl" in c["argv"] for c in made)
     assert not any(c["argv"][c["argv"].index("--token") + 1] != "<redacted>"
                    for h in lab.hosts for c in calls(h) if "--token" in c["argv"])
     requests = [(a["verb"], a["uri"].split("?")[0], a["agent"].split("/")[0]) for a in audit(cp)]
@@ -488,17 +491,66 @@ def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, c
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address
 
 
-def test_a_host_added_later_joins_and_flannel_there_uses_its_host_ip(lab, cluster_inventory, tmp_path):
-    """Flannel reads the public-ip overwrite once, at start: a pod that started before it was set is restarted."""
+def test_joins_one_at_a_time_outlasting_their_tokens_each_get_a_live_one_and_none_is_left(
+        lab, cluster_inventory, tmp_path):
+    """A long run in short: every token lives 6 s, each join lasts longer (its kubelet registers after 8 s),
+    one worker at a time. A token made once for the run would have expired before the second join."""
+    cp, *workers = lab.hosts
+    set_switch(cp, "token-ttl", "6")
+    for w in workers:
+        set_switch(w, "kubelet-register-delay", "8")
+        set_switch(w, "kubeadm-discovery-timeout", "5")  # an expired token fails in seconds, not 5 minutes
+    one_at_a_time = tmp_path / "serial.yaml"
+    inv = yaml.safe_load(cluster_inventory.read_text())
+    one_at_a_time.write_text(yaml.safe_dump(dict(inv, cluster={**inv["cluster"], "join_concurrency": 1})))
+    r = u7s("cluster.create", "--skip-network-check", "--inventory", str(one_at_a_time), cwd=tmp_path,
+            check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count(f"joined u7s-{cp.name} via ") == len(workers)
+    cp_calls = calls(cp)
+    made = [c for c in cp_calls if c["argv"][:2] == ["token", "create"]]
+    deleted = [c for c in cp_calls if c["argv"][:2] == ["token", "delete"]]
+    assert len(made) == len(deleted) == len(workers) and all(c["rc"] == 0 for c in made + deleted)
+    # The second token was made after the first had expired: one token could not have served both joins.
+    first, second = (datetime.datetime.fromisoformat(c["time"].replace("Z", "+00:00")) for c in made)
+    assert (second - first).total_seconds() > 6
+    for w in workers:
+        assert [c["rc"] for c in calls(w) if c["prog"] == "kubeadm" and c["argv"][0] == "join"] == [0]
+    assert all("--description" in c["argv"] for c in made)  # so `kubeadm token list` would show them as u7s's
+    listed = cp.docker(["exec", NODE, "kubeadm", "token", "list"]).stdout
+    assert "made by u7s" not in listed  # no bootstrap token u7s made is left behind
+
+
+def test_a_host_added_later_is_network_checked_joins_and_flannel_there_uses_its_host_ip(lab, cluster_inventory,
+                                                                                         tmp_path):
+    """The added host's pairs with every running node are checked, UDP too, though flannel.1 holds PORT_FLANNEL
+    on the running nodes; flannel reads the public-ip overwrite once, at start: a pod that started before it was
+    set is restarted."""
     cp, w1, w2 = lab.hosts
     full = yaml.safe_load(cluster_inventory.read_text())
     first = dict(full, hosts=full["hosts"][:2])
     two = tmp_path / "two.yaml"
     two.write_text(yaml.safe_dump(first))
     u7s("cluster.create", "--skip-network-check", "--inventory", str(two), cwd=tmp_path)
+    for h in (cp, w1):  # flannel runs there: its VXLAN device holds UDP 8472 in the node
+        assert "flannel.1" in h.docker(["exec", NODE, "ip", "-o", "link", "show", "type", "vxlan"]).stdout
     # On the new host, flannel's pod starts the moment its node registers: before u7s can set the overwrite.
     set_switch(w2, "pod-start-delay", "0")
-    r = u7s("cluster.create", "--skip-network-check", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    rule = ["INPUT", "-p", "udp", "--dport", "8472", "-j", "DROP"]  # the new host's firewall drops VXLAN
+    w2.in_netns(["iptables", "-I", *rule])
+    try:
+        blocked = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path, check=False)
+    finally:
+        w2.in_netns(["iptables", "-D", *rule])
+    assert blocked.returncode == 1, blocked.stderr
+    for source, target in ((cp, w2), (w1, w2)):
+        assert (f"network check {source.name} -> {target.name} vxlan: UDP 8472 from {source.address} to "
+                f"{target.address} is blocked (or 8472 back); fix: allow UDP 8472") in blocked.stderr, blocked.stderr
+    nodes = cp.docker(["exec", NODE, "kubectl", "get", "nodes", "-o", "name"]).stdout.split()
+    assert nodes == [f"node/u7s-{cp.name}", f"node/u7s-{w1.name}"]  # the new host was not joined
+    r = u7s("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)
+    checked = re.search(r"network check: (\d+) of (\d+) probes passed\n", r.stderr)
+    assert checked and checked[1] == checked[2], r.stderr  # every probe ran (none "not checked") and passed
     assert "already joined" in r.stderr and f"joined u7s-{cp.name}" in r.stderr
     kubeconfig = r.stdout.strip().splitlines()[-1]
     listed = subprocess.run([controller_kubectl(), "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"],
@@ -511,6 +563,7 @@ def test_a_host_added_later_joins_and_flannel_there_uses_its_host_ip(lab, cluste
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address, h.name
 
 
+@pytest.mark.extended  # 90 s; the single-host recovery runs by default (test_kubernetes.py)
 def test_create_recovers_a_half_done_init_while_no_worker_has_joined(lab, cluster_inventory, tmp_path):
     cp, *_ = lab.hosts
     set_switch(cp, "kubeadm-init-fails")
@@ -537,6 +590,7 @@ def test_create_ends_only_when_every_node_is_ready_and_names_one_that_is_not(lab
     assert "cluster ready" not in r.stderr and not r.stdout.strip()
 
 
+@pytest.mark.extended  # the lost worker's path runs by default (test_a_lost_worker_fails_alone_...)
 def test_losing_a_worker_in_the_middle_of_a_run(lab, cluster_inventory, tmp_path):
     cp, w1, w2 = lab.hosts
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}

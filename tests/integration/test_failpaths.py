@@ -13,24 +13,11 @@ import time
 
 import pytest
 import yaml
-from u7s_cli import NODE, SINGLE_WORKDIR, WORKDIR, inventory, u7s, wipe_hosts
+from u7s_cli import NODE, SINGLE_WORKDIR, clear_switch, inventory, set_switch, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
-CLUSTER_WORKDIR = WORKDIR + "/{name}"  # a cluster host's working directory (SINGLE_WORKDIR: a single host's)
 HINT = "To see the stack trace of this error"
-
-
-def set_switch(host, name, value="", workdir=None):
-    """Turn a stand-in switch on from the host side: the node reads /usernetes/.u7s-standin/NAME."""
-    workdir = workdir or CLUSTER_WORKDIR.format(name=host.name)
-    host.ssh(["sh", "-c", 'mkdir -p "$1/.u7s-standin" && printf "%s\\n" "$2" >"$1/.u7s-standin/$3"',
-              "sh", workdir, value, name])
-
-
-def clear_switch(host, name, workdir=None):
-    workdir = workdir or CLUSTER_WORKDIR.format(name=host.name)
-    host.ssh(["rm", "-f", f"{workdir}/.u7s-standin/{name}"])
 
 
 def single(host, image, *args, extra=(), check=True):

@@ -79,10 +79,14 @@ def node(lab, lab_host):
     wipe_hosts(lab, [lab_host])
 
 
-def test_the_nodes_kubectl_is_the_upstream_binary(lab, node):
+def test_the_nodes_kubectl_is_the_upstream_binary_of_the_nodes_minor(lab, node):
     u7s(node, lab.node_image, "up")
     version = kubectl(node, "version", "--client").stdout
-    assert version.startswith("Client Version: v1.37.")
+    assert version.startswith("Client Version: v1.35.")
+    # As in kindest/node: kubectl of the Kubernetes minor the node's kubeadm (and so the cluster) runs.
+    client = json.loads(kubectl(node, "version", "--client", "-o", "json").stdout)["clientVersion"]
+    kubeadm = node.docker(["exec", "u7s-node", "kubeadm", "version", "-o", "short"]).stdout.strip()
+    assert f"v{client['major']}.{client['minor']}." == kubeadm[:kubeadm.rindex(".") + 1]
     # A flag kubectl does not have fails as the real client fails, not as a stand-in would.
     bad = kubectl(node, "get", "nodes", "--no-such-flag", check=False)
     assert bad.returncode != 0 and "unknown flag: --no-such-flag" in bad.stderr

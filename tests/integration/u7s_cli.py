@@ -90,3 +90,15 @@ def wipe_hosts(lab, hosts=None) -> None:
     hosts = list(hosts or lab.hosts)
     with ThreadPoolExecutor(len(hosts)) as pool:
         list(pool.map(one, hosts))
+
+
+def set_switch(host, name, value="", workdir=None):
+    """Turn a stand-in switch on from the host side: the node reads /usernetes/.u7s-standin/NAME."""
+    workdir = workdir or f"{WORKDIR}/{host.name}"
+    host.ssh(["sh", "-c", 'mkdir -p "$1/.u7s-standin" && printf "%s\\n" "$2" >"$1/.u7s-standin/$3"',
+              "sh", workdir, value, name])
+
+
+def clear_switch(host, name, workdir=None):
+    workdir = workdir or f"{WORKDIR}/{host.name}"
+    host.ssh(["rm", "-f", f"{workdir}/.u7s-standin/{name}"])

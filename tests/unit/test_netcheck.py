@@ -37,8 +37,9 @@ def views_of(count: int = 3, **flags) -> list[netcheck.NodeView]:
 def test_the_peer_table_carries_every_other_node_and_nothing_else():
     views = views_of(3)
     args = netcheck.prepare_args(views[1], views)
-    assert args[:4] == [netcheck.mac_for(1), "169.254.251.2", "8472", "50"]
-    ports, table = args[4:args.index("--")], args[args.index("--") + 1:]
+    assert args[:5] == [netcheck.mac_for(1), "169.254.251.2", str(netcheck.VNI), "8472", "50"]
+    assert netcheck.VNI != 1  # flannel's: a device of ours with it could not share flannel's UDP port
+    ports, table = args[5:args.index("--")], args[args.index("--") + 1:]
     assert ports == ["10250", "2379", "6443"]
     assert table == ["169.254.251.1", netcheck.mac_for(0), "10.213.0.11", "8472",
                      "169.254.251.3", netcheck.mac_for(2), "10.213.0.13", "8472"]
@@ -59,8 +60,13 @@ def test_prepare_facts_are_read_from_recorded_output():
     assert (v.node_mtu, v.has_ping, v.vxlan) == (1500, True, "")
     assert v.ours == {"PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD"}  # nodes up, no cluster yet
 
-    netcheck.read_facts(views[1], "mtu=1450\nping=no\nbusy=6443\nours=2379\nvxlan=flannel is running on this node\n")
-    assert (views[1].node_mtu, views[1].has_ping, views[1].vxlan) == (1450, False, "flannel is running on this node")
+    assert not v.flannel
+    netcheck.read_facts(views[1], fixture("netcheck-prepare-flannel.txt"))  # a control plane where flannel runs
+    assert (views[1].has_ping, views[1].vxlan, views[1].flannel) == (True, "", True)
+    assert views[1].ours == {"PORT_ETCD"}  # its API server and kubelet answer (the lab's stand-ins have no etcd)
+    netcheck.read_facts(views[1], "mtu=1450\nping=no\nbusy=6443\nours=2379\nflannel=no\nvxlan=cannot create\n")
+    assert (views[1].node_mtu, views[1].has_ping, views[1].vxlan, views[1].flannel) == (1450, False, "cannot create",
+                                                                                       False)
     assert views[1].ours == {"PORT_ETCD"}  # a real service answers on the others
     netcheck.read_facts(views[2], "")
     assert views[2].vxlan  # no word on the device: its pairs are not reported as passed for a reason nobody gave
@@ -98,6 +104,87 @@ def test_recorded_probe_output_with_udp_blocked_fails_the_overlay_and_names_the_
     assert "UDP 8472" in bad[("h3", "vxlan")].cause and "allow UDP 8472" in bad[("h3", "vxlan")].fix
 
 
+# -- which pairs are probed, which ways, and which are not (with why): a host added to a running cluster --
+def running_and_added(count: int = 3) -> list[netcheck.NodeView]:
+    """A running cluster (flannel.1 on every node, as recorded on the lab) and, last, the host being added."""
+    views = views_of(count)
+    for v in views:
+        netcheck.read_facts(v, fixture("netcheck-prepare.txt" if v is views[-1] else "netcheck-prepare-flannel.txt"))
+    return views
+
+
+def probe_output(a: netcheck.NodeView, views, lost=()) -> str:
+    """The probe phase's lines from A (as the recorded ones): everything answers but the overlay to hosts in `lost`."""
+    lines = []
+    for b in (b for b in views if b is not a):
+        lines += [f"{b.index}\ttcp\t{b.member.settings.ports[key]}\t0\t1\t" for key in netcheck.TCP_PORTS]
+        if b.member.name in lost:
+            lines += [f"{b.index}\tvxlan\t-\t1\t0\tsocat[9] E connecting to AF=2 {b.overlay_ip}:17946: Connection "
+                      "timed out", f"{b.index}\tping\t-\t1\t-\t"]
+        else:
+            lines += [f"{b.index}\tvxlan\t-\t0\t1\t", f"{b.index}\tping\t-\t0\t-\t", f"{b.index}\tmtu\t-\t0\t-\t"]
+    return "\n".join(lines) + "\n"
+
+
+def overlays_probed(a, views) -> list[str]:
+    return netcheck.probe_args(a, views, 8)[2:][2::7]  # per peer: index, HOST_IP, overlay (- when not), size, 3 ports
+
+
+def every_probe(views, lost_from=lambda name: ()) -> list[netcheck.Probe]:
+    probes = [p for a in views
+              for p in netcheck.probes_from(a, views, probe_output(a, views, lost_from(a.member.name)))]
+    netcheck.diagnose(probes, {v.member.name: v for v in views})
+    return probes
+
+
+def test_a_host_added_to_a_running_cluster_has_vxlan_probed_both_ways_with_every_node():
+    views = running_and_added()
+    assert [v.flannel for v in views] == [True, True, False]
+    for a in views:  # flannel on a node no longer takes its pairs out: every peer's overlay is probed, from every node
+        assert overlays_probed(a, views) == [b.overlay_ip for b in views if b is not a]
+    probes = every_probe(views)
+    vxlan = {(p.source, p.target): p for p in probes if p.check == "vxlan"}
+    assert set(vxlan) == {(a, b) for a in NAMES for b in NAMES if a != b} and all(p.ok for p in vxlan.values())
+    assert vxlan[("h3", "h1")].detail == "TCP across the overlay to 169.254.251.1 over UDP 8472 (beside flannel's " \
+                                         "device there)"
+    assert vxlan[("h1", "h3")].detail == "TCP across the overlay to 169.254.251.3 over UDP 8472"
+    assert netcheck.summary(probes) == f"{len(probes)} of {len(probes)} probes passed"
+
+
+def test_udp_blocked_on_the_added_host_fails_its_pairs_both_ways_naming_the_addresses_port_and_cause():
+    views = running_and_added()
+    # h3 drops UDP 8472: the running nodes' overlay traffic never reaches it, and its own is never answered
+    probes = every_probe(views, lambda name: ("h1", "h2") if name == "h3" else ("h3",))
+    bad = {(p.source, p.target, p.check): p for p in netcheck.failures(probes)}
+    assert set(bad) == {(a, b, check) for a, b in (("h1", "h3"), ("h3", "h1"), ("h2", "h3"), ("h3", "h2"))
+                        for check in ("vxlan", "ping")}
+    assert bad[("h1", "h3", "vxlan")].cause == "UDP 8472 from 10.213.0.11 to 10.213.0.13 is blocked (or 8472 back)"
+    assert bad[("h3", "h2", "vxlan")].cause == "UDP 8472 from 10.213.0.13 to 10.213.0.12 is blocked (or 8472 back)"
+    assert bad[("h1", "h3", "vxlan")].fix == "allow UDP 8472 between the hosts' addresses in every firewall on the path"
+    assert netcheck.summary(probes) == f"{len(probes) - 8} of {len(probes)} probes passed"
+
+
+def test_a_node_without_a_test_device_leaves_only_its_own_pairs_unchecked_and_the_summary_says_why():
+    views = running_and_added()
+    why = "cannot bring a VXLAN device up on UDP 8472: RTNETLINK answers: Address already in use"
+    views[1].vxlan = why  # e.g. flannel made with GBP: its socket is not shared
+    assert overlays_probed(views[0], views) == ["-", "169.254.251.3"]
+    assert overlays_probed(views[1], views) == ["-", "-"]
+    assert overlays_probed(views[2], views) == ["169.254.251.1", "-"]
+    probes = every_probe(views)
+    assert not netcheck.failures(probes)
+    vxlan = {(p.source, p.target): p for p in probes if p.check == "vxlan"}
+    skipped = {pair for pair, p in vxlan.items() if p.detail.startswith("not checked: ")}
+    assert skipped == {("h1", "h2"), ("h2", "h1"), ("h2", "h3"), ("h3", "h2")}
+    assert vxlan[("h3", "h2")].detail == f"not checked: h2: {why}"
+    assert not any(p.check in ("ping", "mtu") and "h2" in (p.source, p.target) for p in probes)
+    assert netcheck.summary(probes) == \
+        f"{len(probes) - 4} of {len(probes)} probes passed; 4 vxlan not checked (h2: {why})"
+    views[0].vxlan = "cannot create a VXLAN device (VNI 30007, UDP 8472): Operation not supported"
+    both = netcheck.probes_from(views[0], views, probe_output(views[0], views))
+    assert [p.detail for p in both if p.check == "vxlan"][0] == f"not checked: h1: {views[0].vxlan}; h2: {why}"
+
+
 def test_a_refused_port_of_ours_says_what_socat_said_and_missing_lines_fail():
     views = prepared(views_of(2))
     text = "1\ttcp\t10250\t1\t0\t2026/11/30 12:00:00 socat[7] E connect(5, AF=2 10.213.0.12:10250, 16): " \
@@ -127,6 +214,7 @@ class NodeHost(FakeHost):
     def __init__(self, name: str):
         super().__init__()
         self.name, self.running = name, True
+        self.prepared = "mtu=1500\nping=yes\nours=2379\nours=10250\nours=6443\nflannel=no\nvxlan=ok\n"
         self.on("docker", "inspect", stdout='{"Running": true}')
         self.on("sh", "-c", contains="rp_filter", stdout="0\n2\n")
         self.on("sh", "-c", contains="path-mtu", stdout="")
@@ -139,7 +227,7 @@ class NodeHost(FakeHost):
                 return Result(1, "", f"Error response from daemon: container {argv[2]} is not running")
             phase, args = argv[argv.index("bash") + 4], argv[argv.index("bash") + 8:]
             if phase == "prepare":
-                return Result(0, "mtu=1500\nping=yes\nours=2379\nours=10250\nours=6443\nvxlan=ok\n", "")
+                return Result(0, self.prepared, "")
             if phase == "probe":
                 lines = []
                 for i in range(2, len(args), 7):
@@ -171,6 +259,19 @@ def test_each_host_gets_the_same_few_commands_however_many_peers_it_has(count):
         assert len(m.host.calls) == 5  # and rp_filter, path MTUs: no command per peer
 
 
+def test_a_whole_run_counts_what_it_could_not_probe_and_says_why():
+    members = fleet(3)
+    members[1].host.prepared = fixture("netcheck-prepare-flannel.txt").replace(
+        "vxlan=ok", "vxlan=cannot bring a VXLAN device up on UDP 8472: RTNETLINK answers: Address already in use")
+    probes = netcheck.NetworkCheck(members).run()
+    assert not netcheck.failures(probes)
+    assert netcheck.summary(probes) == f"{len(probes) - 4} of {len(probes)} probes passed; 4 vxlan not checked (h2: " \
+        "cannot bring a VXLAN device up on UDP 8472: RTNETLINK answers: Address already in use)"
+    members[1].host.prepared = fixture("netcheck-prepare-flannel.txt")  # flannel runs there: checked all the same
+    probes = netcheck.NetworkCheck(members).run()
+    assert sum(p.check == "vxlan" for p in probes) == 6 and netcheck.summary(probes).endswith("probes passed")
+
+
 def test_a_host_that_fails_to_prepare_is_set_aside_and_not_cleaned_up():
     members = fleet(3)
     members[2].host.running = False
@@ -189,9 +290,12 @@ def run_program(*args, path=None, timeout=20):
 
 
 @pytest.mark.parametrize("bad", [
-    ["prepare", "u7s-netcheck", "u7s-netcheck", "17946", "02:75:37:00:00:00;reboot", "169.254.251.1", "8472", "50"],
-    ["prepare", "u7s-netcheck", "u7s-netcheck", "17946", netcheck.mac_for(0), "169.254.251.1", "8472", "50", "6443",
-     "--", "169.254.251.2", netcheck.mac_for(1), "10.0.0.2 port 1", "8472"],
+    ["prepare", "u7s-netcheck", "u7s-netcheck", "17946", "02:75:37:00:00:00;reboot", "169.254.251.1", "30007", "8472",
+     "50"],
+    ["prepare", "u7s-netcheck", "u7s-netcheck", "17946", netcheck.mac_for(0), "169.254.251.1", "1 group 239.1.1.1",
+     "8472", "50"],
+    ["prepare", "u7s-netcheck", "u7s-netcheck", "17946", netcheck.mac_for(0), "169.254.251.1", "30007", "8472", "50",
+     "6443", "--", "169.254.251.2", netcheck.mac_for(1), "10.0.0.2 port 1", "8472"],
     ["probe", "u7s-netcheck", "u7s-netcheck", "17946", "8", "1", "1", "10.0.0.2,fork", "-", "1400", "6443"],
     ["cleanup", "x y", "u7s-netcheck", "17946"],
 ])
@@ -246,3 +350,45 @@ def test_the_probe_phase_probes_every_peer_at_once_and_prints_a_line_a_probe(tmp
     assert lines[(5, "mtu", "-")] == (0, "-", "")
     assert [int(line.split("\t")[0]) for line in r.stdout.splitlines()] == sorted(
         int(line.split("\t")[0]) for line in r.stdout.splitlines())
+
+
+STANDIN_IP = """#!/bin/bash
+# stand-in for ip (and bridge, ethtool, ss, socat): logs its arguments; a node with flannel.1 if asked, and
+# `ip link set DEV up` refused when U7S_TEST_PORT_HELD is set, as the kernel refuses a UDP port held otherwise
+echo "${0##*/} $*" >>"$U7S_TEST_LOG"
+case "${0##*/} $*" in
+"ip -o link show type vxlan") [[ -z ${U7S_TEST_FLANNEL:-} ]] || echo "5: flannel.1: <UP> mtu 1450 vxlan id 1" ;;
+"ip link show "*) exit 1 ;;
+"ip link set "*" up")
+	[[ -z ${U7S_TEST_PORT_HELD:-} ]] || { echo "RTNETLINK answers: Address already in use" >&2; exit 2; } ;;
+esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize("flannel, held", [("", ""), ("yes", ""), ("yes", "yes")])
+def test_prepare_makes_its_device_on_its_own_vni_beside_flannel_and_says_why_when_the_port_is_held(
+        tmp_path, monkeypatch, flannel, held):
+    for name in ("ip", "bridge", "ethtool", "ss", "socat"):
+        (tmp_path / name).write_text(STANDIN_IP)
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("U7S_TEST_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.setenv("U7S_TEST_FLANNEL", flannel)
+    monkeypatch.setenv("U7S_TEST_PORT_HELD", held)
+    device = f"u7s-netcheck-unit{os.getpid()}"  # its pid file in /run: not the real check's
+    r = run_program("prepare", device, "u7s-netcheck", "17946", netcheck.mac_for(0), "169.254.251.1",
+                    str(netcheck.VNI), "8472", "50", "--", "169.254.251.2", netcheck.mac_for(1), "10.0.0.2", "8472",
+                    path=tmp_path)
+    run_program("cleanup", device, "u7s-netcheck", "17946", path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert f"ip link add {device} address {netcheck.mac_for(0)} type vxlan id {netcheck.VNI} dstport 8472 dev eth0 " \
+           "nolearning" in calls
+    facts = r.stdout.splitlines()
+    assert ("flannel=yes" if flannel else "flannel=no") in facts
+    if held:
+        assert facts[-1] == \
+            "vxlan=cannot bring a VXLAN device up on UDP 8472: RTNETLINK answers: Address already in use"
+        assert f"ip link del {device}" in calls and not any(c.startswith("bridge") for c in calls)
+    else:
+        assert facts[-1] == "vxlan=ok" and "bridge -batch -" in calls

@@ -80,6 +80,30 @@ def test_the_kubelet_reports_kubeletnotready_and_the_switch_takes_a_ready_node_d
     poll("NotReady", lambda: ready_condition(get_node(cluster, kubectl, CP))["reason"] == "KubeletNotReady")
 
 
+def test_upgrade_health_fails_its_count_then_passes_and_upgrade_node_fails_in_kubelet_config(cluster, worker,
+                                                                                            kubectl):
+    from test_standins import CP
+
+    (cluster.root / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
+    (cluster.root / "etc/cni/net.d/10-flannel.conflist").write_text("{}")
+    poll("Ready", lambda: ready_condition(get_node(cluster, kubectl, CP))["status"] == "True")
+    (cluster.root / "etc/u7s-standin/upgrade-health-fails").write_text("2 0.2\n")
+    for _ in range(2):
+        failed = cluster.run("kubeadm", "upgrade", "apply", "--yes", "v1.35.0", ok=False)
+        lines = failed.stderr.splitlines()
+        assert lines[0] == "[preflight] Some fatal errors occurred:"
+        assert lines[1].startswith('\t[ERROR CreateJob]: Job "upgrade-health-check-') and lines[1].endswith(
+            '" in the namespace "kube-system" did not complete in 15s: no condition of type Complete')
+        assert lines[-2:] == ["error: error execution phase preflight: preflight checks failed", HINT]
+    cluster.run("kubeadm", "upgrade", "apply", "--yes", "v1.35.0")  # the count is spent
+    argv = join_command(cluster)
+    worker.run("kubeadm", *argv[1:])
+    (worker.root / "etc/u7s-standin/upgrade-node-fails").write_text("")
+    node = worker.run("kubeadm", "upgrade", "node", ok=False)
+    assert node.stderr.startswith("error: error execution phase kubelet-config: error downloading kubelet "
+                                  'configuration from the ConfigMap "kubelet-config": Get "https://')
+
+
 def _flannel_pod(cluster, kubectl):
     pods = json.loads(cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel", "-o", "json").stdout)["items"]
     return pods[0] if pods else None

@@ -483,6 +483,34 @@ def test_join_refuses_a_wrong_ca_pin_and_a_wrong_token(cluster, worker):
     assert not (worker.root / "etc/kubernetes/kubelet.conf").exists()
 
 
+def test_token_list_and_delete_speak_kubeadms_formats(cluster):
+    argv = join_command(cluster, "--ttl", "15m", "--description", "one join")
+    token = argv[argv.index("--token") + 1]
+    token_id = token.split(".")[0]
+    header, line = cluster.run("kubeadm", "token", "list").stdout.splitlines()
+    assert header.split("   ")[0] == "TOKEN" and header.index("TTL") == len(token) + 3
+    cells = [c for c in line.split("   ") if c.strip()]
+    assert [c.strip() for c in cells[:2]] == [token, "14m"] and cells[2].endswith("Z")
+    assert [c.strip() for c in cells[3:]] == ["authentication,signing", "one join",
+                                               "system:bootstrappers:kubeadm:default-node-token"]
+    assert cluster.run("kubeadm", "token", "delete", token_id).stdout == f'bootstrap token "{token_id}" deleted\n'
+    assert cluster.run("kubeadm", "token", "list").stdout == ""  # kubeadm prints no header without a token
+    again = cluster.run("kubeadm", "token", "delete", token, ok=False).stderr  # a whole token names it too
+    assert again.startswith(f'failed to delete bootstrap token "{token_id}": secrets "bootstrap-token-{token_id}" '
+                            "not found\n")
+    assert "didn't match pattern" in cluster.run("kubeadm", "token", "delete", "ABC", ok=False).stderr
+
+
+def test_the_token_ttl_switch_shortens_every_token_and_an_expired_one_fails_discovery(cluster, worker):
+    (cluster.root / "etc/u7s-standin/token-ttl").write_text("1\n")
+    argv = join_command(cluster, "--ttl", "20m")
+    poll("the token to expire", lambda: "<invalid>" in cluster.run("kubeadm", "token", "list").stdout)
+    stderr = worker.run("kubeadm", *argv[1:], ok=False).stderr
+    token_id = argv[argv.index("--token") + 1].split(".")[0]
+    assert ("couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info "
+            f'ConfigMap for token ID "{token_id}"') in stderr
+
+
 def test_a_kubelet_that_never_registers_leaves_join_successful_and_no_node(cluster, worker, kubectl):
     (worker.root / "etc/u7s-standin/kubelet-register-delay").write_text("never\n")
     worker.run("kubeadm", *join_command(cluster)[1:])
@@ -718,6 +746,13 @@ def test_kubeadm_upgrade_refuses_what_kubeadm_refuses_and_moves_the_control_plan
     assert "Cluster version: v1.35.0" in plan and "kubeadm upgrade apply v1.36.0" in plan
     unconfirmed = cluster.run("kubeadm", "upgrade", "apply", "v1.36.0", ok=False)
     assert "won't proceed" in unconfirmed.stderr and _server_version(cluster, kubectl) == "v1.35.0"
+    # kubeadm's health checks refuse a NotReady control plane (no CNI yet), as the real one does.
+    not_ready = cluster.run("kubeadm", "upgrade", "apply", "-y", "v1.36.0", ok=False)
+    assert f"[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [{CP}]" \
+        in not_ready.stderr and "error execution phase preflight: preflight checks failed" in not_ready.stderr
+    (cluster.root / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
+    (cluster.root / "etc/cni/net.d/10-flannel.conflist").write_text("{}")
+    poll("Ready", lambda: ready_condition(get_node(cluster, kubectl, CP))["status"] == "True")
     done = cluster.run("kubeadm", "upgrade", "apply", "-y", "v1.36.0")
     assert 'SUCCESS! A control plane node of your cluster was upgraded to "v1.36.0"' in done.stdout
     assert _server_version(cluster, kubectl) == "v1.36.0"

@@ -103,3 +103,51 @@ def test_waiting_ends_only_when_the_new_kubelet_reports_its_version():
     with pytest.raises(U7sError, match=r"u7s-w1's kubelet to report v1.36.0 and Ready \(last seen: kubelet v1.35.0, Ready\)"):
         upgrade._wait_upgraded(node, "u7s-w1", "v1.36.0")
     assert upgrade._wait_upgraded(node, "u7s-w1", "v1.35.0") == "u7s-w1 is Ready with kubelet v1.35.0"
+
+
+HEALTH = ("[preflight] Some fatal errors occurred:\n\t[ERROR CreateJob]: Job \"upgrade-health-check-x1y2z\" in the "
+          "namespace \"kube-system\" did not complete in 15s: no condition of type Complete\n[preflight] If you know "
+          "what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\nerror: error "
+          "execution phase preflight: preflight checks failed\nTo see the stack trace of this error execute with "
+          "--v=5 or higher\n")
+
+
+def _applies(node):
+    return [a for a in _in_node(node) if a[:3] == ["kubeadm", "upgrade", "apply"]]
+
+
+def test_apply_is_tried_again_while_only_kubeadms_health_checks_fail():
+    from u7s.run.hosts import Result
+
+    cp = _node("cp", kubelets={"u7s-cp": "v1.35.0"})
+    cp.host.on("docker", "exec", contains="apply", stdout="[upgrade] SUCCESS!\n")
+    failures = [1, 2]  # the first two tries fail kubeadm's CreateJob check, as right after a restart
+    cp.host.rules.insert(0, (lambda argv: "apply" in argv and bool(failures) and bool(failures.pop()),
+                             Result(1, "", HEALTH)))
+    assert upgrade.apply_when_healthy(cp, "v1.36.0") == 3
+
+
+def test_another_apply_failure_or_health_checks_past_the_timeout_quote_kubeadm():
+    cp = _node("cp", kubelets={"u7s-cp": "v1.35.0"})
+    cp.host.on("docker", "exec", contains="apply", exited=1, stderr="error execution phase control-plane: "
+               "couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state\n"
+               "To see the stack trace of this error execute with --v=5 or higher\n")
+    with pytest.raises(U7sError, match=r"^cp: kubeadm upgrade apply failed: error execution phase control-plane: "
+                                       r"couldn't upgrade control plane\. .*earlier state$"):
+        upgrade.apply_when_healthy(cp, "v1.36.0")
+    assert len(_applies(cp)) == 1
+    short = Node(cp.host, make_settings(HOSTNAME="cp", NODE_IMAGE="localhost/u7s-node:next", U7S_TIMEOUT="1"),
+                 Reporter("cp"))
+    cp.host.on("docker", "exec", contains="apply", exited=1, stderr=HEALTH)
+    with pytest.raises(U7sError, match=r"^cp: kubeadm upgrade apply failed its health checks \d+ times in 1s "
+                                       r"\(U7S_TIMEOUT\): \[ERROR CreateJob\]: Job .*error execution phase preflight"):
+        upgrade.apply_when_healthy(short, "v1.36.0")
+
+
+def test_apply_waits_for_the_control_plane_to_be_ready_first():
+    cp = _node("cp")  # the Node is not registered: kubeadm would refuse it
+    short = Node(cp.host, make_settings(HOSTNAME="cp", NODE_IMAGE="localhost/u7s-node:next", U7S_TIMEOUT="1"),
+                 Reporter("cp"))
+    with pytest.raises(U7sError, match=r"u7s-cp to be Ready before kubeadm upgrade apply \(last seen: not registered"):
+        upgrade.apply_when_healthy(short, "v1.36.0")
+    assert _applies(cp) == []

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Any, Mapping
 
-from u7s.config import mounts, publish, values
+from u7s.config import mounts, nodeimage, publish, values
 from u7s.config.enginechoice import EngineChoice
 from u7s.config.settings import (
     DEFAULT_BASE_IMAGE, DEFAULT_MTU, MTU_RANGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
@@ -156,12 +156,8 @@ class _Resolver(EngineChoice):
             self.bad("BYPASS4NETNS", f"only nerdctl supports bypass4netns, the engine is {engine_type}", "unset it")
         image = self.text("NODE_IMAGE")
         base = self.text("NODE_BASE_IMAGE", DEFAULT_BASE_IMAGE)
-        for key, value in (("NODE_IMAGE", image), ("NODE_BASE_IMAGE", base)):
-            if value:
-                try:
-                    values.image_reference(value)
-                except ValueError as exc:
-                    self.bad(key, str(exc), "give one image reference, e.g. localhost/u7s-node:1")
+        for key, why, fix in nodeimage.problems(image, base):
+            self.bad(key, why, fix)
         workdir = self.text("U7S_WORKDIR") or default_workdir(self.facts.home(), project)
         if self.given("U7S_WORKDIR"):
             try:

@@ -66,7 +66,8 @@ TABLE: tuple[Setting, ...] = (
     _s("NODE_IMAGE", "node_image", "str", "use this prebuilt node image instead of building compose/node "
        "(default: build)"),
     _s("NODE_BASE_IMAGE", "node_base_image", "str", "base image the node image is built from (default: pinned "
-       "kindest/node)"),
+       "kindest/node); a tag older than v1.31 is refused, a tag that is no version (a local build, a digest alone) "
+       "is taken: u7s cannot tell its version then"),
     _s("U7S_PROJECT", "project", "name", "compose project name, and the prefix of the node container's and "
        "volumes' names (default u7s; in an inventory naming a cluster, u7s-CLUSTER; -HOSTNAME added with "
        "U7S_MULTI_NODE)"),

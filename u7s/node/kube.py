@@ -197,11 +197,28 @@ def _options(words: list[str]) -> dict[str, str]:
     return options
 
 
-def create_join_command(node: Node, ttl: str | None = None) -> list[str]:
+def create_join_command(node: Node, ttl: str | None = None, description: str | None = None) -> list[str]:
     argv = ["kubeadm", "token", "create", "--print-join-command"]
     if ttl:
         argv += ["--ttl", ttl]
+    if description:
+        argv += ["--description", description]
     return parse_join_command(kubeadm(node, *argv[1:], what="kubeadm token create"))
+
+
+def token_id(join_argv: list[str]) -> str:
+    """Pure: the ID half of a validated join command's token (kubeadm names tokens by it; it is no secret)."""
+    return _options(join_argv[3:])["--token"].partition(".")[0]
+
+
+def delete_token(node: Node, token_id: str) -> bool:
+    """`kubeadm token delete ID`; False when it was gone (kube-controller-manager's cleaner removes expired ones)."""
+    result = node.exec(["kubeadm", "token", "delete", token_id], check=False)
+    if result.ok:
+        return True
+    if f'secrets "bootstrap-token-{token_id}" not found' in result.stderr:
+        return False
+    raise U7sError(f"{node.host.name}: kubeadm token delete {token_id} failed: {kubeadm_error(result)}")
 
 
 def is_joined(node: Node) -> bool:

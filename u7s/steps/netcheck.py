@@ -2,11 +2,14 @@
 
 For every ordered pair of hosts (A -> B), from inside A's node, through B's
 published ports: TCP to B's API server, kubelet and etcd ports, and VXLAN on
-B's PORT_FLANNEL set up as flannel does it (VNI 1, static forwarding entries to
-the peer's HOST_IP, checksum offload off), then pings across that overlay, one
-small and one as large as flannel's MTU allows. Host-side causes are read too:
-rp_filter in each engine's network namespace, and the path MTU. Everything the
-check creates (listeners, the test VXLAN device) is removed again.
+B's PORT_FLANNEL set up as flannel does it (static forwarding entries to the
+peer's HOST_IP, checksum offload off) on a VNI of its own, then pings across that
+overlay, one small and one as large as flannel's MTU allows. Its own VNI lets the
+device share the UDP port with flannel.1 on nodes where flannel runs already, so
+a host added to a running cluster has UDP checked both ways with every node.
+Host-side causes are read too: rp_filter in each engine's network namespace, and
+the path MTU. Everything the check creates (listeners, the test VXLAN device) is
+removed again.
 
 A program in the node (netcheck.sh) does a host's share in one run per phase:
 prepare (facts, listeners, the device and every peer's entries), probe (all peers
@@ -24,9 +27,9 @@ from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
 from u7s.steps import nethost
-from u7s.steps.netprobe import (  # noqa: F401 (Probe, NodeView and mac_for are this module's interface)
-    BANNER, CONCURRENCY, DEVICE, OVERLAY_PORT, PEER_JOBS, TCP_PORTS, VXLAN_OVERHEAD, NodeView, Probe,
-    mac_for,
+from u7s.steps.netprobe import (  # noqa: F401 (Probe, NodeView, mac_for and summary are this module's interface)
+    BANNER, CONCURRENCY, DEVICE, NOT_CHECKED, OVERLAY_PORT, PEER_JOBS, TCP_PORTS, VNI, VXLAN_OVERHEAD, NodeView,
+    Probe, mac_for, summary,
 )
 
 
@@ -76,12 +79,12 @@ def prepare_args(v: NodeView, peers: list[NodeView]) -> list[str]:
     s = v.member.settings
     table = [str(x) for p in peers if p is not v for x in
              (p.overlay_ip, p.mac, p.member.settings.host_ip, p.member.settings.port_flannel)]
-    return [v.mac, v.overlay_ip, str(s.port_flannel), str(VXLAN_OVERHEAD),
+    return [v.mac, v.overlay_ip, str(VNI), str(s.port_flannel), str(VXLAN_OVERHEAD),
             *sorted({str(s.ports[key]) for key in TCP_PORTS}), "--", *table]
 
 
 def read_facts(v: NodeView, text: str) -> None:
-    """Pure: the prepare phase's key=value lines onto the view (MTU, ping, our listeners, the device)."""
+    """Pure: the prepare phase's key=value lines onto the view (MTU, ping, our listeners, flannel, the device)."""
     ports = {str(port): key for key, port in v.member.settings.ports.items() if key in TCP_PORTS}
     v.vxlan = "the node program did not report on the VXLAN device"
     for line in text.splitlines():
@@ -92,6 +95,8 @@ def read_facts(v: NodeView, text: str) -> None:
             v.has_ping = value == "yes"
         elif key == "ours":
             v.ours |= {k for port, k in ports.items() if port == value}
+        elif key == "flannel":
+            v.flannel = value == "yes"
         elif key == "vxlan":
             v.vxlan = "" if value == "ok" else value
 
@@ -142,14 +147,14 @@ def probes_from(a: NodeView, peers: list[NodeView], text: str) -> list[Probe]:
                 ok, detail = rc == 0, "a service is listening" if rc == 0 else "refused or timed out"
             add(b, f"tcp {key}", ok, f"{sb.host_ip}:{port} {detail}")
         if a.vxlan or b.vxlan:
-            add(b, "vxlan", True, f"not checked: {a.vxlan or b.vxlan}")
+            add(b, "vxlan", True, NOT_CHECKED + "; ".join(f"{v.member.name}: {v.vxlan}" for v in (a, b) if v.vxlan))
             continue
         _, seen, _ = lines.get((b.index, "vxlan", "-"), (-1, "0", ""))
         ok = seen == "1"
         add(b, "vxlan", ok, f"TCP across the overlay to {b.overlay_ip} over UDP {sb.port_flannel}"
-            + ("" if ok else " got no answer"))
+            + (" (beside flannel's device there)" if b.flannel else "") + ("" if ok else " got no answer"))
         if not a.has_ping:
-            add(b, "ping", True, "not checked: the node has no ping")
+            add(b, "ping", True, NOT_CHECKED + "the node has no ping")
             continue
         small = lines.get((b.index, "ping", "-"), (-1, "-", ""))[0] == 0
         add(b, "ping", small, f"ping {b.overlay_ip}" + ("" if small else " got no answer"))

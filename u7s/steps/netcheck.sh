@@ -6,11 +6,13 @@
 # shell text. It needs only what kindest/node has: bash, iproute2 (ip, bridge, ss), socat, ethtool,
 # coreutils, and ping if present (the node has no python).
 #
-# prepare MAC OVERLAY_IP FLANNEL_PORT OVERHEAD TCP_PORT... -- [PEER_OVERLAY_IP MAC HOST_IP FLANNEL_PORT]...
+# prepare MAC OVERLAY_IP VNI FLANNEL_PORT OVERHEAD TCP_PORT... -- [PEER_OVERLAY_IP MAC HOST_IP FLANNEL_PORT]...
 #   Remove what an interrupted check left, answer with the banner on each TCP port nobody listens on,
-#   set up the VXLAN device as flannel does (VNI 1, static neighbour and forwarding entries for every
-#   peer, checksum offload off) with a banner listener on its overlay address. Prints key=value facts:
-#   mtu=, ping=yes|no, busy=PORT or ours=PORT per TCP port, vxlan=ok or vxlan=<why not>.
+#   set up the VXLAN device as flannel does (static neighbour and forwarding entries for every peer,
+#   checksum offload off) but with its own VNI: where flannel runs, its flannel.1 holds the UDP port, and
+#   the kernel lets a device of another VNI share that socket. A banner listener on its overlay address.
+#   Prints key=value facts: mtu=, ping=yes|no, busy=PORT or ours=PORT per TCP port, flannel=yes|no,
+#   vxlan=ok or vxlan=<why not>.
 # probe JOBS NPORTS [INDEX HOST_IP OVERLAY_IP|- PING_SIZE PORT*NPORTS]...
 #   Probe every peer at once (at most JOBS peers at a time): TCP to its ports, TCP across the overlay,
 #   a small ping and one of PING_SIZE bytes. Prints one tab-separated line per probe:
@@ -80,13 +82,13 @@ cleanup() {
 }
 
 prepare() {
-	local mac=$1 address=$2 flannel_port=$3 overhead=$4 ports=() port mtu err
-	shift 4
+	local mac=$1 address=$2 vni=$3 flannel_port=$4 overhead=$5 ports=() port mtu err
+	shift 5
 	while (($#)) && [[ $1 != -- ]]; do ports+=("$1"); shift; done
 	(($#)) && shift
 	need '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' MAC "$mac"
 	need '^[0-9.]+$' address "$address"
-	need '^[0-9]+$' number "$flannel_port" "$overhead" "${ports[@]}"
+	need '^[0-9]+$' number "$vni" "$flannel_port" "$overhead" "${ports[@]}"
 	(($# % 4 == 0)) || { echo "u7s-netcheck: the peer table needs 4 values a peer" >&2; exit 2; }
 	local i
 	for ((i = 1; i <= $#; i += 4)); do
@@ -110,17 +112,20 @@ prepare() {
 		fi
 	done
 
-	if [[ $(ip -o link show type vxlan) == *flannel.1* ]]; then
-		echo "vxlan=flannel is running on this node (its VXLAN device owns the port)"
-		return 0
-	fi
-	if ! err=$(ip link add "$device" address "$mac" type vxlan id 1 dstport "$flannel_port" dev eth0 nolearning 2>&1); then
-		echo "vxlan=cannot create a VXLAN device: ${err//$'\n'/ }"
+	if [[ $(ip -o link show type vxlan) == *flannel.1* ]]; then echo flannel=yes; else echo flannel=no; fi
+	if ! err=$(ip link add "$device" address "$mac" type vxlan id "$vni" dstport "$flannel_port" dev eth0 nolearning 2>&1); then
+		echo "vxlan=cannot create a VXLAN device (VNI $vni, UDP $flannel_port): ${err//$'\n'/ }"
 		return 0
 	fi
 	ip link set "$device" mtu $((mtu - overhead)) || fail "cannot set the MTU of $device"
 	ip addr add "$address/24" dev "$device" || fail "cannot give $device its address"
-	ip link set "$device" up || fail "cannot bring $device up"
+	# Up opens the UDP socket, or shares flannel's; a port held otherwise (another program, or flannel with other
+	# receive flags such as GBP) refuses it.
+	if ! err=$(ip link set "$device" up 2>&1); then
+		ip link del "$device" 2>/dev/null
+		echo "vxlan=cannot bring a VXLAN device up on UDP $flannel_port: ${err//$'\n'/ }"
+		return 0
+	fi
 	# As the node image's udev rule does for flannel.1: checksums behind NAT are otherwise wrong.
 	ethtool -K "$device" tx-checksum-ip-generic off >/dev/null 2>&1
 	listen "TCP-LISTEN:$overlay_port,bind=$address,reuseaddr,fork,backlog=1024"

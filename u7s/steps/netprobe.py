@@ -10,6 +10,10 @@ DEVICE = "u7s-netcheck"
 OVERLAY = "169.254.251.{}"  # link-local: exists only inside the nodes during the check
 BANNER = "u7s-netcheck"
 OVERLAY_PORT = 17946  # a listener on the overlay address only, inside the node
+# The test device's VNI: not flannel's (1), so that on a node where flannel runs it shares flannel.1's UDP
+# socket on PORT_FLANNEL (the kernel hands each datagram to the device of its VNI) and the port is checked there too.
+VNI = 30007
+NOT_CHECKED = "not checked: "  # how a probe that could not run begins its detail (ok: not a failure, counted apart)
 VXLAN_OVERHEAD = 50
 TCP_PORTS = ("PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD")
 CONCURRENCY = 32  # hosts worked on at once; each is one SSH command at a time
@@ -39,6 +43,7 @@ class NodeView:
     ours: set[str] = field(default_factory=set)  # ports answered by our banner
     has_ping: bool = False
     vxlan: str = ""  # "" when set up, else why not
+    flannel: bool = False  # flannel's VXLAN device is there: ours shares its UDP port
     prepared: bool = False  # the node program set things up there: clean up
     path_mtus: dict[str, int | None] = field(default_factory=dict)  # peer HOST_IP -> path MTU
     podman: Probe | None = None
@@ -51,3 +56,18 @@ class NodeView:
 
 def mac_for(index: int) -> str:
     return "02:75:37:00:{:02x}:{:02x}".format(index // 256, index % 256)
+
+
+def unchecked(p: Probe) -> bool:
+    return p.ok and p.detail.startswith(NOT_CHECKED)
+
+
+def summary(probes: list[Probe]) -> str:
+    """Pure: "N of M probes passed", then what could not be probed, one part per kind and reason."""
+    passed = sum(p.ok and not unchecked(p) for p in probes)
+    counts: dict[tuple[str, str], int] = {}
+    for p in filter(unchecked, probes):
+        key = (p.check, p.detail[len(NOT_CHECKED):])
+        counts[key] = counts.get(key, 0) + 1
+    return f"{passed} of {len(probes)} probes passed" + "".join(
+        f"; {n} {check} not checked ({why})" for (check, why), n in counts.items())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -99,6 +100,44 @@ def _wait_upgraded(cp: Node, name: str, target: str) -> str:
     return f"{name} is Ready with kubelet {target}"
 
 
+# kubeadm upgrade apply's cluster health checks (phases/upgrade/health.go). Right after the control plane's
+# container was made anew they fail for a while: its Node is NotReady until the kubelet reports, and the
+# health-check Job cannot run (or complete in kubeadm's 15 s) before the node is back.
+HEALTH_CHECKS = ("[ERROR ControlPlaneNodesReady]", "[ERROR CreateJob]", "[ERROR APIServerHealth]")
+
+
+def _node_ready(cp: Node, name: str) -> tuple[bool, str]:
+    obj = next((n for n in kube.get_nodes(cp) if n["metadata"]["name"] == name), None)
+    if obj is None:
+        return False, "not registered"
+    return (True, "Ready") if kube.node_is_ready(obj) else (False, kube.not_ready_reason(obj))
+
+
+def apply_when_healthy(cp: Node, target: str) -> int:
+    """`kubeadm upgrade apply`, tried again while only its health checks fail, up to U7S_TIMEOUT; the tries made.
+
+    Each try waits first for the control plane's Node to be Ready (kubeadm refuses a NotReady one). A
+    failure of anything else, or health checks failing past the timeout, quotes kubeadm's own lines.
+    """
+    from u7s.run.poll import wait_for
+
+    deadline = time.monotonic() + cp.s.timeout
+    name, tries = cp.s.node_name, 0
+    while True:
+        left = max(1.0, deadline - time.monotonic())
+        wait_for(lambda: _node_ready(cp, name), what=f"{name} to be Ready before kubeadm upgrade apply", timeout=left)
+        tries += 1
+        result = cp.exec(["kubeadm", "upgrade", "apply", "--yes", target], check=False)
+        if result.ok:
+            return tries
+        said = kube.kubeadm_error(result)
+        if not any(check in said for check in HEALTH_CHECKS):
+            raise U7sError(f"{cp.host.name}: kubeadm upgrade apply failed: {said}")
+        if time.monotonic() >= deadline:
+            raise U7sError(f"{cp.host.name}: kubeadm upgrade apply failed its health checks {tries} times in "
+                           f"{cp.s.timeout}s (U7S_TIMEOUT): {said}")
+
+
 def _recreate(node: Node) -> str:
     return steps.up(node)
 
@@ -111,9 +150,10 @@ def plan(c: Node, workers: dict[str, Node], target: str, timeout: int, force: bo
         kube.wait_api(c)
         if cluster_version(c) == target and kubelet_versions(c).get(cp_name) == target:
             return f"control plane already at {target}"
-        kube.kubeadm(c, "upgrade", "apply", "--yes", target)
+        tries = apply_when_healthy(c, target)
         c.exec(["systemctl", "restart", "kubelet"], env=False)
-        return f"kubeadm upgrade apply {target} done; kubelet restarted"
+        again = f" (its health checks passed at try {tries})" if tries > 1 else ""
+        return f"kubeadm upgrade apply {target} done{again}; kubelet restarted"
 
     out = [
         UpgradeStep("new node container", "control-plane", lambda: _recreate(c),

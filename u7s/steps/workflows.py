@@ -14,10 +14,8 @@ from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
-from u7s.steps import lifecycle
+from u7s.steps import jointokens, lifecycle
 from u7s.steps.step import Step
-
-JOIN_TTL = "15m"
 
 
 def _preflight(run: Run | None, m: Member) -> str:
@@ -79,6 +77,8 @@ INIT = Step("init", _init, lambda m: [
 
 
 def _join(run: Run, m: Member) -> str:
+    from u7s.build import render
+
     node = m.node
     if m.name in run.joined:  # seen a moment ago by the network step, under this run's locks
         return "already joined"
@@ -89,25 +89,24 @@ def _join(run: Run, m: Member) -> str:
     if state == joinstate.STALE:  # kubeadm's preflight would refuse to join again: reset first
         m.report.warn(f"{why}: kubeadm reset --force, then join again")
         kube.kubeadm_reset(node)
-    node.host.write_file(node.s.path(workdir.JOIN_COMMAND), _join_script(run), 0o600)
-    lifecycle.kubeadm_join(node)  # runs the script and removes it
+    with _tokens(run).join_command() as argv:  # a fresh token for this join alone: u7s/steps/jointokens.py
+        cp = run.control_plane.settings
+        node.host.write_file(node.s.path(workdir.JOIN_COMMAND), render.join_script(cp.host_ip, cp.node_name, argv),
+                             0o600)
+        lifecycle.kubeadm_join(node)  # runs the script and removes it
     done = f"joined {run.control_plane.settings.node_name} via {run.control_plane.settings.host_ip}"
     return done + (" (after kubeadm reset: " + why + ")" if state == joinstate.STALE else "")
 
 
-def _join_script(run: Run) -> str:
-    """One fresh short-lived token per run, made on the control plane when first needed."""
-    from u7s.build import render
-
+def _tokens(run: Run) -> jointokens.JoinTokens:
     with run.lock:
-        if run.join_script is None:
-            cp = run.control_plane
-            argv = kube.create_join_command(cp.node, JOIN_TTL)
-            run.join_script = render.join_script(cp.settings.host_ip, cp.settings.node_name, argv)
-        return run.join_script
+        if run.join_tokens is None:
+            run.join_tokens = jointokens.JoinTokens(run.control_plane.node)
+        return run.join_tokens
 
 
 JOIN = Step("join", _join, lambda m: [
+    f"create a bootstrap token ({jointokens.TTL}) on the control plane for this join alone, deleted after it",
     f"upload a join script (0600) to {m.settings.path(workdir.JOIN_COMMAND)}, run it in "
     f"{m.settings.node_name}, remove it (unless already joined)"],
     hosts="workers", limit=lambda run: run.inventory.join_concurrency)
@@ -217,8 +216,7 @@ def _network(run: Run, members: list[Member]) -> dict[str, str]:
     for p in netcheck.failures(probes):
         for name in {p.source, p.target}:
             failed.setdefault(name, f"network check {p.source} -> {p.target} {p.check}: {p.cause}; fix: {p.fix}")
-    ok = len(probes) - len(netcheck.failures(probes))
-    run.report.info(f"network check: {ok} of {len(probes)} probes passed")
+    run.report.info(f"network check: {netcheck.summary(probes)}")
     return failed
 
 

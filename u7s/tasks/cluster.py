@@ -89,7 +89,7 @@ def _steps_task(name: str, doc: str, *steps: str):
 up = _steps_task("up", "Start the node container on every host.", "UP")
 init = _steps_task("init", "Run kubeadm init on the control plane (skipped when done).", "INIT")
 join = _steps_task(
-    "join", "Join every worker (fresh 15-minute token; script uploaded 0600, run, removed), then sync IPs.",
+    "join", "Join every worker (a fresh token for each, deleted after; script 0600, run, removed), then sync IPs.",
     "JOIN", "SYNC")
 sync_external_ip = _steps_task(
     "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address.", "SYNC")
@@ -184,7 +184,7 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
     if json:
         out(tables.as_json(probes))
     else:
-        tables.show(tables.network(probes, every=all_))
+        tables.show(tables.network(probes, netcheck.summary(probes), every=all_))
     netcheck.raise_failures(run, probes)
     return probes
 

@@ -84,9 +84,11 @@ class FlannelPod:
                 self.phase, self.exit_at = "crashing", now + RUN_BEFORE_EXIT
             else:
                 self.address = flannel.start(client, node_name, pod, log)
-                self.phase = "running"
-                self._report(client, pod)
-                return
+                if self.address is not None:
+                    self.phase = "running"
+                    self._report(client, pod)
+                    return
+                self.phase, self.exit_at = "crashing", now  # flanneld exited: it could not make flannel.1
         elif self.phase == "running" and crash:
             self.exit_at, self.phase = now, "crashing"
         if self.phase == "crashing" and now >= self.exit_at:
@@ -118,7 +120,7 @@ class FlannelPod:
         if delay:
             self.waiting = ("CrashLoopBackOff", f"back-off {int(delay)}s restarting failed container="
                             f"{self.main(pod)['name']} pod={name}_{ns}({self.uid})")
-        log(f"flannel {name}: flanneld exited 1 (switch flannel-crashloop); restart in {delay:g}s")
+        log(f"flannel {name}: flanneld exited 1; restart in {delay:g}s")
 
     # ------------------------------------------------------------ the pod's status
     @staticmethod
