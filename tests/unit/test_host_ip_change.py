@@ -119,6 +119,18 @@ def test_one_host_alone_follows_its_own_host_ip_and_leaves_the_other_nodes_label
     assert said.endswith("flannel restarted on u7s-host1 (now at 192.0.2.10)")
 
 
+def test_a_moved_control_plane_of_several_hosts_is_synced_with_a_warning_that_its_workers_still_use_the_old_one():
+    api = Api({"u7s-host1": "192.0.2.1", "u7s-b": "192.0.2.20"})
+    stream = io.StringIO()
+    node = Node(api, make_settings(), Reporter(stream=stream))
+    lifecycle.sync_external_ip(node, host_ips={"u7s-host1": "192.0.2.10", "u7s-b": "192.0.2.20"})
+    assert "the control plane's HOST_IP changed (192.0.2.1 -> 192.0.2.10): its API server certificate and " \
+           "the workers' join configuration still name 192.0.2.1" in stream.getvalue()
+    alone = io.StringIO()
+    lifecycle.sync_external_ip(Node(Api({"u7s-host1": "192.0.2.1"}), make_settings(), Reporter(stream=alone)))
+    assert "control plane" not in alone.getvalue()
+
+
 def test_a_flannel_that_never_starts_again_times_out_naming_the_node_and_the_address_it_still_uses():
     api = Api(OLD, pod_starts=False)
     with pytest.raises(WaitTimeout, match=r"waiting for flannel on u7s-b to use its host's address .*"

@@ -64,7 +64,13 @@ def sync_external_ip(node: Node, nodes: list[dict] | None = None, host_ips: dict
     if nodes is None:
         node.require_running()
         nodes = kube.get_nodes(node)
-    plans, restarted = _sync(node, nodes, set(), _own(node, host_ips))
+    host_ips = _own(node, host_ips)
+    plans, restarted = _sync(node, nodes, set(), host_ips)
+    moved = next((p for p in plans if p.node == node.s.node_name and p.set_label and p.label), None)
+    if moved and len(host_ips) > 1:  # workers reach this control plane at the address they joined
+        node.report.warn(f"the control plane's HOST_IP changed ({moved.label} -> {moved.host_ip}): its API server "
+                         f"certificate and the workers' join configuration still name {moved.label}, which u7s "
+                         "does not change (README: Day-2 operations, a host's address changed)")
     changed = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
     text = "external IPs synced: " + "; ".join(changed) if changed else f"external IPs in sync on {len(plans)} node(s)"
     if restarted:
