@@ -1,4 +1,5 @@
-"""Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs.
+"""Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs, remove-node,
+a changed HOST_IP, upgrade.
 
 One cluster (cluster.create with U7S_PUBLISH and U7S_MOUNTS) serves every test here.
 containerd, ctr, SSH and the engines are real; kubeadm, the API server and the
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import re
 import tarfile
 
 import pytest
+import yaml
 
 from tests.image_archive import containerd_store_save, docker_save
+from tests.lab import netns
 from u7s_cli import NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
@@ -161,6 +165,62 @@ def test_a_worker_is_removed_and_joins_again_and_the_others_keep_their_subnets(l
     assert len(names) == 3
     assert {h.name: _subnet(h) for h in (cp, w1)} == {h.name: subnets[h.name] for h in (cp, w1)}
 
+
+
+@pytest.fixture(scope="module")
+def moved_address(lab):
+    """A second address on the last host's eth0, to the module's end: after the test below its node is published
+    there, and the tests after it (upgrade) run with it."""
+    h = lab.hosts[-1]
+    with netns.second_address(h.netns, str(ipaddress.ip_address(h.address) + 100)) as address:
+        yield address
+
+
+def _node(cp, name) -> dict:
+    return json.loads(cp.docker(["exec", NODE, "kubectl", "get", "node", name, "-o", "json"]).stdout)
+
+
+def _flannel_pods(cp) -> dict[str, str]:
+    """Node name -> the uid of flannel's pod there."""
+    pods = json.loads(cp.docker(["exec", NODE, "kubectl", "get", "pods", "--namespace", "kube-flannel",
+                                 "-l", "app=flannel", "-o", "json"]).stdout)["items"]
+    return {p["spec"]["nodeName"]: p["metadata"]["uid"] for p in pods}
+
+
+def test_a_changed_host_ip_reaches_the_registered_node_and_restarts_flannel_there_only(lab, day2, moved_address):
+    """The kubelet applies --node-labels only when it registers its Node. After the last host's HOST_IP moves to
+    its second address, create sets the label anew; its ExternalIP, flannel's overwrite and (from a new pod, as
+    flannel reads the address once) flannel's public-ip follow. Compose makes that node container anew (its
+    published ports move): its kubelet finds its Node registered and keeps it. A second run changes nothing."""
+    path, tmp = day2
+    cp, _, moved = lab.hosts
+    name = f"u7s-{moved.name}"
+    pods, uid = _flannel_pods(cp), _node(cp, name)["metadata"]["uid"]
+    container = moved.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout
+    data = yaml.safe_load(path.read_text())
+    data["hosts"][2].setdefault("settings", {})["HOST_IP"] = moved_address
+    path.write_text(yaml.safe_dump(data))
+
+    r = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
+    assert f"label usernetes/host-ip {moved.address} -> {moved_address}" in r.stderr, r.stderr
+    assert f"flannel restarted on {name} (now at {moved_address})" in r.stderr, r.stderr
+    node = _node(cp, name)
+    annotations = node["metadata"]["annotations"]
+    assert (node["metadata"]["labels"]["usernetes/host-ip"], node["status"]["addresses"],
+            annotations["flannel.alpha.coreos.com/public-ip-overwrite"],
+            annotations["flannel.alpha.coreos.com/public-ip"]) == (
+        moved_address, [{"type": "ExternalIP", "address": moved_address}], moved_address, moved_address)
+    after = _flannel_pods(cp)
+    assert after[name] != pods[name]
+    assert {n: u for n, u in after.items() if n != name} == {n: u for n, u in pods.items() if n != name}
+    # The node container is new, its kubelet is given the new label, and still it kept the registered Node.
+    assert moved.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout != container
+    assert f"usernetes/host-ip={moved_address}" in moved.docker(["exec", NODE, "cat", "/etc/default/kubelet"]).stdout
+    assert node["metadata"]["uid"] == uid
+
+    again = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
+    assert "nothing to do: every node was already up" in again.stderr, again.stderr
+    assert _flannel_pods(cp) == after
 
 
 def _node_versions(cp):

@@ -127,6 +127,17 @@ def no_default_route(netns: str) -> Iterator[None]:
         _restore_routes(netns, before)
 
 
+@contextlib.contextmanager
+def second_address(netns: str, address: str, prefix_len: int = 24) -> Iterator[str]:
+    """eth0 gets a second address in the lab subnet (a host's address changed, or a user picks another): the
+    others reach it on the bridge, while `ip route get 1` still gives the first. Removed when the block ends."""
+    run(["ip", "-n", netns, "addr", "add", f"{address}/{prefix_len}", "dev", "eth0"])
+    try:
+        yield address
+    finally:
+        run(["ip", "-n", netns, "addr", "del", f"{address}/{prefix_len}", "dev", "eth0"], check=False)
+
+
 def _forward_rule(port: int, address: str, bridge_address: str) -> list[str]:
     return ["OUTPUT", "-d", bridge_address, "-p", "tcp", "--dport", str(port), "-m", "comment", "--comment",
             PREFIX, "-j", "DNAT", "--to-destination", f"{address}:22"]

@@ -87,7 +87,7 @@ IN_SYNC = node_obj("u7s-a", "192.0.2.10", [{"type": "ExternalIP", "address": "19
 
 def test_plan_in_sync_changes_nothing():
     (plan,) = externalip.plan_external_ips([IN_SYNC])
-    assert plan == externalip.ExternalIpPlan("u7s-a", "192.0.2.10", False, False, False)
+    assert plan == externalip.ExternalIpPlan("u7s-a", "192.0.2.10", False, False, False, False, "192.0.2.10")
     assert plan.changes == []
 
 

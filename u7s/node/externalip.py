@@ -2,7 +2,10 @@
 
 Each node's ExternalIP and flannel's public-ip-overwrite annotation follow its
 usernetes/host-ip label (its host's HOST_IP), and the uninitialized taint goes,
-as the reference's sync-external-ip does. Also: the control-plane taint of a
+as the reference's sync-external-ip does. The kubelet sets that label (its
+--node-labels) only when it first registers its Node: where u7s knows a node's
+HOST_IP (the hosts of the run), a label that no longer matches is set anew, and
+the address and annotation follow. Also: the control-plane taint of a
 single-host cluster.
 """
 
@@ -33,12 +36,15 @@ class ExternalIpPlan:
     set_address: bool
     set_annotation: bool
     remove_taint: bool
+    set_label: bool = False  # HOST_IP changed since the kubelet registered the node
+    label: str | None = None  # the label as it was
 
     @property
     def changes(self) -> list[str]:
         return [
             what
             for what, needed in (
+                (f"label {HOST_IP_LABEL} {self.label or '(none)'} -> {self.host_ip}", self.set_label),
                 (f"ExternalIP {self.host_ip}", self.set_address),
                 (f"annotation {PUBLIC_IP_ANNOTATION}", self.set_annotation),
                 (f"taint {UNINITIALIZED_TAINT} removed", self.remove_taint),
@@ -47,35 +53,45 @@ class ExternalIpPlan:
         ]
 
 
-def plan_external_ips(nodes: list[dict]) -> list[ExternalIpPlan]:
-    """Pure: per node, what differs from ExternalIP = its usernetes/host-ip label."""
+def plan_external_ips(nodes: list[dict], host_ips: dict[str, str] | None = None) -> list[ExternalIpPlan]:
+    """Pure: per node, what differs from ExternalIP = its host's address.
+
+    `host_ips` (node name -> HOST_IP) are the hosts u7s knows in this run; any other node keeps its
+    usernetes/host-ip label as its address.
+    """
     plans = []
     for obj in nodes:
         meta = obj.get("metadata", {})
-        host_ip = (meta.get("labels") or {}).get(HOST_IP_LABEL)
+        name = meta.get("name", "?")
+        label = (meta.get("labels") or {}).get(HOST_IP_LABEL)
+        host_ip = (host_ips or {}).get(name) or label
         if not host_ip:
-            plans.append(ExternalIpPlan(meta.get("name", "?"), None, False, False, False))
+            plans.append(ExternalIpPlan(name, None, False, False, False))
             continue
         addresses = obj.get("status", {}).get("addresses") or []
         plans.append(
             ExternalIpPlan(
-                node=meta["name"],
+                node=name,
                 host_ip=host_ip,
                 set_address=addresses != [{"type": "ExternalIP", "address": host_ip}],
                 set_annotation=(meta.get("annotations") or {}).get(PUBLIC_IP_ANNOTATION) != host_ip,
                 remove_taint=_has_taint(obj, UNINITIALIZED_TAINT),
+                set_label=label != host_ip,
+                label=label,
             )
         )
     return plans
 
 
-def sync_external_ip(node: Node, nodes: list[dict]) -> list[ExternalIpPlan]:
-    """Make each node's ExternalIP, flannel public-ip annotation and taint match its host."""
-    plans = plan_external_ips(nodes)
+def sync_external_ip(node: Node, nodes: list[dict], host_ips: dict[str, str] | None = None) -> list[ExternalIpPlan]:
+    """Make each node's host-ip label, ExternalIP, flannel public-ip annotation and taint match its host."""
+    plans = plan_external_ips(nodes, host_ips)
     for plan in plans:
         if plan.host_ip is None:
             node.report.warn(f"node {plan.node} has no {HOST_IP_LABEL} label: left alone")
             continue
+        if plan.set_label:
+            kubectl(node, "label", "node", plan.node, "--overwrite", f"{HOST_IP_LABEL}={plan.host_ip}")
         if plan.set_address:
             patch = {"status": {"addresses": [{"type": "ExternalIP", "address": plan.host_ip}]}}
             kubectl(node, "patch", "node", plan.node, "--subresource=status", "--type=merge",

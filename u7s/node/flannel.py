@@ -17,6 +17,7 @@ from u7s.errors import U7sError
 from u7s.node.externalip import HOST_IP_LABEL
 from u7s.node.kube import kubectl
 from u7s.node.container import Node
+from u7s.run.poll import wait_for
 
 NAMESPACE = "kube-flannel"
 RELEASE = "flannel"
@@ -82,16 +83,28 @@ def install(node: Node, mtu: int | None = None) -> str | None:
     return f"flannel release was {state}: reinstalled ({how})"
 
 
-def wrong_public_ip(nodes: list[dict]) -> dict[str, str]:
-    """Pure: node -> the address flannel uses there, where that is not the node's host-ip label."""
+def wrong_public_ip(nodes: list[dict], host_ips: dict[str, str] | None = None) -> dict[str, str]:
+    """Pure: node -> the address flannel uses there, where that is not its host's address.
+
+    That address is `host_ips`' (node name -> HOST_IP, the hosts of the run), else the node's host-ip label.
+    """
     out = {}
     for obj in nodes:
         meta = obj.get("metadata", {})
-        want = (meta.get("labels") or {}).get(HOST_IP_LABEL)
+        name = meta.get("name", "?")
+        want = (host_ips or {}).get(name) or (meta.get("labels") or {}).get(HOST_IP_LABEL)
         used = (meta.get("annotations") or {}).get(PUBLIC_IP_IN_USE)
         if want and used and used != want:
-            out[meta.get("name", "?")] = used
+            out[name] = used
     return out
+
+
+def public_ip_pending(nodes: list[dict], want: dict[str, str]) -> dict[str, str]:
+    """Pure: for each node of `want` (name -> address) whose flannel does not use that address yet, what it uses."""
+    used = {obj.get("metadata", {}).get("name"): (obj["metadata"].get("annotations") or {}).get(PUBLIC_IP_IN_USE)
+            for obj in nodes}
+    return {name: (used[name] or "no public-ip yet") if name in used else "not registered"
+            for name, address in sorted(want.items()) if used.get(name) != address}
 
 
 def pods_by_node(node: Node) -> dict[str, list[str]]:
@@ -120,3 +133,18 @@ def delete_pods(node: Node, names: list[str]) -> None:
     """Delete these flannel pods, not waiting: the DaemonSet starts a new one on each node at once."""
     if names:
         kubectl(node, "delete", "pod", "--namespace", NAMESPACE, "--wait=false", "--ignore-not-found", *names)
+
+
+def wait_public_ip(node: Node, want: dict[str, str]) -> None:
+    """Wait until flannel on each node of `want` (name -> address) uses that address (its new pod wrote it)."""
+
+    def check() -> tuple[bool, str]:
+        r = kubectl(node, "get", "nodes", "-o", "json", check=False)
+        if not r.ok:
+            return False, f"the API did not answer: {r.stderr.strip()[-200:]}"
+        pending = public_ip_pending(json.loads(r.stdout).get("items", []), want)
+        return not pending, "; ".join(f"{name} uses {used}" for name, used in pending.items()) or "all in use"
+
+    if want:
+        wait_for(check, what=f"flannel on {', '.join(sorted(want))} to use its host's address ({PUBLIC_IP_IN_USE})",
+                 timeout=node.s.timeout)

@@ -32,8 +32,8 @@ def down(node: Node, volumes: bool = False) -> str:
     return "node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)"
 
 
-def kubeadm_init(node: Node) -> str:
-    """Initialise the control plane, or prove the existing one answers; then sync its external IP."""
+def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> str:
+    """Initialise the control plane, or prove the existing one answers; then sync external IPs (see sync_external_ip)."""
     node.require_running()
     workdir.stage(node.host, node.s)
     ran = kube.kubeadm_init(node)
@@ -49,35 +49,53 @@ def kubeadm_init(node: Node) -> str:
     if nodes is None or node.s.node_name not in {n.get("metadata", {}).get("name") for n in nodes}:
         kube.wait_registered(node, node.s.node_name)
         nodes = None
-    sync = sync_external_ip(node, nodes)
+    sync = sync_external_ip(node, nodes, host_ips)
     head = "kubeadm init done" if ran else "already initialised: kubeadm init not run again"
     return f"{head}; {sync}"
 
 
-def sync_external_ip(node: Node, nodes: list[dict] | None = None) -> str:
-    """Each node's ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel where stale.
+def sync_external_ip(node: Node, nodes: list[dict] | None = None, host_ips: dict[str, str] | None = None) -> str:
+    """Each node's host-ip label, ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel
+    where stale and wait until its new pods use their host's address.
 
-    `nodes`: the node list, when the caller has just read it (the node runs, then).
+    `nodes`: the node list, when the caller has just read it (the node runs, then). `host_ips`: node name ->
+    HOST_IP of the hosts u7s knows (default: this node's own); other nodes keep their label's address.
     """
     if nodes is None:
         node.require_running()
         nodes = kube.get_nodes(node)
-    plans, restarted = _sync(node, nodes, set())
+    host_ips = _own(node, host_ips)
+    plans, restarted = _sync(node, nodes, set(), host_ips)
+    moved = next((p for p in plans if p.node == node.s.node_name and p.set_label and p.label), None)
+    if moved and len(host_ips) > 1:  # workers reach this control plane at the address they joined
+        node.report.warn(f"the control plane's HOST_IP changed ({moved.label} -> {moved.host_ip}): its API server "
+                         f"certificate and the workers' join configuration still name {moved.label}, which u7s "
+                         "does not change (README: Day-2 operations, a host's address changed)")
     changed = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
     text = "external IPs synced: " + "; ".join(changed) if changed else f"external IPs in sync on {len(plans)} node(s)"
     if restarted:
-        text += f"; flannel restarted on {', '.join(restarted)}"
+        flannel.wait_public_ip(node, restarted)
+        text += "; flannel restarted on " + ", ".join(f"{name} (now at {ip})" for name, ip in restarted.items())
     return text
 
 
-def _sync(node: Node, nodes: list[dict], restarted: set[str]) -> tuple[list[externalip.ExternalIpPlan], list[str]]:
-    """Sync what differs; restart flannel pods that may have missed the overwrite (once per node and call)."""
-    plans = externalip.sync_external_ip(node, nodes)
+def _own(node: Node, host_ips: dict[str, str] | None) -> dict[str, str]:
+    return {node.s.node_name: node.s.host_ip} if host_ips is None else host_ips
+
+
+def _sync(node: Node, nodes: list[dict], restarted: set[str],
+          host_ips: dict[str, str]) -> tuple[list[externalip.ExternalIpPlan], dict[str, str]]:
+    """Sync what differs; restart flannel pods that may have missed the overwrite (once per node and call).
+
+    Returns the plans and the nodes whose flannel was restarted, each with the address its new pod is to use.
+    """
+    plans = externalip.sync_external_ip(node, nodes, host_ips)
+    want = {p.node: p.host_ip for p in plans if p.host_ip}
     # Flannel reads the overwrite once, when its pod starts: pods that may have missed it start again.
-    stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes))
+    stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes, want))
     done = flannel.restart_pods(node, sorted(stale - restarted))
     restarted.update(done)
-    return plans, done
+    return plans, {name: want[name] for name in done}
 
 
 def install_flannel(node: Node, mtu: int | None = None) -> str:
@@ -91,16 +109,20 @@ def untaint_control_plane(node: Node) -> str:
     return f"{node.s.node_name} has no control-plane taint"
 
 
-def wait_ready(node: Node, expected: list[str] | None = None) -> str:
+def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str, str] | None = None) -> str:
     """Wait until every node is Ready with a working pod network (each of `expected` included), syncing nodes
-    that registered late; flannel pods failing at the first look (an earlier run left them so, or a cause fixed
-    since) are restarted once: the fix takes effect at once, not after the kubelet's back-off."""
+    that registered late or whose HOST_IP changed (then until flannel there uses the new address); flannel pods
+    failing at the first look (an earlier run left them so, or a cause fixed since) are restarted once: the fix
+    takes effect at once, not after the kubelet's back-off."""
     expected = expected or [node.s.node_name]
+    host_ips = _own(node, host_ips)
     restarted: set[str] = set()
+    moved: dict[str, str] = {}  # flannel restarted: node -> the address its new pod is to use
     changed: list[bool] = []
 
     def poll(nodes: list[dict], pods: list[dict], first: bool) -> None:
-        plans, done = _sync(node, nodes, restarted)
+        plans, done = _sync(node, nodes, restarted, host_ips)
+        moved.update(done)
         failing = podnet.failing_pods(pods) if first else []
         if failing:
             node.report.info(f"flannel pods failing when the wait began, restarted once: {', '.join(failing)}")
@@ -108,6 +130,7 @@ def wait_ready(node: Node, expected: list[str] | None = None) -> str:
         changed.append(bool(done) or bool(failing) or any(p.changes for p in plans))
 
     looks = podnet.wait_all_ready(node, expected, on_poll=poll)
+    flannel.wait_public_ip(node, moved)
     names = ", ".join(sorted(expected))
     # "is Ready" only when the first look found it so and nothing was changed: `create` then says nothing was done.
     return f"every node is Ready ({names})" if looks == 1 and not any(changed) else f"every node became Ready ({names})"

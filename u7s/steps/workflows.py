@@ -54,9 +54,19 @@ def _down(volumes: bool) -> Step:
 DOWN, DOWN_V = _down(False), _down(True)
 
 
+def host_ips(run: Run | None) -> dict[str, str] | None:
+    """Node name -> HOST_IP of every host of the run (None for one host alone: its own, the lifecycle's default).
+
+    The kubelet labels its Node with HOST_IP only when it registers it: the syncs set a changed one anew.
+    """
+    if run is None:
+        return None
+    return {h.settings.node_name: h.settings.host_ip for h in run.members if h.settings is not None}
+
+
 def _init(run: Run | None, m: Member) -> str:
     try:
-        return lifecycle.kubeadm_init(m.node)
+        return lifecycle.kubeadm_init(m.node, host_ips(run))
     except kube.HalfInitialised as exc:
         if run is None:  # one host: say how to recover (README: "Initialised means the API answers")
             raise
@@ -68,7 +78,7 @@ def _init(run: Run | None, m: Member) -> str:
             raise U7sError(f"{exc} (not reset by itself: {why})") from None
         m.report.warn("an earlier kubeadm init failed half-way and no worker has joined: kubeadm reset, then init")
         lifecycle.kubeadm_reset(m.node)
-        return "recovered from a half-done kubeadm init; " + lifecycle.kubeadm_init(m.node)
+        return "recovered from a half-done kubeadm init; " + lifecycle.kubeadm_init(m.node, host_ips(run))
 
 
 INIT = Step("init", _init, lambda m: [
@@ -125,11 +135,12 @@ def _sync(run: Run | None, m: Member) -> str:
     if ALREADY_DONE["init"].fullmatch(init_said) and all(
             said == "already joined" for said in run.outcomes.get("join", {}).values()):
         return init_said.rpartition("; ")[2]  # "external IPs in sync on N node(s)"
-    return lifecycle.sync_external_ip(m.node)
+    return lifecycle.sync_external_ip(m.node, host_ips=host_ips(run))
 
 
 SYNC = Step("sync-external-ip", _sync, lambda m: [
-    f"set each node's ExternalIP and flannel public-ip to its {externalip.HOST_IP_LABEL} label"], hosts="control-plane")
+    f"set each node's {externalip.HOST_IP_LABEL} label (where its host's HOST_IP changed), ExternalIP and flannel "
+    "public-ip to its host's address; restart flannel where it uses another"], hosts="control-plane")
 
 def _flannel(run: Run | None, m: Member) -> str:
     """Flannel's one MTU for every node: the smallest node network of the inventory."""
@@ -157,7 +168,7 @@ UNTAINT = Step("untaint", lambda run, m: lifecycle.untaint_control_plane(m.node)
 
 
 def _ready(run: Run | None, m: Member) -> str:
-    return lifecycle.wait_ready(m.node, [h.settings.node_name for h in run.healthy] if run else None)
+    return lifecycle.wait_ready(m.node, [h.settings.node_name for h in run.healthy] if run else None, host_ips(run))
 
 
 READY = Step("wait-ready", _ready, lambda m: [
