@@ -52,6 +52,17 @@ class Api(FakeHost):
         return [argv[argv.index("kubectl") + 1:] for argv in self.calls
                 if "kubectl" in argv and argv[argv.index("kubectl") + 1] != "get"]
 
+    def _pods(self):
+        return [{"metadata": {"name": f"kube-flannel-ds-{uid}", "uid": str(uid), "labels": {"app": "flannel"}},
+                 "spec": {"nodeName": name}} for name, uid in self.pods.items()]
+
+    def _flannel_starts(self):
+        """The new flannel pods start: each writes the overwrite it reads at start as its public-ip."""
+        for name in self.starting:
+            meta = self.nodes[name]["metadata"]
+            meta["annotations"][flannel.PUBLIC_IP_IN_USE] = meta["annotations"][externalip.PUBLIC_IP_ANNOTATION]
+        self.starting = []
+
     def _run(self, command, *, stdin, timeout):
         argv = shlex.split(command)
         if "kubectl" not in argv:
@@ -59,15 +70,16 @@ class Api(FakeHost):
         self.calls.append(argv)
         verb, *args = argv[argv.index("kubectl") + 1:]
         if verb == "get" and args[0] == "nodes":
-            for name in self.starting:
-                meta = self.nodes[name]["metadata"]
-                meta["annotations"][flannel.PUBLIC_IP_IN_USE] = meta["annotations"][externalip.PUBLIC_IP_ANNOTATION]
-            self.starting = []
+            self._flannel_starts()
             return Result(0, json.dumps({"items": list(self.nodes.values())}), "")
+        if verb == "get" and args[0] == "nodes,pods":  # the wait for Ready with flannel running (node/podnet.py)
+            self._flannel_starts()
+            return Result(0, json.dumps({"items": [{"kind": "Node", **n} for n in self.nodes.values()] + [
+                {"kind": "Pod", **pod, "status": {"phase": "Running", "containerStatuses": [
+                    {"name": "kube-flannel", "ready": True, "state": {"running": {}}}]}}
+                for pod in self._pods()]}), "")
         if verb == "get" and args[0] == "pods":
-            return Result(0, json.dumps({"items": [
-                {"metadata": {"name": f"kube-flannel-ds-{uid}", "uid": str(uid)}, "spec": {"nodeName": name}}
-                for name, uid in self.pods.items()]}), "")
+            return Result(0, json.dumps({"items": self._pods()}), "")
         if verb in ("label", "annotate"):
             key, _, value = args[3].partition("=")
             self.nodes[args[1]]["metadata"]["labels" if verb == "label" else "annotations"][key] = value
