@@ -10,6 +10,7 @@ import pytest
 
 from u7s.node import apiretry, joinstate, kube
 from u7s.run.hosts import Result
+from u7s_fakes import Clock
 
 HINT = "To see the stack trace of this error execute with --v=5 or higher\n"
 REJOIN = ("error execution phase preflight: [preflight] Some fatal errors occurred:\n"
@@ -76,17 +77,6 @@ UNAVAILABLE = "Error from server (ServiceUnavailable): the server is currently u
 ])
 def test_is_transient(stderr, transient):
     assert apiretry.is_transient(stderr) is transient
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def answers(*results):

@@ -10,7 +10,7 @@ from u7s.node import podnet
 from u7s.node.container import Node
 from u7s.run.hosts import Result
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, fixture, make_settings
+from u7s_fakes import Clock, FakeHost, fixture, make_settings
 
 PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
 CNI_PLUGIN = "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1"
@@ -141,17 +141,6 @@ def test_a_crash_loop_says_where_flanneld_says_why():
     fix = podnet.failure("head:", podnet.verdicts(nodes, pods, ["u7s-cp"])).splitlines()[-1]
     assert fix.startswith(f"fix: flanneld keeps exiting; `kubectl -n kube-flannel logs --previous "
                           f"{pods[0]['metadata']['name']}` says why")
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_a_pod_counts_as_failing_too_long_only_after_the_grace_and_a_new_pod_starts_afresh():

@@ -190,3 +190,16 @@ class FakeHost(Host):
         if sent:
             sent(len(data))
         return self.run(argv, check=False)
+
+
+class Clock:
+    """A monotonic clock that advances only when slept on: waits run instantly and deterministically."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
