@@ -368,6 +368,7 @@ def podman_control_plane(lab):
         yield host
 
 
+@pytest.mark.extended  # a second engine in a cluster; Podman alone runs by default (test_podman.py)
 def test_a_podman_control_plane_with_docker_workers(lab, cluster_inventory, podman_control_plane, tmp_path):
     cp, *workers = lab.hosts
     data = yaml.safe_load(cluster_inventory.read_text())
