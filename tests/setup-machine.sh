@@ -30,7 +30,8 @@ debian_major() {
 # for the lab's node image, iproute2/iptables for the lab network, python3-venv
 # for the venv lab users run u7s from (init-host.root.sh installs it too), and
 # the shellcheck package for the init-host scripts;
-# jq, git, dbus-user-session and podman-compose are what init-host.root.sh installs (it runs on the lab).
+# jq, git, dbus-user-session and podman-compose are what init-host.root.sh installs (it runs on the lab);
+# slurm-client for the real `scontrol show hostnames` (batch-job clusters read Slurm's node lists).
 debian_packages=(
 	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs
 	podman podman-compose
@@ -40,6 +41,7 @@ debian_packages=(
 	python3 python3-venv ca-certificates
 	shellcheck
 	jq git dbus-user-session
+	slurm-client
 )
 version=$(cat /etc/debian_version 2>/dev/null || true)
 if [ "${1:-}" = --packages ] && [ -n "${2:-}" ]; then
