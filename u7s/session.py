@@ -190,7 +190,7 @@ def reached_by(member: Member) -> list[str]:
     return hostip.reached_by(target, peer)
 
 
-def open_run(context, inventory_path: str, flags: dict, config: dict, accept_unknown: bool,
+def open_run(context, inventory_path: str | Inventory, flags: dict, config: dict, accept_unknown: bool,
              dry_run: bool = False, lock: bool = False) -> Run:
     """Load and validate the inventory, connect to every host, resolve each host's settings.
 
@@ -203,7 +203,7 @@ def open_run(context, inventory_path: str, flags: dict, config: dict, accept_unk
     from u7s.config.inventory import load
     from u7s.ui.report import Board
 
-    inv = load(inventory_path)
+    inv = inventory_path if isinstance(inventory_path, Inventory) else load(inventory_path)
     check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
     check_cluster_wide(inv, config, flags)
     board = Board.for_hosts([h.name for h in inv.hosts])

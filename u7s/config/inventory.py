@@ -60,6 +60,7 @@ class Inventory:
     hosts: list[HostSpec]
     node_subnet_pool: str = "10.100.0.0/16"
     join_concurrency: int = 5
+    kubeconfig: str | None = None  # where it goes by default (an allocation's: on the shared file system)
 
     @property
     def control_plane(self) -> HostSpec:
@@ -72,6 +73,16 @@ class Inventory:
 
 def load(path: str) -> Inventory:
     """Read and validate an inventory file; raise InventoryError listing every problem."""
+    data = read_mapping(path)
+    if isinstance(data, dict) and "allocation" in data:  # the hosts are a batch job's nodes
+        from u7s.config import allocation
+
+        return allocation.load(data["allocation"], data, path)
+    return parse(data, path)
+
+
+def read_mapping(path: str) -> Any:
+    """The file's YAML, or InventoryError naming the path."""
     from u7s.config import safeyaml
 
     if not os.path.isfile(path):
@@ -81,7 +92,7 @@ def load(path: str) -> Inventory:
         data = safeyaml.load_file(path)
     except safeyaml.YamlError as exc:
         raise InventoryError([str(exc)]) from None
-    return parse(data, path)
+    return data
 
 
 def parse(data: Any, path: str = "hosts.yaml") -> Inventory:

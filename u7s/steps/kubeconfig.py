@@ -36,8 +36,9 @@ def check_target(host: Host, target: str) -> None:
 
 
 def kubeconfig_path(run: Run, output: str | None) -> str:
-    """Where the cluster's kubeconfig goes: --output, else beside the inventory."""
-    return output or os.path.join(os.path.dirname(os.path.abspath(run.inventory.path)), "kubeconfig")
+    """Where the cluster's kubeconfig goes: --output, else the allocation's (u7s/config/allocation.py), else beside
+    the inventory."""
+    return output or run.inventory.kubeconfig or os.path.join(os.path.dirname(os.path.abspath(run.inventory.path)), "kubeconfig")
 
 
 def controller() -> LocalHost:

@@ -25,8 +25,17 @@ class U7sTask(invoke.Task):
     """An invoke Task whose short flags come from SHORT_FLAGS instead of each name's first free letter."""
 
     def __init__(self, *args, **kwargs):
+        from u7s.tasks import allocflag
+
         kwargs["auto_shortflags"] = False
         super().__init__(*args, **kwargs)
+        if allocflag.wanted(super().argspec(self.body)):
+            self.help.setdefault(allocflag.NAME, allocflag.HELP)
+
+    def argspec(self, body):
+        from u7s.tasks import allocflag
+
+        return allocflag.signature(super().argspec(body))
 
     def arg_opts(self, name, default, taken_names):
         opts = super().arg_opts(name, default, taken_names)
@@ -81,7 +90,9 @@ def clean_errors(body):
 
                     configfiles.check_loaded(getattr(args[0], "config", None))
                     kwargs = coreflags.apply(args[0], body, kwargs)
-                return body(*args, **kwargs)
+                from u7s.tasks import allocflag
+
+                return allocflag.call(body, args, kwargs)
             except KeyboardInterrupt as exc:
                 if isinstance(exc, Interrupted):
                     raise
@@ -105,6 +116,7 @@ def read_only(body):
 OPTIONS = {
     "inventory": "the inventory file of cluster.* tasks",
     "accept_unknown_host_keys": "accept SSH host keys not in known_hosts",
+    "allocation": "the batch job whose nodes cluster.* tasks use (slurm, flux, auto)",
 }
 
 
