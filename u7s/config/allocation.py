@@ -157,10 +157,11 @@ def load(value: Any, base: Mapping[str, Any], where: str | None = None, env=None
     if unknown:
         why = "the hosts come from the allocation" if "hosts" in unknown else f"expected {', '.join(sorted(FILE_KEYS))}"
         raise InventoryError([f"{where}: {unknown[0]}: not with `allocation` ({why}); remove it"])
-    scheduler, control_plane = choice(value, f"{where}: allocation" if where else "--allocation")
+    label = f"{where}: allocation" if where else "--allocation"
+    scheduler, control_plane = choice(value, label)
     alloc = read(scheduler, env, runner)
     path = where or f"{alloc.scheduler} job {alloc.job_id}"
-    inv = parse(inventory_data(alloc, control_plane, base, path), path)
+    inv = parse(inventory_data(alloc, control_plane, base, label), path)
     return dataclasses.replace(inv, kubeconfig=alloc.kubeconfig)
 
 
