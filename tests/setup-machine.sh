@@ -31,7 +31,8 @@ debian_major() {
 # for the venv lab users run u7s from (init-host.root.sh installs it too), and
 # the shellcheck package for the init-host scripts;
 # jq, git, dbus-user-session and podman-compose are what init-host.root.sh installs (it runs on the lab);
-# slurm-client for the real `scontrol show hostnames` (batch-job clusters read Slurm's node lists).
+# Slurm for the clusters made from a job's allocation: slurm-client (`scontrol show hostnames`, sbatch),
+# and the daemons the lab runs over its hosts for those tests (tests/lab/slurm.py).
 debian_packages=(
 	docker.io rootlesskit slirp4netns uidmap fuse-overlayfs
 	podman podman-compose
@@ -41,7 +42,7 @@ debian_packages=(
 	python3 python3-venv ca-certificates
 	shellcheck
 	jq git dbus-user-session
-	slurm-client
+	slurm-client slurmctld slurmd munge
 )
 version=$(cat /etc/debian_version 2>/dev/null || true)
 if [ "${1:-}" = --packages ] && [ -n "${2:-}" ]; then

@@ -1,51 +1,39 @@
 """Clusters from a batch job's allocation (issue 22 items 1 and 3), on the lab.
 
-u7s runs on h1 as its user, as a batch script there would: with the environment Slurm
-gives a job (SLURM_JOB_ID, SLURM_JOB_NODELIST in hostlist syntax, SLURMD_NODENAME,
-SLURM_SUBMIT_DIR, SLURM_NNODES), set here by the test; no slurmctld/slurmd runs. The
-node list is compressed by the real `scontrol show hostlist` and expanded by the real
-`scontrol show hostnames` on h1 (Debian's slurm-client, a minimal slurm.conf through
-SLURM_CONF). h1 is the local member, h2 and h3 are reached by name over SSH.
+A real Slurm runs over the lab hosts for each test (tests/lab/slurm.py: munged, slurmctld,
+a slurmd in each host's namespaces): a batch job of three nodes, submitted as h1's user,
+records the environment Slurm gives its script (SLURM_JOB_ID, SLURM_JOB_NODELIST `h[1-3]`,
+SLURMD_NODENAME, SLURM_SUBMIT_DIR, SLURM_CONF, ...), and u7s then runs on h1 as that user,
+over SSH, with exactly those variables, as the batch script would. The node list is
+expanded by the real `scontrol show hostnames` (SLURM_CONF names the lab's slurm.conf);
+h1 is the local member, h2 and h3 are reached by name over SSH.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 
 import pytest
 
+from tests.lab import slurm
 from u7s_cli import wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
-SLURM_CONF = "ClusterName=u7slab\nSlurmctldHost=h1\nNodeName=h[1-3] CPUs=1 State=UNKNOWN\n" \
-             "PartitionName=lab Nodes=h[1-3] Default=YES\n"
-
-
-def compressed(names, tmp_path) -> str:
-    """The node list as Slurm writes it into SLURM_JOB_NODELIST (`h[1-3]`), by scontrol itself."""
-    conf = tmp_path / "slurm.conf"
-    conf.write_text(SLURM_CONF)
-    r = subprocess.run(["scontrol", "show", "hostlist", ",".join(names)], capture_output=True, text=True,
-                       env={**os.environ, "SLURM_CONF": str(conf)}, timeout=30, check=True)
-    return r.stdout.strip()
-
 
 @pytest.fixture
-def job(lab, tmp_path):
-    """The environment of job JOBID on every lab host, for u7s run on h1; the hosts wiped before and after."""
+def job(lab):
+    """A finished Slurm job's environment over every lab host, submitted as h1's user; hosts wiped around."""
+    missing = slurm.missing()
+    if missing:
+        pytest.skip(f"Slurm is not installed ({', '.join(missing)}); tests/setup-machine.sh installs it")
     cp = lab.hosts[0]
-    home = cp.ssh(["sh", "-c", 'echo "$HOME"']).stdout.strip()
-    cp.ssh(["cp", "/dev/stdin", "slurm.conf"], input=SLURM_CONF)
-    job_id = str(int(time.time()) % 100000 + 100000)
-    env = {"SLURM_JOB_ID": job_id, "SLURM_JOB_NODELIST": compressed([h.name for h in lab.hosts], tmp_path),
-           "SLURM_NNODES": str(len(lab.hosts)), "SLURMD_NODENAME": cp.name, "SLURM_SUBMIT_DIR": home,
-           "SLURM_JOB_NAME": "u7s-test", "SLURM_CONF": f"{home}/slurm.conf"}
     wipe_hosts(lab)
-    yield cp, env
+    with slurm.Slurm(lab.hosts, lab.bridge_address) as running:
+        env = running.job_env(cp, len(lab.hosts))
+        yield cp, env
     wipe_hosts(lab)
 
 
@@ -56,7 +44,7 @@ def u7s_in_job(cp, env, *args, check=True, timeout=900):
 def test_the_jobs_nodes_and_an_epilog_with_nothing_left(lab, job):
     """Default run (quick): status reads the job's nodes; the epilog with nothing to remove, twice."""
     cp, env = job
-    assert env["SLURM_JOB_NODELIST"] == "h[1-3]"
+    assert (env["SLURM_JOB_NODELIST"], env["SLURMD_NODENAME"], env["SLURM_NNODES"]) == ("h[1-3]", "h1", "3")
     r = u7s_in_job(cp, env, "cluster.status", "--json", "--allocation", "slurm", check=False)
     rows = json.loads(r.stdout)
     assert [(row["host"], row["reachable"], row["node"]) for row in rows] == [
@@ -75,7 +63,9 @@ def test_a_batch_job_creates_its_cluster_uses_it_and_its_epilog_removes_it(lab, 
 
     cp, env = job
     job_id, home = env["SLURM_JOB_ID"], env["SLURM_SUBMIT_DIR"]
-    r = u7s_in_job(cp, env, "cluster.create", "--allocation", "slurm")
+    # The lab's node image comes from an inventory that names the allocation instead of hosts.
+    cp.ssh(["cp", "/dev/stdin", "job.yaml"], input=f"allocation: slurm\nsettings: {{NODE_IMAGE: {lab.node_image}}}\n")
+    r = u7s_in_job(cp, env, "cluster.create", "--inventory", "job.yaml")
     kubeconfig = f"{home}/u7s-{job_id}.kubeconfig"
     assert r.stdout.strip().splitlines()[-1] == kubeconfig
     assert cp.ssh(["stat", "-c", "%a", kubeconfig]).stdout.strip() == "600"

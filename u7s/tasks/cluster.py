@@ -102,7 +102,8 @@ down = _steps_task("down", "Stop the node container on every host (volumes kept)
 
 KUBECONFIG_HELP = {
     **COMMON,
-    "output": "where to write it (default: kubeconfig beside the inventory)",
+    "output": "where to write it (default: kubeconfig beside the inventory; from an allocation, "
+              "u7s-JOBID.kubeconfig in the job's submit directory)",
     "merge": "also merge it into the first file of $KUBECONFIG (else ~/.kube/config) and make it the current "
              "context; --merge NAME names it NAME (default: the inventory's cluster.name)",
     "switch-context": "with --merge, make it the current context (default); --no-switch-context keeps yours",
