@@ -141,3 +141,11 @@ def test_the_command_line(tmp_path):
     assert r.returncode == 1 and r.stderr.splitlines() == [
         "u7s: --allocation slurm: SLURM_JOB_ID is not set; run u7s inside a Slurm job (sbatch, salloc) or give an "
         "inventory of hosts"]
+
+
+def test_the_kubeconfig_goes_to_the_submit_directory_unless_output_says():
+    from u7s.steps.kubeconfig import kubeconfig_path
+
+    run = SimpleNamespace(inventory=make())
+    assert kubeconfig_path(run, None) == "/shared/alice/run/u7s-4242.kubeconfig"
+    assert kubeconfig_path(run, "/tmp/k") == "/tmp/k"
