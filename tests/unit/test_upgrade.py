@@ -117,8 +117,8 @@ def test_another_apply_failure_or_health_checks_past_the_timeout_quote_kubeadm()
     cp.host.on("docker", "exec", contains="apply", exited=1, stderr="error execution phase control-plane: "
                "couldn't upgrade control plane. kubeadm has tried to recover everything into the earlier state\n"
                "To see the stack trace of this error execute with --v=5 or higher\n")
-    with pytest.raises(U7sError, match=r"^cp: kubeadm upgrade apply failed \(exit 1\): error execution phase control-plane: "
-                                       r"couldn't upgrade control plane\. .*earlier state$"):
+    with pytest.raises(U7sError, match=r"^cp: kubeadm upgrade apply failed \(exit 1\): error execution phase "
+                                       r"control-plane: couldn't upgrade control plane\. .*earlier state$"):
         upgrade.apply_when_healthy(cp, "v1.36.0")
     assert len(_applies(cp)) == 1
     short = Node(cp.host, make_settings(HOSTNAME="cp", NODE_IMAGE="localhost/u7s-node:next", U7S_TIMEOUT="1"),
