@@ -198,3 +198,20 @@ def test_an_image_that_cannot_be_pulled_leaves_the_node_not_ready(cluster, kubec
     assert ready_condition(get_node(cluster, kubectl, CP))["status"] == "False"
     table = cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel").stdout.splitlines()[1].split()
     assert table[1:3] == ["0/1", "Init:ImagePullBackOff"]
+
+
+def test_the_api_servers_node_writes_are_checked_for_a_newer_kubelet(tmp_path, monkeypatch):
+    import u7s_standin_common as common
+    from test_standins import _api, _call
+
+    monkeypatch.setenv(common.ROOT_ENV, str(tmp_path))
+    the_api = _api()  # no kubeadm-config yet: the server's version is the image's, v1.35.0
+    status = {"nodeInfo": {"kubeletVersion": "v1.35.0"}}
+    assert _call(the_api, "POST", "/api/v1/nodes", {"metadata": {"name": "n1"}, "status": status})[0] == 201
+    assert not (tmp_path / "var/lib/u7s-standin/kubelet-skew.json").exists()
+    node = _call(the_api, "GET", "/api/v1/nodes/n1")[1]
+    node["status"]["nodeInfo"]["kubeletVersion"] = "v1.36.0"
+    assert _call(the_api, "PUT", "/api/v1/nodes/n1/status", node)[0] == 200
+    seen = json.loads((tmp_path / "var/lib/u7s-standin/kubelet-skew.json").read_text())
+    assert [(r["node"], r["kubeletVersion"], r["apiserverVersion"]) for r in seen.values()] == [
+        ("n1", "v1.36.0", "v1.35.0")]
