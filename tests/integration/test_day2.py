@@ -248,34 +248,50 @@ def test_upgrade_moves_the_control_plane_then_each_worker_and_the_volumes_surviv
     dry = u7s("cluster.upgrade", "--dry-run", "--inventory", str(path), cwd=tmp)
     would = [line for line in dry.stderr.splitlines() if "would " in line]
     assert f"cluster at v1.35.0; the node image carries {NEXT_KUBE_VERSION}" in dry.stderr
-    assert [line.split()[0] for line in would] == [cp.name] * 3 + [w1.name] * 5 + [w2.name] * 5
-    assert "kubeadm upgrade apply --yes v1.36.0" in would[1] and "kubectl drain" in would[3]
+    assert [line.split()[0] for line in would] == [cp.name] * 4 + [w1.name] * 6 + [w2.name] * 6
+    assert "copy kubeadm v1.36.0 from u7s-lab-node:next" in would[0]
+    assert "kubeadm v1.36.0 upgrade apply --yes v1.36.0" in would[1] and "kubectl drain" in would[4]
     assert containers == {h.name: h.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout for h in lab.hosts}
 
-    # kubeadm's health checks fail once right after the control plane's restart (waited out), and the last
-    # worker's `kubeadm upgrade node` fails: the run stops there, and the next run finishes the upgrade.
+    # The new image's kubeadm applies in the old control-plane container; its health checks fail once (waited
+    # out), then it is cut short after it upgraded the control plane (exit 137, as killed): the run stops with
+    # every kubelet still at the old version, below the API server.
     set_switch(cp, "upgrade-health-fails", "1 2")
+    set_switch(cp, "upgrade-apply-interrupted", "1")
+    cut = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp, check=False)
+    assert cut.returncode == 1 and f"{cp.name}: kubeadm upgrade apply failed (exit 137)" in cut.stderr, cut.stderr
+    assert [c["rc"] for c in _standin_calls(cp) if c["argv"][:2] == ["upgrade", "apply"]] == [1, 137]
+    assert _server_version(cp) == NEXT_KUBE_VERSION
+    assert _node_versions(cp) == {f"u7s-{h.name}": ("v1.35.0", False) for h in lab.hosts}
+    assert containers == {h.name: h.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout for h in lab.hosts}
+    assert not _kubelet_skew(cp), f"a kubelet was newer than the API server: {_kubelet_skew(cp)}"
+
+    # The next run completes the apply (kubeadm's way to recover) and moves on; the last worker's
+    # `kubeadm upgrade node` fails: the run stops there, and the run after it finishes the upgrade.
     set_switch(w2, "upgrade-node-fails")
     failed = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp, check=False)
     assert failed.returncode == 1
     assert (f"upgrade: kubeadm upgrade node failed on {w2.name}: {w2.name}: kubeadm upgrade node failed: error: "
             "error execution phase kubelet-config: error downloading kubelet configuration") in failed.stderr
     assert "To see the stack trace" not in failed.stderr
-    assert "(its health checks passed at try 2)" in failed.stderr
     assert _steps(failed) == [(cp.name, "apply"), (w1.name, "drained"), (w1.name, "upgrade node"),
                               (w1.name, "uncordoned"), (w2.name, "drained")], failed.stderr
+    assert not _kubelet_skew(cp), f"a kubelet was newer than the API server: {_kubelet_skew(cp)}"
     clear_switch(w2, "upgrade-node-fails")
     r = u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp)
     assert f"control plane already at {NEXT_KUBE_VERSION}" in r.stderr
     assert _steps(r) == [(cp.name, "apply"), (w1.name, "drained"), (w1.name, "upgrade node"), (w1.name, "uncordoned"),
                          (w2.name, "drained"), (w2.name, "upgrade node"), (w2.name, "uncordoned")], r.stderr
+    assert not _kubelet_skew(cp), f"a kubelet was newer than the API server: {_kubelet_skew(cp)}"
+    # kubeadm-config was written by the new kubeadm (its client says its version), in the old container.
+    assert any("/configmaps/kubeadm-config" in a.get("uri", "") and a.get("agent", "").startswith(
+        f"kubeadm/{NEXT_KUBE_VERSION} ") and a.get("verb") == "PUT" for a in _audit(cp))
     assert [c["argv"] for c in _standin_calls(cp) if c["argv"][:2] == ["upgrade", "apply"]][-1] == \
         ["upgrade", "apply", "--yes", NEXT_KUBE_VERSION]
     for w in (w1, w2):
         assert ["upgrade", "node"] in [c["argv"] for c in _standin_calls(w) if c["rc"] == 0]
     assert _node_versions(cp) == {f"u7s-{h.name}": (NEXT_KUBE_VERSION, False) for h in lab.hosts}
-    server = json.loads(cp.docker(["exec", NODE, "kubectl", "version", "-o", "json"]).stdout)["serverVersion"]
-    assert server["gitVersion"] == NEXT_KUBE_VERSION
+    assert _server_version(cp) == NEXT_KUBE_VERSION
     for h in lab.hosts:  # new containers on the same volumes: the cluster's data survived
         assert h.docker(["inspect", NODE, "--format", "{{.Id}}"]).stdout != containers[h.name]
         assert h.docker(["volume", "inspect", f"{PROJECT}-var", "--format", "{{.CreatedAt}}"]).stdout == volumes[h.name]
@@ -299,4 +315,20 @@ def _steps(run):
 
 def _standin_calls(host):
     text = host.docker(["exec", NODE, "cat", "/var/lib/u7s-standin/calls.jsonl"], check=False).stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _server_version(cp):
+    return json.loads(cp.docker(["exec", NODE, "kubectl", "version", "-o", "json"]).stdout)["serverVersion"][
+        "gitVersion"]
+
+
+def _kubelet_skew(host):
+    """What the stand-in API server recorded of kubelets newer than itself (u7s_standin_skew.py)."""
+    text = host.docker(["exec", NODE, "cat", "/var/lib/u7s-standin/kubelet-skew.json"], check=False).stdout
+    return json.loads(text) if text.strip() else {}
+
+
+def _audit(host):
+    text = host.docker(["exec", NODE, "cat", "/var/lib/u7s-standin/audit.jsonl"], check=False).stdout
     return [json.loads(line) for line in text.splitlines() if line.strip()]

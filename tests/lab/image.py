@@ -10,8 +10,9 @@ build` (skipped when it already has the image's content tag); in a large lab onl
 the first does, and the others load its `docker save` archive, which takes less
 than half the time of importing and building again.
 A second tag, `u7s-lab-node:next`, is the same image plus one file saying it carries
-the next minor Kubernetes version (NEXT_KUBE_VERSION), for upgrade tests: one more
-layer of a few bytes on top of the first image.
+the next minor Kubernetes version (NEXT_KUBE_VERSION), for upgrade tests, and a kubeadm
+stand-in with that version built in (it keeps it when copied into a node of the first
+image, as a real binary does): one more small layer on top of the first image.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ FLANNEL_CHART = ("apiVersion: v2\nname: flannel\nversion: v0.27.4\nappVersion: v
 # Stands for kind's /usr/local/bin/entrypoint, which the real node image runs between ours and init.
 NEXT_KUBE_VERSION = "v1.36.0"
 STANDIN_VERSION_FILE = "usr/local/share/u7s-standin/kube-version"  # u7s_standin_common.VERSION_FILE
+KUBEADM_STAMP = 'OWN_VERSION = ""'  # in standins/kubeadm: the next image's copy says its version there
 KIND_ENTRYPOINT = '#!/bin/sh\n# u7s lab: stands for kindest/node\'s entrypoint; nothing to prepare here.\nexec "$@"\n'
 
 
@@ -102,8 +104,19 @@ def prepare(repo: Path, work_dir: Path) -> NodeImage:
     nxt = work_dir / "node-image-next"
     nxt.mkdir()
     (nxt / "kube-version").write_text(NEXT_KUBE_VERSION + "\n")
-    (nxt / "Dockerfile").write_text(f"FROM {NODE_IMAGE}:{content_hash}\nCOPY kube-version /{STANDIN_VERSION_FILE}\n")
+    _write(nxt / "kubeadm", stamped_kubeadm(NEXT_KUBE_VERSION), 0o755)
+    (nxt / "Dockerfile").write_text(f"FROM {NODE_IMAGE}:{content_hash}\nCOPY kube-version /{STANDIN_VERSION_FILE}\n"
+                                    f"COPY kubeadm /{STANDINS_HOME}/kubeadm\n")
     return NodeImage(context=context, content_hash=content_hash, rootfs_tar=tar)
+
+
+def stamped_kubeadm(version: str) -> str:
+    """The kubeadm stand-in with its own version built in, as a real kubeadm binary carries it: copied out of
+    the next image into a node of the first (as u7s does to upgrade), it still says `version`."""
+    text = (STANDINS_DIR / "kubeadm").read_text()
+    if text.count(KUBEADM_STAMP) != 1:
+        raise ValueError(f"node image: {STANDINS_DIR / 'kubeadm'} has no single {KUBEADM_STAMP!r} line to stamp")
+    return text.replace(KUBEADM_STAMP, f'OWN_VERSION = "{version}"')
 
 
 def load(image: NodeImage, docker_host: str, host_name: str) -> None:

@@ -104,6 +104,33 @@ def test_upgrade_health_fails_its_count_then_passes_and_upgrade_node_fails_in_ku
                                   'configuration from the ConfigMap "kubelet-config": Get "https://')
 
 
+def test_an_interrupted_apply_upgrades_the_control_plane_then_ends_as_killed(cluster, kubectl):
+    from test_standins import CP
+
+    (cluster.root / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
+    (cluster.root / "etc/cni/net.d/10-flannel.conflist").write_text("{}")
+    poll("Ready", lambda: ready_condition(get_node(cluster, kubectl, CP))["status"] == "True")
+    (cluster.root / "etc/u7s-standin/upgrade-apply-interrupted").write_text("1\n")
+    cut = cluster.run("kubeadm", "upgrade", "apply", "--yes", "v1.35.0", ok=False)
+    assert cut.returncode == 137 and "SUCCESS" not in cut.stdout and cut.stderr == ""
+    assert "[upgrade/staticpods] Writing new Static Pod manifests" in cut.stdout
+    assert "SUCCESS" in cluster.run("kubeadm", "upgrade", "apply", "--yes", "v1.35.0").stdout  # spent
+
+
+def test_the_api_server_records_a_kubelet_newer_than_itself(tmp_path, monkeypatch):
+    import u7s_standin_common as common
+    import u7s_standin_skew as skew
+
+    monkeypatch.setenv(common.ROOT_ENV, str(tmp_path))
+    node = {"metadata": {"name": "u7s-h2"}, "status": {"nodeInfo": {"kubeletVersion": "v1.36.0"}}}
+    assert not skew.note(node, "v1.36.0") and not skew.note(node, "v1.36.1")
+    assert not (tmp_path / "var/lib/u7s-standin/kubelet-skew.json").exists()
+    assert skew.note(node, "v1.35.0") and skew.note(node, "v1.35.0")
+    seen = json.loads((tmp_path / "var/lib/u7s-standin/kubelet-skew.json").read_text())
+    assert [(r["node"], r["kubeletVersion"], r["apiserverVersion"]) for r in seen.values()] == [
+        ("u7s-h2", "v1.36.0", "v1.35.0")]
+
+
 def _flannel_pod(cluster, kubectl):
     pods = json.loads(cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel", "-o", "json").stdout)["items"]
     return pods[0] if pods else None
@@ -171,3 +198,20 @@ def test_an_image_that_cannot_be_pulled_leaves_the_node_not_ready(cluster, kubec
     assert ready_condition(get_node(cluster, kubectl, CP))["status"] == "False"
     table = cluster.kubectl(kubectl, "get", "pods", "-n", "kube-flannel").stdout.splitlines()[1].split()
     assert table[1:3] == ["0/1", "Init:ImagePullBackOff"]
+
+
+def test_the_api_servers_node_writes_are_checked_for_a_newer_kubelet(tmp_path, monkeypatch):
+    import u7s_standin_common as common
+    from test_standins import _api, _call
+
+    monkeypatch.setenv(common.ROOT_ENV, str(tmp_path))
+    the_api = _api()  # no kubeadm-config yet: the server's version is the image's, v1.35.0
+    status = {"nodeInfo": {"kubeletVersion": "v1.35.0"}}
+    assert _call(the_api, "POST", "/api/v1/nodes", {"metadata": {"name": "n1"}, "status": status})[0] == 201
+    assert not (tmp_path / "var/lib/u7s-standin/kubelet-skew.json").exists()
+    node = _call(the_api, "GET", "/api/v1/nodes/n1")[1]
+    node["status"]["nodeInfo"]["kubeletVersion"] = "v1.36.0"
+    assert _call(the_api, "PUT", "/api/v1/nodes/n1/status", node)[0] == 200
+    seen = json.loads((tmp_path / "var/lib/u7s-standin/kubelet-skew.json").read_text())
+    assert [(r["node"], r["kubeletVersion"], r["apiserverVersion"]) for r in seen.values()] == [
+        ("n1", "v1.36.0", "v1.35.0")]

@@ -1,11 +1,12 @@
 """Move a cluster to the Kubernetes version of the node image the settings now name.
 
-As kubeadm's own procedure: first the control plane (a new node container from the
-new image on the same volumes, `kubeadm upgrade apply` for the version that image
-carries, the kubelet restarted), then each worker in turn (drain, new node container
-on the same volumes, `kubeadm upgrade node`, kubelet restarted, uncordon, wait Ready).
-What kubeadm refuses is refused before any host is touched: a skipped minor version
-and a downgrade. Each step checks first, so a run cut short can be run again.
+As kubeadm's own procedure, where a node's kubelet moves with its container's image: first the
+control plane (the new image's kubeadm, copied into the running node, runs `kubeadm upgrade apply`;
+then a new node container from the new image on the same volumes: the new kubelet), then each worker
+in turn (drain, the new kubeadm's `upgrade node` in the running node, new node container, wait Ready,
+uncordon). So no kubelet is ever newer than the API server. What kubeadm refuses is refused before any
+host is touched: a skipped minor version and a downgrade. Each step checks first, so a run cut short
+can be run again and finishes the upgrade.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from u7s.errors import U7sError
 from u7s.node import kube
 from u7s.node.container import Node
 from u7s.steps import lifecycle as steps
+from u7s.steps import newkubeadm
 from u7s.steps.nodes_remove import drain_argv
 
 VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
@@ -113,7 +115,7 @@ def _node_ready(cp: Node, name: str) -> tuple[bool, str]:
     return (True, "Ready") if kube.node_is_ready(obj) else (False, kube.not_ready_reason(obj))
 
 
-def apply_when_healthy(cp: Node, target: str) -> int:
+def apply_when_healthy(cp: Node, target: str, kubeadm: str = "kubeadm") -> int:
     """`kubeadm upgrade apply`, tried again while only its health checks fail, up to U7S_TIMEOUT; the tries made.
 
     Each try waits first for the control plane's Node to be Ready (kubeadm refuses a NotReady one). A
@@ -127,12 +129,12 @@ def apply_when_healthy(cp: Node, target: str) -> int:
         left = max(1.0, deadline - time.monotonic())
         wait_for(lambda: _node_ready(cp, name), what=f"{name} to be Ready before kubeadm upgrade apply", timeout=left)
         tries += 1
-        result = cp.exec(["kubeadm", "upgrade", "apply", "--yes", target], check=False)
+        result = cp.exec([kubeadm, "upgrade", "apply", "--yes", target], check=False)
         if result.ok:
             return tries
         said = kube.kubeadm_error(result)
         if not any(check in said for check in HEALTH_CHECKS):
-            raise U7sError(f"{cp.host.name}: kubeadm upgrade apply failed: {said}")
+            raise U7sError(f"{cp.host.name}: kubeadm upgrade apply failed (exit {result.exited}): {said}")
         if time.monotonic() >= deadline:
             raise U7sError(f"{cp.host.name}: kubeadm upgrade apply failed its health checks {tries} times in "
                            f"{cp.s.timeout}s (U7S_TIMEOUT): {said}")
@@ -142,24 +144,57 @@ def _recreate(node: Node) -> str:
     return steps.up(node)
 
 
+def _move_kubelet(c: Node, node: Node, target: str) -> str:
+    """The node container made anew from the new image (its kubelet moves), once the API server runs `target`."""
+    server = cluster_version(c)
+    if parse_version(server) < parse_version(target):
+        raise U7sError(f"the API server runs {server}: {node.s.node_name}'s new kubelet ({target}) would be newer, "
+                       "which Kubernetes' version-skew policy forbids; kubeadm upgrade apply has to finish first")
+    return _recreate(node)
+
+
+def _container_dry(node: Node, target: str) -> str:
+    return (f"run {' '.join(engine.compose_up(node.s))} ({image_of(node.s)}, same volumes): "
+            f"its kubelet moves to {target}")
+
+
+def _kubeadm_dry(node: Node, target: str) -> str:
+    return (f"copy kubeadm {target} from {image_of(node.s)} into the running {node.s.node_name} "
+            f"({newkubeadm.path_in_node(target)})")
+
+
 def plan(c: Node, workers: dict[str, Node], target: str, timeout: int, force: bool) -> list[UpgradeStep]:
-    """Every step, in order: the control plane first, then the workers (by inventory name) one at a time."""
+    """Every step, in order: the control plane first, then the workers (by inventory name) one at a time.
+
+    On each node the new image's kubeadm runs in the container that still runs the old kubelet; only then is
+    the container made anew (new kubelet). A step finds from the cluster what is done already: a node whose
+    kubelet reports `target` has been through all of it.
+    """
     cp_name = c.s.node_name
 
-    def apply() -> str:
+    def moved(name: str) -> bool:
+        return kubelet_versions(c).get(name) == target
+
+    def place() -> str:
         kube.wait_api(c)
-        if cluster_version(c) == target and kubelet_versions(c).get(cp_name) == target:
+        if moved(cp_name):
+            return f"{cp_name} already runs {target}"
+        return newkubeadm.place(c, image_of(c.s), target)
+
+    def apply() -> str:
+        if moved(cp_name):
             return f"control plane already at {target}"
-        tries = apply_when_healthy(c, target)
-        c.exec(["systemctl", "restart", "kubelet"], env=False)
+        # Also when the API server runs `target` already: an apply cut short is completed by running it again.
+        tries = apply_when_healthy(c, target, newkubeadm.path_in_node(target))
         again = f" (its health checks passed at try {tries})" if tries > 1 else ""
-        return f"kubeadm upgrade apply {target} done{again}; kubelet restarted"
+        return f"kubeadm upgrade apply {target} done{again}; the API server runs {cluster_version(c)}"
 
     out = [
-        UpgradeStep("new node container", "control-plane", lambda: _recreate(c),
-                    f"run {' '.join(engine.compose_up(c.s))} ({image_of(c.s)}, same volumes)"),
+        UpgradeStep("new kubeadm", "control-plane", place, _kubeadm_dry(c, target)),
         UpgradeStep("kubeadm upgrade apply", "control-plane", apply,
-                    f"run kubeadm upgrade apply --yes {target} in {cp_name}, restart its kubelet"),
+                    f"run kubeadm {target} upgrade apply --yes {target} in {cp_name} (its kubelet stays as it is)"),
+        UpgradeStep("new node container", "control-plane", lambda: _move_kubelet(c, c, target),
+                    _container_dry(c, target)),
         UpgradeStep("wait Ready", "control-plane", lambda: _wait_upgraded(c, cp_name, target),
                     f"wait until {cp_name} reports kubelet {target} and is Ready"),
     ]
@@ -171,8 +206,11 @@ def plan(c: Node, workers: dict[str, Node], target: str, timeout: int, force: bo
 def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force: bool) -> list[UpgradeStep]:
     name = w.s.node_name
 
+    def moved() -> bool:
+        return kubelet_versions(c).get(name) == target
+
     def drain() -> str:
-        if kubelet_versions(c).get(name) == target:
+        if moved():
             return f"{name} already runs {target}: not drained"
         r = kube.kubectl(c, *drain_argv(name, timeout, force), check=False)
         if not r.ok:
@@ -181,10 +219,14 @@ def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force
                                                                        "no controller manages)"))
         return f"{name} drained"
 
+    def place() -> str:
+        return f"{name} already runs {target}" if moved() else newkubeadm.place(w, image_of(w.s), target)
+
     def upgrade_node() -> str:
-        kube.kubeadm(w, "upgrade", "node")
-        w.exec(["systemctl", "restart", "kubelet"], env=False)
-        return "kubeadm upgrade node done; kubelet restarted"
+        if moved():
+            return f"{name} already runs {target}: kubeadm upgrade node not needed"
+        newkubeadm.run(w, target, "upgrade", "node")
+        return f"kubeadm upgrade node done with kubeadm {target}"
 
     def uncordon() -> str:
         kube.kubectl(c, "uncordon", name)
@@ -193,12 +235,13 @@ def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force
     return [
         UpgradeStep("drain", where, drain, f"run kubectl {' '.join(drain_argv(name, timeout, force))} "
                     "(on the control plane)"),
-        UpgradeStep("new node container", where, lambda: _recreate(w),
-                    f"run {' '.join(engine.compose_up(w.s))} ({image_of(w.s)}, same volumes)"),
-        UpgradeStep("kubeadm upgrade node", where, upgrade_node, f"run kubeadm upgrade node in {name}, restart its kubelet"),
-        UpgradeStep("uncordon", where, uncordon, f"run kubectl uncordon {name} (on the control plane)"),
+        UpgradeStep("new kubeadm", where, place, _kubeadm_dry(w, target)),
+        UpgradeStep("kubeadm upgrade node", where, upgrade_node,
+                    f"run kubeadm {target} upgrade node in {name} (its kubelet stays as it is)"),
+        UpgradeStep("new node container", where, lambda: _move_kubelet(c, w, target), _container_dry(w, target)),
         UpgradeStep("wait Ready", where, lambda: _wait_upgraded(c, name, target),
                     f"wait until {name} reports kubelet {target} and is Ready"),
+        UpgradeStep("uncordon", where, uncordon, f"run kubectl uncordon {name} (on the control plane)"),
     ]
 
 

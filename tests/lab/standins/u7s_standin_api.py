@@ -25,6 +25,7 @@ import yaml
 
 import u7s_standin_api_objects as objects
 import u7s_standin_resources as resources
+import u7s_standin_skew as skew
 from u7s_standin_common import now_iso, save_state, load_state
 
 ADMIN_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
@@ -211,7 +212,13 @@ class Api:
         if resource.name in ("daemonsets",):
             meta["generation"] = 1
         self.store[(resource.name, namespace, meta["name"])] = obj
+        self._watch_skew(resource, obj)
         return obj
+
+    def _watch_skew(self, resource, obj):
+        """Note a Node whose kubelet is newer than this server's version (u7s_standin_skew)."""
+        if resource.name == "nodes":
+            skew.note(obj, resources.version_info(self.cluster_version())["gitVersion"])
 
     def objects_of(self, name, namespace=None):
         """Return the stored objects of resource NAME (in NAMESPACE if given), sorted by key."""
@@ -529,6 +536,7 @@ class Api:
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         meta["resourceVersion"] = self._next_rv()
         self.store[(resource.name, namespace, name)] = new
+        self._watch_skew(resource, new)
         return 200, new
 
     def _update(self, request, user, resource, namespace, name, sub):
