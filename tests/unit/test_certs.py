@@ -110,3 +110,17 @@ def test_json_rows_carry_days_left():
     found = certs.parse_expiration(REAL)
     row = found[1].as_json(datetime.datetime(2026, 8, 9, 9, 3, tzinfo=UTC))
     assert json.loads(json.dumps(row))["days_left"] == 10.0 and row["expires"] == "2026-08-19T09:03:00+00:00"
+
+
+def test_status_warns_from_kubeadms_table_and_stays_quiet_when_it_cannot_read_one(monkeypatch):
+    from u7s.run.hosts import Result
+    from u7s.steps import status
+
+    monkeypatch.setattr(certs, "now_utc", lambda: datetime.datetime(2026, 8, 1, tzinfo=UTC))
+    said = status.cert_warning(Result(0, REAL, ""), "cp")
+    assert said.startswith("cp: certificates expire within 30 days: admin.conf in 18d")
+    assert "`u7s cluster.certs --renew`" in said
+    monkeypatch.setattr(certs, "now_utc", lambda: datetime.datetime(2026, 7, 1, tzinfo=UTC))
+    assert status.cert_warning(Result(0, REAL, ""), "cp") is None
+    assert status.cert_warning(Result(1, "", "Error: no such container"), "cp") is None
+    assert status.cert_warning(None, "cp") is None
