@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from u7s.tasks import cluster
 from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, out, task, this_host
 
 HELP = {
@@ -81,13 +82,7 @@ def certs(c, set_=None, json=False, renew=False, dry_run=False):
                      json, renew, dry_run)
 
 
-CLUSTER_HELP = {
-    "inventory": "the inventory file (default: u7s.inventory in the config, else hosts.yaml)",
-    "set": SET_HELP + " (on every host)",
-    "accept-unknown-host-keys": "accept SSH host keys not in known_hosts (default: u7s.accept_unknown_host_keys, "
-                                "else refuse)",
-    **HELP,
-}
+CLUSTER_HELP = {**cluster.COMMON, **HELP}
 
 
 @task(name="certs", iterable=ITER, help=CLUSTER_HELP)
@@ -97,9 +92,8 @@ def cluster_certs(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
     """Show the control plane's certificates and their expiry; --renew renews them (workers' kubelets rotate theirs)."""
     from u7s.steps import kubeconfig as _kubeconfig
     from u7s.steps.step import raise_failures
-    from u7s.tasks.cluster import _open
 
-    run = _open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=renew and not dry_run)
+    run = cluster._open(c, inventory, set_, accept_unknown_host_keys, dry_run, lock=renew and not dry_run)
     cp = run.control_plane
     if cp.failed:
         raise_failures(run)
