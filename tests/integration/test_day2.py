@@ -1,5 +1,5 @@
 """Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs, remove-node,
-a changed HOST_IP, upgrade.
+a changed HOST_IP, upgrade, certificates.
 
 One cluster (cluster.create with U7S_PUBLISH and U7S_MOUNTS) serves every test here.
 containerd, ctr, SSH and the engines are real; kubeadm, the API server and the
@@ -13,6 +13,7 @@ import io
 import ipaddress
 import json
 import re
+import subprocess
 import tarfile
 
 import pytest
@@ -20,7 +21,7 @@ import yaml
 
 from tests.image_archive import containerd_store_save, docker_save
 from tests.lab import netns
-from u7s_cli import NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, u7s, wipe_hosts
+from u7s_cli import NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, status_rows, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -332,3 +333,55 @@ def _kubelet_skew(host):
 def _audit(host):
     text = host.docker(["exec", NODE, "cat", "/var/lib/u7s-standin/audit.jsonl"], check=False).stdout
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _served_not_after(host):
+    """The notAfter of the certificate the API server serves now (so: the one it read when it started)."""
+    import ssl
+
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(ssl.get_server_certificate((host.address, 6443)).encode())
+    return cert.not_valid_after_utc if hasattr(cert, "not_valid_after_utc") else cert.not_valid_after
+
+
+def test_certificates_near_their_end_are_warned_about_and_renewal_moves_their_expiry(lab, day2):
+    from tests.lab.kubectl import controller_kubectl
+
+    path, tmp = day2
+    cp = lab.hosts[0]
+    shown = json.loads(u7s("cluster.certs", "--json", "--inventory", str(path), cwd=tmp).stdout)
+    assert len(shown) == 14 and {r["name"] for r in shown if r["is_ca"]} == {"ca", "etcd-ca", "front-proxy-ca"}
+    assert all(r["days_left"] > 360 for r in shown) and not any(r["missing"] for r in shown)
+
+    # The lab's year in short: kubeadm re-issues them to expire in 10 days (the API server keeps its old one).
+    set_switch(cp, "certs-expire-in-days", "10")
+    cp.docker(["exec", NODE, "kubeadm", "certs", "renew", "all"])
+    clear_switch(cp, "certs-expire-in-days")
+    (row,) = [r for r in status_rows(path, cwd=tmp) if r["host"] == cp.name]
+    assert "certificates expire within 30 days: admin.conf in 9d" in row["cert_warning"]
+    table = u7s("cluster.certs", "--inventory", str(path), cwd=tmp)
+    assert "apiserver" in table.stdout and " 9d " in table.stdout
+    assert "renew with `u7s cluster.certs --renew`" in table.stderr
+
+    dry = u7s("cluster.certs", "--renew", "--dry-run", "--inventory", str(path), cwd=tmp)
+    assert "would run kubeadm certs renew all" in dry.stderr
+    assert " 9d " in u7s("cluster.certs", "--inventory", str(path), cwd=tmp).stdout  # the dry run changed nothing
+    served = _served_not_after(cp)
+    kubeconfig = tmp / "kubeconfig"
+    before = kubeconfig.read_text()
+    r = u7s("cluster.certs", "--renew", "--inventory", str(path), cwd=tmp)
+    assert "node restarted, API answering" in r.stderr and "within 30 days" not in r.stderr
+    assert f"admin kubeconfig rewritten (0600): {kubeconfig}" in r.stderr
+    after = json.loads(u7s("cluster.certs", "--json", "--inventory", str(path), cwd=tmp).stdout)
+    assert all(r["days_left"] > 360 for r in after)
+    # The restarted API server serves its renewed certificate (until then it served the one it started with).
+    apiserver = next(r for r in after if r["name"] == "apiserver")
+    now_served = _served_not_after(cp)
+    assert now_served > served and f"{now_served:%Y-%m-%dT%H:%M}" == apiserver["expires"][:16]
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600 and kubeconfig.read_text() != before
+    nodes = subprocess.run([controller_kubectl(), "--kubeconfig", str(kubeconfig), "get", "nodes", "-o", "name"],
+                           capture_output=True, text=True, timeout=60)
+    assert nodes.returncode == 0 and f"node/u7s-{cp.name}" in nodes.stdout, nodes.stderr
+    (row,) = [r for r in status_rows(path, cwd=tmp) if r["host"] == cp.name]
+    assert row["cert_warning"] is None

@@ -14,7 +14,7 @@ import socket
 import time
 
 import pytest
-from u7s_cli import wipe_hosts
+from u7s_cli import SINGLE_WORKDIR, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -188,3 +188,21 @@ def test_a_standalone_docker_compose_drives_the_node_too(lab, node):
     assert in_node(node, ["systemctl", "is-active", "containerd"]).stdout.strip() == "active"
     u7s(node, lab.node_image, "down", extra=standalone)
     assert node.docker(["ps", "-aq"]).stdout.strip() == ""
+
+
+@pytest.mark.extended  # 18 s; cluster.certs --renew runs by default (test_day2.py, 16 s)
+def test_certs_on_a_single_host_warn_then_renew_and_rewrite_the_kubeconfig(lab, node):
+    path = u7s(node, lab.node_image, "create").stdout.strip().splitlines()[-1]
+    switch = f"{SINGLE_WORKDIR}/.u7s-standin/certs-expire-in-days"
+    node.ssh(["sh", "-c", 'mkdir -p "$(dirname "$1")" && echo 10 > "$1"', "sh", switch])
+    in_node(node, ["kubeadm", "certs", "renew", "all"])  # near their end, as after most of a year
+    node.ssh(["rm", "-f", switch])
+    soon = u7s(node, lab.node_image, "certs")
+    assert " 9d " in soon.stdout and "renew with `u7s certs --renew`" in soon.stderr
+    before = node.ssh(["cat", path]).stdout
+    renewed = u7s(node, lab.node_image, "certs", "--renew", "--json")
+    rows = json.loads(renewed.stdout)
+    assert all(r["days_left"] > 360 for r in rows) and "within 30 days" not in renewed.stderr
+    assert f"admin kubeconfig rewritten (0600): {path}" in renewed.stderr
+    assert node.ssh(["stat", "-c", "%a", path]).stdout.strip() == "600" and node.ssh(["cat", path]).stdout != before
+    assert in_node(node, ["kubectl", "get", "--raw", "/readyz"]).stdout == "ok"

@@ -178,7 +178,7 @@ def test_status_asks_each_host_once():
         "w2": {("docker", "info"): (1, ""), ("docker", "inspect"): (1, "")},
     })
     rows = {r["host"]: r for r in status.status_rows(run)}
-    assert all(m.host.batches == 1 and len(m.host.calls) == (3 if m.name == "cp" else 2) for m in run.members)
+    assert all(m.host.batches == 1 and len(m.host.calls) == (4 if m.name == "cp" else 2) for m in run.members)
     assert (rows["cp"]["rootless"], rows["cp"]["node"], rows["cp"]["ready"]) == (True, "running", True)
     assert (rows["w1"]["node"], rows["w1"]["ready"]) == ("running", True)
     assert (rows["w2"]["rootless"], rows["w2"]["node"], rows["w2"]["ready"]) == (None, "absent", None)
@@ -186,6 +186,8 @@ def test_status_asks_each_host_once():
     assert cp_exec[:3] == ["docker", "exec", "u7s-node"]
     assert cp_exec[3:] == ["kubectl", "--kubeconfig", kube.ADMIN_CONF, "--request-timeout=5s", "get", "nodes",
                            "-o", "json"]
+    assert run.members[0].host.calls[3][3:] == ["kubeadm", "certs", "check-expiration"]  # the 30-day warning's
+    assert rows["cp"]["cert_warning"] is None  # an answer that is no certificate table warns of nothing
 
 
 def test_network_check_is_not_needed_when_every_worker_has_joined():

@@ -780,3 +780,34 @@ def test_custom_pod_and_service_ranges_reach_node_ipam_and_the_api_certificate(c
     sans = x509.load_pem_x509_certificate(cert.encode()).extensions.get_extension_for_class(
         x509.SubjectAlternativeName).value
     assert "10.60.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+
+
+def test_certs_check_expiration_and_renew_all_speak_kubeadms_formats(cluster, kubectl):
+    from u7s.node import certs
+
+    first = cluster.run("kubeadm", "certs", "check-expiration")
+    assert first.stdout.startswith('[check-expiration] Reading configuration from the "kubeadm-config" ConfigMap')
+    found = {c.name: c for c in certs.parse_expiration(first.stdout)}  # u7s reads the stand-in as it reads kubeadm
+    assert len(found) == 14 and not any(c.missing for c in found.values())
+    assert found["apiserver"].residual == "364d" and found["ca"].residual == "9y"
+    assert found["etcd-peer"].authority == "etcd-ca" and found["front-proxy-client"].authority == "front-proxy-ca"
+    old_serving = (cluster.root / "etc/kubernetes/pki/apiserver.crt").read_text()
+
+    switch = cluster.root / "etc/u7s-standin/certs-expire-in-days"
+    switch.parent.mkdir(parents=True, exist_ok=True)
+    switch.write_text("10")
+    renewed = cluster.run("kubeadm", "certs", "renew", "all").stdout
+    assert "certificate for serving the Kubernetes API renewed\n" in renewed
+    assert renewed.endswith("You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, "
+                            "so that they can use the new certificates.\n")
+    soon = {c.name: c for c in certs.parse_expiration(cluster.run("kubeadm", "certs", "check-expiration").stdout)}
+    assert soon["admin.conf"].residual == "9d" and soon["ca"].residual == "9y"  # CAs are not renewed
+    new_serving = (cluster.root / "etc/kubernetes/pki/apiserver.crt").read_text()
+    assert new_serving != old_serving and pki.sans_of(new_serving) == pki.sans_of(old_serving)
+    assert cluster.kubectl(kubectl, "get", "--raw", "/readyz").stdout == "ok"  # the new admin.conf is accepted
+
+    switch.unlink()
+    cluster.run("kubeadm", "certs", "renew", "all")
+    again = {c.name: c for c in certs.parse_expiration(cluster.run("kubeadm", "certs", "check-expiration").stdout)}
+    assert again["admin.conf"].residual == "364d"
+    assert cluster.run("kubeadm", "certs", "renew", ok=False).stderr.startswith("u7s-standin kubeadm: ")

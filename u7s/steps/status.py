@@ -27,6 +27,26 @@ def parse_node_list(text: str) -> dict[str, bool]:
             if isinstance(obj, dict) and "name" in obj.get("metadata", {})}
 
 
+def certs_probe(m: Member) -> list[str]:
+    """kubeadm's certificate expiry table (u7s/node/certs.py), for the 30-day warning."""
+    from u7s.node.certs import CHECK
+
+    return engine.node_exec(m.settings, CHECK, env=False, stdin=False)
+
+
+def cert_warning(answer, where: str) -> str | None:
+    """Pure but for the clock: status's warning when a certificate expires within 30 days; None if not, or unread."""
+    from u7s.node import certs
+
+    if answer is None or not answer.ok:
+        return None
+    try:
+        found = certs.parse_expiration(answer.stdout)
+    except ValueError:
+        return None
+    return certs.warning(found, certs.now_utc(), where, "u7s cluster.certs")
+
+
 def status_rows(run: Run) -> list[dict]:
     """Per host: reachable, engine, rootless, node container state, Kubernetes node Ready.
 
@@ -40,7 +60,7 @@ def status_rows(run: Run) -> list[dict]:
     def ask(m: Member) -> str:
         probes = [engine.engine_info(m.settings), engine.inspect_state(m.settings)]
         if m.spec.is_control_plane:
-            probes.append(node_list_probe(m))
+            probes += [node_list_probe(m), certs_probe(m)]
         answers[m.name] = m.host.run_many(probes)
         return ""
 
@@ -64,6 +84,8 @@ def status_rows(run: Run) -> list[dict]:
                 pass
         out["node"] = (parse_state(state) or {}).get("Status", "absent")
         out["ready"] = ready.get(s.node_name)
+        if m is cp:
+            out["cert_warning"] = cert_warning(cp_answers[3] if len(cp_answers) > 3 else None, m.name)
         return out
 
     return [row(m) for m in run.members]

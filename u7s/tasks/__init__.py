@@ -20,12 +20,17 @@ prints them as one line and exits 1). `set_` takes ["KEY=VALUE", ...] or a dict.
 
 from invoke import Collection
 
-from u7s.tasks import cluster, single_host
+from u7s.tasks import certs as _certs_module, cluster, single_host
 from u7s.tasks.single_host import (  # noqa: F401  (the single-host tasks, for Python callers)
     check_preflight, create, delete, down, down_v, export_logs, init_host, install_flannel, join_command,
     kubeadm_init, kubeadm_join, kubeadm_reset, kubeconfig, kubectl, load_image, logs, multi_node, render, settings,
     smoke_test, sync_external_ip, up, upgrade,
 )
 
+from u7s.tasks.certs import certs  # noqa: E402,F401  (a task, like those above)
+
 ns = Collection.from_module(single_host)
-ns.add_collection(Collection.from_module(cluster), name="cluster")
+ns.add_task(_certs_module.certs)
+_cluster = Collection.from_module(cluster)
+_cluster.add_task(_certs_module.cluster_certs)  # as `cluster.certs`
+ns.add_collection(_cluster, name="cluster")

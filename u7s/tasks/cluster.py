@@ -200,11 +200,14 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     from u7s.steps.status import status_problems, status_rows
     from u7s.ui import tables
 
-    rows = status_rows(_open(c, inventory, set_, accept_unknown_host_keys))
+    run = _open(c, inventory, set_, accept_unknown_host_keys)
+    rows = status_rows(run)
     if json:
         out(tables.as_json(rows))
     else:
         tables.show(tables.status(rows), stderr=False)
+    for said in filter(None, (r.get("cert_warning") for r in rows)):
+        run.report.warn(said)
     unreachable = [r["host"] for r in rows if r.get("error")]
     if unreachable:
         raise Exit(f"u7s: not reachable or not resolved: {', '.join(unreachable)}", code=1)

@@ -20,7 +20,21 @@ PKI_DIR = "/etc/kubernetes/pki"
 CA_NAME = "kubernetes"
 SERVICE_SUBNET = "10.96.0.0/16"
 CLUSTER_DOMAIN = "cluster.local"
-VALIDITY_DAYS = 365
+VALIDITY_DAYS = 365  # kubeadm's leaf certificates (constants.CertificateValidityPeriod)
+CA_VALIDITY_DAYS = 3650  # kubeadm's CAs (constants.CACertificateValidityPeriod)
+
+
+def leaf_validity_days():
+    """Days a leaf certificate is valid: kubeadm's year, or the `certs-expire-in-days` switch's value."""
+    from u7s_standin_common import StandinError, switch
+
+    value = switch("certs-expire-in-days")
+    if not value:
+        return VALIDITY_DAYS
+    try:
+        return float(value)
+    except ValueError:
+        raise StandinError(f"switch certs-expire-in-days: {value!r} is not a number of days") from None
 
 
 def _key():
@@ -55,19 +69,23 @@ def load_key(pem):
     return serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, None)
 
 
-def _builder(subject, issuer, public_key):
+def _builder(subject, issuer, public_key, days=None):
     now = datetime.datetime.utcnow().replace(microsecond=0)
+    days = leaf_validity_days() if days is None else days
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS)))
+            .not_valid_after(now + datetime.timedelta(days=days)))
 
 
-def make_ca():
-    """Return (certificate PEM, key PEM) of a new cluster CA named `kubernetes`, as kubeadm's."""
+new_key, builder = _key, _builder  # for u7s_standin_certs
+
+
+def make_ca(common_name=CA_NAME):
+    """Return (certificate PEM, key PEM) of a new CA (the cluster's is named `kubernetes`), as kubeadm's."""
     key = _key()
-    name = _name(CA_NAME)
-    cert = (_builder(name, name, key.public_key())
+    name = _name(common_name)
+    cert = (_builder(name, name, key.public_key(), CA_VALIDITY_DAYS)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
