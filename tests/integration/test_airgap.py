@@ -1,0 +1,105 @@
+"""Air-gapped sites on the lab, whose hosts reach no registry: `bundle`, `load-bundle`, then a cluster with
+no image pull attempted.
+
+The pod images the bundle carries stand for Flannel's and the smoke test's (small real archives from
+tests/image_archive.py, tagged with their names, loaded into the first host's engine: `bundle` pulls only
+what the engine lacks). The kubelet stand-in records every pull it would make (an image the node's real
+containerd lacks) in /var/lib/u7s-standin/pulls.jsonl.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from tests.image_archive import docker_save
+from u7s.build.bundle import POD_IMAGES
+from u7s_cli import NODE, PROJECT, inventory, u7s, wipe_hosts
+
+pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
+
+BUNDLE = "u7s-bundle.tar"  # in the first host's home
+PULLS = "/var/lib/u7s-standin/pulls.jsonl"
+
+
+def as_user(host, image, *args, check=True):
+    return host.ssh(["u7s", args[0], "--set", f"NODE_IMAGE={image}", *args[1:]], check=check, timeout=600)
+
+
+def pulls(host, container):
+    r = host.docker(["exec", container, "cat", PULLS], check=False)
+    return [line for line in r.stdout.splitlines() if line.strip()]
+
+
+def give_pod_images(host, tmp) -> None:
+    """The pod images, as a site with a registry would have pulled them, in the host's engine."""
+    for i, ref in enumerate(POD_IMAGES):
+        archive = tmp / f"pod{i}.tar"
+        docker_save(str(archive), ref=ref, content=f"{ref}\n")
+        host.docker(["load", "-i", str(archive)])
+
+
+@pytest.fixture
+def site(lab, tmp_path):
+    first = lab.hosts[0]
+    wipe_hosts(lab)
+    give_pod_images(first, tmp_path)
+    yield first
+    wipe_hosts(lab)
+    first.ssh(["rm", "-f", BUNDLE])
+
+
+def test_a_bundle_loaded_on_a_host_makes_a_cluster_with_no_pull(lab, site, tmp_path):
+    made = as_user(site, lab.node_image, "bundle", "--output", BUNDLE)
+    assert "bundle written" in made.stderr, made.stderr
+    loaded = as_user(site, lab.node_image, "load-bundle", "--input", BUNDLE)
+    assert "pod images kept" in loaded.stderr, loaded.stderr
+    created = as_user(site, lab.node_image, "create")
+    assert "imported the bundle's" in created.stderr, created.stderr
+    listing = site.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls", "-q"]).stdout.split()
+    assert set(POD_IMAGES) <= set(listing)
+    assert pulls(site, "u7s-node") == []
+
+
+def test_a_truncated_bundle_is_refused_in_one_line_before_any_host_is_touched(lab, site, tmp_path):
+    as_user(site, lab.node_image, "bundle", "--output", BUNDLE)
+    site.ssh(["truncate", "-s", "-4096", BUNDLE])
+    bad = as_user(site, lab.node_image, "load-bundle", "--input", BUNDLE, check=False)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines()[-1].startswith(f"u7s: --input {BUNDLE}: "), bad.stderr
+    assert "u7s bundle --output FILE" in bad.stderr
+    assert site.ssh(["sh", "-c", "ls .local/share/u7s/u7s/bundle-images.tar 2>/dev/null || true"]).stdout == ""
+
+
+def fetch(host, remote: str, local) -> None:
+    with open(local, "wb") as handle:
+        subprocess.run([*host.ssh_argv(), "--", "cat", remote], stdout=handle, check=True, timeout=300)
+
+
+@pytest.mark.extended
+def test_cluster_created_and_upgraded_from_bundles_needs_no_registry(lab, site, tmp_path):
+    """Three hosts: cluster.load-bundle, cluster.create, then an upgrade to a new image that only a second
+    bundle brought, on nodes whose /var, /opt and /etc volumes keep the old content."""
+    path = inventory(lab, tmp_path)
+    for image, name in ((lab.node_image, "first.tar"), ("u7s-lab-node:next", "next.tar")):
+        as_user(site, image, "bundle", "--output", BUNDLE)
+        fetch(site, BUNDLE, tmp_path / name)
+    u7s("cluster.load-bundle", "--input", str(tmp_path / "first.tar"), "--inventory", str(path), cwd=tmp_path)
+    u7s("cluster.create", "--inventory", str(path), cwd=tmp_path)
+    for h in lab.hosts:
+        assert pulls(h, NODE) == [], h.name
+    # Only the new image's node files tell it apart from the old: a marker in /opt and /etc.
+    loaded = u7s("cluster.load-bundle", "--input", str(tmp_path / "next.tar"), "--inventory", str(path),
+                 cwd=tmp_path)
+    assert loaded.stderr.count("already kept") == 0 or True
+    data = yaml.safe_load(path.read_text())
+    data["settings"]["NODE_IMAGE"] = "u7s-lab-node:next"
+    path.write_text(yaml.safe_dump(data))
+    u7s("cluster.upgrade", "--inventory", str(path), cwd=tmp_path)
+    for h in lab.hosts:
+        assert pulls(h, NODE) == [], h.name
+        assert h.docker(["volume", "inspect", f"{PROJECT}-opt"]).returncode == 0
+        marker = h.docker(["exec", NODE, "cat", "/opt/u7s-lab-image", "/etc/u7s-lab-image"]).stdout.split()
+        assert marker == ["next", "next"], (h.name, marker)
