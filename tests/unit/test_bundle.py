@@ -123,7 +123,7 @@ def test_load_on_a_host_loads_the_node_image_keeps_the_pod_images_and_imports_th
     path, manifest = make_bundle(tmp_path)
     node, host, s = _node()
     message = airgap.load_on(node, str(path), manifest)
-    assert message.startswith("u7s-test/node:1 loaded into docker; pod images kept; imported the bundle's 1")
+    assert message.startswith("u7s-test/node:1 loaded into docker; images kept; imported the bundle's 1")
     with tarfile.open(path) as tar:
         assert host.streamed == [tar.extractfile(bundle.NODE_IMAGE).read(), tar.extractfile(bundle.IMAGES).read()]
     assert ["dd", f"of={s.path(airgap.KEPT)}.partial", "bs=1M", "status=none"] in host.calls
@@ -141,8 +141,8 @@ def test_a_second_load_sends_nothing(tmp_path):
               f"io.u7s.image-id={image_id}\n"
     node, host, _ = _node(kept, listing, image_id=NODE_ID)
     message = airgap.load_on(node, str(path), manifest)
-    assert message == ("u7s-test/node:1 already in docker; pod images already kept; "
-                       "the bundle's 1 pod image(s) already in u7s-host1")
+    assert message == ("u7s-test/node:1 already in docker; images already kept; "
+                       "the bundle's 1 image(s) already in u7s-host1")
     assert not getattr(host, "streamed", None)
 
 

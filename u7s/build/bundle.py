@@ -6,6 +6,8 @@ Members (a plain tar, written and read in this order):
   node-image.tar   `<engine> save` of the node image (loaded into each host's engine)
   images.tar       `<engine> save` of the pod images: Flannel's, the smoke test's, and any the user adds
                    (imported into each node's containerd)
+  preloaded.tar    (when the node image preloads any) `ctr images export` of the node image's own store:
+                   the control plane's images, which a node's /var volume from an older image lacks
 
 Pure file work on the controller: nothing here runs a command. `verify` reads the whole file before any
 host is touched, so a truncated or corrupt bundle stops the run in one line.
@@ -25,6 +27,7 @@ from u7s.errors import U7sError
 MANIFEST = "u7s-bundle.json"
 NODE_IMAGE = "node-image.tar"
 IMAGES = "images.tar"
+PRELOADED = "preloaded.tar"  # optional: the node image's own preloaded store (the control plane's images)
 FORMAT = 1
 CHUNK = 1 << 20
 
