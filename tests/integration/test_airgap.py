@@ -90,10 +90,7 @@ def test_cluster_created_and_upgraded_from_bundles_needs_no_registry(lab, site, 
     u7s("cluster.create", "--inventory", str(path), cwd=tmp_path)
     for h in lab.hosts:
         assert pulls(h, NODE) == [], h.name
-    # Only the new image's node files tell it apart from the old: a marker in /opt and /etc.
-    loaded = u7s("cluster.load-bundle", "--input", str(tmp_path / "next.tar"), "--inventory", str(path),
-                 cwd=tmp_path)
-    assert loaded.stderr.count("already kept") == 0 or True
+    u7s("cluster.load-bundle", "--input", str(tmp_path / "next.tar"), "--inventory", str(path), cwd=tmp_path)
     data = yaml.safe_load(path.read_text())
     data["settings"]["NODE_IMAGE"] = "u7s-lab-node:next"
     path.write_text(yaml.safe_dump(data))
@@ -101,5 +98,6 @@ def test_cluster_created_and_upgraded_from_bundles_needs_no_registry(lab, site, 
     for h in lab.hosts:
         assert pulls(h, NODE) == [], h.name
         assert h.docker(["volume", "inspect", f"{PROJECT}-opt"]).returncode == 0
+        # The lab images differ in a marker file in /opt and in /etc (both volumes): the new image's is there.
         marker = h.docker(["exec", NODE, "cat", "/opt/u7s-lab-image", "/etc/u7s-lab-image"]).stdout.split()
         assert marker == ["next", "next"], (h.name, marker)
