@@ -57,10 +57,10 @@ def test_a_bundle_loaded_on_a_host_makes_a_cluster_with_no_pull(lab, site, tmp_p
     loaded = as_user(site, lab.node_image, "load-bundle", "--input", BUNDLE)
     assert "images kept" in loaded.stderr, loaded.stderr
     created = as_user(site, lab.node_image, "create")
+    assert pulls(site, "u7s-node") == []
     assert "imported the bundle's" in created.stderr, created.stderr
     listing = site.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls", "-q"]).stdout.split()
     assert set(POD_IMAGES) <= set(listing)
-    assert pulls(site, "u7s-node") == []
 
 
 def test_a_truncated_bundle_is_refused_in_one_line_before_any_host_is_touched(lab, site, tmp_path):
