@@ -41,14 +41,21 @@ def give_pod_images(host, tmp) -> None:
         host.docker(["load", "-i", str(archive)])
 
 
+def forget_bundles(lab) -> None:
+    """No bundle, and no image archive a load-bundle kept in a working directory (wipe_hosts leaves files)."""
+    for h in lab.hosts:
+        h.ssh(["sh", "-c", f"rm -f {BUNDLE} .local/share/u7s/*/bundle-* .local/share/u7s/*/*/bundle-*"])
+
+
 @pytest.fixture
 def site(lab, tmp_path):
     first = lab.hosts[0]
     wipe_hosts(lab)
+    forget_bundles(lab)
     give_pod_images(first, tmp_path)
     yield first
     wipe_hosts(lab)
-    first.ssh(["rm", "-f", BUNDLE])
+    forget_bundles(lab)
 
 
 def test_a_bundle_loaded_on_a_host_makes_a_cluster_with_no_pull(lab, site, tmp_path):
