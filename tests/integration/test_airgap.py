@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
 BUNDLE = "u7s-bundle.tar"  # in the first host's home
 PULLS = "/var/lib/u7s-standin/pulls.jsonl"
+KEPT = ".local/share/u7s/u7s/bundle-images.tar"  # what load-bundle keeps for a single-host node
 
 
 def as_user(host, image, *args, check=True):
@@ -58,7 +59,7 @@ def site(lab, tmp_path):
     forget_bundles(lab)
 
 
-def test_a_bundle_loaded_on_a_host_makes_a_cluster_with_no_pull(lab, site, tmp_path):
+def test_a_bundle_loaded_on_a_host_makes_a_cluster_with_no_pull_and_a_cut_one_is_refused(lab, site, tmp_path):
     made = as_user(site, lab.node_image, "bundle", "--output", BUNDLE)
     assert "bundle written" in made.stderr, made.stderr
     loaded = as_user(site, lab.node_image, "load-bundle", "--input", BUNDLE)
@@ -69,15 +70,15 @@ def test_a_bundle_loaded_on_a_host_makes_a_cluster_with_no_pull(lab, site, tmp_p
     listing = site.docker(["exec", "u7s-node", "ctr", "-n", "k8s.io", "images", "ls", "-q"]).stdout.split()
     assert set(POD_IMAGES) <= set(listing)
 
-
-def test_a_truncated_bundle_is_refused_in_one_line_before_any_host_is_touched(lab, site, tmp_path):
-    as_user(site, lab.node_image, "bundle", "--output", BUNDLE)
+    # A bundle cut short on its way: one line naming it and the fix, and the host's kept archives untouched.
+    kept = site.ssh(["sha256sum", KEPT]).stdout
     site.ssh(["sh", "-c", f'truncate -s $(($(stat -c %s {BUNDLE}) / 2)) {BUNDLE}'])  # half of it: cut mid-member
     bad = as_user(site, lab.node_image, "load-bundle", "--input", BUNDLE, check=False)
     assert bad.returncode != 0
-    assert bad.stderr.strip().splitlines()[-1].startswith(f"u7s: --input {BUNDLE}: "), bad.stderr
-    assert "u7s bundle --output FILE" in bad.stderr
-    assert site.ssh(["sh", "-c", "ls .local/share/u7s/u7s/bundle-images.tar 2>/dev/null || true"]).stdout == ""
+    assert bad.stderr.strip().splitlines() == [f"u7s: --input {BUNDLE}: not a readable tar file (truncated, or not "
+                                               "a bundle); rebuild it with `u7s bundle --output FILE` where a "
+                                               "registry is in reach"], bad.stderr
+    assert site.ssh(["sha256sum", KEPT]).stdout == kept
 
 
 def fetch(host, remote: str, local) -> None:
