@@ -46,6 +46,8 @@ FLANNEL_CHART = ("apiVersion: v2\nname: flannel\nversion: v0.27.4\nappVersion: v
 NEXT_KUBE_VERSION = "v1.36.0"
 STANDIN_VERSION_FILE = "usr/local/share/u7s-standin/kube-version"  # u7s_standin_common.VERSION_FILE
 KUBEADM_STAMP = 'OWN_VERSION = ""'  # in standins/kubeadm: the next image's copy says its version there
+# Files only the image sets (in /opt and /etc: node volumes): which image's node files a node has.
+PRISTINE_MARKERS = ("opt/u7s-lab-image", "etc/u7s-lab-image")
 KIND_ENTRYPOINT = '#!/bin/sh\n# u7s lab: stands for kindest/node\'s entrypoint; nothing to prepare here.\nexec "$@"\n'
 
 
@@ -93,9 +95,13 @@ def prepare(repo: Path, work_dir: Path) -> NodeImage:
     if has_entrypoint:
         entrypoint.insert(0, "/usr/local/bin/u7s-entrypoint")
     content_hash = _hash_tree(overlay, salt=rootfs.cache_key() + json.dumps(entrypoint))[:12]
+    for marker in PRISTINE_MARKERS:
+        _write(overlay / marker, "latest\n", 0o644)
+    pristine = ['RUN ["/usr/local/bin/u7s-entrypoint", "--save-pristine"]'] if has_entrypoint else []
     (context / "Dockerfile").write_text("\n".join([
         f"FROM u7s-lab-rootfs:{rootfs.cache_key()}",
         "COPY root/ /",
+        *pristine,
         f"LABEL org.u7s.lab.content={content_hash}",
         f"ENTRYPOINT {json.dumps(entrypoint)}",
         "STOPSIGNAL SIGRTMIN+3",
@@ -105,8 +111,11 @@ def prepare(repo: Path, work_dir: Path) -> NodeImage:
     nxt.mkdir()
     (nxt / "kube-version").write_text(NEXT_KUBE_VERSION + "\n")
     _write(nxt / "kubeadm", stamped_kubeadm(NEXT_KUBE_VERSION), 0o755)
-    (nxt / "Dockerfile").write_text(f"FROM {NODE_IMAGE}:{content_hash}\nCOPY kube-version /{STANDIN_VERSION_FILE}\n"
-                                    f"COPY kubeadm /{STANDINS_HOME}/kubeadm\n")
+    (nxt / "marker").write_text("next\n")
+    (nxt / "Dockerfile").write_text("\n".join([
+        f"FROM {NODE_IMAGE}:{content_hash}", f"COPY kube-version /{STANDIN_VERSION_FILE}",
+        f"COPY kubeadm /{STANDINS_HOME}/kubeadm",
+        *(f"COPY marker /{marker}" for marker in PRISTINE_MARKERS), *pristine, ""]))
     return NodeImage(context=context, content_hash=content_hash, rootfs_tar=tar)
 
 

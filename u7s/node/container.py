@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from u7s.build import engine, workdir
-from u7s.errors import U7sError
+from u7s.build import bundle, engine, workdir
+from u7s.errors import CommandFailed, U7sError
 from u7s.run.hosts import Host, Result
 from u7s.run.poll import wait_for
 from u7s.ui.report import Reporter
@@ -78,7 +78,7 @@ class Node:
         title = "building and starting the node" if not self.s.node_image else "starting the node"
         with self.report.step(title):
             # A node made from other files is made anew (its volumes stay), whatever the compose tool thinks.
-            self.host.run(engine.compose_up(self.s, recreate=before is not None and changed))
+            self._compose_up(recreate=before is not None and changed)
         after = self.state()
         self.wait_booted()
         if after:  # what this node now runs with, for the next `up` to compare
@@ -86,6 +86,15 @@ class Node:
         if before and before.get("Running") and after and after.get("StartedAt") == before.get("StartedAt"):
             return "unchanged"
         return "started" if before is None else "restarted"
+
+    def _compose_up(self, recreate: bool) -> None:
+        try:
+            self.host.run(engine.compose_up(self.s, recreate=recreate))
+        except CommandFailed as exc:  # BuildKit's or the engine's pull error says nothing of the way out
+            hint = bundle.registry_hint(exc.stderr)
+            if hint is None:
+                raise
+            raise U7sError(f"{exc}\n{self.host.name}: {hint}") from None
 
     def wait_booted(self) -> None:
         def booted() -> tuple[bool, str]:

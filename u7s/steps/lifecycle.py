@@ -22,7 +22,11 @@ def up(node: Node) -> str:
     outcome = node.up()
     if outcome == "unchanged":
         return f"node {node.s.node_name} already up ({node.s.node_ip}); nothing changed"
-    return f"node {node.s.node_name} {outcome} and booted ({node.s.node_ip})"
+    from u7s.steps import airgap
+
+    # A node made anew (a new image, a recreated container) gets the pod images `load-bundle` kept.
+    kept = airgap.import_kept(node)
+    return f"node {node.s.node_name} {outcome} and booted ({node.s.node_ip})" + (f"; {kept}" if kept else "")
 
 
 def down(node: Node, volumes: bool = False) -> str:

@@ -23,6 +23,7 @@ import hashlib
 import time
 
 import u7s_standin_flannel as flannel
+import u7s_standin_images as images
 from u7s_standin_client import path_of
 from u7s_standin_common import now_iso, switch
 
@@ -68,7 +69,7 @@ class FlannelPod:
     # ------------------------------------------------------------ the kubelet's loop
     def sync(self, client, node_name, pod, log, now=None):
         now = time.monotonic() if now is None else now
-        if not self.pulled and not self._pull(pod, log, now):
+        if not self.pulled and not self._pull(pod, log, now, node_name):
             self._report(client, pod)
             return
         if self.init_done_at is None:
@@ -95,13 +96,14 @@ class FlannelPod:
             self._exited(pod, log, now)
         self._report(client, pod)
 
-    def _pull(self, pod, log, now):
-        """Pull the pod's images (True when done); the switch makes every pull fail as with no registry."""
+    def _pull(self, pod, log, now, node_name):
+        """Pull the pod's images the node lacks (True when done); the switch makes every pull fail as with no
+        registry, images the node's containerd holds need none (imagePullPolicy IfNotPresent)."""
         if self.pull_failed_at is not None and now < self.next_pull:
             if now - self.pull_failed_at >= ERR_IMAGE_PULL_SHOWN:
                 self.waiting = ("ImagePullBackOff", f'Back-off pulling image "{self.first_image(pod)}"')
             return False
-        if switch("flannel-image-pull") is None:
+        if not images.pull_absent(pod, node_name) or switch("flannel-image-pull") is None:
             self.pulled, self.waiting = True, None
             return True
         image = self.first_image(pod)
