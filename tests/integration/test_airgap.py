@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.image_archive import docker_save
-from u7s.build.bundle import POD_IMAGES
+from u7s.render.bundle import POD_IMAGES
 from u7s_cli import NODE, PROJECT, inventory, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]

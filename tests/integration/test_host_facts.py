@@ -28,7 +28,7 @@ def test_docker_is_detected_off_path_beside_podman(lab, lab_host):
     assert f"detected: running rootless docker (/run/user/{lab_host.uid}/docker.sock)" in row, table
 
     # init-host decides the same way (its dry run changes nothing).
-    where = lab_host.ssh(["python3", "-c", "from u7s.build.resources import init_host_dir; print(init_host_dir())"])
+    where = lab_host.ssh(["python3", "-c", "from u7s.render.resources import init_host_dir; print(init_host_dir())"])
     r = lab_host.ssh(["bash", f"{where.stdout.strip()}/init-host.rootless.sh", "--dry-run"], check=False)
     assert f"engine docker (detected: running rootless docker (/run/user/{lab_host.uid}/docker.sock))" in r.stdout, (
         r.stdout + r.stderr)

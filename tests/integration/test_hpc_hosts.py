@@ -28,7 +28,7 @@ CONTRIB = "/usr/share/docker.io/contrib"
 
 
 def init_host_dir(host) -> str:
-    r = host.ssh(["python3", "-c", "from u7s.build.resources import init_host_dir; print(init_host_dir())"])
+    r = host.ssh(["python3", "-c", "from u7s.render.resources import init_host_dir; print(init_host_dir())"])
     return r.stdout.strip()
 
 

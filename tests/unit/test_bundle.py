@@ -9,7 +9,7 @@ import tarfile
 import pytest
 from invoke import Context
 
-from u7s.build import bundle
+from u7s.render import bundle
 from u7s.errors import CommandFailed, U7sError
 from u7s.node.container import Node
 from u7s.steps import airgap

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from u7s.build import render
+from u7s.render import templates
 from u7s.config import mounts, publish
 from u7s.errors import SettingsError
 from u7s.config.inventory import parse
@@ -91,7 +91,7 @@ def test_day2_settings_refused_with_key_and_fix(flags, fragments):
 
 def test_custom_ranges_reach_kubeadm_flannel_bypass4netns_and_node_subnet_checks():
     s = make_settings(POD_SUBNET="10.50.0.0/16", SERVICE_SUBNET="10.60.0.0/20", NODE_SUBNET="10.244.3.0/24")
-    cluster = next(d for d in yaml.safe_load_all(render.kubeadm_config(s)) if d["kind"] == "ClusterConfiguration")
+    cluster = next(d for d in yaml.safe_load_all(templates.kubeadm_config(s)) if d["kind"] == "ClusterConfiguration")
     assert cluster["networking"] == {"serviceSubnet": "10.60.0.0/20", "podSubnet": "10.50.0.0/16"}
     assert s.bypass4netns_ignore_subnets == ["10.60.0.0/20", "10.50.0.0/16", "10.244.3.0/24"]
     assert s.as_table()["POD_SUBNET"] == "10.50.0.0/16" and s.as_table()["SERVICE_SUBNET"] == "10.60.0.0/20"
@@ -101,14 +101,14 @@ def test_defaults_are_the_references_ranges_and_nothing_extra():
     s = make_settings()
     assert (s.pod_subnet, s.service_subnet, s.publish, s.mounts, s.devices) == (
         "10.244.0.0/16", "10.96.0.0/16", (), (), ())
-    node = yaml.safe_load(render.compose_file(s))["services"]["node"]
+    node = yaml.safe_load(templates.compose_file(s))["services"]["node"]
     assert len(node["ports"]) == 4 and "devices" not in node and len(node["volumes"]) == 6
 
 
 def test_compose_file_publishes_on_host_ip_and_mounts_and_devices():
     s = make_settings(U7S_PUBLISH="30080,30443:443/tcp,5353/udp", U7S_MOUNTS="/srv/data:/data:ro",
                       U7S_DEVICES="/dev/fuse,nvidia.com/gpu=all")
-    node = yaml.safe_load(render.compose_file(s))["services"]["node"]
+    node = yaml.safe_load(templates.compose_file(s))["services"]["node"]
     assert node["ports"][4:] == ["192.0.2.10:30080:30080/tcp", "192.0.2.10:30443:443/tcp", "192.0.2.10:5353:5353/udp"]
     assert node["volumes"][-1] == "/srv/data:/data:ro"
     assert node["devices"] == ["/dev/fuse:/dev/fuse", "nvidia.com/gpu=all"]

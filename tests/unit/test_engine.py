@@ -2,7 +2,7 @@
 
 import pytest
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s_fakes import FakeFacts, FakeHost, make_settings
 
 WORKDIR = "/home/user/.local/share/u7s/u7s"

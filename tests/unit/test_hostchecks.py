@@ -10,7 +10,7 @@ import pytest
 
 import kernel_trees
 from test_preflight import healthy_host, run
-from u7s.build import engine
+from u7s.render import engine
 from u7s.facts import kernel
 from u7s.steps import hostchecks, preflight
 from u7s.steps.preflight import ERROR, OK, SKIP, WARN

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from u7s.build import engine, render
+from u7s.render import engine, templates
 from u7s.config.inventory import parse
 from u7s.config.resolve import project_for, resolve
 from u7s.errors import U7sError
@@ -74,13 +74,13 @@ def test_names_are_made_safe_for_compose_and_multi_node_adds_the_host():
 def test_the_node_container_is_labelled_with_its_cluster_and_workdir_and_the_workdir_names_its_cluster():
     import yaml
 
-    from u7s.build import workdir
+    from u7s.render import workdir
 
     s = cluster_settings("alpha")
-    node = yaml.safe_load(render.compose_file(s))["services"]["node"]
+    node = yaml.safe_load(templates.compose_file(s))["services"]["node"]
     assert node["labels"] == {"io.u7s.cluster": "alpha", "io.u7s.workdir": "/home/user/.local/share/u7s/u7s-alpha/h1"}
     assert workdir.files(s)[".u7s-cluster"] == (b"alpha\n", 0o644)
-    assert yaml.safe_load(render.compose_file(single_settings()))["services"]["node"]["labels"]["io.u7s.cluster"] == "u7s"
+    assert yaml.safe_load(templates.compose_file(single_settings()))["services"]["node"]["labels"]["io.u7s.cluster"] == "u7s"
 
 
 # -- the refusal ------------------------------------------------------------------------------

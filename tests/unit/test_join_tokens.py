@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from u7s import session
-from u7s.build import workdir
+from u7s.render import workdir
 from u7s.config.inventory import parse
 from u7s.errors import U7sError
 from u7s.node import container, joinstate, kube

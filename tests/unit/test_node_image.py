@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from u7s.build.resources import node_image_dir
+from u7s.render.resources import node_image_dir
 from u7s.config.settings import DEFAULT_BASE_IMAGE
 
 NODE = node_image_dir()

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from u7s.build import render
+from u7s.render import templates
 from u7s.config.settings import SPECS
 from u7s.errors import SettingsError
 from u7s.facts.host import ADDRESSES, ROUTE, HostFacts, likely_probes
@@ -120,14 +120,14 @@ def test_the_node_network_gets_the_engines_mtu_option(engine, option):
     flags = {"CONTAINER_ENGINE": engine, "NODE_MTU": 1460}
     if engine == "podman":
         flags["COMPOSE"] = "podman-compose"
-    doc = yaml.safe_load(render.compose_file(make_settings(**flags)))
+    doc = yaml.safe_load(templates.compose_file(make_settings(**flags)))
     assert doc["networks"]["default"]["driver_opts"] == {option: "1460"}
     assert doc["networks"]["default"]["ipam"] == {"config": [{"subnet": "10.100.224.0/24"}]}
 
 
 def test_1500_leaves_the_compose_file_as_it_was():
-    assert render.compose_file(make_settings(NODE_MTU=1500)) == render.compose_file(make_settings())
-    assert "driver_opts" not in render.compose_file(make_settings())
+    assert templates.compose_file(make_settings(NODE_MTU=1500)) == templates.compose_file(make_settings())
+    assert "driver_opts" not in templates.compose_file(make_settings())
 
 
 def scripted_node(mtu):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from u7s.build import engine, workdir
+from u7s.node import staging
+from u7s.render import engine, workdir
 from u7s.node import container
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
@@ -17,7 +18,7 @@ RESTARTED = '{"Status":"running","Running":true,"StartedAt":"2026-11-30T13:00:00
 def running_node(stamp: bool = True):
     s = make_settings(NODE_IMAGE="example/node:1", U7S_WORKDIR="/w")
     host = FakeHost().on(*engine.inspect_state(s), stdout=RUNNING)
-    workdir.stage(host, s)
+    staging.stage(host, s)
     if stamp:
         host.files[s.path(container.UP_STAMP)] = f"{workdir.digest(workdir.files(s))} 2026-11-30T12:00:00Z\n"
     host.on(*engine.compose_up(s), stdout="")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.facts import podmannet, rpfilter
 from u7s.steps import hostchecks, preflight
 from u7s.facts import system

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from u7s.build import render
+from u7s.render import templates
 from u7s.errors import U7sError
 from u7s_fakes import GOLDEN, make_settings
 
@@ -44,29 +44,29 @@ def assert_golden(name, text):
 # -- golden files --------------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASES)
 def test_compose_file_golden(case):
-    assert_golden(f"compose-{case}.yaml", render.compose_file(settings(case)))
+    assert_golden(f"compose-{case}.yaml", templates.compose_file(settings(case)))
 
 
 @pytest.mark.parametrize("case", ["default", "custom-ports"])
 def test_kubeadm_config_golden(case):
-    assert_golden(f"kubeadm-{case}.yaml", render.kubeadm_config(settings(case)))
+    assert_golden(f"kubeadm-{case}.yaml", templates.kubeadm_config(settings(case)))
 
 
 def test_join_script_golden():
     argv = ["kubeadm", "join", "u7s-host1:6443", "--token", "abcdef.0123456789abcdef",
             "--discovery-token-ca-cert-hash", "sha256:" + "0" * 64]
-    assert_golden("join-command.sh", render.join_script("192.0.2.10", "u7s-host1", argv))
+    assert_golden("join-command.sh", templates.join_script("192.0.2.10", "u7s-host1", argv))
 
 
 def test_kubeadm_config_does_not_depend_on_the_engine_or_image():
-    default = render.kubeadm_config(settings("default"))
-    assert render.kubeadm_config(settings("node-image")) == default
-    assert render.kubeadm_config(settings("nerdctl")) == default
+    default = templates.kubeadm_config(settings("default"))
+    assert templates.kubeadm_config(settings("node-image")) == default
+    assert templates.kubeadm_config(settings("nerdctl")) == default
 
 
 # -- the compose file, parsed --------------------------------------------------------------
 def node_service(case):
-    doc = yaml.safe_load(render.compose_file(settings(case)))
+    doc = yaml.safe_load(templates.compose_file(settings(case)))
     assert list(doc["services"]) == ["node"]
     return doc, doc["services"]["node"]
 
@@ -118,7 +118,7 @@ def test_node_image_replaces_the_build():
 
 
 def test_multi_node_names_network_and_volumes_after_the_host():
-    doc = yaml.safe_load(render.compose_file(make_settings(U7S_MULTI_NODE="true")))
+    doc = yaml.safe_load(templates.compose_file(make_settings(U7S_MULTI_NODE="true")))
     assert doc["networks"]["default"]["name"] == "u7s-host1"
     assert "u7s-host1-var:/var" in doc["services"]["node"]["volumes"]
 
@@ -134,19 +134,19 @@ def test_nerdctl_gets_the_bypass4netns_annotations():
 
 
 def test_nerdctl_without_bypass4netnsd_says_false():
-    node = yaml.safe_load(render.compose_file(make_settings(CONTAINER_ENGINE="nerdctl")))["services"]["node"]
+    node = yaml.safe_load(templates.compose_file(make_settings(CONTAINER_ENGINE="nerdctl")))["services"]["node"]
     assert node["annotations"]["nerdctl/bypass4netns"] == "false"
 
 
 def test_values_that_look_like_yaml_stay_strings():
     # a hostname of "yes" or "1e3" must not turn into a boolean or a number
-    doc = yaml.safe_load(render.compose_file(make_settings(NODE_NAME="1e3", HOSTNAME="yes")))
+    doc = yaml.safe_load(templates.compose_file(make_settings(NODE_NAME="1e3", HOSTNAME="yes")))
     assert doc["services"]["node"]["hostname"] == "1e3"
 
 
 # -- kubeadm configuration, parsed ---------------------------------------------------------
 def kubeadm_docs(case):
-    docs = list(yaml.safe_load_all(render.kubeadm_config(settings(case))))
+    docs = list(yaml.safe_load_all(templates.kubeadm_config(settings(case))))
     return {doc["kind"]: doc for doc in docs}, [(d["apiVersion"], d["kind"]) for d in docs]
 
 
@@ -206,7 +206,7 @@ def script_lines(script):
 
 
 def test_join_script_quotes_every_value():
-    script = render.join_script("192.0.2.10", NASTY_NAME, JOIN_ARGV + ["--node-name", "a b;c"])
+    script = templates.join_script("192.0.2.10", NASTY_NAME, JOIN_ARGV + ["--node-name", "a b;c"])
     printf = next(line for line in script_lines(script) if line.startswith("printf"))
     assert printf.endswith(" >/etc/hosts.u7s")
     assert shlex.split(printf.removesuffix(" >/etc/hosts.u7s")) == ["printf", "%s  %s\\n", "192.0.2.10", NASTY_NAME]
@@ -215,7 +215,7 @@ def test_join_script_quotes_every_value():
 
 
 def test_join_script_is_valid_bash_and_prints_names_literally(tmp_path):
-    script = render.join_script("192.0.2.10", NASTY_NAME, JOIN_ARGV)
+    script = templates.join_script("192.0.2.10", NASTY_NAME, JOIN_ARGV)
     path = tmp_path / "join-command"
     path.write_text(script)
     assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
@@ -228,7 +228,7 @@ def test_join_script_is_valid_bash_and_prints_names_literally(tmp_path):
 
 
 def test_join_script_is_strict_bash():
-    script = render.join_script("192.0.2.10", "u7s-host1", JOIN_ARGV)
+    script = templates.join_script("192.0.2.10", "u7s-host1", JOIN_ARGV)
     assert script.startswith("#!/bin/bash\n")
     assert "set -eu -o pipefail" in script_lines(script)
 
@@ -236,19 +236,19 @@ def test_join_script_is_strict_bash():
 # -- errors --------------------------------------------------------------------------------
 def test_a_missing_value_names_the_template():
     with pytest.raises(U7sError, match=r"template docker-compose.yaml.j2: 'node_name' is undefined"):
-        render.render("docker-compose.yaml.j2")
+        templates.render("docker-compose.yaml.j2")
 
 
 def test_a_missing_value_in_the_join_script_names_it():
     with pytest.raises(U7sError, match=r"template join-command.sh.j2: 'cp_node_name' is undefined"):
-        render.render("join-command.sh.j2", cp_host_ip="192.0.2.10", join_argv=["kubeadm"])
+        templates.render("join-command.sh.j2", cp_host_ip="192.0.2.10", join_argv=["kubeadm"])
 
 
 def test_settings_data_covers_every_name_the_templates_use():
     import jinja2.meta
 
-    env = render._environment()
-    data = render.settings_data(settings("default"))
+    env = templates._environment()
+    data = templates.settings_data(settings("default"))
     for name in ("docker-compose.yaml.j2", "kubeadm-config.yaml.j2"):
         source = env.loader.get_source(env, name)[0]
         assert jinja2.meta.find_undeclared_variables(env.parse(source)) <= set(data), name

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.config.settings import Settings
 from u7s.run.hosts import Host
 

@@ -37,7 +37,7 @@ BYPASS4NETNSD = ["sh", "-c", 'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/by
 
 def detect_engine_probe() -> list[str]:
     """init-host/detect-engine.sh, the file init-host itself runs: every socket and place in one command."""
-    from u7s.build.resources import init_host_dir
+    from u7s.render.resources import init_host_dir
 
     script = (init_host_dir() / "detect-engine.sh").read_text()
     return ["sh", "-c", script, "detect-engine.sh"]

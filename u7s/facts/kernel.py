@@ -65,7 +65,7 @@ PRESENT = ("loaded", "builtin")
 
 def kernel_modules_probe(modules: tuple[str, ...]) -> list[str]:
     """init-host/kernel-modules.sh, the file init-host.root.sh runs too: loaded, built in, missing or unknown."""
-    from u7s.build.resources import init_host_dir
+    from u7s.render.resources import init_host_dir
 
     script = (init_host_dir() / "kernel-modules.sh").read_text()
     return ["sh", "-c", script, "kernel-modules.sh", *modules]

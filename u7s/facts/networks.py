@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.config.settings import Settings
 from u7s.run.hosts import Host
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.run.hosts import Host
 from u7s.config.settings import Settings
 

@@ -13,7 +13,7 @@ import datetime
 import re
 from dataclasses import asdict, dataclass
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.errors import U7sError
 from u7s.node import kube
 from u7s.node.container import Node

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from u7s.build import bundle, engine, workdir
+from u7s.node import staging
+from u7s.render import bundle, engine, workdir
 from u7s.errors import CommandFailed, U7sError
 from u7s.run.hosts import Host, Result
 from u7s.run.poll import wait_for
@@ -72,7 +73,7 @@ class Node:
         changed = workdir.differing_in(wanted, files) or (stamp.ok and stamp.stdout.split()[:1] != [digest])
         if before and before.get("Running") and not changed and stamp.ok and stamp.stdout == _stamp(digest, before):
             return "unchanged"
-        written = workdir.stage(self.host, self.s)
+        written = staging.stage(self.host, self.s)
         if written:
             self.report.info(f"wrote {', '.join(written)} in {self.s.workdir}")
         title = "building and starting the node" if not self.s.node_image else "starting the node"

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.config.settings import Settings, default_workdir
 from u7s.run.hosts import Result
 
@@ -99,7 +99,7 @@ def parse_inspect(result: Result) -> dict | None:
 
 
 def _node_mount() -> str:
-    from u7s.build.workdir import NODE_MOUNT
+    from u7s.render.workdir import NODE_MOUNT
 
     return NODE_MOUNT
 

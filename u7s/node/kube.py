@@ -10,7 +10,7 @@ import json
 import re
 import shlex
 
-from u7s.build import workdir
+from u7s.render import workdir
 from u7s.errors import U7sError
 from u7s.node.container import Node
 from u7s.run.poll import wait_for

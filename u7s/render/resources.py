@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent.parent  # u7s/ itself: this file is in u7s/build/
+_PACKAGE = Path(__file__).resolve().parent.parent  # u7s/ itself: this file is in u7s/render/
 
 
 def files_root() -> Path:

@@ -13,7 +13,7 @@ import shlex
 
 from u7s.errors import U7sError
 from u7s.config.settings import DEFAULT_MTU, Settings
-from u7s.build import engine
+from u7s.render import engine
 
 # The node network's MTU option: Podman's own name (podman-compose passes it to `podman network create --opt`;
 # Podman's Docker API takes it too); Docker's name, which nerdctl also reads.
@@ -37,7 +37,7 @@ def _environment():
 
 
 def _compose_dir():
-    from u7s.build.resources import compose_dir
+    from u7s.render.resources import compose_dir
 
     return compose_dir()
 

@@ -1,12 +1,13 @@
-"""The files u7s keeps on each host, under U7S_WORKDIR (mounted read-only at /usernetes in the node)."""
+"""The files u7s keeps on each host, under U7S_WORKDIR (mounted read-only at /usernetes in the node).
+
+What they hold and how they are compared; writing them on a host is u7s/node/staging.py."""
 
 from __future__ import annotations
 
 import hashlib
 
-from u7s.build import render
-from u7s.run.hosts import Host
-from u7s.build.resources import node_image_dir
+from u7s.render import templates
+from u7s.render.resources import node_image_dir
 from u7s.config.settings import Settings
 
 KUBEADM_CONFIG = "kubeadm-config.yaml"
@@ -20,8 +21,8 @@ def files(s: Settings) -> dict[str, tuple[bytes, int]]:
     from u7s.node import identity
 
     out = {
-        "docker-compose.yaml": (render.compose_file(s).encode(), 0o644),
-        KUBEADM_CONFIG: (render.kubeadm_config(s).encode(), 0o644),
+        "docker-compose.yaml": (templates.compose_file(s).encode(), 0o644),
+        KUBEADM_CONFIG: (templates.kubeadm_config(s).encode(), 0o644),
     }
     if not s.node_image:
         for path in sorted(node_image_dir().iterdir()):
@@ -55,29 +56,6 @@ def differing_in(wanted: dict[str, tuple[bytes, int]], answers: list) -> list[st
         if not same:
             out.append(rel)
     return out
-
-
-def differing(host: Host, s: Settings, wanted: dict[str, tuple[bytes, int]]) -> list[str]:
-    """The files whose content or mode on `host` is not as wanted, asked in one batch."""
-    return differing_in(wanted, host.run_many(file_probes(s, wanted)))
-
-
-def stage(host: Host, s: Settings) -> list[str]:
-    """Write the working directory on `host`; return the files that changed.
-
-    One batch first says which files differ; only those are written (a re-run writes none).
-    """
-    wanted = files(s)
-    todo = differing(host, s, wanted)
-    if not todo:
-        return []
-    host.makedirs(s.workdir, 0o700)
-    changed = []
-    for rel in todo:
-        data, mode = wanted[rel]
-        if host.write_file(s.path(rel), data, mode):
-            changed.append(rel)
-    return changed
 
 
 def in_node(rel: str) -> str:

@@ -2,7 +2,7 @@
 
 `build` saves the node image and the pod images from this host's engine (pulling the pod images it
 lacks) and exports the images the node image preloads (the control plane's) into one file
-(u7s/build/bundle.py). `load_on` gives one host the node image (`<engine> load`, skipped when the engine
+(u7s/render/bundle.py). `load_on` gives one host the node image (`<engine> load`, skipped when the engine
 has that image ID) and keeps the image archives in the host's working directory, which the node sees at
 /usernetes: `import_kept` imports them into the node's containerd now when the node runs, and again
 whenever `up` made the node anew (its /var volume keeps an older image's store across an upgrade).
@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 
-from u7s.build import bundle, engine
+from u7s.render import bundle, engine
 from u7s.config.settings import Settings
 from u7s.errors import U7sError
 from u7s.node.container import Node

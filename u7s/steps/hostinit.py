@@ -17,7 +17,7 @@ from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
 from u7s.steps.step import raise_failures
-from u7s.build.resources import init_host_dir
+from u7s.render.resources import init_host_dir
 
 ROOT_SCRIPT = "init-host.root.sh"
 ROOTLESS_SCRIPT = "init-host.rootless.sh"

@@ -22,7 +22,7 @@ try:
 except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, as the tomli package (a dependency there)
     import tomli as tomllib
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.config.settings import Settings
 from u7s.errors import U7sError
 from u7s.node.container import Node

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from u7s.build import kubeconfigs
+from u7s.render import kubeconfigs
 from u7s.errors import U7sError
 from u7s.node import kube
 from u7s.run.hosts import Host, LocalHost

@@ -7,7 +7,8 @@ returns a short message for the user ("started", "already initialised", ...).
 from __future__ import annotations
 
 from u7s.node import externalip, flannel, kube, podnet
-from u7s.build import workdir
+from u7s.node import staging
+from u7s.render import workdir
 from u7s.errors import U7sError, WaitTimeout
 from u7s.node.container import Node
 
@@ -39,7 +40,7 @@ def down(node: Node, volumes: bool = False) -> str:
 def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> str:
     """Initialise the control plane, or prove the existing one answers; then sync external IPs (see sync_external_ip)."""
     node.require_running()
-    workdir.stage(node.host, node.s)
+    staging.stage(node.host, node.s)
     ran = kube.kubeadm_init(node)
     try:
         kube.wait_api(node)
@@ -142,7 +143,7 @@ def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str
 
 def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1", name: str | None = None) -> str:
     """Write the admin kubeconfig (0600) on the node's host, named after the cluster; returns its path."""
-    from u7s.build import kubeconfigs
+    from u7s.render import kubeconfigs
 
     _require_initialized(node)
     path = path or node.s.path(workdir.KUBECONFIG)
@@ -153,11 +154,11 @@ def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.
 
 def join_command(node: Node, path: str | None = None, ttl: str | None = None) -> str:
     """Write a join script (0600) for workers; returns its path. The token is never printed."""
-    from u7s.build import render
+    from u7s.render import templates
 
     _require_initialized(node)
     argv = kube.create_join_command(node, ttl)
-    script = render.join_script(node.s.host_ip, node.s.node_name, argv)
+    script = templates.join_script(node.s.host_ip, node.s.node_name, argv)
     path = path or node.s.path(workdir.JOIN_COMMAND)
     node.host.write_file(path, script, 0o600)
     return path

@@ -18,7 +18,7 @@ import tarfile
 import time
 from typing import Callable
 
-from u7s.build import engine, workdir
+from u7s.render import engine, workdir
 from u7s.config.settings import Settings
 from u7s.run.hosts import Host
 

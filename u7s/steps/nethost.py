@@ -48,7 +48,7 @@ def read(v: NodeView, peers: list[str]) -> None:
 
 def engine_rp_filter(v: NodeView) -> dict[str, str]:
     """rp_filter where VXLAN arrives: the engine's network namespace (preflight's fact)."""
-    from u7s.build import engine
+    from u7s.render import engine
 
     host, s = v.member.host, v.member.settings
     reading = rpfilter.read(host, s)  # entering the namespace needs no image: look the image up only if that fails

@@ -10,7 +10,7 @@ there to /usr/local/lib/u7s/kubeadm-VERSION in the node (not a volume: the new c
 
 from __future__ import annotations
 
-from u7s.build import engine, workdir
+from u7s.render import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import kube
 from u7s.node.container import Node

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.errors import U7sError
 from u7s.node import kube
 from u7s.session import Member

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
 from u7s.facts.system import LISTENING, parse_listening
 from u7s.run.hosts import Host

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.node import kube
 from u7s.node.container import parse_state
 from u7s.run.parallel import run_parallel

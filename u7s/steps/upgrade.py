@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.config.settings import Settings
 from u7s.errors import U7sError
 from u7s.node import kube

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from u7s.build import engine
+from u7s.render import engine
 from u7s.config.settings import Settings
 from u7s.errors import U7sError
 from u7s.run.hosts import Host

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from u7s.build import engine, workdir
+from u7s.render import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.run.parallel import run_parallel
@@ -87,7 +87,7 @@ INIT = Step("init", _init, lambda m: [
 
 
 def _join(run: Run, m: Member) -> str:
-    from u7s.build import render
+    from u7s.render import templates
 
     node = m.node
     if m.name in run.joined:  # seen a moment ago by the network step, under this run's locks
@@ -101,7 +101,7 @@ def _join(run: Run, m: Member) -> str:
         kube.kubeadm_reset(node)
     with _tokens(run).join_command() as argv:  # a fresh token for this join alone: u7s/steps/jointokens.py
         cp = run.control_plane.settings
-        node.host.write_file(node.s.path(workdir.JOIN_COMMAND), render.join_script(cp.host_ip, cp.node_name, argv),
+        node.host.write_file(node.s.path(workdir.JOIN_COMMAND), templates.join_script(cp.host_ip, cp.node_name, argv),
                              0o600)
         lifecycle.kubeadm_join(node)  # runs the script and removes it
     done = f"joined {run.control_plane.settings.node_name} via {run.control_plane.settings.host_ip}"

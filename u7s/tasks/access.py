@@ -19,7 +19,7 @@ KUBECONFIG_HELP = {
 @clean_errors
 def kubeconfig(c, set_=None, output=None, dry_run=False, merge=None, switch_context=True):
     """Write the admin kubeconfig (0600, API at 127.0.0.1) named after the cluster, and print its path."""
-    from u7s.build.kubeconfigs import merge_target, single_host_name
+    from u7s.render.kubeconfigs import merge_target, single_host_name
     from u7s.run.hosts import LocalHost
     from u7s.steps import kubeconfig as _kubeconfig
     from u7s.steps.step import run_one

@@ -1,7 +1,7 @@
 """Air-gapped sites (`bundle`, `load-bundle`, `cluster.load-bundle`): one file carries what a registry would.
 
 `bundle` runs where a registry is in reach; `load-bundle` on the site, on this host or every host of the
-inventory. Each is a thin adapter over u7s/steps/airgap.py and u7s/build/bundle.py.
+inventory. Each is a thin adapter over u7s/steps/airgap.py and u7s/render/bundle.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ITER = ["set_", "image"]
 @clean_errors
 def bundle(c, set_=None, output="u7s-bundle.tar", image=None, node_image=None):
     """Write one file with the node image and the pod images (Flannel, smoke test), for air-gapped hosts."""
-    from u7s.build import bundle as _bundle
+    from u7s.render import bundle as _bundle
     from u7s.errors import SettingsError
     from u7s.steps import airgap
 
@@ -36,7 +36,7 @@ def bundle(c, set_=None, output="u7s-bundle.tar", image=None, node_image=None):
 
 
 def _verified(path):
-    from u7s.build import bundle as _bundle
+    from u7s.render import bundle as _bundle
     from u7s.errors import U7sError
 
     if not path:

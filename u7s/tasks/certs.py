@@ -71,7 +71,7 @@ def run_certs(node, report, where, command, kubeconfig, refresh, json=False, ren
 @clean_errors
 def certs(c, set_=None, json=False, renew=False, dry_run=False):
     """Show every certificate's expiry (kubeadm certs check-expiration); --renew renews them and restarts the node."""
-    from u7s.build import workdir
+    from u7s.render import workdir
     from u7s.steps import lifecycle
 
     member = this_host(c, set_, lock=renew and not dry_run)

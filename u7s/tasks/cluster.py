@@ -112,7 +112,7 @@ KUBECONFIG_HELP = {
 
 def _kubeconfig_out(run, output, merge, switch_context, dry_run=False):
     """Write the kubeconfig named after the cluster (or --merge NAME) and merge it; its path (None when dry)."""
-    from u7s.build.kubeconfigs import merge_target
+    from u7s.render.kubeconfigs import merge_target
     from u7s.steps.kubeconfig import controller, kubeconfig_path, merge_into, write_kubeconfig
 
     name = merge if isinstance(merge, str) and merge else run.inventory.name
@@ -132,7 +132,7 @@ def _kubeconfig_out(run, output, merge, switch_context, dry_run=False):
 def _check_merge_target(merge) -> None:
     """A malformed kubeconfig to merge into is refused before anything runs (it is left as it is)."""
     if merge:
-        from u7s.build.kubeconfigs import merge_target
+        from u7s.render.kubeconfigs import merge_target
         from u7s.steps.kubeconfig import check_target, controller
 
         check_target(controller(), merge_target())

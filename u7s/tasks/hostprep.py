@@ -18,7 +18,7 @@ def init_host(c, dry_run=False, engine=None, print_dir=False):
     import getpass
     import subprocess
 
-    from u7s.build.resources import init_host_dir
+    from u7s.render.resources import init_host_dir
     from u7s.errors import Refused, U7sError
     from u7s.tasks.fabhost import is_connection
 

@@ -98,11 +98,11 @@ def check_preflight(c, set_=None, json=False, quick=False):
 @read_only
 def render(c, set_=None, kubeadm_config=False):
     """Print the compose file u7s would use (checked by the compose tool when installed)."""
-    from u7s.build import render as _render
+    from u7s.render import templates as _templates
     from u7s.steps import validate
 
     host, s, report = local(c, set_)
-    text = _render.kubeadm_config(s) if kubeadm_config else _render.compose_file(s)
+    text = _templates.kubeadm_config(s) if kubeadm_config else _templates.compose_file(s)
     out(text)
     if not kubeadm_config:
         validate.compose_file(host, s, text, report)
@@ -173,7 +173,7 @@ def _takes_pty(body):
 @_takes_pty
 def shell(c, set_=None, pty=False):
     """Open bash in the node (reads commands from stdin when it is not a terminal)."""
-    from u7s.build import engine
+    from u7s.render import engine
 
     host, s, _ = local(c, set_)
     tty = pty or sys.stdin.isatty()
@@ -185,7 +185,7 @@ def shell(c, set_=None, pty=False):
 @read_only
 def logs(c, set_=None, follow=True, since="1 day ago"):
     """Show the node's journal (journalctl --follow --since "1 day ago")."""
-    from u7s.build import engine
+    from u7s.render import engine
 
     host, s, _ = local(c, set_)
     argv = ["journalctl", "--no-pager", "--since", since] + (["--follow"] if follow else [])
