@@ -200,10 +200,10 @@ def open_run(context, inventory_path: str | Inventory, flags: dict, config: dict
     and each host's lock once its working directory is known (u7s/run/lock.py, hostlock.py).
     """
     from u7s.config.crosshost import check_cluster_wide, check_overrides
-    from u7s.config.inventory import load
+    from u7s.config.allocation import inventory as source
     from u7s.ui.report import Board
 
-    inv = inventory_path if isinstance(inventory_path, Inventory) else load(inventory_path)
+    inv = inventory_path if isinstance(inventory_path, Inventory) else source(inventory_path, None)
     check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
     check_cluster_wide(inv, config, flags)
     board = Board.for_hosts([h.name for h in inv.hosts])

@@ -142,7 +142,7 @@ echo "$answered"
 def test_the_listeners_answer_a_whole_fleet_connecting_at_once(lab, nodes):
     # A listener's accept queue holds its backlog (socat's default: 5); connections beyond it are dropped and
     # retried a second or three later, past the probes' timeout: a large fleet would see failures that are not.
-    from u7s.steps.netcheck import VNI, node_program
+    from u7s.netcheck.check import VNI, node_program
 
     h1 = lab.hosts[0]
     prepare = node_program("prepare", "02:75:37:00:00:01", "169.254.251.1", VNI, "8472", "50", "19443", "--")

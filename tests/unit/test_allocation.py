@@ -12,7 +12,7 @@ import yaml
 from invoke import Context
 
 from u7s.config import allocation, hostlist
-from u7s.config.inventory import InventoryError, load
+from u7s.config.inventory import InventoryError
 from u7s.tasks import cluster
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -97,14 +97,14 @@ def test_an_inventory_file_that_names_the_allocation(tmp_path, monkeypatch):
     path = tmp_path / "hosts.yaml"
     path.write_text(yaml.safe_dump({"allocation": "slurm", "cluster": {"name": "ml"},
                                     "ssh": {"user": "alice", "port": 2222}, "settings": {"PORT_ETCD": 12379}}))
-    inv = load(str(path))
+    inv = allocation.inventory(str(path), None)
     assert inv.name == "ml-4242" and inv.path == str(path)
     assert inv.hosts[1].ssh.user == "alice" and inv.hosts[1].ssh.port == 2222
     assert inv.hosts[2].settings == {"PORT_ETCD": 12379}
     path.write_text(yaml.safe_dump({"allocation": "slurm", "hosts": [{"name": "a", "address": "a"}]}))
     with pytest.raises(InventoryError, match=r"hosts.yaml: hosts: not with `allocation` \(the hosts come from the "
                                              r"allocation\); remove it$"):
-        load(str(path))
+        allocation.inventory(str(path), None)
 
 
 def test_every_inventory_task_takes_allocation():

@@ -13,10 +13,12 @@ from u7s.errors import CommandFailed, U7sError
 from u7s.facts.host import HOME, HOSTNAME, HostFacts, likely_probes
 from u7s.node import kube
 from u7s.run import batch
+from u7s.run.answered import Answered
 from u7s.run.hosts import LocalHost, Result
 from u7s.session import Member
-from u7s.steps import status, workflows
-from u7s.steps.preflight import Preflight
+from u7s.checks import status
+from u7s.steps import workflows
+from u7s.checks.preflight import Preflight
 from u7s.ui.report import Reporter
 from test_cluster_phases import INVENTORY
 from test_preflight import healthy_host
@@ -74,7 +76,7 @@ def test_output_cut_short_yields_the_results_before_the_cut_and_the_rest_run_alo
 
 def test_answered_serves_the_batch_and_passes_anything_else_through():
     host = FakeHost().on("id", stdout="uid=1\n").on("false", exited=1, stderr="no\n").on("date", stdout="now\n")
-    answered = batch.Answered(host, [["id"], ["false"]])
+    answered = Answered(host, [["id"], ["false"]])
     assert host.calls == [["id"], ["false"]]
     assert answered.run(["id"]).stdout == "uid=1\n"
     assert answered.run(["false"], check=False).exited == 1
@@ -86,7 +88,7 @@ def test_answered_serves_the_batch_and_passes_anything_else_through():
 
 def test_answered_does_not_ask_again_what_the_run_already_knows():
     host = FakeHost().on("id", stdout="uid=1\n")
-    answered = batch.Answered(host, [["id"], ["docker", "compose", "version"]],
+    answered = Answered(host, [["id"], ["docker", "compose", "version"]],
                               known={("docker", "compose", "version"): Result(0, "v2\n", ""), ("other",): None})
     assert host.calls == [["id"]]
     assert answered.run(["docker", "compose", "version"]).stdout == "v2\n"

@@ -114,7 +114,7 @@ def test_json_rows_carry_days_left():
 
 def test_status_warns_from_kubeadms_table_and_stays_quiet_when_it_cannot_read_one(monkeypatch):
     from u7s.run.hosts import Result
-    from u7s.steps import status
+    from u7s.checks import status
 
     monkeypatch.setattr(certs, "now_utc", lambda: datetime.datetime(2026, 8, 1, tzinfo=UTC))
     said = status.cert_warning(Result(0, REAL, ""), "cp")

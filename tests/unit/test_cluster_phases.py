@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from u7s.steps import netcheck, step
+from u7s.netcheck import check as netcheck
+from u7s.steps import step
 from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s import session

@@ -11,7 +11,7 @@ from u7s.errors import SettingsError
 from u7s.config.inventory import parse
 from u7s.errors import InventoryError
 from u7s.config.crosshost import check_cluster_wide
-from u7s.steps.preflight import Preflight
+from u7s.checks.preflight import Preflight
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
 

@@ -12,8 +12,8 @@ import kernel_trees
 from test_preflight import healthy_host, run
 from u7s.render import engine
 from u7s.facts import kernel
-from u7s.steps import hostchecks, preflight
-from u7s.steps.preflight import ERROR, OK, SKIP, WARN
+from u7s.checks import hostchecks, preflight
+from u7s.checks.preflight import ERROR, OK, SKIP, WARN
 from u7s_fakes import fixture, make_settings
 
 SIX = hostchecks.KERNEL_MODULES

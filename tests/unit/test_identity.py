@@ -5,13 +5,13 @@ import json
 
 import pytest
 
-from u7s.render import engine, templates
+from u7s.render import engine, ownership, templates
 from u7s.config.inventory import parse
 from u7s.config.resolve import project_for, resolve
 from u7s.errors import U7sError
 from u7s.node import identity
 from u7s.run.hosts import Result
-from u7s.steps.status import status_problems
+from u7s.checks.status import status_problems
 from u7s_fakes import FakeFacts, FakeHost
 
 ABSENT = Result(1, "", "Error: No such object: u7s-node\n")
@@ -88,13 +88,13 @@ def test_the_node_container_is_labelled_with_its_cluster_and_workdir_and_the_wor
 def test_nothing_there_or_our_own_node_is_fine():
     s = cluster_settings("alpha")
     assert identity.problem(s, [ABSENT, marker()]) is None
-    assert identity.problem(s, [inspected(identity.labels(s), s.workdir), marker("alpha\n")]) is None
+    assert identity.problem(s, [inspected(ownership.labels(s), s.workdir), marker("alpha\n")]) is None
 
 
 def test_another_clusters_node_under_the_same_name_is_refused_in_one_line():
     beta = cluster_settings("beta", U7S_PROJECT="shared")
     alpha = cluster_settings("alpha", U7S_PROJECT="shared")
-    why = identity.problem(beta, [inspected(identity.labels(alpha), alpha.workdir), marker()])
+    why = identity.problem(beta, [inspected(ownership.labels(alpha), alpha.workdir), marker()])
     assert why == ("node container shared-node belongs to cluster alpha, not beta (label io.u7s.cluster); give each "
                    "cluster its own U7S_PROJECT (by default, u7s-CLUSTER) or U7S_WORKDIR")
 
@@ -109,7 +109,7 @@ def test_a_node_made_with_another_working_directory_is_refused():
     """A single-host node and an unnamed inventory's share the name u7s-node and the cluster name u7s."""
     inventory = cluster_settings("u7s")
     single = single_settings()
-    why = identity.problem(inventory, [inspected(identity.labels(single), single.workdir), marker()])
+    why = identity.problem(inventory, [inspected(ownership.labels(single), single.workdir), marker()])
     assert why.startswith("node container u7s-node of u7s was made with working directory "
                           "/home/user/.local/share/u7s/u7s, not /home/user/.local/share/u7s/u7s/h1")
 
@@ -134,7 +134,7 @@ def test_a_named_cluster_finding_an_earlier_u7s_node_under_the_old_name_says_how
     assert "add `U7S_PROJECT: u7s` to the inventory's settings to keep it" in why and "\n" not in why
     # Once a cluster has claimed it (its marker), or when our own node exists, there is nothing to say.
     assert identity.problem(s, [ABSENT, marker(), old, marker("other\n")], legacy) is None
-    own = inspected(identity.labels(s), s.workdir)
+    own = inspected(ownership.labels(s), s.workdir)
     assert identity.problem(s, [own, marker("alpha\n"), old, marker()], legacy) is None
     # A single-host node (its own working directory) is no earlier inventory node.
     assert identity.problem(s, [ABSENT, marker(), inspected(None, "/home/user/.local/share/u7s/u7s"), marker()],
@@ -156,7 +156,7 @@ def test_no_earlier_layout_to_look_for_when_the_names_did_not_change_or_were_giv
 def test_check_names_the_host_and_stops_before_anything_changes():
     beta = cluster_settings("beta", U7S_PROJECT="shared")
     alpha = cluster_settings("alpha", U7S_PROJECT="shared")
-    host = FakeHost().on("docker", "inspect", result=inspected(identity.labels(alpha), alpha.workdir))
+    host = FakeHost().on("docker", "inspect", result=inspected(ownership.labels(alpha), alpha.workdir))
     host.name = "h1"
     with pytest.raises(U7sError, match=r"^h1: node container shared-node belongs to cluster alpha, not beta"):
         identity.check(host, beta)
@@ -178,7 +178,7 @@ def test_resolve_all_fails_the_host_whose_node_is_another_clusters_and_keeps_the
         host.on("ip", stdout=json.dumps([{"prefsrc": f"192.0.2.{i + 1}"}]))
         host.on("sh", contains="HOME", stdout="/home/user")
         host.on("docker", "network", stdout="")
-        host.on("docker", "inspect", result=inspected(identity.labels(alpha), alpha.workdir) if i == 0 else ABSENT)
+        host.on("docker", "inspect", result=inspected(ownership.labels(alpha), alpha.workdir) if i == 0 else ABSENT)
         members.append(Member(spec, Reporter(stream=io.StringIO()), host=host))
     result = resolve_all(members, inv, {}, {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose"})
     assert list(result.failed) == ["h1"]

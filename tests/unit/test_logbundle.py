@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tarfile
 
-from u7s.steps import logbundle
+from u7s.checks import logbundle
 from u7s.session import Member
 from u7s.ui.report import Reporter
 from tests.unit.u7s_fakes import FakeHost, make_settings

@@ -16,7 +16,8 @@ import pytest
 from u7s.config.inventory import parse
 from u7s.run.hosts import Result
 from u7s.session import Member
-from u7s.steps import nethost, netcheck
+from u7s.netcheck import check as netcheck
+from u7s.netcheck import host as nethost
 from u7s.ui.report import Reporter
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 

@@ -16,7 +16,8 @@ from u7s.facts.host import ADDRESSES, ROUTE, HostFacts, likely_probes
 from u7s.facts.system import parse_link_mtu
 from u7s.node import flannel
 from u7s.node.container import Node
-from u7s.steps import nethost, netcheck
+from u7s.netcheck import check as netcheck
+from u7s.netcheck import host as nethost
 from u7s.ui.report import Reporter
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 

@@ -10,11 +10,11 @@ import pytest
 
 from u7s.render import engine
 from u7s.facts import podmannet, rpfilter
-from u7s.steps import hostchecks, preflight
+from u7s.checks import hostchecks, preflight
 from u7s.facts import system
 from u7s.ui import tables
 from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
-from u7s.steps.preflight import ERROR, OK, SKIP, WARN, Preflight
+from u7s.checks.preflight import ERROR, OK, SKIP, WARN, Preflight
 from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 import kernel_trees
 

@@ -5,7 +5,7 @@ import io
 import pytest
 import yaml
 
-from u7s.steps import smoke
+from u7s.checks import smoke
 from u7s.errors import U7sError
 from u7s.ui.report import Reporter
 from u7s_fakes import FakeHost, make_settings

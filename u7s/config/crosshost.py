@@ -132,7 +132,7 @@ def shared_route_addresses(members: list) -> tuple[list[str], set[str]]:
     route; the others cannot reach any of them there. Instances of one machine (one
     address or ssh alias in hosts.yaml, several users) may share it: their ports differ.
     """
-    from u7s.facts.hostip import FROM_ROUTE
+    from u7s.config.sources import FROM_ROUTE
 
     by_ip: dict[str, list] = {}
     for m in members:

@@ -72,13 +72,11 @@ class Inventory:
 
 
 def load(path: str) -> Inventory:
-    """Read and validate an inventory file; raise InventoryError listing every problem."""
-    data = read_mapping(path)
-    if isinstance(data, dict) and "allocation" in data:  # the hosts are a batch job's nodes
-        from u7s.config import allocation
+    """Read and validate an inventory file that lists its hosts; raise InventoryError listing every problem.
 
-        return allocation.load(data["allocation"], data, path)
-    return parse(data, path)
+    A file naming a batch job's allocation instead is read by allocation.inventory (u7s/config/allocation.py).
+    """
+    return parse(read_mapping(path), path)
 
 
 def read_mapping(path: str) -> Any:

@@ -122,7 +122,7 @@ class _Resolver(EngineChoice):
             self.bad("HOSTNAME", "not a host name", "use letters, digits, '.', '_' and '-'")
         host_ip = self.address("HOST_IP", self.facts.host_ip)
         if not self.given("HOST_IP"):  # the inventory address or the default route (u7s/facts/hostip.py)
-            from u7s.facts.hostip import FROM_ROUTE
+            from u7s.config.sources import FROM_ROUTE
 
             source = getattr(self.facts, "host_ip_source", None)  # facts that predate it took the route's
             self.sources["HOST_IP"] = source() if source else FROM_ROUTE

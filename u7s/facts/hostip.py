@@ -17,16 +17,13 @@ import json
 import socket
 from typing import Callable, Iterable
 
+from u7s.config.sources import FROM_INVENTORY, FROM_ROUTE
 from u7s.errors import U7sError
 from u7s.run.hosts import Result
 
 ROUTE = ["ip", "--json", "route", "get", "1"]
 ADDRESSES = ["ip", "--json", "addr", "show"]  # every interface's addresses (NODE_MTU reads the same probe)
 
-# How `u7s settings` names where a derived HOST_IP came from (the "from" column).
-FROM_INVENTORY = "detected: the inventory address, which the host has"
-FROM_ROUTE = "detected: the default route's source (ip route get 1)"
-DERIVED = (FROM_INVENTORY, FROM_ROUTE)
 
 
 def parse_route_get(text: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from u7s.facts import rpfilter
 from u7s.facts.system import parse_route
-from u7s.steps.netprobe import NodeView, Probe
+from u7s.netcheck.probe import NodeView, Probe
 
 # Per address its route as one JSON line, then every device's MTU (for routes that set none).
 ROUTES = r"""

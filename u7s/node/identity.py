@@ -24,25 +24,10 @@ from pathlib import PurePosixPath
 from u7s.render import engine
 from u7s.config.settings import Settings, default_workdir
 from u7s.run.hosts import Result
+from u7s.render.ownership import CLUSTER_LABEL, MARKER, WORKDIR_LABEL, owner
 
-CLUSTER_LABEL = "io.u7s.cluster"
-WORKDIR_LABEL = "io.u7s.workdir"
-MARKER = ".u7s-cluster"  # in the working directory: the name of the cluster it belongs to
 # One JSON object from any engine's inspect (Docker, Podman and nerdctl all know these fields).
 INSPECT_FORMAT = '{"labels": {{json .Config.Labels}}, "mounts": {{json .Mounts}}}'
-
-
-def owner(s: Settings) -> str:
-    """The name a node carries: the inventory's cluster name; for a single host, its project."""
-    return s.cluster or s.project
-
-
-def labels(s: Settings) -> dict[str, str]:
-    return {CLUSTER_LABEL: owner(s), WORKDIR_LABEL: s.workdir}
-
-
-def marker_text(s: Settings) -> str:
-    return owner(s) + "\n"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import shlex
 
 from u7s.errors import U7sError
 from u7s.config.settings import DEFAULT_MTU, Settings
-from u7s.render import engine
+from u7s.render import engine, ownership
 
 # The node network's MTU option: Podman's own name (podman-compose passes it to `podman network create --opt`;
 # Podman's Docker API takes it too); Docker's name, which nerdctl also reads.
@@ -56,13 +56,11 @@ def render(name: str, **data) -> str:
 
 def settings_data(s: Settings) -> dict:
     """What the templates may use: every setting under its attribute name, and what is derived from them."""
-    from u7s.node import identity
-
     return {
         **s.values(),
         "bypass4netns_ignore_subnets": s.bypass4netns_ignore_subnets,
         "container_name": engine.container_name(s),
-        "labels": identity.labels(s),
+        "labels": ownership.labels(s),
         "volumes": engine.volume_names(s),
         "published": [p.compose(s.host_ip) for p in s.publish],
         "mounts": [m.compose() for m in s.mounts],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from u7s.render import templates
+from u7s.render import ownership, templates
 from u7s.render.resources import node_image_dir
 from u7s.config.settings import Settings
 
@@ -18,8 +18,6 @@ NODE_MOUNT = "/usernetes"
 
 def files(s: Settings) -> dict[str, tuple[bytes, int]]:
     """Every file `up` places in the working directory: relative path -> (content, mode)."""
-    from u7s.node import identity
-
     out = {
         "docker-compose.yaml": (templates.compose_file(s).encode(), 0o644),
         KUBEADM_CONFIG: (templates.kubeadm_config(s).encode(), 0o644),
@@ -29,7 +27,7 @@ def files(s: Settings) -> dict[str, tuple[bytes, int]]:
             if path.is_file():
                 mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
                 out[f"node/{path.name}"] = (path.read_bytes(), mode)
-    out[identity.MARKER] = (identity.marker_text(s).encode(), 0o644)  # whose working directory this is
+    out[ownership.MARKER] = (ownership.marker_text(s).encode(), 0o644)  # whose working directory this is
     return out
 
 

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import BinaryIO, Callable, Mapping, Sequence
+from typing import Protocol, Sequence
 
-from u7s.errors import CommandFailed
-from u7s.run.hosts import Host, Result
+from u7s.run.result import Result
+
+
+class Runs(Protocol):
+    """What a batch needs of a host (u7s/run/hosts.py's Host), named here so that hosts.py can use batches."""
+
+    def run(self, argv: Sequence[str], *, check: bool = True) -> Result: ...
 
 # $1 the boundary, then for each command: the number of its words, the words.
 SCRIPT = r"""
@@ -61,7 +66,7 @@ def parse(text: str, boundary: str) -> list[Result]:
     return [Result(int(pieces[i + 1]), pieces[i], pieces[i + 2]) for i in range(0, len(pieces) - 3, 3)]
 
 
-def run_together(host: Host, argvs: Sequence[Sequence[str]]) -> list[Result]:
+def run_together(host: Runs, argvs: Sequence[Sequence[str]]) -> list[Result]:
     """Run every argv on `host` in one command; the ones the script did not get to run on their own."""
     if not argvs:
         return []
@@ -70,50 +75,3 @@ def run_together(host: Host, argvs: Sequence[Sequence[str]]) -> list[Result]:
     results = parse(whole.stdout, boundary)[: len(argvs)]
     # The script itself failed part-way (no mktemp, a full /tmp): the rest, one by one, as before.
     return results + [host.run(argv, check=False) for argv in argvs[len(results):]]
-
-
-class Answered(Host):
-    """`host`, except that commands run beforehand in one batch answer from their results.
-
-    Scoped to one job (a preflight, a status row): the answers are what the host said
-    when the job started, which is what its checks would have read a moment later.
-    """
-
-    def __init__(self, host: Host, argvs: Sequence[Sequence[str]],
-                 known: Mapping[tuple[str, ...], Result] | None = None):
-        """Ask `argvs` in one batch, except those `known` already answers (asked earlier in the same run)."""
-        self.host, self.name = host, host.name
-        known = known or {}
-        argvs = [[str(a) for a in argv] for argv in argvs]
-        self.answers = {key: known[key] for key in map(tuple, argvs) if key in known}
-        missing = [argv for argv in argvs if tuple(argv) not in self.answers]
-        self.answers.update(zip(map(tuple, missing), host.run_many(missing)))
-
-    def run(self, argv: Sequence[str], *, check: bool = True, stdin: str | None = None,
-            timeout: float | None = None) -> Result:
-        argv = [str(a) for a in argv]
-        answer = self.answers.get(tuple(argv)) if stdin is None else None
-        if answer is None:
-            return self.host.run(argv, check=check, stdin=stdin, timeout=timeout)
-        if check and not answer.ok:
-            raise CommandFailed(self.name, argv, answer.exited, answer.stderr)
-        return answer
-
-    def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
-        return self.host._run(command, stdin=stdin, timeout=timeout)
-
-    def run_streaming(self, argv: Sequence[str], source: BinaryIO,
-                      sent: Callable[[int], None] | None = None) -> Result:
-        return self.host.run_streaming(argv, source, sent)
-
-    def read_text(self, path: str) -> str | None:
-        return self.host.read_text(path)
-
-    def write_file(self, path: str, data: str | bytes, mode: int = 0o644) -> bool:
-        return self.host.write_file(path, data, mode)
-
-    def remove(self, path: str) -> bool:
-        return self.host.remove(path)
-
-    def makedirs(self, path: str, mode: int = 0o700) -> None:
-        self.host.makedirs(path, mode)

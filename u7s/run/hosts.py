@@ -15,22 +15,11 @@ import signal
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
 
 from u7s.errors import CommandFailed
-
-
-@dataclass
-class Result:
-    exited: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exited == 0
+from u7s.run.result import Result
 
 
 class Host(abc.ABC):

@@ -2,7 +2,7 @@
 
 Added here, once, instead of in each task's signature: U7sTask adds the option to the
 task's arguments and help, and clean_errors takes it out of the call, so the task body
-reads it, with the `u7s.allocation` config key, through `given(c)`.
+reads it through `on_command_line()` (and the `u7s.allocation` config key after it).
 """
 
 from __future__ import annotations
@@ -40,9 +40,6 @@ def call(body, args, kwargs):
         _GIVEN.reset(token)
 
 
-def given(c) -> str | None:
-    """--allocation, else the `u7s.allocation` config key, else None (the inventory file decides)."""
-    from u7s.tasks._common import option
-
-    value = option(c, NAME, _GIVEN.get(), None)
-    return value or None
+def on_command_line() -> str | None:
+    """--allocation as given to the task running now, else None; u7s/tasks/cluster.py falls back on the config key."""
+    return _GIVEN.get()

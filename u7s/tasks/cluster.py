@@ -23,13 +23,14 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
     from u7s.config.allocation import inventory as source
     from u7s.errors import SettingsError
     from u7s.session import open_run
-    from u7s.tasks.allocflag import given
+    from u7s.tasks import allocflag
 
     flags = flags_of(set_)
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
     if not isinstance(accept, bool):
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
-    allocation = given(c)
+    # --allocation, else the `u7s.allocation` config key, else None (the inventory file decides)
+    allocation = option(c, allocflag.NAME, allocflag.on_command_line(), None) or None
     path = option(c, "inventory", inventory, None if allocation else "hosts.yaml")
     return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run=dry_run, lock=lock)
 
@@ -52,7 +53,7 @@ def _steps(c, steps, inventory, set_, accept, dry_run):
 @read_only
 def check_preflight(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
     """Check every host in parallel (one table, or --json), plus cross-host uniqueness."""
-    from u7s.steps import preflight
+    from u7s.checks import preflight
     from u7s.ui import tables
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
@@ -180,7 +181,7 @@ def create(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run
 @read_only
 def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False, only=None, all_=False):
     """Check the data path between every pair of hosts (TCP ports, VXLAN, MTU, rp_filter); needs nodes up."""
-    from u7s.steps import netcheck
+    from u7s.netcheck import check as netcheck
     from u7s.ui import tables
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
@@ -197,7 +198,7 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
 @read_only
 def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=False):
     """Show each host: reachable, engine, rootless, node container, Kubernetes node Ready; exit 1 unless all are."""
-    from u7s.steps.status import status_problems, status_rows
+    from u7s.checks.status import status_problems, status_rows
     from u7s.ui import tables
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
@@ -259,7 +260,7 @@ def load_image(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry
 @clean_errors
 def export_logs(c, inventory=None, set_=None, accept_unknown_host_keys=False, output=None):
     """Write one .tar.gz with every host's logs, state and versions (a folder per host, secrets redacted)."""
-    from u7s.steps import logbundle
+    from u7s.checks import logbundle
 
     run = _open(c, inventory, set_, accept_unknown_host_keys)
     path = output or logbundle.default_output()

@@ -80,7 +80,7 @@ def settings(c, set_=None, json=False):
 def check_preflight(c, set_=None, json=False, quick=False):
     """Check that this host can run a u7s node."""
     from u7s.errors import CheckFailed
-    from u7s.steps import preflight
+    from u7s.checks import preflight
     from u7s.ui import tables
 
     host, s, _ = local(c, set_)
@@ -99,7 +99,7 @@ def check_preflight(c, set_=None, json=False, quick=False):
 def render(c, set_=None, kubeadm_config=False):
     """Print the compose file u7s would use (checked by the compose tool when installed)."""
     from u7s.render import templates as _templates
-    from u7s.steps import validate
+    from u7s.checks import validate
 
     host, s, report = local(c, set_)
     text = _templates.kubeadm_config(s) if kubeadm_config else _templates.compose_file(s)
@@ -242,7 +242,7 @@ def create(c, set_=None, skip_preflight=False, dry_run=False):
 @clean_errors
 def smoke_test(c, set_=None, kubeconfig=None, kubectl=None):
     """Verify the cluster: nodes Ready, a 3-replica StatefulSet reachable by DNS from a pod."""
-    from u7s.steps import smoke
+    from u7s.checks import smoke
 
     host, s, report = local(c, set_)
     smoke.run(host, s, report, kubeconfig=kubeconfig, kubectl=kubectl)
@@ -269,7 +269,7 @@ def load_image(c, set_=None, image=None, archive=None):
 @clean_errors
 def export_logs(c, set_=None, output=None):
     """Write a .tar.gz of the node's logs, state and versions for a bug report (secrets redacted); print its path."""
-    from u7s.steps import logbundle
+    from u7s.checks import logbundle
 
     host, s, report = local(c, set_)
     path = output or logbundle.default_output()
