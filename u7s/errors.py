@@ -11,6 +11,11 @@ from __future__ import annotations
 from invoke.exceptions import Exit
 
 
+
+def last_line(text: str | None, otherwise: str = "") -> str:
+    """The last line a command or an exception said (where it names what went wrong), else `otherwise`."""
+    return ((text or "").strip().splitlines() or [otherwise])[-1]
+
 class U7sError(Exit):
     """An error u7s reports to the user as a message, without a traceback."""
 
@@ -58,7 +63,7 @@ class CommandFailed(U7sError):
         self.argv = argv
         self.exited = exited
         self.stderr = stderr
-        tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        tail = last_line(stderr)
         detail = f": {tail}" if tail else ""
         super().__init__(f"{where}: `{argv[0]} {' '.join(argv[1:3])}...` exited {exited}{detail}")
 

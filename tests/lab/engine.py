@@ -21,6 +21,9 @@ from .layout import COMPOSE_PLUGIN, USER_PATH, HostLayout
 from .processes import Daemon, spawn
 from .users import LabUser
 
+# What init-host.rootless.sh writes for Podman: slirp4netns as the rootless network command.
+SLIRP4NETNS_CONF = '[network]\ndefault_rootless_network_cmd="slirp4netns"\n'
+
 
 def prepare_machine() -> None:
     """Make the machine look like an ordinary rootless-Docker host (idempotent)."""
@@ -90,8 +93,6 @@ def _choose_slirp4netns(user: LabUser) -> None:
     Podman 5 (Debian 13) defaults to plain pasta, which u7s refuses; Podman 4 (Debian 12) uses
     slirp4netns anyway. Either way the lab's Podman host looks like one that ran init-host.
     """
-    from u7s.facts.podmannet import SLIRP4NETNS_CONF
-
     path = user.home / ".config" / "containers" / "containers.conf.d" / "u7s-slirp4netns.conf"
     for directory in reversed(path.relative_to(user.home).parents):
         if str(directory) != ".":

@@ -43,7 +43,7 @@ def test_compose_down_keeps_volumes_unless_asked(kind):
 
 def test_compose_uses_the_multi_node_project():
     s = make_settings(U7S_MULTI_NODE="true")
-    assert engine.compose_config(s) == [
+    assert engine.compose(s, "config") == [
         "docker", "compose", "-f", "/home/user/.local/share/u7s/u7s-host1/docker-compose.yaml",
         "-p", "u7s-host1", "config",
     ]

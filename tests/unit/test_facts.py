@@ -3,7 +3,8 @@
 import pytest
 
 from u7s.errors import U7sError
-from u7s.facts.host import HostFacts, parse_route_get
+from u7s.facts.host import HostFacts
+from u7s.facts.hostip import parse_route_get
 from u7s_fakes import FakeHost, fixture
 
 
@@ -58,14 +59,11 @@ def test_compose_plugin_asks_the_engines_cli_once():
     assert host.calls == [["docker", "compose", "version"]]
 
 
-def test_the_path_mtu_comes_from_the_route_or_its_device():
-    from u7s.facts.system import parse_route, path_mtu
+def test_the_route_gives_its_mtu_and_device():
+    from u7s.facts.system import parse_route
 
     with_mtu = '[{"dst":"192.0.2.7","dev":"eth0","prefsrc":"192.0.2.5","metrics":[{"mtu":1400}],"flags":[],"uid":0}]'
     plain = '[{"dst":"192.0.2.7","dev":"eth0","prefsrc":"192.0.2.5","flags":[],"uid":0,"cache":[]}]'
     assert parse_route(with_mtu) == (1400, "eth0")
     assert parse_route(plain) == (None, "eth0")
     assert parse_route("RTNETLINK answers: Network is unreachable") == (None, "")
-    host = FakeHost().on("ip", "-j", "route", stdout=plain)
-    host.files["/sys/class/net/eth0/mtu"] = "1450\n"
-    assert path_mtu(host, "192.0.2.7") == 1450

@@ -15,7 +15,7 @@ from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_inf
 from u7s.facts.system import LISTENING, parse_listening
 from u7s.run.hosts import Host
 from u7s.config.settings import Settings
-from u7s.checks.verdict import ERROR, OK, SKIP, WARN, Check  # noqa: F401 (OK, WARN, ERROR, SKIP: also read as preflight.X)
+from u7s.checks.verdict import ERROR, OK, SKIP, WARN, Check
 
 TUN = ["sh", "-c", "test -c /dev/net/tun && exec 3<>/dev/net/tun"]
 KUBECTL = ["sh", "-c", "command -v kubectl"]
@@ -93,7 +93,7 @@ class Preflight:
     def engine(self) -> EngineInfo | None:
         r = self.host.run(engine.engine_info(self.s), check=False)
         if not r.ok:
-            why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.exited}"
+            why = r.stderr_tail()
             fix = (f"install and start rootless {self.s.engine_type}: init-host/init-host.rootless.sh "
                    "(--start-engine where systemd is not running), or set CONTAINER_ENGINE")
             source = self.s.sources.get("CONTAINER_ENGINE", "")

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from u7s.errors import InventoryError
+from u7s.errors import InventoryError, last_line
 
 SCHEDULERS = ("slurm", "flux", "auto")
 FILE_KEYS = {"allocation", "cluster", "settings", "ssh"}
@@ -111,8 +111,8 @@ def _flux_out(runner, argv: list[str]) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InventoryError([f"--allocation flux: `{' '.join(argv[1:])}` failed: {exc}"]) from None
     if done.returncode != 0:
-        tail = (done.stderr or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise InventoryError([f"--allocation flux: `{' '.join(argv[1:])}`: {tail[0]}"])
+        tail = last_line(done.stderr, f"exit status {done.returncode}")
+        raise InventoryError([f"--allocation flux: `{' '.join(argv[1:])}`: {tail}"])
     return done.stdout
 
 

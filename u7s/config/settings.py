@@ -20,7 +20,6 @@ DEFAULT_BASE_IMAGE = (
     "docker.io/kindest/node:v1.35.0"
     "@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"
 )
-ENGINE_TYPES = ("docker", "podman", "nerdctl")
 SERVICE_SUBNET = "10.96.0.0/16"
 POD_SUBNET = "10.244.0.0/16"
 

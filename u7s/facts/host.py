@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from u7s.errors import CommandFailed
-from u7s.facts.hostip import ADDRESSES, ROUTE, choose, owned, parse_route_get  # noqa: F401 (parse_route_get: its old home)
+from u7s.config.values import ENGINES
+from u7s.facts.hostip import ADDRESSES, ROUTE, choose, owned
 from u7s.run.hosts import Host, Result
-
-
-ENGINES = ("docker", "nerdctl", "podman")
 
 
 def parse_detected_engine(text: str) -> tuple[str, str] | None:

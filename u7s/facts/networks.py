@@ -28,10 +28,6 @@ def compose_file_probe(s: Settings) -> list[str]:
     return ["cat", s.path(engine.COMPOSE_FILE)]
 
 
-def running_subnet(host: Host, s: Settings) -> str | None:
-    """The NODE_SUBNET in the compose file u7s last wrote on this host, if any."""
-    r = host.run(compose_file_probe(s), check=False)
-    return parse_compose_subnet(r.stdout if r.ok else None)
 
 
 def networks_in_use(inspect_json: str, own: str) -> dict[str, list[ipaddress.IPv4Network]]:

@@ -28,7 +28,6 @@ PASTA_CONF = (
     'rootless_port_forwarder="pasta"\n'
     'pasta_options=["-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2"]\n'
 )
-SLIRP4NETNS_CONF = '[network]\ndefault_rootless_network_cmd="slirp4netns"\n'
 DROP_IN_DIR = "~/.config/containers/containers.conf.d"
 MARK = "#u7s-containers-conf "
 

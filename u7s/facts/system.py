@@ -68,13 +68,6 @@ def parse_route(text: str) -> tuple[int | None, str]:
     return None, route.get("dev", "")
 
 
-def path_mtu(host, address: str) -> int | None:
-    """The MTU on the way from `host` to `address`: the route's own, else its device's; None when unknown."""
-    mtu, dev = parse_route(host.run(["ip", "-j", "route", "get", address], check=False).stdout)
-    if mtu is not None or not dev:
-        return mtu
-    text = host.read_text(f"/sys/class/net/{dev}/mtu")
-    return int(text) if text and text.strip().isdigit() else None
 
 
 def parse_link_mtu(addresses: str, route: str, host_ip: str) -> tuple[int, str] | None:

@@ -23,7 +23,7 @@ import functools
 from pathlib import Path
 
 from u7s.facts import rpfilter
-from u7s.errors import U7sError
+from u7s.errors import U7sError, last_line
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
 from u7s.netcheck import host as nethost
@@ -56,10 +56,6 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
                      f"largest packet the path between them carries (flannel uses NODE_MTU minus {VXLAN_OVERHEAD}), "
                      "or raise the path MTU")
     return None
-
-
-def last_line(r) -> str:
-    return (r.stderr.strip().splitlines() or [f"exit status {r.exited}"])[-1]
 
 
 # -- the node program: its argument lists, and pure parsers of its output -----------------------------
@@ -201,7 +197,8 @@ class NetworkCheck:
         r = node.exec(node_program("prepare", *prepare_args(v, list(self.views.values()))), env=False, check=False)
         if not r.ok:
             node.require_running()  # the clearer message when the node is not up
-            raise U7sError(f"{v.member.name}: the network check cannot prepare the node: {last_line(r)}")
+            why = last_line(r.stderr, f"exit status {r.exited}")
+            raise U7sError(f"{v.member.name}: the network check cannot prepare the node: {why}")
         v.prepared = True
         read_facts(v, r.stdout)
         nethost.read(v, [p.member.settings.host_ip for p in self.views.values() if p is not v])
@@ -212,7 +209,8 @@ class NetworkCheck:
         """One run of the node program probes every peer at once."""
         r = a.member.node.exec(node_program("probe", *probe_args(a, views, self.peer_jobs)), env=False, check=False)
         if not r.ok:
-            raise U7sError(f"{a.member.name}: the network check's probes did not run: {last_line(r)}")
+            why = last_line(r.stderr, f"exit status {r.exited}")
+            raise U7sError(f"{a.member.name}: the network check's probes did not run: {why}")
         a.probes = probes_from(a, views, r.stdout)
         return ""
 

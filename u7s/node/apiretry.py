@@ -18,6 +18,7 @@ from u7s.run.poll import wait_for
 
 # The longest an outage is ridden out; U7S_TIMEOUT caps it when it is lower.
 WINDOW = 60.0
+QUOTED = 300  # characters of kubectl's last error line quoted in a message
 
 # What kubectl (client-go) prints for an API server that is not there (yet) or answers 5xx/429:
 # "The connection to the server H:P was refused - did you specify the right host or port?",
@@ -43,11 +44,6 @@ def is_transient(stderr: str) -> bool:
     return bool(TRANSIENT.search(stderr or "")) and "x509" not in stderr
 
 
-def last_line(result) -> str:
-    lines = (result.stderr or "").strip().splitlines()
-    return lines[-1][:300] if lines else f"exit {result.exited}"
-
-
 def window(timeout: float) -> float:
     return min(WINDOW, float(timeout))
 
@@ -65,11 +61,11 @@ def retrying(attempt: Callable[[], object], *, what: str, where: str, timeout: f
 
     def settled() -> tuple[bool, str]:
         latest[0] = attempt()
-        return latest[0].ok or not is_transient(latest[0].stderr), last_line(latest[0])
+        return latest[0].ok or not is_transient(latest[0].stderr), latest[0].stderr_tail()[:QUOTED]
 
     try:
         wait_for(settled, what=what, timeout=timeout, interval=0.5, max_interval=3.0, clock=clock, sleep=sleep)
     except WaitTimeout:
         raise ApiUnavailable(f"{where}: the API server did not answer for {timeout:g}s ({what}); last error: "
-                             f"{last_line(latest[0])}") from None
+                             f"{latest[0].stderr_tail()[:QUOTED]}") from None
     return latest[0]

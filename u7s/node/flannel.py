@@ -46,7 +46,7 @@ def release_state(node: Node) -> str | None:
         return parse_release_state(r.stdout)
     if "not found" in r.stderr:
         return None
-    tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+    tail = r.stderr_tail()
     raise U7sError(f"{node.host.name}: helm status {RELEASE} failed: {tail}")
 
 

@@ -38,15 +38,16 @@ def classify(kubelet_conf: bool, ca_crt: bool, node_read, name: str) -> tuple[st
     if node_read.ok:
         return JOINED, ""
     err = node_read.stderr or ""
+    said = node_read.stderr_tail()[:apiretry.QUOTED]
     if apiretry.is_transient(err):
         return JOINED, "the API did not answer; taken as joined"
     if "x509" in err or "unknown authority" in err or "Unauthorized" in err:
         return STALE, (f"{KUBELET_CONF} belongs to another cluster (its CA or credentials are not this control "
-                       f"plane's: {apiretry.last_line(node_read)}); the control plane was probably made anew")
+                       f"plane's: {said}); the control plane was probably made anew")
     if "NotFound" in err or "not found" in err:
         return STALE, (f"{KUBELET_CONF} is there but node {name} never registered: an earlier kubeadm join "
                        "failed half-way")
-    return JOINED, f"not verified: {apiretry.last_line(node_read)}"
+    return JOINED, f"not verified: {said}"
 
 
 def read(node: Node) -> tuple[str, str]:

@@ -36,9 +36,6 @@ def api_answers(node: Node, kubeconfig: str = ADMIN_CONF) -> tuple[bool, str]:
     return r.ok and r.stdout.strip() == "ok", (r.stdout or r.stderr).strip()[-200:] or "no answer"
 
 
-def is_initialized(node: Node) -> bool:
-    """Initialised means admin.conf exists and the API answers with its CA."""
-    return admin_conf_exists(node) and api_answers(node)[0]
 
 
 def kubeadm_init(node: Node) -> bool:

@@ -22,7 +22,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 
-from u7s.errors import U7sError
+from u7s.errors import U7sError, last_line
 
 MANIFEST = "u7s-bundle.json"
 NODE_IMAGE = "node-image.tar"
@@ -141,7 +141,7 @@ def verify(path: str) -> Manifest:
     except tarfile.TarError:
         raise _bad(path, "not a readable tar file (truncated, or not a bundle)") from None
     except (OSError, EOFError) as exc:
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        why = last_line(str(exc), type(exc).__name__)
         raise _bad(path, f"could not be read ({why}; truncated?)") from None
 
 

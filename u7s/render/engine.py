@@ -9,7 +9,6 @@ from __future__ import annotations
 from u7s.config.settings import Settings
 
 COMPOSE_FILE = "docker-compose.yaml"
-SERVICE = "node"
 
 
 def container_name(s: Settings) -> str:
@@ -49,9 +48,6 @@ def compose_down(s: Settings, volumes: bool = False) -> list[str]:
     return compose(s, "down", *(["-v"] if volumes else []))
 
 
-def compose_config(s: Settings) -> list[str]:
-    """Validate and print the resolved compose file (the compose tool's own check)."""
-    return compose(s, "config")
 
 
 def node_exec(

@@ -41,7 +41,7 @@ def _image_id(host, s: Settings, ref: str) -> str | None:
 def _saved(host, s: Settings, refs: list[str], path: str) -> None:
     r = host.run(images.save_argv(s, refs, path), check=False)
     if not r.ok:
-        tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+        tail = r.stderr_tail()
         raise U7sError(f"{host.name}: {s.container_engine} save failed: {tail}")
 
 
@@ -58,7 +58,7 @@ def build(host, s: Settings, node_image: str, pod_images: list[str], output: str
             with report.step(f"pulling {ref}"):
                 r = host.run(engine.engine_cmd(s, "pull", "--", ref), check=False)
             if not r.ok:
-                tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+                tail = r.stderr_tail()
                 raise U7sError(f"{host.name}: {s.container_engine} pull {ref} failed: {tail}; `u7s bundle` "
                                "runs where a registry is in reach")
     with tempfile.TemporaryDirectory(prefix="u7s-bundle-") as tmp:  # 0700: private to this user
@@ -83,7 +83,7 @@ def _export_preloaded(host, s: Settings, node_image: str, tmp: str, report) -> s
     r = host.run(argv, check=False)
     path = os.path.join(tmp, bundle.PRELOADED)
     if not r.ok:
-        tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+        tail = r.stderr_tail()
         report.warn(f"the images {node_image} preloads could not be exported ({tail}): an upgrade to it needs "
                     "them from a registry")
         return None
@@ -98,7 +98,7 @@ def load_node_image(node: Node, path: str, manifest: bundle.Manifest) -> str:
     with bundle.Member(path, bundle.NODE_IMAGE) as source:
         r = host.run_streaming(engine.engine_cmd(s, "load"), source)
     if not r.ok:
-        tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+        tail = r.stderr_tail()
         raise U7sError(f"{host.name}: {s.container_engine} load of {manifest.node_image} failed: {tail}")
     return f"{manifest.node_image} loaded into {s.container_engine}"
 
@@ -115,7 +115,7 @@ def _copy(node: Node, path: str, member: str, kept: str) -> None:
     with bundle.Member(path, member) as source:
         r = host.run_streaming(["dd", f"of={partial}", "bs=1M", "status=none"], source)
     if not r.ok:
-        tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+        tail = r.stderr_tail()
         raise U7sError(f"{host.name}: could not write {partial}: {tail}")
     host.run(["mv", "-f", "--", partial, s.path(kept)])
 
@@ -166,7 +166,7 @@ def import_kept(node: Node) -> str | None:
                           f"/usernetes/{archive}")
         r = node.host.run(argv, check=False)
         if not r.ok:
-            tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+            tail = r.stderr_tail()
             raise U7sError(f"{node.host.name}: ctr images import of the bundle's {archive} failed: {tail}")
     for image in kept:
         node.host.run(images.ctr(node.s, "label", image.ref, f"{images.ID_LABEL}={image.image_id}"))

@@ -24,7 +24,7 @@ except ModuleNotFoundError:  # Python 3.9 and 3.10: the same parser, as the toml
 
 from u7s.render import engine
 from u7s.config.settings import Settings
-from u7s.errors import U7sError
+from u7s.errors import U7sError, last_line
 from u7s.node.container import Node
 
 NAMESPACE = "k8s.io"
@@ -58,7 +58,7 @@ def archive_images(path: str) -> list[ArchiveImage]:
             if "index.json" in names:
                 return _from_oci_index(tar)
     except (OSError, tarfile.TarError, ValueError, KeyError, TypeError) as exc:
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip("- ")
+        why = last_line(str(exc), type(exc).__name__).strip("- ")
         raise U7sError(f"{path}: not a readable image archive ({why}); make one with `docker save -o FILE IMAGE`") \
             from None
     raise U7sError(f"{path}: neither manifest.json nor index.json in it: not a `docker save` or OCI archive")
@@ -226,7 +226,7 @@ class Source:
         path = os.path.join(self._tmp.name, "images.tar")
         r = self.host.run(save_argv(self.s, self.names, path), check=False)
         if not r.ok:
-            tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+            tail = r.stderr_tail()
             raise U7sError(f"{self.host.name}: {self.s.container_engine} save failed: {tail}")
         return path, archive_images(path)
 

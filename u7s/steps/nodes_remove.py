@@ -43,7 +43,7 @@ def _drain(timeout: int, force: bool):
             return f"{node_name} is not registered: nothing to drain"
         r = kube.kubectl(cp.node, *drain_argv(node_name, timeout, force), check=False)
         if not r.ok:
-            tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+            tail = r.stderr_tail()
             hint = "" if force else "; pods no controller manages are only deleted with --force"
             raise U7sError(f"kubectl drain {node_name} failed: {tail}{hint}")
         evicted = sum(1 for line in r.stdout.splitlines() if line.startswith(("evicting pod", "pod/")))

@@ -19,7 +19,7 @@ from typing import Callable
 
 from u7s.render import engine
 from u7s.config.settings import Settings
-from u7s.errors import U7sError
+from u7s.errors import U7sError, last_line
 from u7s.node import kube
 from u7s.node.container import Node
 from u7s.steps import lifecycle as steps
@@ -59,9 +59,9 @@ def image_version(node: Node) -> str:
     r = node.host.run(engine.engine_cmd(s, "run", "--rm", "--entrypoint", "kubeadm", image_of(s),
                                         "version", "-o", "short"), check=False, timeout=300)
     if not r.ok:
-        tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+        tail = r.stderr_tail()
         raise U7sError(f"{node.host.name}: cannot read the Kubernetes version of {image_of(s)}: {tail}")
-    version = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    version = last_line(r.stdout)
     parse_version(version)
     return version
 
@@ -214,7 +214,7 @@ def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force
             return f"{name} already runs {target}: not drained"
         r = kube.kubectl(c, *drain_argv(name, timeout, force), check=False)
         if not r.ok:
-            tail = (r.stderr.strip().splitlines() or [f"exit {r.exited}"])[-1]
+            tail = r.stderr_tail()
             raise U7sError(f"kubectl drain {name} failed: {tail}" + ("" if force else " (--force deletes pods "
                                                                        "no controller manages)"))
         return f"{name} drained"
