@@ -75,7 +75,7 @@ def test_create_names_the_images_a_node_cannot_pull_and_how_an_air_gapped_site_p
     again = u7s(*create, cwd=tmp_path, check=False)
     assert again.returncode == 0, again.stderr
     # The kubelet's next pull (after its 10 s, then 20 s back-off) may come before the wait begins; if not,
-    # the wait restarts the pod at its first look (tests/unit/test_podnet.py).
+    # the wait restarts the pod at its first look (tests/unit/node/test_podnet.py).
     assert "every node is Ready" in again.stderr or "every node became Ready" in again.stderr
 
 

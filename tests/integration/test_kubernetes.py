@@ -135,7 +135,7 @@ def test_create_fails_naming_a_node_whose_flanneld_crash_loops_then_passes_once_
     clear_switches(node)
     again = u7s(node, lab.node_image, "create", extra=SHORT)
     # The kubelet's back-off (10 s, then 20 s) may have restarted flanneld for good before the wait began;
-    # if not, the wait restarts the failing pod at its first look (tests/unit/test_podnet.py).
+    # if not, the wait restarts the failing pod at its first look (tests/unit/node/test_podnet.py).
     assert re.search(r"wait-ready: every node (is|became) Ready \(u7s-h1\)", again.stderr), again.stderr
     obj = node_object(node)
     assert obj["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == node.address

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from u7s_fakes import FIXTURES
+from tests.unit.u7s_fakes import FIXTURES
 
 SCRIPT = Path(__file__).resolve().parents[2] / "init-host" / "kernel-modules.sh"
 RELEASE = os.uname().release  # the script reads the files of the running kernel's release

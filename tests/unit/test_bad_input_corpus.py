@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_inputs import CASES, GOOD, Case
+from tests.unit.bad_inputs import CASES, GOOD, Case
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("corpus_runner.py")

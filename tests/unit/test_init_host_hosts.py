@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-import kernel_trees
+from tests.unit import kernel_trees
 from tests.cgroup_layouts import wrap
-from test_init_host import (
+from tests.unit.test_init_host import (
     DELEGATE, MODULE_LIST, MODULES, ROOT_SCRIPT, SYSTEMD_IS_PID1, USER, as_nobody, meaningful, nobody_home,  # noqa: F401
     pwd_uid, run, run_prefixed, status_lines,
 )

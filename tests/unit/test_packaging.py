@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from test_tasks_cli import ROOT
+from tests.unit.tasks.test_tasks_cli import ROOT
 
 
 @pytest.fixture(scope="module")

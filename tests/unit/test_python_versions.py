@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from test_tasks_cli import ROOT
+from tests.unit.tasks.test_tasks_cli import ROOT
 
 MINIMUM = "3.9"
 

@@ -3,7 +3,7 @@
 import json
 import time
 
-from test_standins import (  # noqa: F401 (fixtures)
+from tests.unit.test_standins import (  # noqa: F401 (fixtures)
     WORKER, cluster, cp_node, get_node, join_command, kubectl, kubelet_port, poll, ready_condition, worker)
 
 HINT = "To see the stack trace of this error execute with --v=5 or higher"
@@ -66,7 +66,7 @@ def test_api_outages_answer_503_or_refuse_for_their_seconds_once(cluster, kubect
 
 
 def test_the_kubelet_reports_kubeletnotready_and_the_switch_takes_a_ready_node_down(cluster, kubectl):
-    from test_standins import CP
+    from tests.unit.test_standins import CP
 
     node = poll("the Node", lambda: get_node(cluster, kubectl, CP))
     ready = ready_condition(node)
@@ -82,7 +82,7 @@ def test_the_kubelet_reports_kubeletnotready_and_the_switch_takes_a_ready_node_d
 
 def test_upgrade_health_fails_its_count_then_passes_and_upgrade_node_fails_in_kubelet_config(cluster, worker,
                                                                                             kubectl):
-    from test_standins import CP
+    from tests.unit.test_standins import CP
 
     (cluster.root / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
     (cluster.root / "etc/cni/net.d/10-flannel.conflist").write_text("{}")
@@ -105,7 +105,7 @@ def test_upgrade_health_fails_its_count_then_passes_and_upgrade_node_fails_in_ku
 
 
 def test_an_interrupted_apply_upgrades_the_control_plane_then_ends_as_killed(cluster, kubectl):
-    from test_standins import CP
+    from tests.unit.test_standins import CP
 
     (cluster.root / "etc/cni/net.d").mkdir(parents=True, exist_ok=True)
     (cluster.root / "etc/cni/net.d/10-flannel.conflist").write_text("{}")
@@ -141,7 +141,7 @@ def _waiting(status):
 
 
 def test_a_crash_looping_flanneld_leaves_the_node_ready_without_its_public_ip(cluster, kubectl):
-    from test_standins import CP, create_flannel_namespace, install_flannel
+    from tests.unit.test_standins import CP, create_flannel_namespace, install_flannel
 
     (cluster.root / "etc/u7s-standin/flannel-crashloop").write_text("")
     create_flannel_namespace(cluster, kubectl)
@@ -172,7 +172,7 @@ def test_a_crash_looping_flanneld_leaves_the_node_ready_without_its_public_ip(cl
 
 
 def test_an_image_that_cannot_be_pulled_leaves_the_node_not_ready(cluster, kubectl):
-    from test_standins import CP, create_flannel_namespace, install_flannel
+    from tests.unit.test_standins import CP, create_flannel_namespace, install_flannel
 
     (cluster.root / "etc/u7s-standin/flannel-image-pull").write_text("")
     create_flannel_namespace(cluster, kubectl)
@@ -202,7 +202,7 @@ def test_an_image_that_cannot_be_pulled_leaves_the_node_not_ready(cluster, kubec
 
 def test_the_api_servers_node_writes_are_checked_for_a_newer_kubelet(tmp_path, monkeypatch):
     import u7s_standin_common as common
-    from test_standins import _api, _call
+    from tests.unit.test_standins import _api, _call
 
     monkeypatch.setenv(common.ROOT_ENV, str(tmp_path))
     the_api = _api()  # no kubeadm-config yet: the server's version is the image's, v1.35.0

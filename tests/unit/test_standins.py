@@ -16,7 +16,7 @@ import time
 
 import pytest
 import yaml
-from standin_nodes import (
+from tests.unit.standin_nodes import (
     CP, CP_HOST_IP, PUBLIC_IP, STANDINS, UNINITIALIZED, WORKER, WORKER_HOST_IP, Node,
     free_port, kubeadm_config_docs, make_node_root, node_env, stop_services)
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-import kernel_trees
-from test_preflight import healthy_host, run
+from tests.unit import kernel_trees
+from tests.unit.checks.test_preflight import healthy_host, run
 from u7s.render import engine
 from u7s.facts import kernel
 from u7s.checks import hostchecks, preflight
 from u7s.checks.preflight import ERROR, OK, SKIP, WARN
-from u7s_fakes import fixture, make_settings
+from tests.unit.u7s_fakes import fixture, make_settings
 
 SIX = hostchecks.KERNEL_MODULES
 

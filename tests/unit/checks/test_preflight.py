@@ -15,8 +15,8 @@ from u7s.facts import system
 from u7s.ui import tables
 from u7s.facts.engine import EngineInfo, parse_compose_version, parse_engine_info
 from u7s.checks.preflight import ERROR, OK, SKIP, WARN, Preflight
-from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
-import kernel_trees
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
+from tests.unit import kernel_trees
 
 DOCKER_ROOTLESS = fixture("docker-info-rootless.json")
 PODMAN_ROOTFUL = fixture("podman-info-rootful.json")

@@ -8,7 +8,7 @@ import yaml
 from u7s.checks import smoke
 from u7s.errors import U7sError
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings
 
 K = ["/usr/bin/kubectl", "--kubeconfig", "/w/kubeconfig"]
 

@@ -15,7 +15,7 @@ from u7s.config import allocation, hostlist
 from u7s.config.inventory import InventoryError
 from u7s.tasks import cluster
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SLURM = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node[01-03]", "SLURM_SUBMIT_DIR": "/shared/alice/run",
          "SLURMD_NODENAME": "node01"}
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from test_tasks_cli import GIVEN, ROOT, clean_env, home, u7s  # noqa: F401  (home: a fixture)
+from tests.unit.tasks.test_tasks_cli import GIVEN, ROOT, clean_env, home, u7s  # noqa: F401  (home: a fixture)
 
 
 @pytest.mark.parametrize("argv", [["settings"], ["--list"], ["--help"], ["render", "--help"]])

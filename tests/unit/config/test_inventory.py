@@ -15,7 +15,7 @@ from u7s.config import subnets
 from u7s.facts import networks
 from u7s.config.inventory import InventoryError, load, parse
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GOOD = {
     "cluster": {"name": "demo"},
     "settings": {"CONTAINER_ENGINE": "docker"},
@@ -190,7 +190,7 @@ def test_subnets_report_an_exhausted_pool():
         subnets.assign([(f"h{i}", None, None) for i in range(3)], "10.100.0.0/23")
 
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_subnets_in_use_are_read_from_docker_and_podman_network_inspect():
@@ -284,7 +284,7 @@ def test_cluster_settings_precedence_config_inventory_host_set():
 
     from u7s.session import Member, resolve_all
     from u7s.ui.report import Reporter
-    from u7s_fakes import FakeHost
+    from tests.unit.u7s_fakes import FakeHost
 
     inv = parse({
         "settings": {"PORT_KUBE_APISERVER": 16443, "U7S_TIMEOUT": 30},

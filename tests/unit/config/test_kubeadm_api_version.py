@@ -8,9 +8,9 @@ import pytest
 from u7s.config import nodeimage
 from u7s.config.settings import DEFAULT_BASE_IMAGE, SPECS
 from u7s.errors import SettingsError
-from u7s_fakes import make_settings
+from tests.unit.u7s_fakes import make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DIGEST = "@sha256:" + "a" * 64
 
 

@@ -5,7 +5,7 @@ import pytest
 from u7s.errors import SettingsError
 from u7s.config.settings import DEFAULT_BASE_IMAGE, node_subnet_for, parse_assignments
 from u7s.config.resolve import resolve
-from u7s_fakes import FakeFacts, RefusingFacts, make_settings
+from tests.unit.u7s_fakes import FakeFacts, RefusingFacts, make_settings
 
 ROUTE = {"HOST_IP": "detected: the default route's source (ip route get 1)"}
 

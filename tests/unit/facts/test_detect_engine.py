@@ -21,9 +21,9 @@ import pytest
 
 from tests.conftest import unavailable
 from u7s.facts.host import HostFacts, parse_detected_engine, parse_engine_address
-from u7s_fakes import FakeHost
+from tests.unit.u7s_fakes import FakeHost
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "init-host" / "detect-engine.sh"
 
 

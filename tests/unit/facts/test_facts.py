@@ -5,7 +5,7 @@ import pytest
 from u7s.errors import U7sError
 from u7s.facts.host import HostFacts
 from u7s.facts.hostip import parse_route_get
-from u7s_fakes import FakeHost, fixture
+from tests.unit.u7s_fakes import FakeHost, fixture
 
 
 def test_parse_route_get_recorded():

@@ -20,7 +20,7 @@ from u7s.facts.host import HostFacts, likely_probes
 from u7s.session import Member, resolve_all
 from u7s.ui import tables
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeFacts, FakeHost, fixture
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, fixture
 
 NAT_NIC, PRIVATE_NIC = "10.0.2.15", "192.168.56.12"  # the recording's two NICs; the default route uses the first
 UNREACHABLE = "RTNETLINK answers: Network is unreachable\n"
@@ -194,7 +194,7 @@ def test_one_machine_reached_twice_by_one_address_is_not_taken_for_nat():
     """Several users' instances on one machine (one address in hosts.yaml) share its route's address."""
     from u7s.config.crosshost import shared_route_addresses
     from u7s.config.inventory import HostSpec, Ssh
-    from u7s_fakes import make_settings
+    from tests.unit.u7s_fakes import make_settings
 
     routed = FakeFacts(host_ip=NAT_NIC)
     members = [Member(HostSpec(name, "10.213.0.1", role, False, Ssh(user=name)), Reporter(stream=io.StringIO()),

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from u7s.facts import podmannet
-from u7s_fakes import fixture
+from tests.unit.u7s_fakes import fixture
 
 USERNETES = {"default_rootless_network_cmd": "pasta", "rootless_port_forwarder": "pasta",
              "pasta_options": ["-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2"]}

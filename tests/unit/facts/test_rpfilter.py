@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import unavailable
 from u7s.facts import rpfilter
-from u7s_fakes import make_settings
+from tests.unit.u7s_fakes import make_settings
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from u7s.session import Member
 from u7s.netcheck import check as netcheck
 from u7s.netcheck import host as nethost
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
 NAMES = ("h1", "h2", "h3")
 

@@ -10,7 +10,7 @@ import pytest
 
 from u7s.node import apiretry, joinstate, kube
 from u7s.run.hosts import Result
-from u7s_fakes import Clock
+from tests.unit.u7s_fakes import Clock
 
 HINT = "To see the stack trace of this error execute with --v=5 or higher\n"
 REJOIN = ("error execution phase preflight: [preflight] Some fatal errors occurred:\n"
@@ -50,7 +50,7 @@ def test_a_kubeadm_failure_names_host_and_kubeadm_error():
     from u7s.errors import U7sError
     from u7s.node.container import Node
     from u7s.ui.report import Reporter
-    from u7s_fakes import FakeHost, make_settings
+    from tests.unit.u7s_fakes import FakeHost, make_settings
 
     host = FakeHost()
     host.on("docker", "exec", contains="kubeadm", exited=1, stderr=REJOIN)
@@ -127,7 +127,7 @@ def _worker(kubelet_conf: bool, ca_crt: bool, node_read):
 
     from u7s.node.container import Node
     from u7s.ui.report import Reporter
-    from u7s_fakes import FakeHost, make_settings
+    from tests.unit.u7s_fakes import FakeHost, make_settings
 
     class Worker(FakeHost):
         def __init__(self, files):

@@ -9,7 +9,7 @@ from u7s.node import flannel
 from u7s.errors import U7sError
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings
 
 
 def scripted(state=None, port=8472):

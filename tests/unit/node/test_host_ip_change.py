@@ -21,7 +21,7 @@ from u7s.node.container import Node
 from u7s.run.hosts import Result
 from u7s.steps import lifecycle, workflows
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings
 
 OLD = {"u7s-a": "192.0.2.10", "u7s-b": "192.0.2.20", "u7s-c": "192.0.2.30"}
 MOVED = {**OLD, "u7s-b": "192.0.2.120"}

@@ -12,7 +12,7 @@ from u7s.errors import U7sError
 from u7s.node import identity
 from u7s.run.hosts import Result
 from u7s.checks.status import status_problems
-from u7s_fakes import FakeFacts, FakeHost
+from tests.unit.u7s_fakes import FakeFacts, FakeHost
 
 ABSENT = Result(1, "", "Error: No such object: u7s-node\n")
 

@@ -10,7 +10,7 @@ from u7s.node import externalip, kube
 from u7s.errors import U7sError
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings
 
 TOKEN = "abcdef.0123456789abcdef"
 SECRET = TOKEN.split(".")[1]

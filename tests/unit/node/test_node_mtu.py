@@ -19,7 +19,7 @@ from u7s.node.container import Node
 from u7s.netcheck import check as netcheck
 from u7s.netcheck import host as nethost
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
 # `ip -j addr show` of a GCP VM: ens4 carries the address, with Google's MTU; docker0 keeps 1500.
 ADDR = json.dumps([
@@ -163,7 +163,7 @@ def test_flannel_takes_the_nodes_own_mtu_alone_and_nothing_at_1500():
 
 # -- the network check ------------------------------------------------------------------------------
 def view_pair(mtu_setting, node_mtu, path_mtu):
-    from test_netcheck import views_of
+    from tests.unit.netcheck.test_netcheck import views_of
 
     a, b = views_of(2, NODE_MTU=mtu_setting)
     a.node_mtu = b.node_mtu = node_mtu

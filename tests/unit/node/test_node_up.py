@@ -9,7 +9,7 @@ from u7s.render import engine, workdir
 from u7s.node import container
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings
 
 RUNNING = '{"Status":"running","Running":true,"StartedAt":"2026-11-30T12:00:00Z"}'
 RESTARTED = '{"Status":"running","Running":true,"StartedAt":"2026-11-30T13:00:00Z"}'

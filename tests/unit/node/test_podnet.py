@@ -10,7 +10,7 @@ from u7s.node import podnet
 from u7s.node.container import Node
 from u7s.run.hosts import Result
 from u7s.ui.report import Reporter
-from u7s_fakes import Clock, FakeHost, fixture, make_settings
+from tests.unit.u7s_fakes import Clock, FakeHost, fixture, make_settings
 
 PUBLIC_IP = "flannel.alpha.coreos.com/public-ip"
 CNI_PLUGIN = "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1"

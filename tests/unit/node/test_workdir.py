@@ -9,7 +9,7 @@ from u7s.node import staging
 from u7s.render import workdir
 from u7s.run.hosts import LocalHost
 from u7s.render.resources import node_image_dir
-from u7s_fakes import make_settings
+from tests.unit.u7s_fakes import make_settings
 
 NODE_FILES = sorted(f"node/{p.name}" for p in node_image_dir().iterdir() if p.is_file())
 

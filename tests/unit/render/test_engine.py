@@ -3,7 +3,7 @@
 import pytest
 
 from u7s.render import engine
-from u7s_fakes import FakeFacts, FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, make_settings
 
 WORKDIR = "/home/user/.local/share/u7s/u7s"
 COMPOSE_FILE = f"{WORKDIR}/docker-compose.yaml"

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from test_tasks_cli import GIVEN, ROOT, clean_env
+from tests.unit.tasks.test_tasks_cli import GIVEN, ROOT, clean_env
 from tests.lab.kubectl import controller_kubectl
 from u7s.render import kubeconfigs
 from u7s.errors import U7sError

@@ -1,7 +1,7 @@
 """Renderers: golden files for the compose file and kubeadm configuration, then the reference's facts.
 
 Regenerate the goldens after an intended template change with
-`U7S_UPDATE_GOLDEN=1 python3 -m pytest tests/unit/test_render.py`, and review the diff.
+`U7S_UPDATE_GOLDEN=1 python3 -m pytest tests/unit/render/test_render.py`, and review the diff.
 """
 
 import json
@@ -14,7 +14,7 @@ import yaml
 
 from u7s.render import templates
 from u7s.errors import U7sError
-from u7s_fakes import GOLDEN, make_settings
+from tests.unit.u7s_fakes import GOLDEN, make_settings
 
 CUSTOM_PORTS = dict(PORT_KUBE_APISERVER=8080, PORT_FLANNEL=9072, PORT_KUBELET=20250, PORT_ETCD=9090)
 NODE_IMAGE = "ghcr.io/example/u7s-node:v1.35.0"

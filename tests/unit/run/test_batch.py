@@ -20,9 +20,9 @@ from u7s.checks import status
 from u7s.steps import workflows
 from u7s.checks.preflight import Preflight
 from u7s.ui.report import Reporter
-from test_cluster_phases import INVENTORY
-from test_preflight import healthy_host
-from u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
+from tests.unit.steps.test_cluster_phases import INVENTORY
+from tests.unit.checks.test_preflight import healthy_host
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, fixture, make_settings
 
 AWKWARD = [
     ["echo", "a b", "$(id)", "it's", "*", ""],

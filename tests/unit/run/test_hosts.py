@@ -9,7 +9,7 @@ import pytest
 from u7s.run import hosts
 from u7s.errors import CommandFailed
 from u7s.run.hosts import LocalHost, Result
-from u7s_fakes import FakeHost
+from tests.unit.u7s_fakes import FakeHost
 
 
 class RecordingContext:

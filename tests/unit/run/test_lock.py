@@ -14,7 +14,7 @@ import pytest
 from u7s.run import hostlock, lock
 from u7s.run.hosts import LocalHost
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_second_run_is_refused_naming_the_holder(tmp_path):

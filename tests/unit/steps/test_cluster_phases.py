@@ -150,7 +150,7 @@ def test_podmans_pasta_is_reported_by_the_network_check(tmp_path):
     from u7s.run.hosts import Host, Result
     from u7s.config.resolve import resolve
 
-    recorded = Path(__file__).parent / "fixtures"
+    recorded = Path(__file__).resolve().parents[1] / "fixtures"
     pasta = recorded / "podman-info-rootless-pasta.json"
 
     class PodmanHost(Host):

@@ -15,7 +15,7 @@ from u7s.run.hosts import LocalHost, Result
 from u7s.session import Member, Run
 from u7s.steps import hostinit
 from u7s.ui.report import Reporter
-from u7s_fakes import make_settings
+from tests.unit.u7s_fakes import make_settings
 
 
 class Recording(LocalHost):

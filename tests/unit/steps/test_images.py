@@ -15,7 +15,7 @@ from u7s.node.container import Node
 from tests.image_archive import containerd_store_save, docker_save, oci_archive
 from tests.unit.u7s_fakes import FakeHost, make_settings
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LISTING = (FIXTURES / "ctr-1.6.20-images-ls.txt").read_text()
 DOCKER_ID = "sha256:ffdc04f1da1708971457357bb932385cd66cfaf4c5ed9cd63b4c951000f56378"
 

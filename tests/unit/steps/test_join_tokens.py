@@ -22,7 +22,7 @@ from u7s.node import container, joinstate, kube
 from u7s.run.hosts import Result
 from u7s.steps import step, workflows
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeFacts, FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeFacts, FakeHost, make_settings
 
 HASH = "sha256:" + "3f" * 32
 MINUTE = 60.0

@@ -5,7 +5,7 @@ import io
 from u7s.steps import lifecycle, workflows
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings
 
 
 def test_create_runs_the_reference_order():

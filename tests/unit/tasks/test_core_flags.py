@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from test_tasks_cli import GIVEN, ROOT, clean_env
+from tests.unit.tasks.test_tasks_cli import GIVEN, ROOT, clean_env
 
 FAKE_ENGINE = """#!/bin/sh
 printf '%s\\n' "$*" >> "$U7S_FAKE_LOG"

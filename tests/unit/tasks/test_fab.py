@@ -7,7 +7,7 @@ tests/integration/test_invoke_and_fab.py.
 import subprocess
 import sys
 
-from test_tasks_cli import GIVEN, ROOT, clean_env, home  # noqa: F401  (home: a fixture)
+from tests.unit.tasks.test_tasks_cli import GIVEN, ROOT, clean_env, home  # noqa: F401  (home: a fixture)
 
 
 def fab(*args, home):

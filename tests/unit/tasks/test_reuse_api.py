@@ -14,7 +14,7 @@ from invoke import Config, Context, Exit
 
 import u7s.tasks
 from u7s.errors import SettingsError, U7sError
-from test_tasks_cli import GIVEN, ROOT, clean_env, home, in_process_env  # noqa: F401  (fixtures)
+from tests.unit.tasks.test_tasks_cli import GIVEN, ROOT, clean_env, home, in_process_env  # noqa: F401  (fixtures)
 
 
 def test_tasks_return_their_results(in_process_env, capsys):

@@ -18,7 +18,7 @@ from invoke import Collection, Program
 
 from u7s import tasks as u7s_tasks
 from u7s.config.settings import SPECS
-from u7s_fakes import GOLDEN
+from tests.unit.u7s_fakes import GOLDEN
 
 ROOT = GOLDEN.parents[2]
 GIVEN = {"CONTAINER_ENGINE": "docker", "HOSTNAME": "host1", "HOST_IP": "192.0.2.10"}

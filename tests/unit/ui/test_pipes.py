@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from test_tasks_cli import GIVEN, home, u7s  # noqa: F401  (home: a fixture)
+from tests.unit.tasks.test_tasks_cli import GIVEN, home, u7s  # noqa: F401  (home: a fixture)
 from u7s.config.settings import DEFAULT_BASE_IMAGE
 from u7s.ui import tables
 
