@@ -1,6 +1,6 @@
 """Time the commands whose speed users feel, outside the test suite (no timing asserts in tests).
 
-    python3 tests/benchmark.py [--runs N]
+    python3 bench/commands.py [--runs N]
 
 Prints the median and the spread of: `u7s --help` (must stay light: no fabric,
 paramiko or jinja2 import), `u7s --list`, and `u7s render` (settings,
