@@ -62,7 +62,7 @@ class Run:
     failures: dict[str, dict[str, str]] = field(default_factory=dict)
     join_tokens: object | None = None  # u7s.steps.jointokens.JoinTokens, made at the run's first join
     joined: set[str] = field(default_factory=set)  # workers seen joined during this run
-    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # step title -> host -> what it said
+    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # step title -> host -> what it said (an Outcome)
     board: object | None = None  # report.Board on a terminal
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

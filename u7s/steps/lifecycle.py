@@ -1,7 +1,8 @@
 """The operations of a cluster's life on one host, each idempotent and each saying what it did.
 
 The Steps in u7s/steps/workflows.py call these, on one host or on many. Each
-returns a short message for the user ("started", "already initialised", ...).
+returns a short message for the user ("started", "already initialised", ...) as an
+Outcome (u7s/steps/outcome.py): whether it changed anything is its status, not its words.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from u7s.node import staging
 from u7s.render import workdir
 from u7s.errors import U7sError, WaitTimeout
 from u7s.node.container import Node
+from u7s.steps.outcome import ALREADY, Outcome, already, changed, status_of
 
 
 def _require_initialized(node: Node) -> None:
@@ -19,25 +21,25 @@ def _require_initialized(node: Node) -> None:
         raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
 
 
-def up(node: Node) -> str:
+def up(node: Node) -> Outcome:
     outcome = node.up()
     if outcome == "unchanged":
-        return f"node {node.s.node_name} already up ({node.s.node_ip}); nothing changed"
+        return already(f"node {node.s.node_name} already up ({node.s.node_ip}); nothing changed")
     from u7s.steps import airgap
 
     # A node made anew (a new image, a recreated container) gets the pod images `load-bundle` kept.
     kept = airgap.import_kept(node)
-    return f"node {node.s.node_name} {outcome} and booted ({node.s.node_ip})" + (f"; {kept}" if kept else "")
+    return changed(f"node {node.s.node_name} {outcome} and booted ({node.s.node_ip})" + (f"; {kept}" if kept else ""))
 
 
-def down(node: Node, volumes: bool = False) -> str:
+def down(node: Node, volumes: bool = False) -> Outcome:
     outcome = node.down(volumes=volumes)
     if outcome == "absent":
-        return "no node container: nothing to stop"
-    return "node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)"
+        return already("no node container: nothing to stop")
+    return changed("node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)")
 
 
-def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> str:
+def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> Outcome:
     """Initialise the control plane, or prove the existing one answers; then sync external IPs (see sync_external_ip)."""
     node.require_running()
     staging.stage(node.host, node.s)
@@ -56,10 +58,14 @@ def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> str:
         nodes = None
     sync = sync_external_ip(node, nodes, host_ips)
     head = "kubeadm init done" if ran else "already initialised: kubeadm init not run again"
-    return f"{head}; {sync}"
+    said = f"{head}; {sync}"
+    # The sync's own outcome goes with it, for the sync after the joins (u7s/steps/workflows.py: _sync).
+    if not ran and status_of(sync) == ALREADY:
+        return already(said, sync=sync)
+    return changed(said, sync=sync)
 
 
-def sync_external_ip(node: Node, nodes: list[dict] | None = None, host_ips: dict[str, str] | None = None) -> str:
+def sync_external_ip(node: Node, nodes: list[dict] | None = None, host_ips: dict[str, str] | None = None) -> Outcome:
     """Each node's host-ip label, ExternalIP, flannel public-ip-overwrite and taint from its host; restart flannel
     where stale and wait until its new pods use their host's address.
 
@@ -76,12 +82,13 @@ def sync_external_ip(node: Node, nodes: list[dict] | None = None, host_ips: dict
         node.report.warn(f"the control plane's HOST_IP changed ({moved.label} -> {moved.host_ip}): its API server "
                          f"certificate and the workers' join configuration still name {moved.label}, which u7s "
                          "does not change (README: Day-2 operations, a host's address changed)")
-    changed = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
-    text = "external IPs synced: " + "; ".join(changed) if changed else f"external IPs in sync on {len(plans)} node(s)"
+    changed_nodes = [f"{p.node} ({', '.join(p.changes)})" for p in plans if p.changes]
+    text = ("external IPs synced: " + "; ".join(changed_nodes) if changed_nodes
+            else f"external IPs in sync on {len(plans)} node(s)")
     if restarted:
         flannel.wait_public_ip(node, restarted)
         text += "; flannel restarted on " + ", ".join(f"{name} (now at {ip})" for name, ip in restarted.items())
-    return text
+    return changed(text) if changed_nodes or restarted else already(text)
 
 
 def _own(node: Node, host_ips: dict[str, str] | None) -> dict[str, str]:
@@ -103,18 +110,19 @@ def _sync(node: Node, nodes: list[dict], restarted: set[str],
     return plans, {name: want[name] for name in done}
 
 
-def install_flannel(node: Node, mtu: int | None = None) -> str:
+def install_flannel(node: Node, mtu: int | None = None) -> Outcome:
     node.require_running()
-    return flannel.install(node, mtu) or "flannel already installed"
+    installed = flannel.install(node, mtu)
+    return changed(installed) if installed else already("flannel already installed")
 
 
-def untaint_control_plane(node: Node) -> str:
+def untaint_control_plane(node: Node) -> Outcome:
     if externalip.remove_control_plane_taint(node, node.s.node_name):
-        return f"control-plane taint removed from {node.s.node_name} (single-host cluster)"
-    return f"{node.s.node_name} has no control-plane taint"
+        return changed(f"control-plane taint removed from {node.s.node_name} (single-host cluster)")
+    return already(f"{node.s.node_name} has no control-plane taint")
 
 
-def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str, str] | None = None) -> str:
+def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str, str] | None = None) -> Outcome:
     """Wait until every node is Ready with a working pod network (each of `expected` included), syncing nodes
     that registered late or whose HOST_IP changed (then until flannel there uses the new address); flannel pods
     failing at the first look (an earlier run left them so, or a cause fixed since) are restarted once: the fix
@@ -123,7 +131,7 @@ def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str
     host_ips = _own(node, host_ips)
     restarted: set[str] = set()
     moved: dict[str, str] = {}  # flannel restarted: node -> the address its new pod is to use
-    changed: list[bool] = []
+    changes: list[bool] = []
 
     def poll(nodes: list[dict], pods: list[dict], first: bool) -> None:
         plans, done = _sync(node, nodes, restarted, host_ips)
@@ -132,13 +140,15 @@ def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str
         if failing:
             node.report.info(f"flannel pods failing when the wait began, restarted once: {', '.join(failing)}")
             flannel.delete_pods(node, failing)
-        changed.append(bool(done) or bool(failing) or any(p.changes for p in plans))
+        changes.append(bool(done) or bool(failing) or any(p.changes for p in plans))
 
     looks = podnet.wait_all_ready(node, expected, on_poll=poll)
     flannel.wait_public_ip(node, moved)
     names = ", ".join(sorted(expected))
     # "is Ready" only when the first look found it so and nothing was changed: `create` then says nothing was done.
-    return f"every node is Ready ({names})" if looks == 1 and not any(changed) else f"every node became Ready ({names})"
+    if looks == 1 and not any(changes):
+        return already(f"every node is Ready ({names})")
+    return changed(f"every node became Ready ({names})")
 
 
 def kubeconfig(node: Node, path: str | None = None, server_host: str = "127.0.0.1", name: str | None = None) -> str:
@@ -171,7 +181,7 @@ def kubeadm_join(node: Node, script_path: str | None = None) -> str:
     node.require_running()
     state, why = joinstate.read(node)
     if state == joinstate.JOINED:
-        return "already joined: kubeadm join not run again"
+        return already("already joined: kubeadm join not run again")
     inside = node.s.path(workdir.JOIN_COMMAND)
     source = script_path or inside
     script = node.host.read_text(source)

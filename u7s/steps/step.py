@@ -20,7 +20,8 @@ from u7s.session import Member, Run
 @dataclass(frozen=True)
 class Step:
     title: str
-    # (run, member, **params) -> a short message; run is None when one host runs alone.
+    # (run, member, **params) -> a short message, an Outcome (changed, already done, skipped) where it can
+    # tell; run is None when one host runs alone.
     action: Callable[..., str] | None
     would: Callable[..., list[str]]  # (member, **params) -> what --dry-run prints, one line a change
     hosts: str = "all"  # "all", "control-plane" or "workers"

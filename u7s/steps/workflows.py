@@ -7,13 +7,12 @@ operations themselves, on one node, are u7s/steps/lifecycle.py.
 
 from __future__ import annotations
 
-import re
-
 from u7s.render import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.session import Member, Run
 from u7s.steps import jointokens, lifecycle
+from u7s.steps.outcome import ALREADY, already, skipped, status_of
 from u7s.steps.step import Step
 
 
@@ -90,11 +89,11 @@ def _join(run: Run, m: Member) -> str:
 
     node = m.node
     if m.name in run.joined:  # seen a moment ago by the network step, under this run's locks
-        return "already joined"
+        return already("already joined")
     node.require_running()
     state, why = joinstate.read(node)
     if state == joinstate.JOINED:
-        return "already joined"
+        return already("already joined")
     if state == joinstate.STALE:  # kubeadm's preflight would refuse to join again: reset first
         m.report.warn(f"{why}: kubeadm reset --force, then join again")
         kube.kubeadm_reset(node)
@@ -130,10 +129,9 @@ def _sync(run: Run | None, m: Member) -> str:
 
     (wait-ready syncs any node that registers late.)
     """
-    init_said = run.outcomes.get("init", {}).get(m.name, "") if run is not None else ""
-    if ALREADY_DONE["init"].fullmatch(init_said) and all(
-            said == "already joined" for said in run.outcomes.get("join", {}).values()):
-        return init_said.rpartition("; ")[2]  # "external IPs in sync on N node(s)"
+    init = run.outcomes.get("init", {}).get(m.name) if run is not None else None
+    if status_of(init) == ALREADY and all(status_of(said) == ALREADY for said in run.outcomes.get("join", {}).values()):
+        return init.parts["sync"]  # "external IPs in sync on N node(s)"
     return lifecycle.sync_external_ip(m.node, host_ips=host_ips(run))
 
 
@@ -178,7 +176,7 @@ READY = Step("wait-ready", _ready, lambda m: [
 def _reset(run: Run | None, m: Member) -> str:
     node = m.node
     if run is not None and not node.running():  # a cluster-wide reset passes over hosts without a node
-        return "no node container: nothing to reset"
+        return skipped("no node container: nothing to reset", "no node container")
     return lifecycle.kubeadm_reset(node)
 
 
@@ -195,23 +193,15 @@ NETWORK = Step("check-network", None, lambda m: [
     "check TCP and VXLAN to every other host from inside the node (temporary listeners and device)"],
     together=_network)
 
-# What each step of `create` says when it found its work done; the steps not named here only read.
-ALREADY_DONE = {
-    "up": re.compile(r"node \S+ already up \(.*\); nothing changed"),
-    "init": re.compile(r"already initialised: kubeadm init not run again; external IPs in sync on \d+ node\(s\)"),
-    "join": re.compile(r"already joined"),
-    "sync-external-ip": re.compile(r"external IPs in sync on \d+ node\(s\)"),
-    "install-flannel": re.compile(r"flannel already installed"),
-    "wait-ready": re.compile(r"every node is Ready \(.*\)"),
-}
+# The steps of `create` that change things; the others (preflight, check-network) only read.
+CHANGING = (UP, INIT, JOIN, SYNC, FLANNEL, READY)
 NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
 
 
 def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
     """Pure: whether every step that changes things found its work done, on every host (outcomes by step, host)."""
-    return "up" in outcomes and "init" in outcomes and "wait-ready" in outcomes and all(
-        pattern.fullmatch(message) for title, pattern in ALREADY_DONE.items()
-        for message in outcomes.get(title, {}).values())
+    return all(s.title in outcomes for s in (UP, INIT, READY)) and all(
+        status_of(said) == ALREADY for s in CHANGING for said in outcomes.get(s.title, {}).values())
 
 
 # `create` on one host, in the order that works: flannel only after external IPs are synced.

@@ -18,6 +18,7 @@ from u7s.run.hosts import LocalHost, Result
 from u7s.session import Member
 from u7s.checks import status
 from u7s.steps import workflows
+from u7s.steps.outcome import ALREADY, already, changed
 from u7s.checks.preflight import Preflight
 from u7s.ui.report import Reporter
 from tests.unit.steps.test_cluster_phases import INVENTORY
@@ -205,30 +206,39 @@ def test_network_check_is_not_needed_when_every_worker_has_joined():
 def test_nothing_done_only_when_every_changing_step_found_its_work_done():
     done = {
         "preflight": {"cp": "preflight passed (0 warning(s))"},
-        "up": {"cp": "node u7s-cp already up (10.100.1.100); nothing changed"},
-        "init": {"cp": "already initialised: kubeadm init not run again; external IPs in sync on 3 node(s)"},
-        "join": {"w1": "already joined", "w2": "already joined"},
-        "sync-external-ip": {"cp": "external IPs in sync on 3 node(s)"},
-        "install-flannel": {"cp": "flannel already installed"},
-        "wait-ready": {"cp": "every node is Ready (u7s-cp, u7s-w1, u7s-w2)"},
+        "up": {"cp": already("node u7s-cp already up (10.100.1.100); nothing changed")},
+        "init": {"cp": already("already initialised: kubeadm init not run again; external IPs in sync on 3 node(s)")},
+        "join": {"w1": already("already joined"), "w2": already("already joined")},
+        "sync-external-ip": {"cp": already("external IPs in sync on 3 node(s)")},
+        "install-flannel": {"cp": already("flannel already installed")},
+        "wait-ready": {"cp": already("every node is Ready (u7s-cp, u7s-w1, u7s-w2)")},
     }
     assert workflows.nothing_done(done)
-    for title, host, said in (("up", "cp", "node u7s-cp restarted and booted (10.100.1.100)"),
-                              ("join", "w2", "joined u7s-cp via 192.0.2.1"),
-                              ("install-flannel", "cp", "flannel installed (VXLAN on UDP 8472)"),
-                              ("wait-ready", "cp", "every node became Ready (u7s-cp, u7s-w1, u7s-w2)")):
+    for title, host, said in (("up", "cp", changed("node u7s-cp restarted and booted (10.100.1.100)")),
+                              ("join", "w2", changed("joined u7s-cp via 192.0.2.1")),
+                              ("install-flannel", "cp", changed("flannel installed (VXLAN on UDP 8472)")),
+                              ("wait-ready", "cp", changed("every node became Ready (u7s-cp, u7s-w1, u7s-w2)")),
+                              ("up", "cp", "a plain message, without a status")):
         assert not workflows.nothing_done({**done, title: {**done[title], host: said}})
     assert not workflows.nothing_done({k: v for k, v in done.items() if k != "up"})
     assert not workflows.nothing_done({k: v for k, v in done.items() if k != "wait-ready"})
 
 
+def test_nothing_done_reads_the_status_never_the_words():
+    reworded = {title: {"cp": already(f"{title}: nothing needed")} for title in ("up", "init", "wait-ready")}
+    assert workflows.nothing_done(reworded)
+    assert not workflows.nothing_done({**reworded, "up": {"cp": changed("node u7s-cp already up; nothing changed")}})
+
+
 def test_sync_after_joins_is_not_repeated_when_this_run_joined_no_one():
     run, _ = lab_run({})
     cp = run.members[0]
-    run.outcomes["init"] = {"cp": "already initialised: kubeadm init not run again; external IPs in sync on 3 node(s)"}
-    run.outcomes["join"] = {"w1": "already joined", "w2": "already joined"}
-    assert workflows._sync(run, cp) == "external IPs in sync on 3 node(s)" and not cp.host.calls
-    run.outcomes["join"]["w2"] = "joined u7s-cp via 192.0.2.1"
+    sync = already("external IPs in sync on 3 node(s)")
+    run.outcomes["init"] = {"cp": already(f"already initialised: kubeadm init not run again; {sync}", sync=sync)}
+    run.outcomes["join"] = {"w1": already("already joined"), "w2": already("already joined")}
+    said = workflows._sync(run, cp)
+    assert said == "external IPs in sync on 3 node(s)" and said.status == ALREADY and not cp.host.calls
+    run.outcomes["join"]["w2"] = changed("joined u7s-cp via 192.0.2.1")
     with pytest.raises(AssertionError, match="no rule"):  # it syncs: asks the (unscripted) host
         workflows._sync(run, cp)
 
