@@ -17,6 +17,9 @@ from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
 
 
+HOSTS = ("all", "control-plane", "workers")  # what a step's `hosts` may say
+
+
 @dataclass(frozen=True)
 class Step:
     title: str
@@ -24,11 +27,16 @@ class Step:
     # tell; run is None when one host runs alone.
     action: Callable[..., str] | None
     would: Callable[..., list[str]]  # (member, **params) -> what --dry-run prints, one line a change
-    hosts: str = "all"  # "all", "control-plane" or "workers"
+    hosts: str = "all"  # one of HOSTS
     limit: Callable[[Run], int | None] = lambda run: None
     # A step about the hosts together (not each on its own): returns {host: reason} for failures.
     together: Callable[[Run, list[Member]], dict[str, str]] | None = None
     task: str = ""  # the single-host task that runs it alone, where its name differs from the title
+
+    def __post_init__(self):
+        # A misspelt selector ("worker") would otherwise send the step to the control plane.
+        if self.hosts not in HOSTS:
+            raise ValueError(f"step {self.title}: hosts={self.hosts!r}; expected one of {', '.join(HOSTS)}")
 
     @property
     def task_name(self) -> str:

@@ -2,6 +2,8 @@
 
 import io
 
+import pytest
+
 from u7s.steps import lifecycle, workflows
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
@@ -30,3 +32,11 @@ def test_install_flannel_twice_is_harmless():
     host = FakeHost().on("docker", "inspect", stdout='{"Status":"running","Running":true}')
     host.on("docker", "exec", contains="helm", stdout='{"info": {"status": "deployed"}}')
     assert lifecycle.install_flannel(Node(host, s, Reporter(stream=io.StringIO()))) == "flannel already installed"
+
+
+def test_a_step_for_hosts_no_runner_knows_is_refused_when_it_is_made():
+    from u7s.steps.step import Step
+
+    with pytest.raises(ValueError, match=r"step join: hosts='worker'; expected one of all, control-plane, workers"):
+        Step("join", None, lambda m: [], hosts="worker")
+    assert all(s.hosts in ("all", "control-plane", "workers") for s in vars(workflows).values() if isinstance(s, Step))
