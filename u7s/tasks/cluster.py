@@ -29,8 +29,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
     if not isinstance(accept, bool):
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
-    # --allocation, else the `u7s.allocation` config key, else None (the inventory file decides)
-    allocation = option(c, allocflag.NAME, allocflag.on_command_line(), None) or None
+    allocation = option(c, allocflag.NAME, allocflag.on_command_line(), None) or None  # else the file decides
     path = option(c, "inventory", inventory, None if allocation else "hosts.yaml")
     return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run=dry_run, lock=lock)
 
