@@ -27,9 +27,9 @@ from u7s.errors import U7sError, last_line
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
 from u7s.netcheck import host as nethost
-from u7s.netcheck.probe import (  # noqa: F401 (Probe, NodeView, mac_for and summary are this module's interface)
+from u7s.netcheck.probe import (  # noqa: F401 (Probe, NodeView, mac_for, summary, summary_parts: its interface)
     BANNER, CONCURRENCY, DEVICE, NOT_CHECKED, OVERLAY_PORT, PEER_JOBS, TCP_PORTS, VNI, VXLAN_OVERHEAD, NodeView,
-    Probe, mac_for, summary,
+    Probe, mac_for, summary, summary_parts,
 )
 
 

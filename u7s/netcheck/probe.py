@@ -62,12 +62,18 @@ def unchecked(p: Probe) -> bool:
     return p.ok and p.detail.startswith(NOT_CHECKED)
 
 
-def summary(probes: list[Probe]) -> str:
-    """Pure: "N of M probes passed", then what could not be probed, one part per kind and reason."""
+def summary_parts(probes: list[Probe]) -> tuple[str, list[str]]:
+    """Pure: "N of M probes passed", and what could not be probed, one part per kind and reason."""
     passed = sum(p.ok and not unchecked(p) for p in probes)
     counts: dict[tuple[str, str], int] = {}
     for p in filter(unchecked, probes):
         key = (p.check, p.detail[len(NOT_CHECKED):])
         counts[key] = counts.get(key, 0) + 1
-    return f"{passed} of {len(probes)} probes passed" + "".join(
-        f"; {n} {check} not checked ({why})" for (check, why), n in counts.items())
+    return f"{passed} of {len(probes)} probes passed", [f"{n} {check} not checked ({why})"
+                                                        for (check, why), n in counts.items()]
+
+
+def summary(probes: list[Probe]) -> str:
+    """Pure: summary_parts in one line, the parts after "; "."""
+    passed, left = summary_parts(probes)
+    return "; ".join([passed, *left])

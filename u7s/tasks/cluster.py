@@ -188,7 +188,7 @@ def check_network(c, inventory=None, set_=None, accept_unknown_host_keys=False, 
     if json:
         out(tables.as_json(probes))
     else:
-        tables.show(tables.network(probes, netcheck.summary(probes), every=all_))
+        tables.show(tables.network(probes, *netcheck.summary_parts(probes), every=all_))
     netcheck.raise_failures(run, probes)
     return probes
 

@@ -89,14 +89,13 @@ def preflight_by_host(rows: list, title: str) -> Grid:
     return g
 
 
-def network(probes, counted: str, every: bool = False):
+def network(probes, passed: str, left: list[str], every: bool = False):
     """The failed probes (every probe with `every`), or one line when all passed: 16 hosts make 1,800 probes.
 
-    `counted` is the check's summary: "N of M probes passed", then "; " and what was not checked, if anything.
+    `passed` and `left` are the check's summary in parts: "N of M probes passed", and what was not checked.
     """
     hosts = len({p.source for p in probes} | {p.target for p in probes})
-    passed, _, left = counted.partition("; ")
-    summary = f"{passed} between {hosts} hosts" + (f"; {left}" if left else "")
+    summary = "; ".join([f"{passed} between {hosts} hosts", *left])
     shown = probes if every else [p for p in probes if not p.ok]
     if not shown:
         return f"network check: {summary}" + ("" if every else " (--all lists them)")
