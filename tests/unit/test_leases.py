@@ -69,9 +69,14 @@ def test_parse_proc_net_listening_tcp_and_bound_udp():
     assert udp == {8472}
 
 
-def test_ports_command_is_an_argument_list_with_paths_as_arguments():
-    cmd = lease.ports_command()
-    assert cmd[:2] == ["sh", "-c"] and "/proc/net/udp6" in cmd[4:]
+def test_port_probes_read_each_table_and_a_missing_one_is_empty():
+    from u7s.run.hosts import Result
+
+    assert lease.port_probes()[-1] == ["cat", "/proc/net/udp6"]
+    answers = [Result(0, "  sl  local_address\n   0: 00000000:094B 00000000:0000 0A 0\n", ""),
+               Result(1, "", "No such file"), Result(0, "   0: 00000000:2118 00000000:0000 07 0\n", ""),
+               Result(1, "", "")]
+    assert lease.ports_from(answers) == ({2379}, {8472})
 
 
 def test_lease_record_round_trip_and_other_cluster_ignored():

@@ -29,7 +29,7 @@ CLUSTER_LABEL = "io.u7s.cluster"
 WORKDIR_LABEL = "io.u7s.workdir"
 MARKER = ".u7s-cluster"  # in the working directory: the name of the cluster it belongs to
 # One JSON object from any engine's inspect (Docker, Podman and nerdctl all know these fields).
-INSPECT_FORMAT = '{"labels": {{json .Config.Labels}}, "mounts": {{json .Mounts}}}'
+INSPECT_FORMAT = '{"labels": {{json .Config.Labels}}, "mounts": {{json .Mounts}}, "running": {{json .State.Running}}}'
 
 
 def owner(s: Settings) -> str:

@@ -1,28 +1,34 @@
 """A host's side of a port lease: the ports in use there, and the lease record's format.
 
-The ports in use come from /proc/net/{tcp,tcp6,udp,udp6} (one `cat`, batchable with
-the other facts) instead of `ss`, which minimal hosts may lack.
+The ports in use come from /proc/net/{tcp,tcp6,udp,udp6} (`cat`, batched with the
+other facts) instead of `ss`, which minimal hosts may lack. The ports a node of the
+cluster holds are read back from its compose file (u7s wrote it), so a running
+cluster's own listeners never count against its lease.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import PurePosixPath
-from typing import Dict, Mapping, Set, Tuple
+from typing import Dict, Mapping, Optional, Set, Tuple
 
 LEASE_FILE = "u7s-lease.json"
 PROC_FILES = ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6")
 _LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
 
 
-def ports_command() -> list:
-    """The argument list printing every table, each after a `## path` marker line."""
-    script = 'for f in "$@"; do echo "## $f"; cat "$f" 2>/dev/null; done'
-    return ["sh", "-c", script, "sh", *PROC_FILES]
+def port_probes() -> list:
+    """One `cat` per table (read-only, batched with the host's other facts); a table the host lacks just fails."""
+    return [["cat", path] for path in PROC_FILES]
+
+
+def ports_from(results) -> Tuple[Set[int], Set[int]]:
+    """(TCP ports listening, UDP ports bound) from the answers to port_probes(), in order."""
+    return parse_ports("".join(f"## {path}\n{r.stdout if r.ok else ''}\n" for path, r in zip(PROC_FILES, results)))
 
 
 def parse_ports(text: str) -> Tuple[Set[int], Set[int]]:
-    """(TCP ports listening, UDP ports bound) from the output of ports_command()."""
+    """(TCP ports listening, UDP ports bound) from the tables, each after a `## path` line."""
     tcp: Set[int] = set()
     udp: Set[int] = set()
     table = None
@@ -63,3 +69,29 @@ def host_path(workdir: str) -> str:
 def controller_path(state_dir: str, cluster: str) -> str:
     """The controller's record: ~/.local/state/u7s/leases/CLUSTER.json."""
     return str(PurePosixPath(state_dir) / "leases" / f"{cluster}.json")
+
+
+# The compose file publishes the PORT_* in this order (compose/docker-compose.yaml.j2).
+COMPOSE_ORDER = ("PORT_ETCD", "PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_FLANNEL")
+
+
+def compose_ports(text: Optional[str]) -> Dict[str, int]:
+    """The PORT_* a compose file u7s wrote publishes ({} for no file or another shape)."""
+    import yaml
+
+    try:
+        listed = yaml.safe_load(text or "")["services"]["node"]["ports"][:len(COMPOSE_ORDER)]
+        return {name: int(str(item).split("/")[0].split(":")[-2]) for name, item in zip(COMPOSE_ORDER, listed)}
+    except (LookupError, TypeError, ValueError, yaml.YAMLError):
+        return {}
+
+
+def running(inspect) -> bool:
+    """Whether the node container of identity.probes()'s inspect answer exists and runs (unknown: taken as yes)."""
+    if inspect is None or not inspect.ok:
+        return False
+    try:
+        data = json.loads(inspect.stdout)
+    except ValueError:
+        return True
+    return not isinstance(data, dict) or data.get("running") is not False
