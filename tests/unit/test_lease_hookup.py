@@ -137,6 +137,23 @@ def test_up_records_the_lease_on_each_host_0600_and_on_the_controller_and_down_v
     assert leasestore.read("alpha") == {}
 
 
+def test_an_up_that_fails_records_nothing():
+    run, m = open_cluster()
+
+    def taken(run, m):
+        raise U7sError("Bind for 0.0.0.0:6443 failed: port is already allocated")
+
+    with pytest.raises(U7sError):
+        leasesteps.checked(taken, then_record=True)(run, m["h1"])
+    assert m["h1"].host.written == {} and leasestore.read("alpha") == {}
+
+
+def test_down_v_of_a_cluster_without_a_recorded_lease_opens_no_file_session_on_its_hosts():
+    run, m = open_cluster()
+    m["h2"].host.remove = lambda path: pytest.fail("removed " + path)
+    leasesteps.release(run, m["h2"])
+
+
 def test_a_dry_run_or_a_partly_explicit_set_records_nothing():
     leasestore.write("alpha", PLUS[1])
     run, m = open_cluster(flags={"PORT_ETCD": "12379"})

@@ -38,19 +38,22 @@ def record(run, m) -> None:
 
 def release(run, m) -> None:
     """Remove the host's record, and with the control plane's the controller's: the set is free again."""
-    m.host.remove(lease.host_path(m.settings.workdir))
+    if leases.LEASE in m.settings.sources.values():  # a record was found: no file session to remove nothing
+        m.host.remove(lease.host_path(m.settings.workdir))
     if run is not None and m.spec.is_control_plane:
         leasestore.release(identity.owner(m.settings))
 
 
 def checked(action: Callable[..., str], then_record: bool = False) -> Callable[..., str]:
-    """A step action that first refuses a taken leased port (and with then_record, records the lease)."""
+    """A step action that first refuses a taken leased port (and with then_record, records the lease once the
+    action made the node: a run that could not start it, e.g. on a port another run took, records nothing)."""
 
     def step(run, m, **params) -> str:
         check(m)
+        said = action(run, m, **params)
         if then_record:
             record(run, m)
-        return action(run, m, **params)
+        return said
 
     return step
 
