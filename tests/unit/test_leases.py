@@ -42,13 +42,6 @@ def test_stale_lease_reported_with_the_fix():
     assert leases.stale(PORT_DEFAULTS, {"h1": FREE}) is None
 
 
-def test_explicit_ports_win_over_the_lease():
-    got = leases.merge({"PORT_ETCD": 12379}, {"PORT_ETCD": 2479, "PORT_KUBELET": 10350})
-    assert got["PORT_ETCD"] == (12379, "explicit")
-    assert got["PORT_KUBELET"] == (10350, "lease")
-    assert got["PORT_FLANNEL"] == (8472, "default")
-
-
 PROC = """## /proc/net/tcp
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:094B 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, Mapping, Optional, Set, Tuple
 
-from u7s.config.settings import PORT_DEFAULTS, SPECS
+from u7s.config.settings import PORT_DEFAULTS
 from u7s.errors import SettingsError
 
 STEP = 100
@@ -117,16 +117,3 @@ def decide(given: set, controller: Mapping[str, int], hosts: Mapping[str, HostVi
         return choose(in_use, held), NEW, {}
     ports = {k: int(v) for k, v in recorded.items() if k in PORT_DEFAULTS and k not in given}
     return ports, origin, taken(ports, in_use)
-
-
-def merge(explicit: Mapping[str, object], lease: Mapping[str, int]) -> Dict[str, tuple]:
-    """Each PORT_*'s value and origin: explicit values (inventory, --set) win over the lease."""
-    out = {}
-    for name in PORT_DEFAULTS:
-        if name in explicit:
-            out[name] = (int(explicit[name]), "explicit")  # type: ignore[arg-type]
-        elif name in lease:
-            out[name] = (int(lease[name]), "lease")
-        else:
-            out[name] = (int(SPECS[name].default), "default")
-    return out
