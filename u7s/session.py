@@ -35,6 +35,7 @@ class Member:
     settings: Settings | None = None
     failed: str | None = None
     facts: HostFacts | None = None  # what resolving its settings asked the host
+    lease_problem: str | None = None  # a leased port someone else holds here (u7s/config/leasehook.py)
 
     @property
     def answers(self) -> dict:
@@ -118,9 +119,11 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
 
     Resolved twice per host: first to learn what to read there (its working directory,
     engine and network), then with the NODE_SUBNET assigned across the hosts.
-    Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings < host settings < flags.
+    Precedence, lowest first: defaults < the port lease < `config` (the u7s: section) < inventory settings
+    < host settings < flags.
     """
     config = config or {}
+    from u7s.config.leasehook import LeaseHook
     from u7s.config import subnets
     from u7s.facts import networks
     from u7s.errors import U7sError
@@ -131,6 +134,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     workdirs: dict[str, str] = {}
     current: dict[str, str | None] = {}  # the subnet each host runs with now
     in_use: dict[str, dict] = {}  # for hosts without one: the subnets their engine already uses
+    hook = LeaseHook(config, [h.settings for h in inventory.hosts], flags)
 
     def config_of(member: Member) -> dict:
         return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
@@ -150,7 +154,9 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         member.settings = s = dataclasses.replace(found, workdir=workdirs[member.name])
         # One batch: the subnet this host's node last had, and whose node and working directory are there.
         legacy = identity.legacy_layout(s, facts[member.name].home, member.name)
-        compose, *answers = member.host.run_many([networks.compose_file_probe(s), *identity.probes(s, legacy)])
+        compose, *answers = member.host.run_many([networks.compose_file_probe(s), *identity.probes(s, legacy),
+                                                  *hook.probes(s)])
+        answers = hook.take(member.name, s, answers, compose.stdout if compose.ok else None)
         why = identity.problem(s, answers, legacy)
         if why:
             raise U7sError(why)
@@ -161,6 +167,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
 
     result = run_parallel(members, first_pass)
     ready = [m for m in members if m.settings and not m.failed]
+    hook.decide([m.name for m in sorted(ready, key=lambda m: not m.spec.is_control_plane)])
     assigned = subnets.assign(
         [(m.name, flags.get("NODE_SUBNET") or m.spec.settings.get("NODE_SUBNET") or config.get("NODE_SUBNET"),
           current[m.name])
@@ -171,7 +178,9 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
 
     def second_pass(member: Member) -> str:
         pinned = {"NODE_SUBNET": assigned[member.name], **flags}
-        member.settings = resolve(facts[member.name], config=config_of(member), flags=pinned, cluster=inventory.name)
+        member.settings = resolve(facts[member.name], config={**hook.layer(), **config_of(member)}, flags=pinned,
+                                  config_sources=hook.sources(), cluster=inventory.name)
+        member.lease_problem = hook.problems.get(member.name)
         return ""
 
     more = run_parallel(ready, second_pass)

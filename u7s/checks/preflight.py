@@ -184,8 +184,8 @@ class Preflight:
         ] + [f"U7S_PUBLISH={p.host_port}/{p.protocol}" for p in self.s.publish if (p.protocol, p.host_port) in busy]
         if taken:
             self.add("ports", ERROR, f"already in use: {', '.join(taken)}{self.holders(busy)}",
-                     "stop what holds them, or choose other PORT_* values (one set per instance: two clusters on "
-                     "the same hosts need different PORT_*)")
+                     "stop what holds them, or choose other PORT_* values (one set per instance; a cluster "
+                     "that gives none leases a free set)")
         else:
             self.add("ports", OK, ", ".join(f"{p}" for p in self.s.ports.values()) + " free")
 

@@ -27,7 +27,7 @@ from u7s.run.hosts import Result
 from u7s.render.ownership import CLUSTER_LABEL, MARKER, WORKDIR_LABEL, owner
 
 # One JSON object from any engine's inspect (Docker, Podman and nerdctl all know these fields).
-INSPECT_FORMAT = '{"labels": {{json .Config.Labels}}, "mounts": {{json .Mounts}}}'
+INSPECT_FORMAT = '{"labels": {{json .Config.Labels}}, "mounts": {{json .Mounts}}, "running": {{json .State.Running}}}'
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,11 @@ def _reset(cp: Member, leaving: Member, node_name: str) -> str:
 
 
 def _down_v(cp: Member, leaving: Member, node_name: str) -> str:
-    return steps.down(leaving.node, volumes=True)
+    from u7s.steps.leasesteps import release
+
+    said = steps.down(leaving.node, volumes=True)
+    release(None, leaving)  # its host's record of the lease; the cluster keeps the lease
+    return said
 
 
 def plan(timeout: int, force: bool) -> list[RemovalStep]:

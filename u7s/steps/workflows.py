@@ -11,7 +11,7 @@ from u7s.render import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.session import Member, Run
-from u7s.steps import jointokens, lifecycle
+from u7s.steps import jointokens, leasesteps, lifecycle
 from u7s.steps.outcome import ALREADY, already, skipped, status_of
 from u7s.steps.step import Step
 
@@ -36,16 +36,17 @@ def _preflight(run: Run | None, m: Member) -> str:
     return f"preflight passed ({sum(r.status == preflight.WARN for r in results)} warning(s))"
 
 
-PREFLIGHT = Step("preflight", _preflight, lambda m: ["run the preflight checks (read-only)"])
+PREFLIGHT = Step("preflight", leasesteps.checked(_preflight), lambda m: ["run the preflight checks (read-only)"])
 
-UP = Step("up", lambda run, m: lifecycle.up(m.node), lambda m: [
+UP = Step("up", leasesteps.checked(lambda run, m: lifecycle.up(m.node), then_record=True), lambda m: [
     f"write {', '.join(workdir.files(m.settings))} in {m.settings.workdir}",
     "run " + " ".join(engine.compose_up(m.settings)),
 ])
 
 
 def _down(volumes: bool) -> Step:
-    return Step("down-v" if volumes else "down", lambda run, m: lifecycle.down(m.node, volumes=volumes),
+    action = lambda run, m: lifecycle.down(m.node, volumes=volumes)  # noqa: E731
+    return Step("down-v" if volumes else "down", leasesteps.releasing(action) if volumes else action,
                 lambda m: ["run " + " ".join(engine.compose_down(m.settings, volumes=volumes))])
 
 

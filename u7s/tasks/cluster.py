@@ -206,7 +206,7 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
         out(tables.as_json(rows))
     else:
         tables.show(tables.status(rows), stderr=False)
-    for said in filter(None, (r.get("cert_warning") for r in rows)):
+    for said in filter(None, (r.get(k) for r in rows for k in ("cert_warning", "lease_problem"))):
         run.report.warn(said)
     unreachable = [r["host"] for r in rows if r.get("error")]
     if unreachable:

@@ -1,0 +1,82 @@
+"""The port lease in a cluster's steps: refused where a leased port is taken, recorded at `up`, released at `down-v`.
+
+The lease is recorded when a node is made with it (not when it is chosen: --dry-run,
+status and down-v of a cluster that is gone record nothing): on each host in the
+cluster's working directory, and on the controller when the control plane comes up.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from u7s.config import leases, leasestore
+from u7s.errors import U7sError
+from u7s.node import identity, lease
+
+
+def leased(s) -> dict:
+    """The PORT_* these settings took from the lease (explicit ones are not the lease's)."""
+    return {key: port for key, port in s.ports.items() if s.sources.get(key) in (leases.LEASE, leases.NEW)}
+
+
+def check(m) -> None:
+    """Stop with the lease's one line when a leased port of this host is held by someone else."""
+    if m.lease_problem:
+        raise U7sError(m.lease_problem)
+
+
+def record(run, m) -> None:
+    """Write the lease where the next run finds it: the host's working directory (0600), the controller's state."""
+    ports = leased(m.settings)
+    if run is None or not ports or len(ports) < len(m.settings.ports):
+        return  # part of the set given explicitly: the record made with the whole set stays as it was
+    cluster = identity.owner(m.settings)
+    m.host.write_file(lease.host_path(m.settings.workdir), lease.record(cluster, ports), mode=0o600)
+    if m.spec.is_control_plane:
+        leasestore.write(cluster, ports)
+
+
+def release(run, m) -> None:
+    """Remove the host's record, and with the control plane's the controller's: the set is free again."""
+    if leases.LEASE in m.settings.sources.values():  # a record was found: no file session to remove nothing
+        m.host.remove(lease.host_path(m.settings.workdir))
+    if run is not None and m.spec.is_control_plane:
+        leasestore.release(identity.owner(m.settings))
+
+
+def checked(action: Callable[..., str], then_record: bool = False) -> Callable[..., str]:
+    """A step action that first refuses a taken leased port (and with then_record, records the lease once the
+    action made the node: a run that could not start it, e.g. on a port another run took, records nothing)."""
+
+    def step(run, m, **params) -> str:
+        check(m)
+        said = action(run, m, **params)
+        if then_record:
+            record(run, m)
+        return said
+
+    return step
+
+
+def releasing(action: Callable[..., str]) -> Callable[..., str]:
+    """A step action (down-v) after which the lease is released."""
+
+    def step(run, m, **params) -> str:
+        said = action(run, m, **params)
+        release(run, m)
+        return said
+
+    return step
+
+
+def ports_text(s) -> str:
+    """The ports a host's settings use and where they came from, for `cluster.status`: `6543,2479,10350,8572/udp
+    (lease)` (API server, etcd, kubelet, Flannel); each port with its origin when they differ."""
+    from u7s.config.leases import UDP_PORTS
+
+    order = ("PORT_KUBE_APISERVER", "PORT_ETCD", "PORT_KUBELET", "PORT_FLANNEL")
+    shown = {key: f"{s.ports[key]}/udp" if key in UDP_PORTS else str(s.ports[key]) for key in order}
+    origins = {key: s.sources.get(key, "default") for key in shown}
+    if len(set(origins.values())) == 1:
+        return f"{','.join(shown.values())} ({next(iter(origins.values()))})"
+    return ",".join(f"{shown[key]} ({origins[key]})" for key in shown)
