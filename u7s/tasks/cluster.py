@@ -23,7 +23,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
     from u7s.config.allocation import inventory as source
     from u7s.errors import SettingsError
     from u7s.session import open_run
-    from u7s.tasks.allocflag import given
+    from u7s.tasks.allocflag import forks, given
 
     flags = flags_of(set_)
     accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
@@ -31,7 +31,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
     allocation = given(c)
     path = option(c, "inventory", inventory, None if allocation else "hosts.yaml")
-    return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run=dry_run, lock=lock)
+    return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run, lock, forks(c))
 
 
 def _steps(c, steps, inventory, set_, accept, dry_run):
