@@ -103,7 +103,8 @@ def table(samples: dict, delay: float) -> tuple[str, dict]:
     for label, _, _, _ in OPERATIONS:
         direct, slow = statistics.median(samples["0.0"][label]), statistics.median(samples[str(delay)][label])
         trips[label] = round((slow - direct) / rtt, 1)
-        lines.append(f"| `cluster.{label}` | {direct:.2f} s | {slow:.2f} s | {trips[label]} |")
+        task, _, how = label.partition(", ")
+        lines.append(f"| `cluster.{task}`{f' ({how})' if how else ''} | {direct:.2f} s | {slow:.2f} s | {trips[label]} |")
     return "\n".join(lines), trips
 
 
