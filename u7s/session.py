@@ -35,7 +35,7 @@ class Member:
     settings: Settings | None = None
     failed: str | None = None
     facts: HostFacts | None = None  # what resolving its settings asked the host
-    lease_problem: str | None = None  # a leased port someone else holds here (u7s/config/leasehook.py)
+    lease_problem: str | None = None  # a leased port someone else holds here (u7s/node/leasehook.py)
 
     @property
     def answers(self) -> dict:
@@ -123,7 +123,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     < host settings < flags.
     """
     config = config or {}
-    from u7s.config.leasehook import LeaseHook
+    from u7s.node.leasehook import LeaseHook
     from u7s.config import subnets
     from u7s.facts import networks
     from u7s.errors import U7sError
@@ -200,16 +200,19 @@ def reached_by(member: Member) -> list[str]:
 
 
 def open_run(context, inventory_path: str | Inventory, flags: dict, config: dict, accept_unknown: bool,
-             dry_run: bool = False, lock: bool = False) -> Run:
+             dry_run: bool = False, lock: bool = False, forks: int | None = None) -> Run:
     """Load and validate the inventory, connect to every host, resolve each host's settings.
 
     Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings
     < host settings < `flags` (--set). With `lock` (runs that change the cluster, not under
     --dry-run), the cluster's lock on the controller is taken before any host is touched,
     and each host's lock once its working directory is known (u7s/run/lock.py, hostlock.py).
+    `forks` (--forks or u7s.forks) beats the inventory's cluster.forks; every step of the run
+    handles at most that many hosts at once (u7s/run/parallel.py).
     """
     from u7s.config.crosshost import check_cluster_wide, check_overrides
     from u7s.config.allocation import inventory as source
+    from u7s.run.parallel import forks as at_once, set_forks
     from u7s.ui.report import Board
 
     inv = inventory_path if isinstance(inventory_path, Inventory) else source(inventory_path, None)
@@ -218,6 +221,9 @@ def open_run(context, inventory_path: str | Inventory, flags: dict, config: dict
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)
     report = Reporter(board=board)
+    set_forks(forks or inv.forks)
+    if len(members) > at_once():
+        report.info(f"{len(members)} hosts, {at_once()} at a time (--forks); the others wait their turn")
     locking = lock and not dry_run
     if locking:
         _lock_cluster(inv, report)

@@ -12,9 +12,11 @@ import subprocess
 
 import pytest
 
-from u7s_cli import NODE, inventory, u7s
+from u7s_cli import NODE, counted, inventory, u7s, within
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
+# Remote operations (each one round trip or more) of a network check on each host; see IDLE_CREATE_OPS.
+CHECK_NETWORK_OPS = 7  # measured at commit b95fcee
 CUSTOM = {"PORT_KUBE_APISERVER": 8080, "PORT_FLANNEL": 9072, "PORT_KUBELET": 20250, "PORT_ETCD": 9090}
 
 
@@ -47,7 +49,10 @@ def nodes(lab, tmp_path_factory):
 
 
 def test_every_pair_passes_with_overlay_pings_both_ways(lab, nodes):
-    probes = check(nodes)
+    r, ops = counted("cluster.check-network", "--json", "--inventory", str(nodes))
+    print("round trips of a network check:", json.dumps(ops))
+    within(ops, lambda h: CHECK_NETWORK_OPS, "cluster.check-network")
+    probes = json.loads(r.stdout)
     assert not failed(probes)
     names = [h.name for h in lab.hosts]
     pings = {(p["source"], p["target"]) for p in probes if p["check"] == "ping" and "not checked" not in p["detail"]}

@@ -54,6 +54,30 @@ def u7s(*args, cwd=None, check=True, timeout=900):
     return r
 
 
+def counted(*args, cwd=None):
+    """u7s as `u7s()` runs it, with each host's remote operations counted (tests/lab/roundtrips.py).
+
+    Returns the run and {host: {"operations": N, "each": [...]}}.
+    """
+    import json
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = {**os.environ, "HOME": str(cwd or REPO), "PYTHONPATH": str(REPO)}
+        r = subprocess.run([sys.executable, "-m", "tests.lab.roundtrips", out.name, *args], capture_output=True,
+                           text=True, cwd=cwd, env=env, timeout=900)
+        assert r.returncode == 0, f"u7s {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r, json.loads(open(out.name).read())
+
+
+def within(counts, budgets, what):
+    """Each host's operations within its budget; the message lists what a host over it did."""
+    over = {h: c for h, c in counts.items() if c["operations"] > budgets(h)}
+    assert not over, "\n".join(
+        [f"{what}: more remote operations than the budget (each is a round trip or more on a slow link):"] +
+        [f"{h}: {c['operations']} > {budgets(h)}:\n  " + "\n  ".join(c["each"]) for h, c in over.items()])
+
+
 def status_rows(path, *extra, **kwargs) -> list[dict]:
     """`cluster.status --json` rows where reaching the hosts is what counts: with no node up it exits 1
     (`not every node is up and Ready`), which is not an error here; any other failure is."""

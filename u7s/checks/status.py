@@ -9,7 +9,7 @@ from u7s.node import kube
 from u7s.node.container import parse_state
 from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
-from u7s.steps import leasesteps
+from u7s.config import leases
 
 
 def node_list_probe(m: Member) -> list[str]:
@@ -77,7 +77,7 @@ def status_rows(run: Run) -> list[dict]:
             return out
         s = m.settings
         out["engine"], out["node_name"] = s.container_engine, s.node_name
-        out["ports"] = leasesteps.ports_text(s)  # with where they came from: a lease, the settings, the defaults
+        out["ports"] = leases.ports_text(s)  # with where they came from: a lease, the settings, the defaults
         if m.lease_problem:
             out["lease_problem"] = f"{m.name}: {m.lease_problem}"
         info, state = answers[m.name][:2]

@@ -20,7 +20,7 @@ from u7s.errors import InventoryError, SettingsError
 
 ROLES = ("control-plane", "worker")
 TOP_KEYS = {"cluster", "settings", "ssh", "hosts"}
-CLUSTER_KEYS = {"name", "node_subnet_pool", "join_concurrency"}
+CLUSTER_KEYS = {"name", "node_subnet_pool", "join_concurrency", "forks"}
 HOST_KEYS = {"name", "address", "role", "local", "ssh", "settings"}
 SSH_KEYS = {"user", "port", "identity_file", "alias", "jump", "connect_timeout", "known_hosts",
             "accept_unknown_host_keys"}
@@ -60,6 +60,7 @@ class Inventory:
     hosts: list[HostSpec]
     node_subnet_pool: str = "10.100.0.0/16"
     join_concurrency: int = 5
+    forks: int | None = None  # hosts handled at once (None: --forks, u7s.forks or 30 decide)
     kubeconfig: str | None = None  # where it goes by default (an allocation's: on the shared file system)
 
     @property
@@ -132,6 +133,7 @@ class _Parser:
             self.bad("cluster.name", "expected a short name (letters, digits, '.', '_', '-')")
         pool = cluster.get("node_subnet_pool", "10.100.0.0/16")
         concurrency = self.integer(cluster.get("join_concurrency", 5), "cluster.join_concurrency", 1, 1000)
+        forks = self.integer(cluster["forks"], "cluster.forks", 1, 1000) if "forks" in cluster else None
         shared_settings = self.settings(data.get("settings"), "settings")
         try:
             if not isinstance(pool, str):
@@ -155,7 +157,7 @@ class _Parser:
             self.cross_checks(hosts)
         if self.problems:
             raise InventoryError(self.problems)
-        return Inventory(self.path, name, hosts, str(pool), concurrency or 5)
+        return Inventory(self.path, name, hosts, str(pool), concurrency or 5, forks)
 
     def integer(self, value: Any, where: str, low: int, high: int, unit: str = "") -> int | None:
         # YAML integers only: a quoted "22" or 22.0 is a mistake worth pointing out.

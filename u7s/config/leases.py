@@ -77,7 +77,7 @@ def stale(lease: Mapping[str, int], in_use: Mapping[str, tuple]) -> Optional[str
 
 @dataclass(frozen=True)
 class HostView:
-    """What one host said about this cluster's ports (u7s/node/lease.py reads it)."""
+    """What one host said about this cluster's ports (u7s/config/leaserecord.py reads it)."""
 
     record: Mapping[str, int]  # this cluster's lease recorded on the host ({} for none)
     in_use: tuple  # (tcp, udp) ports in use there, this cluster's own node's left out
@@ -117,3 +117,14 @@ def decide(given: set, controller: Mapping[str, int], hosts: Mapping[str, HostVi
         return choose(in_use, held), NEW, {}
     ports = {k: int(v) for k, v in recorded.items() if k in PORT_DEFAULTS and k not in given}
     return ports, origin, taken(ports, in_use)
+
+
+def ports_text(s) -> str:
+    """The ports a host's settings use and where they came from, for `cluster.status`: `6543,2479,10350,8572/udp
+    (lease)` (API server, etcd, kubelet, Flannel); each port with its origin when they differ."""
+    order = ("PORT_KUBE_APISERVER", "PORT_ETCD", "PORT_KUBELET", "PORT_FLANNEL")
+    shown = {key: f"{s.ports[key]}/udp" if key in UDP_PORTS else str(s.ports[key]) for key in order}
+    origins = {key: s.sources.get(key, "default") for key in shown}
+    if len(set(origins.values())) == 1:
+        return f"{','.join(shown.values())} ({next(iter(origins.values()))})"
+    return ",".join(f"{shown[key]} ({origins[key]})" for key in shown)

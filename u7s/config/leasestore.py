@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Dict, List
 
-from u7s.node import lease
+from u7s.config import leaserecord as lease
 
 STATE_DIR = "~/.local/state/u7s"
 

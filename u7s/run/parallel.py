@@ -24,6 +24,30 @@ class StepResult:
 HOST_ERRORS: tuple[type[BaseException], ...] = (U7sError, OSError, EOFError, socket.timeout)
 
 
+# How many hosts any one step handles at once (`--forks`, `u7s.forks`, the inventory's cluster.forks):
+# a step on a fleet of hundreds opens at most this many SSH connections, or runs this many commands,
+# at a time, so a bastion's MaxStartups and the controller's file limits are never met all at once.
+DEFAULT_FORKS = 30
+_forks = [DEFAULT_FORKS]
+
+
+def set_forks(count: int | None) -> None:
+    """The bound for the rest of this run (None: the default); a cluster task sets it once, as it opens."""
+    _forks[0] = count or DEFAULT_FORKS
+
+
+def forks() -> int:
+    return _forks[0]
+
+
+def _queue(members: list, at_once: int) -> None:
+    # On a terminal each host has a live row: the ones beyond the first `at_once` show that they wait.
+    for member in members[at_once:]:
+        waiting = getattr(getattr(member, "report", None), "waiting", None)
+        if waiting:
+            waiting(f"waiting its turn ({at_once} hosts at a time)")
+
+
 def _host_errors() -> tuple[type[BaseException], ...]:
     import invoke
     import paramiko
@@ -37,7 +61,10 @@ def run_parallel(
     *,
     limit: int | None = None,
 ) -> StepResult:
-    """Run action on every member at once (at most `limit` at a time); collect per-host outcomes."""
+    """Run action on every member at once (at most `limit`, and never more than forks(), at a time).
+
+    Each host's outcome is collected; members start in the order given.
+    """
     result = StepResult()
     if not members:
         return result
@@ -62,7 +89,9 @@ def run_parallel(
             if message:
                 member.report.done(message)
 
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=limit or len(members))
+    at_once = min(limit or len(members), len(members), forks())
+    _queue(members, at_once)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=at_once)
     try:
         futures = {pool.submit(action, m): m for m in members}
         for future in concurrent.futures.as_completed(futures):

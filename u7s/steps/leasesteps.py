@@ -11,7 +11,8 @@ from typing import Callable
 
 from u7s.config import leases, leasestore
 from u7s.errors import U7sError
-from u7s.node import identity, lease
+from u7s.config import leaserecord as lease
+from u7s.node import identity
 
 
 def leased(s) -> dict:
@@ -67,16 +68,3 @@ def releasing(action: Callable[..., str]) -> Callable[..., str]:
         return said
 
     return step
-
-
-def ports_text(s) -> str:
-    """The ports a host's settings use and where they came from, for `cluster.status`: `6543,2479,10350,8572/udp
-    (lease)` (API server, etcd, kubelet, Flannel); each port with its origin when they differ."""
-    from u7s.config.leases import UDP_PORTS
-
-    order = ("PORT_KUBE_APISERVER", "PORT_ETCD", "PORT_KUBELET", "PORT_FLANNEL")
-    shown = {key: f"{s.ports[key]}/udp" if key in UDP_PORTS else str(s.ports[key]) for key in order}
-    origins = {key: s.sources.get(key, "default") for key in shown}
-    if len(set(origins.values())) == 1:
-        return f"{','.join(shown.values())} ({next(iter(origins.values()))})"
-    return ",".join(f"{shown[key]} ({origins[key]})" for key in shown)

@@ -30,7 +30,8 @@ class U7sTask(invoke.Task):
         kwargs["auto_shortflags"] = False
         super().__init__(*args, **kwargs)
         if allocflag.wanted(super().argspec(self.body)):
-            self.help.setdefault(allocflag.NAME, allocflag.HELP)
+            for name, text in allocflag.FLAGS.items():
+                self.help.setdefault(name, text)
 
     def argspec(self, body):
         from u7s.tasks import allocflag
@@ -117,6 +118,7 @@ OPTIONS = {
     "inventory": "the inventory file of cluster.* tasks",
     "accept_unknown_host_keys": "accept SSH host keys not in known_hosts",
     "allocation": "the batch job whose nodes cluster.* tasks use (slurm, flux, auto)",
+    "forks": "how many hosts cluster.* tasks handle at once (default 30)",
 }
 
 

@@ -31,7 +31,7 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
     allocation = option(c, allocflag.NAME, allocflag.on_command_line(), None) or None  # else the file decides
     path = option(c, "inventory", inventory, None if allocation else "hosts.yaml")
-    return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run=dry_run, lock=lock)
+    return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run, lock, allocflag.forks_of(c))
 
 
 def _steps(c, steps, inventory, set_, accept, dry_run):

@@ -78,6 +78,13 @@ class Reporter:
         if self.board and self.prefix:
             self.board.update(self.prefix.strip(), f"[{style}]{mark}[/{style}] {escape(message)}")
 
+    def waiting(self, message: str) -> None:
+        """Shown on the host's live row only: a plain log would repeat it for every waiting host."""
+        if self.board and self.prefix:
+            from rich.markup import escape
+
+            self.board.update(self.prefix.strip(), f"[dim]{escape(message)}[/dim]")
+
     def info(self, message: str) -> None:
         self._line("-", "dim", message)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from u7s.config import leases, leasestore
-from u7s.node import lease
+from u7s.render.ownership import owner
+from u7s.config import leaserecord as lease
 
 
 class LeaseHook:
@@ -38,11 +39,9 @@ class LeaseHook:
 
         answers[0] must be identity.probes()'s inspect of this cluster's node container.
         """
-        from u7s.node import identity
-
         count = len(self.probes(s))
         own, mine = answers[:-count], answers[-count:]
-        self.cluster = identity.owner(s)
+        self.cluster = owner(s)
         made = lease.compose_ports(compose)
         record = lease.read(mine[0].stdout, self.cluster) if mine[0].ok else {}
         in_use = lease.ports_from(mine[1:])

@@ -5,16 +5,16 @@ import json
 
 import pytest
 
-from u7s.config import leasestore
+from u7s.config import leases, leasestore
 from u7s.config.inventory import parse
 from u7s.config.settings import PORT_DEFAULTS
 from u7s.errors import U7sError
-from u7s.node import lease
+from u7s.config import leaserecord as lease
 from u7s.run.hosts import Result
 from u7s.session import Member, Run, resolve_all
 from u7s.steps import leasesteps
 from u7s.ui.report import Reporter
-from u7s_fakes import FakeHost
+from tests.unit.u7s_fakes import FakeHost
 
 ABSENT = Result(1, "", "Error: No such object: u7s-alpha-node\n")
 PLUS = {n: {k: p + 100 * n for k, p in PORT_DEFAULTS.items()} for n in range(4)}  # the candidate sets
@@ -163,7 +163,7 @@ def test_a_dry_run_or_a_partly_explicit_set_records_nothing():
 
 def test_status_shows_the_ports_and_where_they_came_from():
     run, m = open_cluster()
-    assert leasesteps.ports_text(m["h1"].settings) == "6443,2379,10250,8472/udp (new lease)"
+    assert leases.ports_text(m["h1"].settings) == "6443,2379,10250,8472/udp (new lease)"
     leasestore.write("alpha", PLUS[1])
     run, m = open_cluster(flags={"PORT_ETCD": "12379"})
-    assert leasesteps.ports_text(m["h1"].settings) == "6543 (lease),12379 (--set),10350 (lease),8572/udp (lease)"
+    assert leases.ports_text(m["h1"].settings) == "6543 (lease),12379 (--set),10350 (lease),8572/udp (lease)"

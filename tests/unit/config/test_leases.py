@@ -5,7 +5,7 @@ import pytest
 from u7s.config import leases
 from u7s.config.settings import PORT_DEFAULTS
 from u7s.errors import SettingsError
-from u7s.node import lease
+from u7s.config import leaserecord as lease
 
 FREE = (set(), set())
 
