@@ -36,6 +36,7 @@ class Member:
     failed: str | None = None
     facts: HostFacts | None = None  # what resolving its settings asked the host
     lease_problem: str | None = None  # a leased port someone else holds here (u7s/node/leasehook.py)
+    lease_on_host: dict = field(default_factory=dict)  # the ports this cluster's record on the host names
 
     @property
     def answers(self) -> dict:
@@ -181,6 +182,7 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
         member.settings = resolve(facts[member.name], config={**hook.layer(), **config_of(member)}, flags=pinned,
                                   config_sources=hook.sources(), cluster=inventory.name)
         member.lease_problem = hook.problems.get(member.name)
+        member.lease_on_host = dict(hook.views[member.name].record) if member.name in hook.views else {}
         return ""
 
     more = run_parallel(ready, second_pass)

@@ -32,7 +32,8 @@ def record(run, m) -> None:
     if run is None or not ports or len(ports) < len(m.settings.ports):
         return  # part of the set given explicitly: the record made with the whole set stays as it was
     cluster = identity.owner(m.settings)
-    m.host.write_file(lease.host_path(m.settings.workdir), lease.record(cluster, ports), mode=0o600)
+    if m.lease_on_host != ports:  # read in this run's first batch: writing the same record again is a round trip
+        m.host.write_file(lease.host_path(m.settings.workdir), lease.record(cluster, ports), mode=0o600)
     if m.spec.is_control_plane:
         leasestore.write(cluster, ports)
 

@@ -130,6 +130,10 @@ def test_up_records_the_lease_on_each_host_0600_and_on_the_controller_and_down_v
     files = {h: {lease.host_path(workdir(h)): lease.record("alpha", PLUS[0])} for h in ("h1", "h2")}
     run, m = open_cluster(files=files)
     assert ports(m["h2"])["PORT_FLANNEL"] == (8472, "lease")
+    # An up that finds the same record on the host writes nothing there (one round trip less on every run).
+    for name in ("h1", "h2"):
+        up(run, m[name])
+        assert m[name].host.written == {}
     down_v = leasesteps.releasing(lambda run, m: "node removed with its volumes")
     for name in ("h2", "h1"):
         assert down_v(run, m[name]) == "node removed with its volumes"
