@@ -7,6 +7,7 @@ import hashlib
 from u7s.build import render
 from u7s.run.hosts import Host
 from u7s.build.resources import node_image_dir
+from u7s.config import storagedir
 from u7s.config.settings import Settings
 
 KUBEADM_CONFIG = "kubeadm-config.yaml"
@@ -69,9 +70,10 @@ def stage(host: Host, s: Settings) -> list[str]:
     """
     wanted = files(s)
     todo = differing(host, s, wanted)
+    host.makedirs(s.workdir, 0o700)
+    host.makedirs(s.storage_dir, storagedir.MODE)  # bind-mounted into the node: it must exist (Podman refuses)
     if not todo:
         return []
-    host.makedirs(s.workdir, 0o700)
     changed = []
     for rel in todo:
         data, mode = wanted[rel]

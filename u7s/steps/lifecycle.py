@@ -6,7 +6,7 @@ returns a short message for the user ("started", "already initialised", ...).
 
 from __future__ import annotations
 
-from u7s.node import externalip, flannel, kube, podnet
+from u7s.node import externalip, flannel, kube, localpath, podnet
 from u7s.build import workdir
 from u7s.errors import U7sError, WaitTimeout
 from u7s.node.container import Node
@@ -30,10 +30,14 @@ def up(node: Node) -> str:
 
 
 def down(node: Node, volumes: bool = False) -> str:
+    if volumes:  # the default storage directory goes with the cluster (u7s/node/localpath.py)
+        localpath.empty_in_node(node)
     outcome = node.down(volumes=volumes)
+    storage = localpath.remove_dir(node) if volumes else ""
     if outcome == "absent":
-        return "no node container: nothing to stop"
-    return "node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)"
+        return "; ".join(filter(None, ["no node container: nothing to stop", storage]))
+    said = "node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)"
+    return "; ".join(filter(None, [said, storage]))
 
 
 def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> str:
@@ -105,6 +109,10 @@ def _sync(node: Node, nodes: list[dict], restarted: set[str],
 def install_flannel(node: Node, mtu: int | None = None) -> str:
     node.require_running()
     return flannel.install(node, mtu) or "flannel already installed"
+
+
+def install_storage(node: Node) -> str:
+    return localpath.install(node)
 
 
 def untaint_control_plane(node: Node) -> str:

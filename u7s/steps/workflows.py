@@ -14,7 +14,7 @@ from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.run.parallel import run_parallel
 from u7s.session import Member, Run
-from u7s.steps import jointokens, lifecycle
+from u7s.steps import jointokens, lifecycle, storage
 from u7s.steps.step import Step
 
 
@@ -48,7 +48,8 @@ UP = Step("up", lambda run, m: lifecycle.up(m.node), lambda m: [
 
 def _down(volumes: bool) -> Step:
     return Step("down-v" if volumes else "down", lambda run, m: lifecycle.down(m.node, volumes=volumes),
-                lambda m: ["run " + " ".join(engine.compose_down(m.settings, volumes=volumes))])
+                lambda m: ["run " + " ".join(engine.compose_down(m.settings, volumes=volumes)),
+                           *([storage.down_v_text(m.settings)] if volumes else [])])
 
 
 DOWN, DOWN_V = _down(False), _down(True)
@@ -154,6 +155,8 @@ FLANNEL = Step("install-flannel", _flannel, lambda m: [
     f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],
     hosts="control-plane")
 
+STORAGE = storage.STEP
+
 KUBECONFIG = Step("kubeconfig", lambda run, m, path=None, name=None: lifecycle.kubeconfig(m.node, path, name=name),
                   lambda m, path=None, name=None: [
     f"write the admin kubeconfig (0600) to {path or m.settings.path(workdir.KUBECONFIG)}"])
@@ -242,6 +245,7 @@ ALREADY_DONE = {
     "join": re.compile(r"already joined"),
     "sync-external-ip": re.compile(r"external IPs in sync on \d+ node\(s\)"),
     "install-flannel": re.compile(r"flannel already installed"),
+    "install-storage": re.compile(r"local-path storage already installed \(.*\)"),
     "wait-ready": re.compile(r"every node is Ready \(.*\)"),
 }
 NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
@@ -255,8 +259,8 @@ def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
 
 
 # `create` on one host, in the order that works: flannel only after external IPs are synced.
-CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, KUBECONFIG, UNTAINT, READY]
-CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, READY]
+CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, STORAGE, KUBECONFIG, UNTAINT, READY]
+CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, STORAGE, READY]
 
 
 def _kubectl(run, m: Member, path: str | None = None) -> str:
