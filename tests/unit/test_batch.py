@@ -208,12 +208,17 @@ def test_nothing_done_only_when_every_changing_step_found_its_work_done():
         "join": {"w1": "already joined", "w2": "already joined"},
         "sync-external-ip": {"cp": "external IPs in sync on 3 node(s)"},
         "install-flannel": {"cp": "flannel already installed"},
+        "install-storage": {"cp": "local-path storage already installed (StorageClass local-path, the default; "
+                                  "volumes in /w/storage on each host)"},
         "wait-ready": {"cp": "every node is Ready (u7s-cp, u7s-w1, u7s-w2)"},
     }
     assert workflows.nothing_done(done)
     for title, host, said in (("up", "cp", "node u7s-cp restarted and booted (10.100.1.100)"),
                               ("join", "w2", "joined u7s-cp via 192.0.2.1"),
                               ("install-flannel", "cp", "flannel installed (VXLAN on UDP 8472)"),
+                              ("install-storage", "cp", "local-path storage installed (StorageClass local-path, "
+                                                        "the default; volumes in /w/storage on each host): "
+                                                        "storageclass.storage.k8s.io/local-path"),
                               ("wait-ready", "cp", "every node became Ready (u7s-cp, u7s-w1, u7s-w2)")):
         assert not workflows.nothing_done({**done, title: {**done[title], host: said}})
     assert not workflows.nothing_done({k: v for k, v in done.items() if k != "up"})
