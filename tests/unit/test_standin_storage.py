@@ -71,7 +71,7 @@ def test_without_the_provisioner_a_claim_stays_pending(cluster, kubectl, tmp_pat
     for obj in (CLAIM, POD):
         (tmp_path / "obj.json").write_text(json.dumps(obj))
         cluster.kubectl(kubectl, "create", "-f", str(tmp_path / "obj.json"))
-    poll("the node to be Ready and a kubelet heartbeat", lambda: "Ready" in cluster.kubectl(kubectl, "get", "nodes").stdout)
+    poll("the node to be Ready", lambda: " Ready " in cluster.kubectl(kubectl, "get", "nodes").stdout)
     claim = cluster.kubectl_json(kubectl, "pvc", "data")
     assert claim["status"]["phase"] == "Pending" and "storageClassName" not in claim["spec"]
     assert "nodeName" not in cluster.kubectl_json(kubectl, "pod", "user")["spec"]

@@ -194,6 +194,15 @@ def _helper(api, ns, name, node, script, vol_dir, image):
     return "Pending"
 
 
+def _helper_done(api, ns, name, node, script, vol_dir, template):
+    """Run the helper pod NAME once; True when it succeeded. A finished one is deleted (a failed one is made
+    again on the next pass, as the provisioner retries)."""
+    phase = _helper(api, ns, name, node, script, vol_dir, _helper_image(template))
+    if phase in ("Succeeded", "Failed"):
+        api.store.pop(("pods", ns, name), None)
+    return phase == "Succeeded"
+
+
 def provision(api):
     found = _config(api)
     if found is None:
@@ -210,10 +219,7 @@ def provision(api):
             continue  # the real one: "no local path available on node"
         vol_dir = volume_dir(base, claim)
         helper = f"helper-pod-create-pvc-{claim['metadata']['uid']}"
-        phase = _helper(api, ns, helper, node, "setup", vol_dir, _helper_image(template))
-        if phase in ("Succeeded", "Failed"):
-            api.store.pop(("pods", ns, helper), None)
-        if phase == "Succeeded":
+        if _helper_done(api, ns, helper, node, "setup", vol_dir, template):
             _bind(api, claim, sc, node, vol_dir)
 
 
@@ -260,9 +266,6 @@ def reclaim(api):
         if spec.get("persistentVolumeReclaimPolicy") != "Delete":
             continue
         node = annotations.get("local.path.provisioner/selected-node", "")
-        helper = f"helper-pod-delete-{pv['metadata']['name']}"
-        phase = _helper(api, ns, helper, node, "teardown", spec["hostPath"]["path"], _helper_image(template))
-        if phase in ("Succeeded", "Failed"):
-            api.store.pop(("pods", ns, helper), None)
-        if phase == "Succeeded":
+        if _helper_done(api, ns, f"helper-pod-delete-{pv['metadata']['name']}", node, "teardown",
+                        spec["hostPath"]["path"], template):
             api.store.pop(("persistentvolumes", "", pv["metadata"]["name"]), None)
