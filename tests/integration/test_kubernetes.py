@@ -20,7 +20,13 @@ pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
 NAME = "u7s-h1"
 WORKDIR = ".local/share/u7s/u7s"  # the single-host working directory, /usernetes in the node
-SHORT = ["U7S_TIMEOUT=25"]  # a rerun that waits for what never comes fails in seconds, not minutes
+SHORT = ["U7S_TIMEOUT=25"]
+CLAIM = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "default"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+CLAIM_USER = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user", "namespace": "default"},
+              "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1",
+                                      "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                       "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}  # a rerun that waits for what never comes fails in seconds, not minutes
 
 
 def u7s(host, image, *args, extra=(), check=True):
@@ -31,8 +37,10 @@ def u7s(host, image, *args, extra=(), check=True):
     return host.ssh(["u7s", args[0], *sets, *args[1:]], check=check, timeout=900)
 
 
-def kubectl(host, *args, check=True):
+def kubectl(host, *args, check=True, input=None):
     """The node's real kubectl, with the node's admin.conf (KUBECONFIG of the node service)."""
+    if input is not None:
+        return host.docker(["exec", "-i", "u7s-node", "kubectl", *args], check=check, input=input)
     return host.docker(["exec", "u7s-node", "kubectl", *args], check=check)
 
 
@@ -108,6 +116,14 @@ def test_a_control_plane_alone_is_not_ready_until_flannel_makes_it_ready(lab, no
 
 def test_the_cluster_survives_down_and_up(lab, node):
     u7s(node, lab.node_image, "create")
+    # The default StorageClass: a claim binds when its first pod is scheduled (the provisioner's stand-in),
+    # its directory in U7S_STORAGE_DIR (default WORKDIR/storage) on the host.
+    kubectl(node, "create", "-f", "-", input=json.dumps(CLAIM))
+    kubectl(node, "create", "-f", "-", input=json.dumps(CLAIM_USER))
+    claim = poll("the claim to be Bound", lambda: (c := json.loads(kubectl(node, "get", "pvc", "data", "-o", "json")
+                                                                   .stdout))["status"]["phase"] == "Bound" and c)
+    folder = f"{WORKDIR}/storage/pvc-{claim['metadata']['uid']}_default_data"
+    node.ssh(["sh", "-c", 'echo kept >"$1/file"', "sh", folder])  # as a pod would write it
     u7s(node, lab.node_image, "down")
     restarted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     u7s(node, lab.node_image, "up")
@@ -116,6 +132,13 @@ def test_the_cluster_survives_down_and_up(lab, node):
     obj = poll("a Ready heartbeat after the restart", lambda: (o := node_object(node))
                and ready(o)["status"] == "True" and ready(o)["lastHeartbeatTime"] >= restarted and o)
     assert obj["status"]["addresses"] == [{"type": "ExternalIP", "address": node.address}]
+    # The volume's data is where it was, seen from the node too; down-v takes the default directory with it.
+    assert node.docker(["exec", "u7s-node", "cat", f"/var/local-path-provisioner/{folder.rsplit('/', 1)[1]}/file"]
+                       ).stdout == "kept\n"
+    assert kubectl(node, "get", "pvc", "data", "-o", "jsonpath={.status.phase}").stdout == "Bound"
+    gone = u7s(node, lab.node_image, "down-v")
+    assert "volumes removed" in gone.stderr, gone.stderr
+    assert node.ssh(["test", "-e", f"{WORKDIR}/storage"], check=False).returncode == 1
 
 
 def test_create_fails_naming_a_node_whose_flanneld_crash_loops_then_passes_once_it_is_fixed(lab, node):

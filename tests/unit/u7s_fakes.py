@@ -164,6 +164,9 @@ class FakeHost(Host):
         if argv[:4] == ["stat", "-c", "%a", "--"] and len(argv) == 5:
             mode = self.written[path][1] if path in self.written else 0o644
             return Result(0, f"{mode:o}\n", "") if text is not None else missing
+        if argv[:2] == ["test", "-d"] and len(argv) == 3:  # a directory made here, or one holding a file
+            there = path in self.__dict__.get("dirs", ()) or any(f.startswith(path.rstrip("/") + "/") for f in self.files)
+            return Result(0 if there else 1, "", "")
         raise AssertionError(f"FakeHost: no rule for {argv}")
 
     def read_text(self, path: str) -> str | None:
@@ -181,7 +184,7 @@ class FakeHost(Host):
         return self.files.pop(path, None) is not None
 
     def makedirs(self, path: str, mode: int = 0o700) -> None:
-        pass
+        self.__dict__.setdefault("dirs", set()).add(path)
 
     def run_streaming(self, argv, source, sent=None) -> Result:
         """Answer like `run`; what was streamed is kept in `streamed` (one entry per call)."""

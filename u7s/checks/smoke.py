@@ -1,8 +1,9 @@
 """The smoke test: is the cluster really usable? (Needs images from a registry: run it on real hosts.)
 
-Every node Ready; a headless Service and a 3-replica nginx StatefulSet; each
-replica fetched by its DNS name from a throw-away pod (pod DNS and cross-node
-pod networking); then everything is removed again.
+Every node Ready; a headless Service and a 3-replica nginx StatefulSet, each
+replica with a claim of the default StorageClass (bound: local-path storage
+works on its node); each replica fetched by its DNS name from a throw-away pod
+(pod DNS and cross-node pod networking); then everything is removed again.
 """
 
 from __future__ import annotations
@@ -58,11 +59,31 @@ spec:
           image: docker.io/library/nginx:alpine
           ports:
             - containerPort: 80
+          volumeMounts:
+            - name: data
+              mountPath: /data
+  # A claim per replica, of the default StorageClass (local-path), deleted with the StatefulSet.
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+      spec:
+        accessModes: ["ReadWriteOnce"]
+        resources:
+          requests:
+            storage: 64Mi
+  persistentVolumeClaimRetentionPolicy:
+    whenDeleted: Delete
+    whenScaled: Delete
 """
 
 
 def replica_urls() -> list[str]:
     return [f"http://{NAME}-{i}.{NAME}.default.svc.cluster.local" for i in range(REPLICAS)]
+
+
+def claims() -> list[str]:
+    """The replicas' claims, named by the StatefulSet controller: TEMPLATE-STATEFULSET-ORDINAL."""
+    return [f"pvc/data-{NAME}-{i}" for i in range(REPLICAS)]
 
 
 def find_kubectl(s: Settings, given: str | None) -> str:
@@ -85,6 +106,8 @@ def plan(kubectl: str, kubeconfig: str, timeout: int) -> list[tuple[str, list[st
         ("all nodes Ready", [*k, "wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={wait}"], None),
         ("create the test StatefulSet", [*k, "apply", "-f", "-"], MANIFEST),
         ("replicas running", [*k, "rollout", "status", f"statefulset/{NAME}", f"--timeout={wait}"], None),
+        ("volumes bound", [*k, "wait", "--for=jsonpath={.status.phase}=Bound", *claims(), f"--timeout={wait}"],
+         None),
     ]
     for i, url in enumerate(replica_urls()):
         steps.append((
@@ -99,7 +122,7 @@ def plan(kubectl: str, kubeconfig: str, timeout: int) -> list[tuple[str, list[st
 
 def cleanup(kubectl: str, kubeconfig: str) -> list[str]:
     return [kubectl, "--kubeconfig", kubeconfig, "delete", "--ignore-not-found",
-            f"statefulset/{NAME}", f"service/{NAME}"]
+            f"statefulset/{NAME}", f"service/{NAME}", *claims()]
 
 
 def run(host: Host, s: Settings, report: Reporter, kubeconfig: str | None = None,

@@ -11,11 +11,11 @@ import ipaddress
 import re
 from typing import Any, Mapping
 
-from u7s.config import mounts, nodeimage, publish, values
+from u7s.config import mounts, nodeimage, publish, storagedir, values
 from u7s.config.enginechoice import EngineChoice
 from u7s.config.settings import (
     DEFAULT_BASE_IMAGE, DEFAULT_MTU, MTU_RANGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
-    node_subnet_for,
+    node_subnet_for, unknown,
 )
 from u7s.errors import SettingsError
 
@@ -55,7 +55,7 @@ def resolve(
             raw[key], sources[key] = value, "environment"
     for key, value in (flags or {}).items():
         if key not in SPECS:
-            raise SettingsError(f"--set {key}: unknown setting; known: {', '.join(SPECS)}")
+            raise SettingsError(f"--set {key}: {unknown(key)}")
         raw[key], sources[key] = value, "--set"
     return _Resolver(raw, sources, facts, cluster).settings()
 
@@ -164,6 +164,9 @@ class _Resolver(EngineChoice):
                 values.workdir(workdir)
             except ValueError as exc:
                 self.bad("U7S_WORKDIR", str(exc), "give a directory of its own, e.g. /home/USER/u7s")
+        storage_dir, why = storagedir.resolve(self.text("U7S_STORAGE_DIR"), workdir)
+        if why:
+            self.bad("U7S_STORAGE_DIR", why, storagedir.FIX)
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
         node_mtu = self.mtu(host_ip)
         if self.problems:
@@ -174,7 +177,7 @@ class _Resolver(EngineChoice):
             "NODE_IMAGE": image, "NODE_BASE_IMAGE": base, "U7S_PROJECT": project, "U7S_NETWORK": network,
             "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout, "U7S_ENGINE_HOST": engine_host,
             "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
-            "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices, "NODE_MTU": node_mtu,
+            "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices, "NODE_MTU": node_mtu, "U7S_STORAGE_DIR": storage_dir,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)

@@ -89,6 +89,8 @@ TABLE: tuple[Setting, ...] = (
        "(default: none)"),
     _s("U7S_DEVICES", "devices", "list", "devices in the node: /dev paths or CDI names like nvidia.com/gpu=all "
        "(default: none)"),
+    _s("U7S_STORAGE_DIR", "storage_dir", "str", "host directory of the node's local-path volumes, the default "
+       "StorageClass's (default: WORKDIR/storage, removed by down-v; a directory you set is never removed)"),
 )
 SPECS: dict[str, Setting] = {s.name: s for s in TABLE}
 PORT_DEFAULTS = {s.name: s.default for s in TABLE if s.kind == "port"}
@@ -198,6 +200,15 @@ def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
         if not sep:
             raise SettingsError(f"--set {item!r}: expected KEY=VALUE, e.g. --set PORT_ETCD=12379")
         if key not in SPECS:
-            raise SettingsError(f"--set {key}: unknown setting; known: {', '.join(SPECS)}")
+            raise SettingsError(f"--set {key}: {unknown(key)}")
         out[key] = value
     return out
+
+
+def unknown(key: str) -> str:
+    """Pure: the message for a --set KEY that is no setting, with the closest names (the whole list is too long)."""
+    import difflib
+
+    close = difflib.get_close_matches(key, SPECS, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown setting; {hint}`u7s settings` lists every setting"

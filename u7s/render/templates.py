@@ -12,6 +12,7 @@ import json
 import shlex
 
 from u7s.errors import U7sError
+from u7s.config import storagedir
 from u7s.config.settings import DEFAULT_MTU, Settings
 from u7s.render import engine, ownership
 
@@ -65,6 +66,7 @@ def settings_data(s: Settings) -> dict:
         "published": [p.compose(s.host_ip) for p in s.publish],
         "mounts": [m.compose() for m in s.mounts],
         "devices": [d.compose() for d in s.devices],
+        "storage_node_path": storagedir.NODE_PATH,
         # Left out at the engines' default, so that a node made before NODE_MTU existed keeps its files.
         "network_mtu_option": MTU_OPTION[s.engine_type] if s.node_mtu != DEFAULT_MTU else "",
     }

@@ -7,7 +7,7 @@ Outcome (u7s/steps/outcome.py): whether it changed anything is its status, not i
 
 from __future__ import annotations
 
-from u7s.node import externalip, flannel, kube, podnet
+from u7s.node import externalip, flannel, kube, localpath, podnet
 from u7s.node import staging
 from u7s.render import workdir
 from u7s.errors import U7sError, WaitTimeout
@@ -33,10 +33,14 @@ def up(node: Node) -> Outcome:
 
 
 def down(node: Node, volumes: bool = False) -> Outcome:
+    if volumes:  # the default storage directory goes with the cluster (u7s/node/localpath.py)
+        localpath.empty_in_node(node)
     outcome = node.down(volumes=volumes)
+    storage = localpath.remove_dir(node) if volumes else ""
     if outcome == "absent":
-        return already("no node container: nothing to stop")
-    return changed("node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)")
+        return already("; ".join(filter(None, ["no node container: nothing to stop", storage])))
+    said = "node removed with its volumes (cluster data deleted)" if volumes else "node removed (volumes kept)"
+    return changed("; ".join(filter(None, [said, storage])))
 
 
 def kubeadm_init(node: Node, host_ips: dict[str, str] | None = None) -> Outcome:
@@ -114,6 +118,11 @@ def install_flannel(node: Node, mtu: int | None = None) -> Outcome:
     node.require_running()
     installed = flannel.install(node, mtu)
     return changed(installed) if installed else already("flannel already installed")
+
+
+def install_storage(node: Node) -> Outcome:
+    said, fresh = localpath.install(node)
+    return changed(said) if fresh else already(said)
 
 
 def untaint_control_plane(node: Node) -> Outcome:

@@ -11,7 +11,7 @@ from u7s.render import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.session import Member, Run
-from u7s.steps import jointokens, leasesteps, lifecycle
+from u7s.steps import jointokens, leasesteps, lifecycle, storage
 from u7s.steps.outcome import ALREADY, already, skipped, status_of
 from u7s.steps.step import Step
 
@@ -47,7 +47,8 @@ UP = Step("up", leasesteps.checked(lambda run, m: lifecycle.up(m.node), then_rec
 def _down(volumes: bool) -> Step:
     action = lambda run, m: lifecycle.down(m.node, volumes=volumes)  # noqa: E731
     return Step("down-v" if volumes else "down", leasesteps.releasing(action) if volumes else action,
-                lambda m: ["run " + " ".join(engine.compose_down(m.settings, volumes=volumes))])
+                lambda m: ["run " + " ".join(engine.compose_down(m.settings, volumes=volumes)),
+                           *([storage.down_v_text(m.settings)] if volumes else [])])
 
 
 DOWN, DOWN_V = _down(False), _down(True)
@@ -152,6 +153,8 @@ FLANNEL = Step("install-flannel", _flannel, lambda m: [
     f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],
     hosts="control-plane")
 
+STORAGE = storage.STEP
+
 KUBECONFIG = Step("kubeconfig", lambda run, m, path=None, name=None: lifecycle.kubeconfig(m.node, path, name=name),
                   lambda m, path=None, name=None: [
     f"write the admin kubeconfig (0600) to {path or m.settings.path(workdir.KUBECONFIG)}"])
@@ -195,7 +198,7 @@ NETWORK = Step("check-network", None, lambda m: [
     together=_network)
 
 # The steps of `create` that change things; the others (preflight, check-network) only read.
-CHANGING = (UP, INIT, JOIN, SYNC, FLANNEL, READY)
+CHANGING = (UP, INIT, JOIN, SYNC, FLANNEL, STORAGE, READY)
 NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
 
 
@@ -206,8 +209,8 @@ def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
 
 
 # `create` on one host, in the order that works: flannel only after external IPs are synced.
-CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, KUBECONFIG, UNTAINT, READY]
-CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, READY]
+CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, STORAGE, KUBECONFIG, UNTAINT, READY]
+CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, STORAGE, READY]
 
 
 def _kubectl(run, m: Member, path: str | None = None) -> str:

@@ -23,9 +23,9 @@ from invoke import Collection
 from u7s.tasks import airgap, certs as _certs_module, cluster, clustersettings, single_host
 from u7s.tasks.airgap import bundle, cluster_load_bundle, load_bundle  # noqa: F401
 from u7s.tasks.single_host import (  # noqa: F401  (the single-host tasks, for Python callers)
-    check_preflight, create, delete, down, down_v, export_logs, init_host, install_flannel, join_command,
-    kubeadm_init, kubeadm_join, kubeadm_reset, kubeconfig, kubectl, load_image, logs, multi_node, render, settings,
-    smoke_test, sync_external_ip, up, upgrade,
+    check_preflight, create, delete, down, down_v, export_logs, init_host, install_flannel, install_storage,
+    join_command, kubeadm_init, kubeadm_join, kubeadm_reset, kubeconfig, kubectl, load_image, logs, multi_node,
+    render, settings, smoke_test, sync_external_ip, up, upgrade,
 )
 
 from u7s.tasks.certs import certs  # noqa: E402,F401  (a task, like those above)

@@ -125,6 +125,8 @@ kubeadm_init = _steps_task(
     "INIT")
 install_flannel = _steps_task("install-flannel", "Install flannel (VXLAN on PORT_FLANNEL) unless it is installed.",
                               "FLANNEL")
+install_storage = _steps_task("install-storage", "Install the local-path provisioner, the default StorageClass.",
+                              "STORAGE")
 sync_external_ip = _steps_task(
     "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip).",
     "SYNC")

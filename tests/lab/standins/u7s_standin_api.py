@@ -24,8 +24,10 @@ from urllib.parse import parse_qs
 import yaml
 
 import u7s_standin_api_objects as objects
+import u7s_standin_openapi as openapi
 import u7s_standin_resources as resources
 import u7s_standin_skew as skew
+import u7s_standin_storage as storage
 from u7s_standin_common import now_iso, save_state, load_state
 
 ADMIN_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
@@ -285,6 +287,10 @@ class Api:
             return 200, resources.api_versions(self.server_address), "application/json"
         if path == "/apis":
             return 200, resources.api_group_list(), "application/json"
+        if path.startswith("/openapi/v3"):
+            found = openapi.handle(path)
+            return (*found, "application/json") if found else self._json(
+                objects.status(404, "the server could not find the requested resource"))
         parts = path.strip("/").split("/")
         if parts[0] == "apis" and len(parts) == 2:
             if parts[1] in resources.group_versions():
@@ -501,6 +507,10 @@ class Api:
             return base
         if resource.name == "pods":
             obj.setdefault("status", {"phase": "Pending"})
+        if resource.name == "persistentvolumeclaims":  # the DefaultStorageClass admission plugin, then Pending
+            if obj.setdefault("spec", {}).get("storageClassName") is None and storage.default_class(self):
+                obj["spec"]["storageClassName"] = storage.default_class(self)
+            obj["status"] = {"phase": "Pending"}
         if resource.name == "nodes":
             obj.setdefault("spec", {})
             if "podCIDR" not in obj["spec"]:
@@ -619,6 +629,7 @@ class Api:
     def _reconcile(self):
         self._sign_csrs()
         self._run_daemonsets()
+        storage.reconcile(self)
 
     def _sign_csrs(self):
         import u7s_standin_pki as pki

@@ -35,6 +35,15 @@ RESOURCES = [
     Resource("daemonsets", "DaemonSet", group="apps", short=("ds",), subresources=("status",)),
     Resource("certificatesigningrequests", "CertificateSigningRequest", group="certificates.k8s.io",
              namespaced=False, short=("csr",), subresources=("approval", "status")),
+    # What a local-path provisioner's manifest holds, and the volumes it makes (u7s_standin_storage.py).
+    Resource("persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",), subresources=("status",)),
+    Resource("persistentvolumes", "PersistentVolume", namespaced=False, short=("pv",), subresources=("status",)),
+    Resource("deployments", "Deployment", group="apps", short=("deploy",), subresources=("status",)),
+    Resource("storageclasses", "StorageClass", group="storage.k8s.io", namespaced=False, short=("sc",)),
+    Resource("clusterroles", "ClusterRole", group="rbac.authorization.k8s.io", namespaced=False),
+    Resource("clusterrolebindings", "ClusterRoleBinding", group="rbac.authorization.k8s.io", namespaced=False),
+    Resource("roles", "Role", group="rbac.authorization.k8s.io"),
+    Resource("rolebindings", "RoleBinding", group="rbac.authorization.k8s.io"),
 ]
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 

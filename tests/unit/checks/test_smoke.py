@@ -16,7 +16,7 @@ K = ["/usr/bin/kubectl", "--kubeconfig", "/w/kubeconfig"]
 def test_plan_commands_in_order():
     steps = smoke.plan("/usr/bin/kubectl", "/w/kubeconfig", 300)
     assert [title for title, _, _ in steps] == [
-        "all nodes Ready", "create the test StatefulSet", "replicas running",
+        "all nodes Ready", "create the test StatefulSet", "replicas running", "volumes bound",
         "fetch dnstest-0 by DNS", "fetch dnstest-1 by DNS", "fetch dnstest-2 by DNS",
     ]
     for _, argv, _ in steps:
@@ -24,12 +24,14 @@ def test_plan_commands_in_order():
     assert steps[0][1][3:] == ["wait", "--for=condition=Ready", "nodes", "--all", "--timeout=300s"]
     assert steps[1][1][3:] == ["apply", "-f", "-"] and steps[1][2] == smoke.MANIFEST
     assert steps[2][1][3:] == ["rollout", "status", "statefulset/dnstest", "--timeout=300s"]
+    assert steps[3][1][3:] == ["wait", "--for=jsonpath={.status.phase}=Bound", "pvc/data-dnstest-0",
+                               "pvc/data-dnstest-1", "pvc/data-dnstest-2", "--timeout=300s"]
     assert [stdin for _, _, stdin in steps if stdin is not None] == [smoke.MANIFEST]
 
 
 @pytest.mark.parametrize("i", range(3))
 def test_each_replica_is_fetched_by_its_dns_name_from_a_throwaway_pod(i):
-    _, argv, _ = smoke.plan("kubectl", "kc", 60)[3 + i]
+    _, argv, _ = smoke.plan("kubectl", "kc", 60)[4 + i]
     assert argv[3:8] == ["run", f"dnstest-probe-{i}", "--rm", "-i", "--restart=Never"]
     assert "--pod-running-timeout=60s" in argv
     assert argv[argv.index("--") + 1:] == [
@@ -48,11 +50,17 @@ def test_manifest_is_a_headless_service_and_three_replicas():
     assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"] == {"app": "dnstest"}
     (container,) = spec["template"]["spec"]["containers"]
     assert container["image"].startswith("docker.io/library/nginx")
+    # Each replica's claim: the default StorageClass (none named), mounted, deleted with the StatefulSet.
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data" and "storageClassName" not in claim["spec"]
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete", "whenScaled": "Delete"}
 
 
 def test_cleanup_removes_both_objects():
     assert smoke.cleanup("kubectl", "kc") == [
         "kubectl", "--kubeconfig", "kc", "delete", "--ignore-not-found", "statefulset/dnstest", "service/dnstest",
+        "pvc/data-dnstest-0", "pvc/data-dnstest-1", "pvc/data-dnstest-2",
     ]
 
 

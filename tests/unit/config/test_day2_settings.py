@@ -102,7 +102,8 @@ def test_defaults_are_the_references_ranges_and_nothing_extra():
     assert (s.pod_subnet, s.service_subnet, s.publish, s.mounts, s.devices) == (
         "10.244.0.0/16", "10.96.0.0/16", (), (), ())
     node = yaml.safe_load(templates.compose_file(s))["services"]["node"]
-    assert len(node["ports"]) == 4 and "devices" not in node and len(node["volumes"]) == 6
+    assert len(node["ports"]) == 4 and "devices" not in node and len(node["volumes"]) == 7
+    assert node["volumes"][-1] == f"{s.workdir}/storage:/var/local-path-provisioner"  # U7S_STORAGE_DIR
 
 
 def test_compose_file_publishes_on_host_ip_and_mounts_and_devices():

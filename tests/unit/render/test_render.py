@@ -101,6 +101,7 @@ def test_node_service_matches_the_reference():
         "u7s-var:/var",
         "u7s-opt:/opt",
         "u7s-etc:/etc",
+        "/home/user/.local/share/u7s/u7s/storage:/var/local-path-provisioner",  # U7S_STORAGE_DIR (u7s's own)
     ]
     assert doc["volumes"] == {v: {"name": v} for v in ("u7s-var", "u7s-opt", "u7s-etc")}
     assert node["tmpfs"] == ["/run", "/tmp"]

@@ -211,12 +211,16 @@ def test_nothing_done_only_when_every_changing_step_found_its_work_done():
         "join": {"w1": already("already joined"), "w2": already("already joined")},
         "sync-external-ip": {"cp": already("external IPs in sync on 3 node(s)")},
         "install-flannel": {"cp": already("flannel already installed")},
+        "install-storage": {"cp": already("local-path storage already installed (StorageClass local-path, the "
+                                          "default; volumes in /w/storage on each host)")},
         "wait-ready": {"cp": already("every node is Ready (u7s-cp, u7s-w1, u7s-w2)")},
     }
     assert workflows.nothing_done(done)
     for title, host, said in (("up", "cp", changed("node u7s-cp restarted and booted (10.100.1.100)")),
                               ("join", "w2", changed("joined u7s-cp via 192.0.2.1")),
                               ("install-flannel", "cp", changed("flannel installed (VXLAN on UDP 8472)")),
+                              ("install-storage", "cp", changed("local-path storage installed: "
+                                                                "storageclass.storage.k8s.io/local-path")),
                               ("wait-ready", "cp", changed("every node became Ready (u7s-cp, u7s-w1, u7s-w2)")),
                               ("up", "cp", "a plain message, without a status")):
         assert not workflows.nothing_done({**done, title: {**done[title], host: said}})

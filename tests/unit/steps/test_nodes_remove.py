@@ -28,6 +28,7 @@ def _run(dry_run=False, registered=True, drain_fails=False):
         host.on("docker", "inspect", stdout='{"Running": true}')
         host.on("docker", "exec", stdout="")
         host.on("docker", "compose", stdout="")
+        host.on("rm", "-rf", stdout="")  # down -v takes the default volume directory (U7S_STORAGE_DIR)
     cp_host.on("docker", "exec", contains="get", exited=0 if registered else 1,
                stderr="" if registered else 'Error from server (NotFound): nodes "u7s-w1" not found')
     cp_host.on("docker", "exec", contains="drain", exited=1 if drain_fails else 0,
@@ -52,7 +53,8 @@ def test_steps_run_in_order_on_the_right_hosts():
         _in_node(cp).index(["kubectl", "drain", "u7s-w1", "--ignore-daemonsets", "--delete-emptydir-data",
                             "--timeout=120s"])
     assert ["kubeadm", "reset", "--force"] in _in_node(w)
-    assert w.calls[-1][-2:] == ["down", "-v"]
+    assert w.calls[-2][-2:] == ["down", "-v"]
+    assert w.calls[-1] == ["rm", "-rf", "--", make_settings(HOSTNAME="w1").storage_dir]
     assert not any("down" in argv for argv in cp.calls)
 
 

@@ -20,8 +20,10 @@ CASES = {
     # step: (recorded answers: command prefix -> answer, parameters, the command words its text names)
     "down": (workflows.DOWN, {("docker", "inspect"): {"stdout": RUNNING}, ("docker", "compose"): {}}, {},
              ["docker compose -f /w/docker-compose.yaml -p u7s down"]),
-    "down-v": (workflows.DOWN_V, {("docker", "inspect"): {"stdout": RUNNING}, ("docker", "compose"): {}}, {},
-               ["docker compose -f /w/docker-compose.yaml -p u7s down -v"]),
+    "down-v": (workflows.DOWN_V, {("docker", "inspect"): {"stdout": RUNNING}, ("docker", "compose"): {},
+                                  ("docker", "exec"): {}, ("rm",): {}}, {},
+               ["docker compose -f /w/docker-compose.yaml -p u7s down -v", "/var/local-path-provisioner",
+                "/w/storage"]),
     "reset": (workflows.RESET, {("docker", "inspect"): {"stdout": RUNNING}, ("docker", "exec"): {}}, {},
               ["kubeadm reset --force"]),
     "kubectl": (workflows.KUBECTL, {("docker", "cp"): {}, ("chmod",): {}}, {"path": "/w/bin/kubectl"},
