@@ -385,3 +385,40 @@ def test_certificates_near_their_end_are_warned_about_and_renewal_moves_their_ex
     assert nodes.returncode == 0 and f"node/u7s-{cp.name}" in nodes.stdout, nodes.stderr
     (row,) = [r for r in status_rows(path, cwd=tmp) if r["host"] == cp.name]
     assert row["cert_warning"] is None
+
+
+def test_a_backup_restored_brings_back_a_configmap_deleted_after_it_and_the_nodes_stay_ready(lab, day2):
+    """The restore drill: etcd's stand-in data (the API server's objects) snapshot, changed, restored."""
+    from tests.lab.kubectl import controller_kubectl
+
+    path, tmp = day2
+    kubeconfig = tmp / "kubeconfig"
+
+    def kubectl(*args, check=True):
+        r = subprocess.run([controller_kubectl(), "--kubeconfig", str(kubeconfig), *args], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0 or not check, r.stderr
+        return r
+
+    kubectl("create", "configmap", "before-backup", "--from-literal=made=before")
+    backup = tmp / "etcd-backup.tar"
+    r = u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
+    assert f"etcd backup written (0600): {backup}" in r.stderr and backup.stat().st_mode & 0o777 == 0o600
+    meta = json.loads(tarfile.open(backup).extractfile("u7s-backup.json").read())
+    assert meta["host"] == lab.hosts[0].name and meta["kubernetes_version"].startswith("v1.")
+    kubectl("delete", "configmap", "before-backup")
+    kubectl("create", "configmap", "after-backup", "--from-literal=made=after")
+
+    bad = tmp / "not-a-backup.tar"
+    bad.write_bytes(b"these are not etcd's bytes\n" * 100)
+    r = u7s("cluster.restore", "--input", str(bad), "--inventory", str(path), cwd=tmp, check=False)
+    assert r.returncode == 1 and f"{bad}: not a u7s etcd backup" in r.stderr, r.stderr
+    assert kubectl("get", "configmap", "after-backup").returncode == 0  # nothing touched
+
+    r = u7s("cluster.restore", "--input", str(backup), "--inventory", str(path), cwd=tmp)
+    assert "etcd restored" in r.stderr and "API answering" in r.stderr, r.stderr
+    assert kubectl("get", "configmap", "before-backup", "-o", "jsonpath={.data.made}").stdout == "before"
+    assert "NotFound" in kubectl("get", "configmap", "after-backup", check=False).stderr
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert len(nodes) == len(lab.hosts)
+    assert all(c["status"] == "True" for n in nodes for c in n["status"]["conditions"] if c["type"] == "Ready")

@@ -148,7 +148,8 @@ def same_ca(node: Node, meta: dict, path: str, other_ca: bool) -> None:
 def restore(node: Node, snapshot: bytes) -> str:
     """etcdutl snapshot restore, the kubelet and containers stopped, the data swapped in, the node restarted."""
     container = etcd_container(node)
-    member = parse_member(node.read(MANIFEST))
+    manifest = node.exec(["cat", MANIFEST], check=False, env=False)  # without it etcdutl's defaults are used
+    member = parse_member(manifest.stdout if manifest.ok else "")
     node.exec(["rm", "-rf", RESTORED], env=False)
     node.exec(["sh", "-c", 'base64 -d > "$1"', "sh", RESTORE_DB], stdin=base64.b64encode(snapshot).decode(),
               env=False)
