@@ -387,6 +387,7 @@ def test_certificates_near_their_end_are_warned_about_and_renewal_moves_their_ex
     assert row["cert_warning"] is None
 
 
+@pytest.mark.extended  # not yet run in the lab (written after the last lab slot); default once it passed
 def test_a_backup_restored_brings_back_a_configmap_deleted_after_it_and_the_nodes_stay_ready(lab, day2):
     """The restore drill: etcd's stand-in data (the API server's objects) snapshot, changed, restored."""
     from tests.lab.kubectl import controller_kubectl
