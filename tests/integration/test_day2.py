@@ -21,7 +21,7 @@ import yaml
 
 from tests.image_archive import containerd_store_save, docker_save
 from tests.lab import netns
-from u7s_cli import NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, status_rows, u7s, wipe_hosts
+from u7s_cli import CLUSTER, NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, status_rows, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -387,39 +387,108 @@ def test_certificates_near_their_end_are_warned_about_and_renewal_moves_their_ex
     assert row["cert_warning"] is None
 
 
-@pytest.mark.extended  # not yet run in the lab (written after the last lab slot); default once it passed
-def test_a_backup_restored_brings_back_a_configmap_deleted_after_it_and_the_nodes_stay_ready(lab, day2):
-    """The restore drill: etcd's stand-in data (the API server's objects) snapshot, changed, restored."""
+def _kubectl(tmp, *args, check=True):
     from tests.lab.kubectl import controller_kubectl
 
+    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), *args], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 or not check, r.stderr
+    return r
+
+
+def _configmap(tmp, name):
+    """The ConfigMap's `made` value, or None when it is not there."""
+    r = _kubectl(tmp, "get", "configmap", name, "-o", "jsonpath={.data.made}", check=False)
+    assert r.returncode == 0 or "NotFound" in r.stderr, r.stderr
+    return r.stdout if r.returncode == 0 else None
+
+
+def _all_nodes_ready(tmp, count, timeout=60):
+    """Poll until COUNT Nodes are Ready (the kubelets update their restored Nodes at their next heartbeat)."""
+    import time
+
+    deadline, items = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        items = json.loads(_kubectl(tmp, "get", "nodes", "-o", "json").stdout)["items"]
+        if len(items) == count and all(c["status"] == "True" for n in items for c in n["status"]["conditions"]
+                                       if c["type"] == "Ready"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"not {count} Ready nodes after {timeout}s: {[n['metadata']['name'] for n in items]}")
+
+
+def _repack(backup, out, meta_change=None, snapshot_change=None):
+    """A copy of the backup with its metadata or its snapshot bytes changed (the sha256 left as it was)."""
+    with tarfile.open(backup) as tar:
+        meta = json.loads(tar.extractfile("u7s-backup.json").read())
+        snapshot = tar.extractfile("snapshot.db").read()
+    meta.update(meta_change or {})
+    snapshot = snapshot_change(snapshot) if snapshot_change else snapshot
+    with tarfile.open(out, "w") as tar:
+        for name, data in (("u7s-backup.json", json.dumps(meta).encode()), ("snapshot.db", snapshot)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _refused(path, tmp, bad, error):
+    r = u7s("cluster.restore", "--input", str(bad), "--inventory", str(path), cwd=tmp, check=False)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"u7s: {bad}: {error}"), r.stderr
+
+
+def test_a_backup_restored_in_place_brings_back_what_it_held_and_drops_what_came_after(lab, day2):
+    """The restore drill on the running control plane: backed up, changed, refused bad files, restored."""
     path, tmp = day2
-    kubeconfig = tmp / "kubeconfig"
-
-    def kubectl(*args, check=True):
-        r = subprocess.run([controller_kubectl(), "--kubeconfig", str(kubeconfig), *args], capture_output=True,
-                           text=True, timeout=120)
-        assert r.returncode == 0 or not check, r.stderr
-        return r
-
-    kubectl("create", "configmap", "before-backup", "--from-literal=made=before")
+    cp = lab.hosts[0]
+    _kubectl(tmp, "create", "configmap", "before-backup", "--from-literal=made=before")
     backup = tmp / "etcd-backup.tar"
     r = u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
     assert f"etcd backup written (0600): {backup}" in r.stderr and backup.stat().st_mode & 0o777 == 0o600
     meta = json.loads(tarfile.open(backup).extractfile("u7s-backup.json").read())
-    assert meta["host"] == lab.hosts[0].name and meta["kubernetes_version"].startswith("v1.")
-    kubectl("delete", "configmap", "before-backup")
-    kubectl("create", "configmap", "after-backup", "--from-literal=made=after")
+    assert (meta["cluster"], meta["host"], meta["node"]) == (CLUSTER, cp.name, f"u7s-{cp.name}"), meta
+    assert meta["kubernetes_version"] == "v1.35.0" and meta["taken"].endswith("+00:00")
+    _kubectl(tmp, "delete", "configmap", "before-backup")
+    _kubectl(tmp, "create", "configmap", "after-backup", "--from-literal=made=after")
 
-    bad = tmp / "not-a-backup.tar"
-    bad.write_bytes(b"these are not etcd's bytes\n" * 100)
-    r = u7s("cluster.restore", "--input", str(bad), "--inventory", str(path), cwd=tmp, check=False)
-    assert r.returncode == 1 and f"{bad}: not a u7s etcd backup" in r.stderr, r.stderr
-    assert kubectl("get", "configmap", "after-backup").returncode == 0  # nothing touched
+    garbage, damaged, other = tmp / "garbage.tar", tmp / "damaged.tar", tmp / "other.tar"
+    garbage.write_bytes(b"these are not etcd's bytes\n" * 100)
+    _refused(path, tmp, garbage, "not a u7s etcd backup")
+    _repack(backup, damaged, snapshot_change=lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    _refused(path, tmp, damaged, "the snapshot is damaged")
+    _repack(backup, other, meta_change={"cluster": "elsewhere"})
+    _refused(path, tmp, other, "a backup of cluster 'elsewhere'")
+    assert _configmap(tmp, "after-backup") == "after"  # nothing touched
 
     r = u7s("cluster.restore", "--input", str(backup), "--inventory", str(path), cwd=tmp)
-    assert "etcd restored" in r.stderr and "API answering" in r.stderr, r.stderr
-    assert kubectl("get", "configmap", "before-backup", "-o", "jsonpath={.data.made}").stdout == "before"
-    assert "NotFound" in kubectl("get", "configmap", "after-backup", check=False).stderr
-    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
-    assert len(nodes) == len(lab.hosts)
-    assert all(c["status"] == "True" for n in nodes for c in n["status"]["conditions"] if c["type"] == "Ready")
+    assert "etcd restored" in r.stderr and "API answering" in r.stderr and "made anew" not in r.stderr, r.stderr
+    assert _configmap(tmp, "before-backup") == "before"
+    assert _configmap(tmp, "after-backup") is None
+    _all_nodes_ready(tmp, len(lab.hosts))
+    kept = cp.docker(["exec", NODE, "sh", "-c", "ls -d /var/lib/etcd/member.before-restore-*"]).stdout.split()
+    assert len(kept) == 1, kept
+
+
+@pytest.mark.extended  # a second cluster.create (the control plane made anew): see the README's timing
+def test_a_backup_restored_onto_a_fresh_control_plane_brings_back_a_configmap_made_before_it(lab, day2):
+    """The acceptance drill: the control plane's node and volumes lost, made anew, the backup restored."""
+    path, tmp = day2
+    cp = lab.hosts[0]
+    _kubectl(tmp, "create", "configmap", "made-before", "--from-literal=made=before")
+    backup = tmp / "before-loss.tar"
+    u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
+    wipe_hosts(lab, [cp])  # its node and volumes go: etcd's data and the cluster CA with them
+    r = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
+    assert "/etc/kubernetes/kubelet.conf belongs to another cluster" in r.stderr  # the workers re-joined
+    assert _configmap(tmp, "made-before") is None
+    _kubectl(tmp, "create", "configmap", "made-on-the-fresh-one", "--from-literal=made=fresh")
+
+    r = u7s("cluster.restore", "--input", str(backup), "--inventory", str(path), cwd=tmp)
+    assert "etcd restored" in r.stderr and "made anew since the backup" in r.stderr, r.stderr
+    assert _configmap(tmp, "made-before") == "before"
+    assert _configmap(tmp, "made-on-the-fresh-one") is None
+    _all_nodes_ready(tmp, len(lab.hosts))
+    info = yaml.safe_load(json.loads(_kubectl(tmp, "-n", "kube-public", "get", "configmap", "cluster-info", "-o",
+                                              "json").stdout)["data"]["kubeconfig"])
+    fresh_ca = cp.docker(["exec", NODE, "cat", "/etc/kubernetes/pki/ca.crt"]).stdout
+    assert base64.b64decode(info["clusters"][0]["cluster"]["certificate-authority-data"]).decode() == fresh_ca

@@ -23,6 +23,8 @@ import json
 import re
 import tarfile
 
+import yaml
+
 from u7s.build import engine
 from u7s.errors import U7sError
 from u7s.node import kube
@@ -38,31 +40,49 @@ RESTORED = f"{ETCD_DIR}/u7s-restored"
 PKI = "/etc/kubernetes/pki/etcd"
 CA = "/etc/kubernetes/pki/ca.crt"
 MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
-ENDPOINT = "https://127.0.0.1:2379"
 _MEMBER_FLAGS = ("name", "initial-cluster", "initial-advertise-peer-urls")
+_READ_FLAGS = (*_MEMBER_FLAGS, "listen-client-urls")
 _FLAG = re.compile(r"^\s*-\s*--([a-z-]+)=(\S+)\s*$")
 
 
-def save_argv(container: str) -> list[str]:
-    return ["crictl", "exec", container, "etcdctl", f"--endpoints={ENDPOINT}", f"--cacert={PKI}/ca.crt",
+def save_argv(container: str, endpoint: str) -> list[str]:
+    return ["crictl", "exec", container, "etcdctl", f"--endpoints={endpoint}", f"--cacert={PKI}/ca.crt",
             f"--cert={PKI}/healthcheck-client.crt", f"--key={PKI}/healthcheck-client.key", "snapshot", "save",
             SNAPSHOT]
 
 
 def restore_argv(container: str, member: dict) -> list[str]:
-    flags = [f"--{k}={member[k]}" for k in _MEMBER_FLAGS if member.get(k)]
+    flags = [f"--{k}={member[k]}" for k in _MEMBER_FLAGS]
     return ["crictl", "exec", container, "etcdutl", "snapshot", "restore", RESTORE_DB, f"--data-dir={RESTORED}",
             *flags]
 
 
-def parse_member(manifest: str) -> dict:
-    """Pure: the member's --name, --initial-cluster and --initial-advertise-peer-urls from etcd's manifest."""
+def parse_manifest(manifest: str) -> dict:
+    """Pure: the member's --name, --initial-cluster, --initial-advertise-peer-urls and --listen-client-urls."""
     found = {}
     for line in manifest.splitlines():
         m = _FLAG.match(line)
-        if m and m.group(1) in _MEMBER_FLAGS:
+        if m and m.group(1) in _READ_FLAGS:
             found[m.group(1)] = m.group(2)
     return found
+
+
+def client_endpoint(flags: dict) -> str:
+    """Pure: the loopback client URL etcd listens on (u7s sets PORT_ETCD there), else its first one."""
+    urls = [u for u in flags.get("listen-client-urls", "").split(",") if u]
+    return next((u for u in urls if "//127.0.0.1:" in u), urls[0] if urls else "https://127.0.0.1:2379")
+
+
+def read_manifest(node: Node) -> dict:
+    """etcd's flags from its static pod manifest; refused if the member cannot be read from it."""
+    r = node.exec(["cat", MANIFEST], check=False, env=False)
+    flags = parse_manifest(r.stdout if r.ok else "")
+    missing = [f"--{k}" for k in _READ_FLAGS if not flags.get(k)]
+    if missing:
+        why = f"no {', '.join(missing)} in it" if r.ok else (r.stderr or r.stdout).strip()[-160:]
+        raise U7sError(f"{node.host.name}: cannot read etcd's member from {MANIFEST} ({why}); back up and "
+                       "restore on a kubeadm control plane with local etcd")
+    return flags
 
 
 def pack(snapshot: bytes, meta: dict) -> bytes:
@@ -102,9 +122,9 @@ def etcd_container(node: Node) -> str:
     r = node.exec(["crictl", "ps", "--name", "etcd", "--state", "running", "-q"], check=False)
     ids = r.stdout.split() if r.ok else []
     if not ids:
-        raise U7sError(f"{node.host.name}: no running etcd container here (`crictl ps --name etcd`: "
-                       f"{(r.stderr or 'none').strip()[-160:]}); back up and restore on the control plane, "
-                       "with the cluster up")
+        said = (r.stderr or r.stdout or "none running").strip()[-160:]
+        raise U7sError(f"{node.host.name}: no running etcd container here (`crictl ps --name etcd`: {said}); "
+                       "back up and restore on the control plane, with the cluster up")
     return ids[0]
 
 
@@ -122,8 +142,8 @@ def _fingerprint(text: str) -> str:
 def take(node: Node, cluster: str) -> tuple[bytes, dict]:
     """A consistent snapshot (etcdctl snapshot save), as the backup file's bytes and its metadata."""
     node.require_running()
-    container = etcd_container(node)
-    _crictl(node, save_argv(container), "etcdctl snapshot save")
+    endpoint = client_endpoint(read_manifest(node))
+    _crictl(node, save_argv(etcd_container(node), endpoint), "etcdctl snapshot save")
     try:
         snapshot = base64.b64decode(node.exec(["base64", "-w0", SNAPSHOT], env=False).stdout)
     finally:
@@ -136,30 +156,40 @@ def take(node: Node, cluster: str) -> tuple[bytes, dict]:
     return pack(snapshot, meta), meta
 
 
-def same_ca(node: Node, meta: dict, path: str, other_ca: bool) -> None:
-    """Refuse a backup of a cluster with another CA: its tokens and kubeconfigs would not verify here."""
-    here = _fingerprint(node.read(CA))
-    if meta.get("ca_sha256") != here and not other_ca:
-        raise U7sError(f"{path}: taken from a cluster with another CA ({meta.get('cluster')!r} on "
-                       f"{meta.get('host')!r}) than {node.host.name}'s; restore onto the control plane it was "
-                       "taken from (same PKI), or pass --other-ca (workers then re-join)")
+def check_origin(meta: dict, path: str, cluster: str, node_name: str) -> None:
+    """Pure: refuse a backup of another cluster (its name or its control-plane node differs).
+
+    Another CA alone is allowed: that is this cluster's control plane made anew (its volumes lost,
+    `cluster.create` again), where restoring is what the backup is for.
+    """
+    if (meta.get("cluster"), meta.get("node")) != (cluster, node_name):
+        raise U7sError(f"{path}: a backup of cluster {meta.get('cluster')!r} (node {meta.get('node')!r}), not of "
+                       f"{cluster!r} (node {node_name!r}); restore it with the inventory it was taken with")
+
+
+def has_ca_of(node: Node, meta: dict) -> bool:
+    """Whether this control plane still has the CA the backup was taken under (read only)."""
+    node.require_running()
+    return meta.get("ca_sha256") == _fingerprint(node.read(CA))
 
 
 def restore(node: Node, snapshot: bytes) -> str:
     """etcdutl snapshot restore, the kubelet and containers stopped, the data swapped in, the node restarted."""
-    container = etcd_container(node)
-    manifest = node.exec(["cat", MANIFEST], check=False, env=False)  # without it etcdutl's defaults are used
-    member = parse_member(manifest.stdout if manifest.ok else "")
+    container, member = etcd_container(node), read_manifest(node)
     node.exec(["rm", "-rf", RESTORED], env=False)
-    node.exec(["sh", "-c", 'base64 -d > "$1"', "sh", RESTORE_DB], stdin=base64.b64encode(snapshot).decode(),
-              env=False)
-    _crictl(node, restore_argv(container, member), "etcdutl snapshot restore")
+    node.exec(["sh", "-c", 'umask 077 && base64 -d > "$1"', "sh", RESTORE_DB],
+              stdin=base64.b64encode(snapshot).decode(), env=False)
+    try:
+        _crictl(node, restore_argv(container, member), "etcdutl snapshot restore")
+    except U7sError:
+        node.exec(["rm", "-rf", RESTORED, RESTORE_DB], check=False, env=False)
+        raise
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     kept = f"{ETCD_DIR}/member.before-restore-{stamp}"
     with node.report.step("stopping the kubelet and the control plane, swapping etcd's data, restarting"):
         _crictl(node, ["systemctl", "stop", "kubelet"], "systemctl stop kubelet")
         running = _crictl(node, ["crictl", "ps", "-q"], "crictl ps").split()
-        if running:
+        if running:  # etcd among them: its data is swapped only once nothing writes it
             _crictl(node, ["crictl", "stop", *running], "crictl stop")
         _crictl(node, ["mv", f"{ETCD_DIR}/member", kept], "moving etcd's data aside")
         _crictl(node, ["mv", f"{RESTORED}/member", f"{ETCD_DIR}/member"], "moving the restored data in")
@@ -168,3 +198,20 @@ def restore(node: Node, snapshot: bytes) -> str:
         node.wait_booted()
         kube.wait_api(node)
     return f"etcd restored; the data it replaced is kept in the node at {kept}; node restarted, API answering"
+
+
+def with_ca(cluster_info: dict, ca_pem: str) -> dict:
+    """Pure: the cluster-info ConfigMap with its kubeconfig's CA replaced by CA_PEM (for kubeadm join)."""
+    config = yaml.safe_load(cluster_info["data"]["kubeconfig"])
+    for entry in config.get("clusters") or []:
+        entry["cluster"]["certificate-authority-data"] = base64.b64encode(ca_pem.encode()).decode()
+    meta = {k: v for k, v in cluster_info["metadata"].items() if k in ("name", "namespace")}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+            "data": {**cluster_info["data"], "kubeconfig": yaml.safe_dump(config, sort_keys=False)}}
+
+
+def publish_ca(node: Node) -> None:
+    """The restored cluster-info names the old CA: name this control plane's, or no worker could join."""
+    got = kube.kubectl(node, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json")
+    fixed = with_ca(json.loads(got.stdout), node.read(CA))
+    node.exec(["kubectl", "replace", "-f", "-"], stdin=json.dumps(fixed))

@@ -6,10 +6,8 @@ from u7s.tasks import cluster
 from u7s.tasks._common import SET_HELP, clean_errors, task, this_host
 
 BACKUP_HELP = {"output": "the backup file to write (0600): etcd's snapshot and what it was taken from"}
-RESTORE_HELP = {
-    "input": "a backup file `backup`/`cluster.backup` wrote; checked before anything is touched",
-    "other-ca": "restore a backup of a cluster with another CA (workers then re-join)",
-}
+RESTORE_HELP = {"input": "a backup file `backup`/`cluster.backup` of this cluster wrote; checked before anything "
+                         "is touched"}
 ITER = ["set_"]
 
 
@@ -27,8 +25,8 @@ def run_backup(node, report, output, name):
     return output
 
 
-def run_restore(node, report, path, other_ca):
-    """Check the file first (nothing touched if it is not a good backup), then restore it onto NODE."""
+def run_restore(node, report, path, cluster):
+    """Check the file first (nothing touched if it is not a good backup of CLUSTER), then restore it onto NODE."""
     from u7s.errors import U7sError
     from u7s.node import etcdbackup
 
@@ -41,9 +39,13 @@ def run_restore(node, report, path, other_ca):
         raise U7sError(f"{path}: cannot read the backup ({e.strerror}); give the file `cluster.backup` wrote") \
             from None
     meta, snapshot = etcdbackup.check(path, data)
-    node.require_running()
-    etcdbackup.same_ca(node, meta, path, other_ca)
+    etcdbackup.check_origin(meta, path, cluster, node.s.node_name)
+    same_ca = etcdbackup.has_ca_of(node, meta)
     said = etcdbackup.restore(node, snapshot)
+    if not same_ca:
+        etcdbackup.publish_ca(node)
+        said += ("; this control plane was made anew since the backup (another CA): its certificates are kept and "
+                 "cluster-info names them; a worker still joined to the old CA re-joins at `cluster.create`")
     report.done(f"{said} (backup of {meta['taken']} from {meta['node']})")
     return said
 
@@ -58,10 +60,10 @@ def backup(c, output=None, set_=None):
 
 @task(iterable=ITER, help={"set": SET_HELP, **RESTORE_HELP})
 @clean_errors
-def restore(c, input=None, set_=None, other_ca=False):
+def restore(c, input=None, set_=None):
     """Restore this host's control plane from --input FILE (etcd's data replaced, node restarted)."""
     member = this_host(c, set_, lock=True)
-    return run_restore(member.node, member.report, input, other_ca)
+    return run_restore(member.node, member.report, input, member.settings.node_name)
 
 
 def _control_plane(c, inventory, set_, accept_unknown_host_keys, lock):
@@ -83,7 +85,7 @@ def cluster_backup(c, inventory=None, set_=None, accept_unknown_host_keys=False,
 
 @task(name="restore", iterable=ITER, help={**cluster.COMMON, **RESTORE_HELP})
 @clean_errors
-def cluster_restore(c, inventory=None, set_=None, accept_unknown_host_keys=False, input=None, other_ca=False):
-    """Restore the control plane from --input FILE; workers keep their kubelet (same CA)."""
+def cluster_restore(c, inventory=None, set_=None, accept_unknown_host_keys=False, input=None):
+    """Restore the control plane from --input FILE; workers keep their kubelet."""
     run, cp = _control_plane(c, inventory, set_, accept_unknown_host_keys, lock=True)
-    return run_restore(cp.node, cp.report, input, other_ca)
+    return run_restore(cp.node, cp.report, input, run.inventory.name or cp.name)

@@ -14,7 +14,6 @@ import datetime
 import hashlib
 import ipaddress
 import json
-import os
 import re
 import secrets
 import threading
@@ -25,9 +24,10 @@ from urllib.parse import parse_qs
 import yaml
 
 import u7s_standin_api_objects as objects
+import u7s_standin_etcd as etcd
 import u7s_standin_resources as resources
 import u7s_standin_skew as skew
-from u7s_standin_common import host_path, now_iso, read_json, save_state, load_state, write_json
+from u7s_standin_common import now_iso, save_state, load_state
 
 ADMIN_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
 BOOTSTRAP_GROUP = "system:bootstrappers"
@@ -165,27 +165,6 @@ def node_view(obj, now=None):
     return view
 
 
-ETCD_DB = "/var/lib/etcd/member/snap/db"
-
-
-def _etcd_data():
-    """The objects of an `etcdutl snapshot restore` swapped in while stopped (the crictl stand-in's), or None.
-
-    Real etcd's data is /var/lib/etcd/member; ours is objects.json, so the member's db holds only a mark, or,
-    once restored, the snapshot's objects: adopted here (they replace objects.json), the mark put back.
-    """
-    doc = read_json(host_path(ETCD_DB), None)
-    if not isinstance(doc, dict) or not doc.get("restored"):
-        os.makedirs(host_path(os.path.dirname(ETCD_DB)), mode=0o700, exist_ok=True)
-        if doc is None:
-            write_json(host_path(ETCD_DB), {"u7s-standin": "the objects are in /var/lib/u7s-standin/objects.json"},
-                       0o600)
-        return None
-    write_json(host_path(ETCD_DB), {"u7s-standin": "restored; the objects are in /var/lib/u7s-standin/objects.json"},
-               0o600)
-    return {k: v for k, v in doc.items() if k != "restored"}
-
-
 class Api:
     """The objects of one cluster and the REST verbs on them."""
 
@@ -195,7 +174,7 @@ class Api:
         self.server_address = server_address
         self.ready_at = time.monotonic() + ready_after
         self.persist = persist
-        saved = (_etcd_data() or load_state("objects", None)) if persist else None
+        saved = (etcd.adopt_restored() or load_state("objects", None)) if persist else None
         self.rv = int((saved or {}).get("resourceVersion", 1))
         self.store = {}
         for key, obj in ((saved or {}).get("objects") or {}).items():
