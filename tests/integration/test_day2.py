@@ -398,9 +398,9 @@ def _kubectl(tmp, *args, check=True):
 
 def _configmap(tmp, name):
     """The ConfigMap's `made` value, or None when it is not there."""
-    r = _kubectl(tmp, "get", "configmap", name, "-o", "jsonpath={.data.made}", check=False)
+    r = _kubectl(tmp, "get", "configmap", name, "-o", "json", check=False)
     assert r.returncode == 0 or "NotFound" in r.stderr, r.stderr
-    return r.stdout if r.returncode == 0 else None
+    return json.loads(r.stdout)["data"]["made"] if r.returncode == 0 else None
 
 
 def _all_nodes_ready(tmp, count, timeout=60):

@@ -135,6 +135,13 @@ def _crictl(node: Node, argv: list[str], what: str) -> str:
     return r.stdout
 
 
+def _stream(node: Node, argv: list[str], data: bytes, what: str) -> None:
+    """Run argv in the node with DATA on its stdin, in chunks (invoke's text stdin goes a byte at a time)."""
+    r = node.host.run_streaming(engine.node_exec(node.s, argv, env=False, stdin=True), io.BytesIO(data))
+    if not r.ok:
+        raise U7sError(f"{node.host.name}: {what} failed (exit {r.exited}): {(r.stderr or r.stdout).strip()[-300:]}")
+
+
 def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -177,8 +184,7 @@ def restore(node: Node, snapshot: bytes) -> str:
     """etcdutl snapshot restore, the kubelet and containers stopped, the data swapped in, the node restarted."""
     container, member = etcd_container(node), read_manifest(node)
     node.exec(["rm", "-rf", RESTORED], env=False)
-    node.exec(["sh", "-c", 'umask 077 && base64 -d > "$1"', "sh", RESTORE_DB],
-              stdin=base64.b64encode(snapshot).decode(), env=False)
+    _stream(node, ["sh", "-c", 'umask 077 && cat > "$1"', "sh", RESTORE_DB], snapshot, "copying the snapshot in")
     try:
         _crictl(node, restore_argv(container, member), "etcdutl snapshot restore")
     except U7sError:
@@ -214,4 +220,4 @@ def publish_ca(node: Node) -> None:
     """The restored cluster-info names the old CA: name this control plane's, or no worker could join."""
     got = kube.kubectl(node, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json")
     fixed = with_ca(json.loads(got.stdout), node.read(CA))
-    node.exec(["kubectl", "replace", "-f", "-"], stdin=json.dumps(fixed))
+    _stream(node, ["kubectl", "replace", "-f", "-"], json.dumps(fixed).encode(), "kubectl replace cluster-info")
