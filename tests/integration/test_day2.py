@@ -396,6 +396,16 @@ def _kubectl(tmp, *args, check=True):
     return r
 
 
+def _make_configmap(tmp, name, made):
+    """Sent as JSON (`create -f -`): the stand-in API decodes kubectl's protobuf bodies for Namespaces only."""
+    from tests.lab.kubectl import controller_kubectl
+
+    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"made": made}}
+    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), "create", "-f", "-"],
+                       input=json.dumps(doc), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def _configmap(tmp, name):
     """The ConfigMap's `made` value, or None when it is not there."""
     r = _kubectl(tmp, "get", "configmap", name, "-o", "json", check=False)
@@ -441,7 +451,7 @@ def test_a_backup_restored_in_place_brings_back_what_it_held_and_drops_what_came
     """The restore drill on the running control plane: backed up, changed, refused bad files, restored."""
     path, tmp = day2
     cp = lab.hosts[0]
-    _kubectl(tmp, "create", "configmap", "before-backup", "--from-literal=made=before")
+    _make_configmap(tmp, "before-backup", "before")
     backup = tmp / "etcd-backup.tar"
     r = u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
     assert f"etcd backup written (0600): {backup}" in r.stderr and backup.stat().st_mode & 0o777 == 0o600
@@ -449,7 +459,7 @@ def test_a_backup_restored_in_place_brings_back_what_it_held_and_drops_what_came
     assert (meta["cluster"], meta["host"], meta["node"]) == (CLUSTER, cp.name, f"u7s-{cp.name}"), meta
     assert meta["kubernetes_version"] == "v1.35.0" and meta["taken"].endswith("+00:00")
     _kubectl(tmp, "delete", "configmap", "before-backup")
-    _kubectl(tmp, "create", "configmap", "after-backup", "--from-literal=made=after")
+    _make_configmap(tmp, "after-backup", "after")
 
     garbage, damaged, other = tmp / "garbage.tar", tmp / "damaged.tar", tmp / "other.tar"
     garbage.write_bytes(b"these are not etcd's bytes\n" * 100)
@@ -474,14 +484,14 @@ def test_a_backup_restored_onto_a_fresh_control_plane_brings_back_a_configmap_ma
     """The acceptance drill: the control plane's node and volumes lost, made anew, the backup restored."""
     path, tmp = day2
     cp = lab.hosts[0]
-    _kubectl(tmp, "create", "configmap", "made-before", "--from-literal=made=before")
+    _make_configmap(tmp, "made-before", "before")
     backup = tmp / "before-loss.tar"
     u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
     wipe_hosts(lab, [cp])  # its node and volumes go: etcd's data and the cluster CA with them
     r = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
     assert "/etc/kubernetes/kubelet.conf belongs to another cluster" in r.stderr  # the workers re-joined
     assert _configmap(tmp, "made-before") is None
-    _kubectl(tmp, "create", "configmap", "made-on-the-fresh-one", "--from-literal=made=fresh")
+    _make_configmap(tmp, "made-on-the-fresh-one", "fresh")
 
     r = u7s("cluster.restore", "--input", str(backup), "--inventory", str(path), cwd=tmp)
     assert "etcd restored" in r.stderr and "made anew since the backup" in r.stderr, r.stderr

@@ -220,4 +220,5 @@ def publish_ca(node: Node) -> None:
     """The restored cluster-info names the old CA: name this control plane's, or no worker could join."""
     got = kube.kubectl(node, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json")
     fixed = with_ca(json.loads(got.stdout), node.read(CA))
-    _stream(node, ["kubectl", "replace", "-f", "-"], json.dumps(fixed).encode(), "kubectl replace cluster-info")
+    kube.kubectl(node, "-n", "kube-public", "patch", "configmap", "cluster-info", "--type=merge", "-p",
+                 json.dumps({"data": {"kubeconfig": fixed["data"]["kubeconfig"]}}))
