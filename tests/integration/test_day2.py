@@ -397,11 +397,13 @@ def _kubectl(tmp, *args, check=True):
 
 
 def _make_configmap(tmp, name, made):
-    """Sent as JSON (`create -f -`): the stand-in API decodes kubectl's protobuf bodies for Namespaces only."""
+    """Sent as JSON (`create -f -`; the stand-in serves no OpenAPI to validate against): the stand-in API
+    decodes kubectl's protobuf bodies for Namespaces only."""
     from tests.lab.kubectl import controller_kubectl
 
     doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"made": made}}
-    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), "create", "-f", "-"],
+    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), "create", "--validate=false",
+                        "-f", "-"],
                        input=json.dumps(doc), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
