@@ -397,8 +397,9 @@ def _kubectl(tmp, *args, check=True):
 
 
 def _make_configmap(tmp, name, made):
-    """Sent as JSON (`create -f -`; the stand-in serves no OpenAPI to validate against): the stand-in API
-    decodes kubectl's protobuf bodies for Namespaces only."""
+    """Sent as JSON (`create -f -`): of kubectl's protobuf bodies the stand-in API decodes only the metadata
+    (u7s_standin_api_objects.decode_protobuf), so `create configmap --from-literal` loses the data; no
+    validation, as it serves no OpenAPI."""
     from tests.lab.kubectl import controller_kubectl
 
     doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"made": made}}
