@@ -1,5 +1,6 @@
 """Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs, remove-node,
-a changed HOST_IP, upgrade, certificates.
+a changed HOST_IP, upgrade, certificates,
+etcd backup and restore.
 
 One cluster (cluster.create with U7S_PUBLISH and U7S_MOUNTS) serves every test here.
 containerd, ctr, SSH and the engines are real; kubeadm, the API server and the
