@@ -1,5 +1,6 @@
 """Day-2 operations on the three-host lab: published ports, mounts, load-image, export-logs, remove-node,
-a changed HOST_IP, upgrade, certificates.
+a changed HOST_IP, upgrade, certificates,
+etcd backup and restore.
 
 One cluster (cluster.create with U7S_PUBLISH and U7S_MOUNTS) serves every test here.
 containerd, ctr, SSH and the engines are real; kubeadm, the API server and the
@@ -21,7 +22,7 @@ import yaml
 
 from tests.image_archive import containerd_store_save, docker_save
 from tests.lab import netns
-from u7s_cli import NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, status_rows, u7s, wipe_hosts
+from u7s_cli import CLUSTER, NETWORK, NODE, PROJECT, clear_switch, inventory, set_switch, status_rows, u7s, wipe_hosts
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -385,3 +386,123 @@ def test_certificates_near_their_end_are_warned_about_and_renewal_moves_their_ex
     assert nodes.returncode == 0 and f"node/u7s-{cp.name}" in nodes.stdout, nodes.stderr
     (row,) = [r for r in status_rows(path, cwd=tmp) if r["host"] == cp.name]
     assert row["cert_warning"] is None
+
+
+def _kubectl(tmp, *args, check=True):
+    from tests.lab.kubectl import controller_kubectl
+
+    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), *args], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 or not check, r.stderr
+    return r
+
+
+def _make_configmap(tmp, name, made):
+    """Sent as JSON (`create -f -`): of kubectl's protobuf bodies the stand-in API decodes only the metadata
+    (u7s_standin_api_objects.decode_protobuf), so `create configmap --from-literal` loses the data; no
+    validation, as it serves no OpenAPI."""
+    from tests.lab.kubectl import controller_kubectl
+
+    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"made": made}}
+    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), "create", "--validate=false",
+                        "-f", "-"],
+                       input=json.dumps(doc), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def _configmap(tmp, name):
+    """The ConfigMap's `made` value, or None when it is not there."""
+    r = _kubectl(tmp, "get", "configmap", name, "-o", "json", check=False)
+    assert r.returncode == 0 or "NotFound" in r.stderr, r.stderr
+    return json.loads(r.stdout)["data"]["made"] if r.returncode == 0 else None
+
+
+def _all_nodes_ready(tmp, count, timeout=60):
+    """Poll until COUNT Nodes are Ready (the kubelets update their restored Nodes at their next heartbeat)."""
+    import time
+
+    deadline, items = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        items = json.loads(_kubectl(tmp, "get", "nodes", "-o", "json").stdout)["items"]
+        if len(items) == count and all(c["status"] == "True" for n in items for c in n["status"]["conditions"]
+                                       if c["type"] == "Ready"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"not {count} Ready nodes after {timeout}s: {[n['metadata']['name'] for n in items]}")
+
+
+def _repack(backup, out, meta_change=None, snapshot_change=None):
+    """A copy of the backup with its metadata or its snapshot bytes changed (the sha256 left as it was)."""
+    with tarfile.open(backup) as tar:
+        meta = json.loads(tar.extractfile("u7s-backup.json").read())
+        snapshot = tar.extractfile("snapshot.db").read()
+    meta.update(meta_change or {})
+    snapshot = snapshot_change(snapshot) if snapshot_change else snapshot
+    with tarfile.open(out, "w") as tar:
+        for name, data in (("u7s-backup.json", json.dumps(meta).encode()), ("snapshot.db", snapshot)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _refused(path, tmp, bad, error):
+    r = u7s("cluster.restore", "--input", str(bad), "--inventory", str(path), cwd=tmp, check=False)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"u7s: {bad}: {error}"), r.stderr
+
+
+def test_a_backup_restored_in_place_brings_back_what_it_held_and_drops_what_came_after(lab, day2):
+    """The restore drill on the running control plane: backed up, changed, refused bad files, restored."""
+    path, tmp = day2
+    cp = lab.hosts[0]
+    _make_configmap(tmp, "before-backup", "before")
+    backup = tmp / "etcd-backup.tar"
+    r = u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
+    assert f"etcd backup written (0600): {backup}" in r.stderr and backup.stat().st_mode & 0o777 == 0o600
+    meta = json.loads(tarfile.open(backup).extractfile("u7s-backup.json").read())
+    assert (meta["cluster"], meta["host"], meta["node"]) == (CLUSTER, cp.name, f"u7s-{cp.name}"), meta
+    assert meta["kubernetes_version"] == "v1.35.0" and meta["taken"].endswith("+00:00")
+    _kubectl(tmp, "delete", "configmap", "before-backup")
+    _make_configmap(tmp, "after-backup", "after")
+
+    garbage, damaged, other = tmp / "garbage.tar", tmp / "damaged.tar", tmp / "other.tar"
+    garbage.write_bytes(b"these are not etcd's bytes\n" * 100)
+    _refused(path, tmp, garbage, "not a u7s etcd backup")
+    _repack(backup, damaged, snapshot_change=lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    _refused(path, tmp, damaged, "the snapshot is damaged")
+    _repack(backup, other, meta_change={"cluster": "elsewhere"})
+    _refused(path, tmp, other, "a backup of cluster 'elsewhere'")
+    assert _configmap(tmp, "after-backup") == "after"  # nothing touched
+
+    r = u7s("cluster.restore", "--input", str(backup), "--inventory", str(path), cwd=tmp)
+    assert "etcd restored" in r.stderr and "API answering" in r.stderr and "made anew" not in r.stderr, r.stderr
+    assert _configmap(tmp, "before-backup") == "before"
+    assert _configmap(tmp, "after-backup") is None
+    _all_nodes_ready(tmp, len(lab.hosts))
+    kept = cp.docker(["exec", NODE, "sh", "-c", "ls -d /var/lib/etcd/member.before-restore-*"]).stdout.split()
+    assert len(kept) == 1, kept
+
+
+@pytest.mark.extended  # 32 s in the lab (a second cluster.create); the in-place drill above (8 s) runs by default
+def test_a_backup_restored_onto_a_fresh_control_plane_brings_back_a_configmap_made_before_it(lab, day2):
+    """The acceptance drill: the control plane's node and volumes lost, made anew, the backup restored."""
+    path, tmp = day2
+    cp = lab.hosts[0]
+    _make_configmap(tmp, "made-before", "before")
+    backup = tmp / "before-loss.tar"
+    u7s("cluster.backup", "--output", str(backup), "--inventory", str(path), cwd=tmp)
+    wipe_hosts(lab, [cp])  # its node and volumes go: etcd's data and the cluster CA with them
+    r = u7s("cluster.create", "--inventory", str(path), cwd=tmp)
+    assert "/etc/kubernetes/kubelet.conf belongs to another cluster" in r.stderr  # the workers re-joined
+    assert _configmap(tmp, "made-before") is None
+    _make_configmap(tmp, "made-on-the-fresh-one", "fresh")
+
+    r = u7s("cluster.restore", "--input", str(backup), "--inventory", str(path), cwd=tmp)
+    assert "etcd restored" in r.stderr and "made anew since the backup" in r.stderr, r.stderr
+    assert _configmap(tmp, "made-before") == "before"
+    assert _configmap(tmp, "made-on-the-fresh-one") is None
+    _all_nodes_ready(tmp, len(lab.hosts))
+    info = yaml.safe_load(json.loads(_kubectl(tmp, "-n", "kube-public", "get", "configmap", "cluster-info", "-o",
+                                              "json").stdout)["data"]["kubeconfig"])
+    fresh_ca = cp.docker(["exec", NODE, "cat", "/etc/kubernetes/pki/ca.crt"]).stdout
+    assert base64.b64decode(info["clusters"][0]["cluster"]["certificate-authority-data"]).decode() == fresh_ca

@@ -34,6 +34,7 @@ STANDINS_HOME = "usr/local/lib/u7s-standins"
 STANDIN_PROGRAMS = {
     "kubeadm": "usr/bin/kubeadm",
     "helm": "usr/local/bin/helm",
+    "crictl": "usr/local/bin/crictl",  # kindest/node has the real one there
     "u7s-standin-apiserver": "usr/local/bin/u7s-standin-apiserver",
     "u7s-standin-kubelet": "usr/local/bin/u7s-standin-kubelet",
 }

@@ -20,7 +20,7 @@ prints them as one line and exits 1). `set_` takes ["KEY=VALUE", ...] or a dict.
 
 from invoke import Collection
 
-from u7s.tasks import airgap, certs as _certs_module, cluster, clustersettings, single_host
+from u7s.tasks import airgap, backup as _backup_module, certs as _certs_module, cluster, clustersettings, single_host
 from u7s.tasks.airgap import bundle, cluster_load_bundle, load_bundle  # noqa: F401
 from u7s.tasks.single_host import (  # noqa: F401  (the single-host tasks, for Python callers)
     check_preflight, create, delete, down, down_v, export_logs, init_host, install_flannel, install_storage,
@@ -33,9 +33,13 @@ from u7s.tasks.certs import certs  # noqa: E402,F401  (a task, like those above)
 ns = Collection.from_module(single_host)
 ns.add_task(_certs_module.certs)
 ns.add_task(airgap.bundle)
+ns.add_task(_backup_module.backup)
+ns.add_task(_backup_module.restore)
 ns.add_task(airgap.load_bundle)
 _cluster = Collection.from_module(cluster)
 _cluster.add_task(_certs_module.cluster_certs)  # as `cluster.certs`
 _cluster.add_task(airgap.cluster_load_bundle, name="load-bundle")
 _cluster.add_task(clustersettings.settings)  # as `cluster.settings`
+_cluster.add_task(_backup_module.cluster_backup)  # as `cluster.backup`
+_cluster.add_task(_backup_module.cluster_restore)  # as `cluster.restore`
 ns.add_collection(_cluster, name="cluster")

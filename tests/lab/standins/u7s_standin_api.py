@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 import yaml
 
 import u7s_standin_api_objects as objects
+import u7s_standin_etcd as etcd
 import u7s_standin_openapi as openapi
 import u7s_standin_resources as resources
 import u7s_standin_skew as skew
@@ -175,7 +176,7 @@ class Api:
         self.server_address = server_address
         self.ready_at = time.monotonic() + ready_after
         self.persist = persist
-        saved = load_state("objects", None) if persist else None
+        saved = (etcd.adopt_restored() or load_state("objects", None)) if persist else None
         self.rv = int((saved or {}).get("resourceVersion", 1))
         self.store = {}
         for key, obj in ((saved or {}).get("objects") or {}).items():
