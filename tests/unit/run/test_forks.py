@@ -41,7 +41,7 @@ def default_forks():
     parallel.set_forks(None)
 
 
-def peak_of(members, bound):
+def peak_of(members, bound, limit=None):
     """The most actions seen running at once; a barrier of `bound` passes only when that many run together."""
     active, peak, lock = [0], [0], threading.Lock()
     together = threading.Barrier(bound, timeout=10)
@@ -55,7 +55,7 @@ def peak_of(members, bound):
             active[0] -= 1
         return ""
 
-    result = run_parallel(members, action)
+    result = run_parallel(members, action, limit=limit)
     assert not result.failed
     return peak[0]
 
@@ -70,10 +70,9 @@ def test_every_step_handles_at_most_forks_hosts_at_once_and_the_rest_wait_their_
 
 def test_the_default_bound_is_30_and_a_steps_own_limit_stays_lower():
     assert parallel.forks() == 30
-    seen = []
+    assert peak_of([Host(f"h{i}") for i in range(60)], 30) == 30
     parallel.set_forks(4)
-    run_parallel([Host("a"), Host("b")], lambda m: seen.append(m.name) or "", limit=1)
-    assert sorted(seen) == ["a", "b"]
+    assert peak_of([Host(f"h{i}") for i in range(8)], 2, limit=2) == 2
 
 
 def test_the_flag_beats_the_inventory_which_beats_the_default(monkeypatch):
