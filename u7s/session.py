@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from u7s.config.crosshost import check_resolved
 from u7s.config.inventory import HostSpec, Inventory
+from u7s.config.layers import Layers
 from u7s.config.resolve import resolve
+from u7s.config.settle import settle
 from u7s.config.settings import Settings, default_workdir
 from u7s.node.container import Node
 from u7s.run.hosts import Host
@@ -118,10 +120,9 @@ def connect_all(members: list[Member], context, accept_unknown: bool) -> StepRes
 def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config: dict | None = None) -> StepResult:
     """Each host's settings from its facts; subnets assigned across hosts; cross-host checks.
 
-    Resolved twice per host: first to learn what to read there (its working directory,
-    engine and network), then with the NODE_SUBNET assigned across the hosts.
-    Precedence, lowest first: defaults < the port lease < `config` (the u7s: section) < inventory settings
-    < host settings < flags.
+    Resolved once per host with its facts (the layers in their order: u7s/config/layers.py), which tells
+    what to read there (its working directory, engine and network); what the hosts' answers decide (each
+    host's working directory, the NODE_SUBNETs, the port lease) is then settled in (u7s/config/settle.py).
     """
     config = config or {}
     from u7s.node.leasehook import LeaseHook
@@ -137,16 +138,14 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     in_use: dict[str, dict] = {}  # for hosts without one: the subnets their engine already uses
     hook = LeaseHook(config, [h.settings for h in inventory.hosts], flags)
 
-    def config_of(member: Member) -> dict:
-        return {"U7S_WORKDIR": workdirs[member.name], **config, **member.spec.settings}
+    def layers_of(member: Member, **late) -> Layers:
+        return Layers(config=config, host=member.spec.settings, flags=flags, **late)
 
     def first_pass(member: Member) -> str:
         facts[member.name] = member.facts = HostFacts(member.host, reached_by(member))
-        given = {**config, **member.spec.settings, **flags}
         # One round trip for the facts settings need.
-        facts[member.name].prefetch(likely_probes(given, facts[member.name].reached_by))
-        found = resolve(facts[member.name], config={**config, **member.spec.settings}, flags=flags,
-                        cluster=inventory.name)
+        facts[member.name].prefetch(likely_probes(layers_of(member).explicit(), facts[member.name].reached_by))
+        found = resolve(facts[member.name], layers=layers_of(member), cluster=inventory.name)
         # Each host's files go to a directory of its own, even where home directories are
         # shared: one per node instance (project) and inventory host, unless U7S_WORKDIR is given.
         given = "U7S_WORKDIR" in found.sources
@@ -170,17 +169,16 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     ready = [m for m in members if m.settings and not m.failed]
     hook.decide([m.name for m in sorted(ready, key=lambda m: not m.spec.is_control_plane)])
     assigned = subnets.assign(
-        [(m.name, flags.get("NODE_SUBNET") or m.spec.settings.get("NODE_SUBNET") or config.get("NODE_SUBNET"),
-          current[m.name])
-         for m in ready],
+        [(m.name, layers_of(m).explicit().get("NODE_SUBNET"), current[m.name]) for m in ready],
         inventory.node_subnet_pool,
         in_use,
     )
 
     def second_pass(member: Member) -> str:
-        pinned = {"NODE_SUBNET": assigned[member.name], **flags}
-        member.settings = resolve(facts[member.name], config={**hook.layer(), **config_of(member)}, flags=pinned,
-                                  config_sources=hook.sources(), cluster=inventory.name)
+        # Labelled as before: the host's working directory `config`, the subnet assigned to it `--set`.
+        member.settings = settle(member.settings, Layers(
+            lease=hook.layer(), lease_origin=hook.origin, config={"U7S_WORKDIR": workdirs[member.name], **config},
+            host=member.spec.settings, flags={"NODE_SUBNET": assigned[member.name], **flags}))
         member.lease_problem = hook.problems.get(member.name)
         member.lease_on_host = dict(hook.views[member.name].record) if member.name in hook.views else {}
         return ""
@@ -205,9 +203,8 @@ def open_run(context, inventory_path: str | Inventory, flags: dict, config: dict
              dry_run: bool = False, lock: bool = False, forks: int | None = None) -> Run:
     """Load and validate the inventory, connect to every host, resolve each host's settings.
 
-    Precedence, lowest first: defaults < `config` (the u7s: section) < inventory settings
-    < host settings < `flags` (--set). With `lock` (runs that change the cluster, not under
-    --dry-run), the cluster's lock on the controller is taken before any host is touched,
+    Precedence: u7s/config/layers.py (`config` is the u7s: section, `flags` --set). With `lock` (runs that
+    change the cluster, not under --dry-run), the cluster's lock on the controller is taken before any host is touched,
     and each host's lock once its working directory is known (u7s/run/lock.py, hostlock.py).
     `forks` (--forks or u7s.forks) beats the inventory's cluster.forks; every step of the run
     handles at most that many hosts at once (u7s/run/parallel.py).
@@ -217,8 +214,9 @@ def open_run(context, inventory_path: str | Inventory, flags: dict, config: dict
     from u7s.run.parallel import forks as at_once, set_forks
     from u7s.ui.report import Board
 
-    inv = inventory_path if isinstance(inventory_path, Inventory) else source(inventory_path, None)
-    check_overrides(inv, flags, config)  # bad --set or config values never reach a host either
+    inv = inventory_path if isinstance(inventory_path, Inventory) else source(inventory_path, None, config, flags)
+    if inv.checked_with != (config, flags):  # bad --set or config values never reach a host either
+        check_overrides(inv, flags, config)
     check_cluster_wide(inv, config, flags)
     board = Board.for_hosts([h.name for h in inv.hosts])
     members = members_of(inv, board)

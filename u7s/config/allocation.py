@@ -146,9 +146,11 @@ def inventory_data(alloc: Allocation, control_plane: str | None, base: Mapping[s
     return {**{k: v for k, v in base.items() if k != "allocation"}, "cluster": cluster, "hosts": hosts}
 
 
-def load(value: Any, base: Mapping[str, Any], where: str | None = None, env=None, runner=subprocess.run):
+def load(value: Any, base: Mapping[str, Any], where: str | None = None, env=None, runner=subprocess.run,
+         overrides: tuple = ()):
     """The Inventory of the allocation `value` names (`slurm`, `flux:node3`, ...), with `base` from the file
-    `where` (its cluster, settings and ssh), or none (--allocation without an inventory)."""
+    `where` (its cluster, settings and ssh), or none (--allocation without an inventory); its settings checked
+    with `overrides` (the u7s: config's and --set's, inventory.parse)."""
     import dataclasses
 
     from u7s.config.inventory import parse
@@ -161,18 +163,19 @@ def load(value: Any, base: Mapping[str, Any], where: str | None = None, env=None
     scheduler, control_plane = choice(value, label)
     alloc = read(scheduler, env, runner)
     path = where or f"{alloc.scheduler} job {alloc.job_id}"
-    inv = parse(inventory_data(alloc, control_plane, base, label), path)
+    inv = parse(inventory_data(alloc, control_plane, base, label), path, *overrides)
     return dataclasses.replace(inv, kubeconfig=alloc.kubeconfig)
 
 
-def inventory(path: str, given: str | None) -> Any:
+def inventory(path: str, given: str | None, config: dict | None = None, flags: dict | None = None) -> Any:
     """What a cluster task works on: the inventory file at `path` (which may say `allocation:`), or with
-    `given` (--allocation), that allocation, with the file's settings and ssh if `path` was given."""
+    `given` (--allocation), that allocation, with the file's settings and ssh if `path` was given. Its settings
+    are checked with the u7s: config's (`config`) and --set's (`flags`) on top (inventory.parse)."""
     from u7s.config import inventory as files
 
     if given:
-        return load(given, files.read_mapping(path) if path else {}, path)
+        return load(given, files.read_mapping(path) if path else {}, path, overrides=(config, flags))
     data = files.read_mapping(path)
     if isinstance(data, dict) and "allocation" in data:  # the file says the hosts are a batch job's nodes
-        return load(data["allocation"], data, path)
-    return files.parse(data, path)
+        return load(data["allocation"], data, path, overrides=(config, flags))
+    return files.parse(data, path, config, flags)

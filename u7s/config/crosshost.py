@@ -12,6 +12,7 @@ import ipaddress
 from typing import Iterable
 
 from u7s.config import values
+from u7s.config.layers import Layers
 
 
 def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, list]]:
@@ -36,31 +37,50 @@ def host_ip_groups(hosts: Iterable, labels: dict[str, str]) -> tuple[list[tuple[
 
 
 def check_overrides(inventory, flags: dict, config: dict | None = None) -> None:
-    """Validate `--set` values and the u7s: config's settings with every host's before any host is touched."""
-    from u7s.errors import InventoryError, SettingsError
-    from u7s.config.placeholders import PlaceholderFacts
-    from u7s.config.resolve import resolve
-    from u7s.config.values import shown
+    """Validate `--set` values and the u7s: config's settings with every host's before any host is touched
+    (an inventory parsed without them; inventory.parse checks them itself when given them)."""
+    from u7s.errors import InventoryError
 
     config = config or {}
     if not flags and not config:
         return
+    Layers(config=config, flags=flags).merged()  # an unknown name there: one line, at once
     problems: list[str] = []
     for h in inventory.hosts:
-        try:
-            resolve(PlaceholderFacts(), config={**config, **h.settings}, flags=flags)
-        except SettingsError as exc:
-            for key, problem in exc.keyed:
-                if key in flags:
-                    line = f"--set {key}={shown(flags[key], quote=False)}: {problem}"
-                elif key in config and key not in h.settings:
-                    line = f"config u7s.{key}={shown(config[key], quote=False)}: {problem}"
-                else:
-                    line = f"{inventory.path}: {h.name}: {key}: {problem} (with the --set and config values)"
-                if line not in problems:
-                    problems.append(line)
+        stack = Layers(config=config, host=h.settings, flags=flags)
+        for layer, key, problem in placeholder_problems(stack):
+            line = override_line(stack, layer, key, problem) or \
+                f"{inventory.path}: {h.name}: {key}: {problem} (with the --set and config values)"
+            if line not in problems:
+                problems.append(line)
     if problems:
         raise InventoryError(problems)
+
+
+def placeholder_problems(stack: Layers) -> list[tuple[str | None, str, str]]:
+    """(the layer that gave the bad value, its key, the problem) for each problem of `stack`'s values, checked
+    with placeholders for what only the host can tell: the one validation of a host's settings before any
+    host is reached. A derived value's layer is None; a problem of no one key has key ""."""
+    from u7s.config.placeholders import PlaceholderFacts
+    from u7s.config.resolve import resolve
+    from u7s.errors import SettingsError
+
+    try:
+        resolve(PlaceholderFacts(), layers=stack)
+    except SettingsError as exc:
+        if not exc.keyed:
+            return [(None, "", line.replace(" (from config)", "")) for line in str(exc).splitlines()]
+        return [(stack.winner(key), key, problem) for key, problem in exc.keyed]
+    return []
+
+
+def override_line(stack: Layers, layer: str | None, key: str, problem: str) -> str | None:
+    """The line for a problem of a value from --set or the config (named there, not in the inventory)."""
+    if layer == "flags":
+        return f"--set {key}={values.shown(stack.flags[key], quote=False)}: {problem}"
+    if layer == "config":
+        return f"config u7s.{key}={values.shown(stack.config[key], quote=False)}: {problem}"
+    return None
 
 
 # One value per cluster: kubeadm join hands every worker the kubelet configuration made at init (its
@@ -76,7 +96,7 @@ CLUSTER_WIDE = {
 def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
     """Refuse hosts that differ in a cluster-wide setting, before any host is touched.
 
-    Each host's value is what resolution would see: `u7s:` config < inventory < host < --set.
+    Each host's value is the one its layers give (u7s/config/layers.py), else the default.
     """
     from u7s.errors import InventoryError
     from u7s.config.settings import POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET
@@ -86,7 +106,7 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
     for key, why in CLUSTER_WIDE.items():
         by_value: dict[str, list[str]] = {}
         for h in inventory.hosts:
-            value = {**config, **h.settings, **flags}.get(key, defaults[key])
+            value = Layers(config=config, host=h.settings, flags=flags).explicit().get(key, defaults[key])
             by_value.setdefault(str(value).strip(), []).append(h.name)
         if len(by_value) > 1:
             shown_ = "; ".join(f"{value} on {', '.join(names)}" for value, names in by_value.items())

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from u7s.config import values
-from u7s.config.placeholders import PlaceholderFacts
-from u7s.config.resolve import resolve
+from u7s.config.layers import Layers
 from u7s.config.settings import SPECS
-from u7s.errors import InventoryError, SettingsError
+from u7s.errors import InventoryError
 
 ROLES = ("control-plane", "worker")
 TOP_KEYS = {"cluster", "settings", "ssh", "hosts"}
@@ -62,6 +61,7 @@ class Inventory:
     join_concurrency: int = 5
     forks: int | None = None  # hosts handled at once (None: --forks, u7s.forks or 30 decide)
     kubeconfig: str | None = None  # where it goes by default (an allocation's: on the shared file system)
+    checked_with: tuple = field(default=(), compare=False, repr=False)  # (config, --set) its settings were checked with
 
     @property
     def control_plane(self) -> HostSpec:
@@ -72,12 +72,12 @@ class Inventory:
         return [h for h in self.hosts if not h.is_control_plane]
 
 
-def load(path: str) -> Inventory:
+def load(path: str, config: dict | None = None, flags: dict | None = None) -> Inventory:
     """Read and validate an inventory file that lists its hosts; raise InventoryError listing every problem.
 
     A file naming a batch job's allocation instead is read by allocation.inventory (u7s/config/allocation.py).
     """
-    return parse(read_mapping(path), path)
+    return parse(read_mapping(path), path, config, flags)
 
 
 def read_mapping(path: str) -> Any:
@@ -94,18 +94,19 @@ def read_mapping(path: str) -> Any:
     return data
 
 
-def parse(data: Any, path: str = "hosts.yaml") -> Inventory:
-    return _Parser(path).inventory(data)
+def parse(data: Any, path: str = "hosts.yaml", config: dict | None = None, flags: dict | None = None) -> Inventory:
+    """The inventory, its settings checked with the `u7s:` config's and --set's (`config`, `flags`) on top."""
+    return _Parser(path, config or {}, flags or {}).inventory(data)
 
 
 class _Parser:
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, path: str, config: dict, flags: dict):
+        self.path, self.config, self.flags = path, config, flags
         self.problems: list[str] = []
         self.labels: dict[str, str] = {}  # host name -> how messages name it
 
-    def bad(self, where: str, message: str) -> None:
-        line = f"{self.path}: {where}: {message}"
+    def bad(self, where: str, message: str, line: str | None = None) -> None:
+        line = line or f"{self.path}: {where}: {message}"
         if line not in self.problems:  # a shared setting's problem is reported once, not per host
             self.problems.append(line)
 
@@ -126,6 +127,7 @@ class _Parser:
     def inventory(self, data: Any) -> Inventory:
         if not isinstance(data, dict):
             raise InventoryError([f"{self.path}: expected a mapping with a `hosts` list"])
+        Layers(config=self.config, flags=self.flags).merged()  # an unknown name there: one line, at once
         self.mapping(data, "", TOP_KEYS)
         cluster = self.mapping(data.get("cluster"), "cluster", CLUSTER_KEYS)
         name = cluster.get("name", "u7s")
@@ -157,7 +159,8 @@ class _Parser:
             self.cross_checks(hosts)
         if self.problems:
             raise InventoryError(self.problems)
-        return Inventory(self.path, name, hosts, str(pool), concurrency or 5, forks)
+        return Inventory(self.path, name, hosts, str(pool), concurrency or 5, forks,
+                         checked_with=(self.config, self.flags))
 
     def integer(self, value: Any, where: str, low: int, high: int, unit: str = "") -> int | None:
         # YAML integers only: a quoted "22" or 22.0 is a mistake worth pointing out.
@@ -249,24 +252,27 @@ class _Parser:
             self.bad(f"{label}.role", f"expected one of {', '.join(ROLES)}, got {values.shown(role)}")
             role = "worker"
         own = self.settings(item.get("settings"), f"{label}.settings")
-        settings = {**shared_settings, **own}
-        self.static_settings(settings, label, own)
-        return HostSpec(name, address, role if role in ROLES else "worker", local, ssh, settings)
+        stack = Layers(config=self.config, inventory=shared_settings, host=own, flags=self.flags)
+        self.static_settings(stack, label)
+        return HostSpec(name, address, role if role in ROLES else "worker", local, ssh,
+                        Layers(inventory=shared_settings, host=own).explicit())
 
-    def static_settings(self, settings: dict, label: str, own: dict) -> None:
-        """Validate the given values now (placeholders for what only the host can tell)."""
-        try:
-            resolve(PlaceholderFacts(), config=settings)
-        except SettingsError as exc:
-            if not exc.keyed:
-                for line in str(exc).splitlines():
-                    self.bad(f"{label}.settings", line.replace(" (from config)", ""))
-            for key, problem in exc.keyed:
-                # A value from the shared `settings` is named there, once.
-                where = f"{label}.settings.{key}" if key in own or key not in settings else f"settings.{key}"
-                value = settings.get(key)
-                shown = f"{values.shown(value)}: " if value is not None else ""
-                self.bad(where, f"{shown}{problem}")
+    def static_settings(self, stack: Layers, label: str) -> None:
+        """Validate the given values now, with the config's and --set's on top (placeholders for what only the
+        host can tell)."""
+        from u7s.config.crosshost import override_line, placeholder_problems
+
+        settings = {**stack.inventory, **stack.host}
+        for layer, key, problem in placeholder_problems(stack):
+            if not key:
+                self.bad(f"{label}.settings", problem)
+                continue
+            # A value from the shared `settings` is named there, once.
+            where = f"settings.{key}" if layer == "inventory" else f"{label}.settings.{key}"
+            value = settings.get(key)
+            shown = f"{values.shown(value)}: " if value is not None else ""
+            with_ = " (with the --set and config values)" if self.config or self.flags else ""
+            self.bad(where, f"{shown}{problem}{with_}", override_line(stack, layer, key, problem))
 
     def cross_checks(self, hosts: list[HostSpec]) -> None:
         from u7s.config.crosshost import inventory_problems
@@ -284,10 +290,3 @@ def _ranges(settings: dict) -> dict:
         except (KeyError, ValueError):
             pass
     return out
-
-
-def _canonical_subnet(text):
-    try:
-        return str(ipaddress.IPv4Network(str(text).strip(), strict=True)) if text is not None else None
-    except ValueError:
-        return text

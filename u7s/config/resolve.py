@@ -1,4 +1,4 @@
-"""Resolve one host's settings: defaults < config < environment < flags, derived values, validation.
+"""Resolve one host's settings: the layers merged in their order (layers.py), derived values, validation.
 
 Values the user does not give are derived from facts about the host (its
 hostname, its address, which engine is installed); those facts are only looked
@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from u7s.config import mounts, nodeimage, publish, storagedir, values
 from u7s.config.enginechoice import EngineChoice
+from u7s.config.layers import Layers
 from u7s.config.settings import (
     DEFAULT_BASE_IMAGE, DEFAULT_MTU, MTU_RANGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
     node_subnet_for, unknown,
@@ -37,30 +38,20 @@ def resolve(
     flags: Mapping[str, Any] | None = None,
     config_sources: Mapping[str, str] | None = None,
     cluster: str = "",
+    layers: Layers | None = None,
 ) -> Settings:
-    """Merge the layers (defaults < config < environment < flags), derive, validate; config_sources: FILE line N.
+    """Merge the layers in their order (u7s/config/layers.py), derive, validate; config_sources: FILE line N.
 
-    `cluster`: the inventory's cluster name ("" for the single-host tasks); it names the project by default.
+    `layers`: every layer of a host; else config, env and flags alone. `cluster`: the inventory's cluster name
+    ("" for the single-host tasks); it names the project by default.
     """
-    raw: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for key, value in (config or {}).items():
-        where = (config_sources or {}).get(key)
-        if key not in SPECS:
-            raise SettingsError(f"{where + ': ' if where else 'config '}u7s.{key}: unknown setting; "
-                                f"known: {', '.join(SPECS)}")
-        raw[key], sources[key] = value, where or "config"
-    for key, value in (env or {}).items():
-        if key in SPECS:
-            raw[key], sources[key] = value, "environment"
-    for key, value in (flags or {}).items():
-        if key not in SPECS:
-            raise SettingsError(f"--set {key}: {unknown(key)}")
-        raw[key], sources[key] = value, "--set"
-    return _Resolver(raw, sources, facts, cluster).settings()
+    stack = layers or Layers(config=config or {}, config_sources=config_sources or {}, env=env or {},
+                             flags=flags or {})
+    raw, sources = stack.merged()
+    return Resolver(raw, sources, facts, cluster).settings()
 
 
-class _Resolver(EngineChoice):
+class Resolver(EngineChoice):
     """Derives each setting once, in dependency order, collecting every problem."""
 
     def __init__(self, raw: dict[str, Any], sources: dict[str, str], facts: Facts, cluster: str = ""):
@@ -137,11 +128,8 @@ class _Resolver(EngineChoice):
             )
         pod_subnet, service_subnet = self.ranges()
         subnet, node_ip = self.subnet(hostname, (pod_subnet, service_subnet))
-        ports = {k: self.integer(k, d, 1, 65535, "a port") for k, d in PORT_DEFAULTS.items()}
-        self.distinct_ports(ports)
         published = self.listed("U7S_PUBLISH", publish.parse, publish.EXAMPLE)
-        for clash in publish.clashes(published, ports):
-            self.bad("U7S_PUBLISH", f"host port {clash}", "publish another host port (HOSTPORT:NODEPORT)")
+        ports = self.ports(published)
         mounts_ = self.listed("U7S_MOUNTS", mounts.parse_mounts, mounts.MOUNT_EXAMPLE)
         devices = self.listed("U7S_DEVICES", mounts.parse_devices, mounts.DEVICE_EXAMPLE)
         multi_node = self.boolean("U7S_MULTI_NODE", False)
@@ -158,15 +146,8 @@ class _Resolver(EngineChoice):
         base = self.text("NODE_BASE_IMAGE", DEFAULT_BASE_IMAGE)
         for key, why, fix in nodeimage.problems(image, base):
             self.bad(key, why, fix)
-        workdir = self.text("U7S_WORKDIR") or default_workdir(self.facts.home(), project)
-        if self.given("U7S_WORKDIR"):
-            try:
-                values.workdir(workdir)
-            except ValueError as exc:
-                self.bad("U7S_WORKDIR", str(exc), "give a directory of its own, e.g. /home/USER/u7s")
-        storage_dir, why = storagedir.resolve(self.text("U7S_STORAGE_DIR"), workdir)
-        if why:
-            self.bad("U7S_STORAGE_DIR", why, storagedir.FIX)
+        workdir, storage_dir = self.directories(default_workdir(self.facts.home(), project)
+                                                if not self.given("U7S_WORKDIR") else "")
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
         node_mtu = self.mtu(host_ip)
         if self.problems:
@@ -181,6 +162,27 @@ class _Resolver(EngineChoice):
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)
+
+    def ports(self, published: tuple) -> dict[str, int]:
+        """The PORT_*, each its own number and none a port U7S_PUBLISH publishes too."""
+        ports = {k: self.integer(k, d, 1, 65535, "a port") for k, d in PORT_DEFAULTS.items()}
+        self.distinct_ports(ports)
+        for clash in publish.clashes(published, ports):
+            self.bad("U7S_PUBLISH", f"host port {clash}", "publish another host port (HOSTPORT:NODEPORT)")
+        return ports
+
+    def directories(self, default: str) -> tuple[str, str]:
+        """(U7S_WORKDIR, U7S_STORAGE_DIR): as given and checked, else `default` and the storage directory in it."""
+        workdir = self.text("U7S_WORKDIR") or default
+        if self.given("U7S_WORKDIR"):
+            try:
+                values.workdir(workdir)
+            except ValueError as exc:
+                self.bad("U7S_WORKDIR", str(exc), "give a directory of its own, e.g. /home/USER/u7s")
+        storage_dir, why = storagedir.resolve(self.text("U7S_STORAGE_DIR"), workdir)
+        if why:
+            self.bad("U7S_STORAGE_DIR", why, storagedir.FIX)
+        return workdir, storage_dir
 
     def address(self, key: str, derive) -> str:
         value = self.text(key) or derive()

@@ -158,6 +158,7 @@ def flags_of(set_) -> dict:
 
 def local(c, set_=None, report_prefix=None):
     """This host (or, under `fab -H`, the task's host), its resolved settings, and a reporter."""
+    from u7s.config.layers import Layers
     from u7s.config.resolve import resolve
     from u7s.facts.host import HostFacts, likely_probes
     from u7s.tasks import fabhost
@@ -166,9 +167,9 @@ def local(c, set_=None, report_prefix=None):
     host, remote = fabhost.host_of(c)
     facts, flags = HostFacts(host), flags_of(set_)
     # The controller's environment describes the controller: it is no layer of a remote host's settings.
-    env = {} if remote else os.environ
-    facts.prefetch(likely_probes({**config_of(c), **env, **flags}))
-    settings = resolve(facts, config=config_of(c), env=env, flags=flags, config_sources=config_sources(c))
+    layers = Layers(config=config_of(c), config_sources=config_sources(c), env={} if remote else os.environ, flags=flags)
+    facts.prefetch(likely_probes(layers.explicit()))
+    settings = resolve(facts, layers=layers)
     return host, settings, Reporter(host.name if remote and report_prefix is None else report_prefix)
 
 

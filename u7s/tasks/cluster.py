@@ -25,13 +25,12 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
     from u7s.session import open_run
     from u7s.tasks import allocflag
 
-    flags = flags_of(set_)
-    accept = option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
+    flags, accept = flags_of(set_), option(c, "accept_unknown_host_keys", accept_unknown_host_keys, False)
     if not isinstance(accept, bool):
         raise SettingsError(f"config u7s.accept_unknown_host_keys: expected true or false, got {accept!r}")
     allocation = option(c, allocflag.NAME, allocflag.on_command_line(), None) or None  # else the file decides
-    path = option(c, "inventory", inventory, None if allocation else "hosts.yaml")
-    return open_run(c, source(path, allocation), flags, config_of(c), accept, dry_run, lock, allocflag.forks_of(c))
+    path, config = option(c, "inventory", inventory, None if allocation else "hosts.yaml"), config_of(c)
+    return open_run(c, source(path, allocation, config, flags), flags, config, accept, dry_run, lock, allocflag.forks_of(c))
 
 
 def _steps(c, steps, inventory, set_, accept, dry_run):
