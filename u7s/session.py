@@ -138,8 +138,8 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     in_use: dict[str, dict] = {}  # for hosts without one: the subnets their engine already uses
     hook = LeaseHook(config, [h.settings for h in inventory.hosts], flags)
 
-    def layers_of(member: Member, **late) -> Layers:
-        return Layers(config=config, host=member.spec.settings, flags=flags, **late)
+    def layers_of(member: Member) -> Layers:
+        return Layers(config=config, host=member.spec.settings, flags=flags)
 
     def first_pass(member: Member) -> str:
         facts[member.name] = member.facts = HostFacts(member.host, reached_by(member))

@@ -45,7 +45,7 @@ class HostSpec:
     role: str
     local: bool
     ssh: Ssh
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the inventory's settings, the host's own on top
 
     @property
     def is_control_plane(self) -> bool:

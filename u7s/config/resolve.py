@@ -16,7 +16,7 @@ from u7s.config.enginechoice import EngineChoice
 from u7s.config.layers import Layers
 from u7s.config.settings import (
     DEFAULT_BASE_IMAGE, DEFAULT_MTU, MTU_RANGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
-    node_subnet_for, unknown,
+    node_subnet_for,
 )
 from u7s.errors import SettingsError
 

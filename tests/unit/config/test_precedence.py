@@ -96,7 +96,8 @@ def test_the_order_is_one_list_lowest_first():
 
 def test_each_layer_beats_the_ones_below_it_and_says_where_a_value_came_from():
     stack = layers.Layers(lease={"PORT_ETCD": 2479, "PORT_KUBELET": 10350}, lease_origin="lease",
-                          config={"PORT_ETCD": 1, "NODE_IMAGE": "c", "U7S_TIMEOUT": 5}, config_sources={"NODE_IMAGE": "f line 2"},
+                          config={"PORT_ETCD": 1, "NODE_IMAGE": "c", "U7S_TIMEOUT": 5},
+                          config_sources={"NODE_IMAGE": "f line 2"},
                           inventory={"NODE_IMAGE": "i", "U7S_TIMEOUT": 6}, host={"U7S_TIMEOUT": 7},
                           env={"U7S_TIMEOUT": "8", "PATH": "/bin"}, flags={"NODE_IMAGE": "s"})
     raw, sources = stack.merged()
@@ -112,3 +113,24 @@ def test_an_unknown_key_is_named_with_its_layer():
         layers.Layers(config={"PORT_ECTD": 1}, config_sources={"PORT_ECTD": "f line 3"}).merged()
     with pytest.raises(Exception, match=r"--set PORT_API: unknown setting"):
         layers.Layers(flags={"PORT_API": 1}).merged()
+
+
+def test_the_one_check_before_any_host_names_each_bad_value_where_it_was_given():
+    from u7s.config.inventory import parse
+    from u7s.errors import InventoryError, SettingsError
+
+    data = {"settings": {"PORT_ETCD": 2379}, "hosts": [
+        {"name": "cp", "address": "192.0.2.1", "role": "control-plane", "settings": {"NODE_IP": "10.100.3.100"}},
+        {"name": "w", "address": "192.0.2.2"}]}
+    with pytest.raises(InventoryError) as bad:
+        parse(data, "hosts.yaml", {"PORT_KUBELET": 2379}, {"U7S_TIMEOUT": "soon"})
+    lines = str(bad.value).splitlines()
+    assert "config u7s.PORT_KUBELET=2379: same port as PORT_ETCD (2379); give each PORT_* its own number" in lines
+    assert any(line.startswith("--set U7S_TIMEOUT=soon: not a number of seconds") for line in lines)
+    assert any(line.startswith("hosts.yaml: hosts[0] (cp).settings.NODE_IP: '10.100.3.100': outside NODE_SUBNET")
+               for line in lines)
+    # --set wins over the inventory here too: the subnet it gives puts the host's NODE_IP right.
+    pinned = {"NODE_SUBNET": "10.100.3.0/24"}
+    assert parse({"hosts": data["hosts"][:1]}, "hosts.yaml", {}, pinned).checked_with == ({}, pinned)
+    with pytest.raises(SettingsError, match=r"^config u7s.PORT_ECTD: unknown setting"):
+        parse(data, "hosts.yaml", {"PORT_ECTD": 1}, {})
