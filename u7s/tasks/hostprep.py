@@ -18,6 +18,7 @@ def init_host(c, dry_run=False, engine=None, print_dir=False):
     import getpass
     import subprocess
 
+    from u7s.config.layers import Layers
     from u7s.render.resources import init_host_dir
     from u7s.errors import Refused, U7sError
     from u7s.tasks.fabhost import is_connection
@@ -29,7 +30,9 @@ def init_host(c, dry_run=False, engine=None, print_dir=False):
     if is_connection(c):
         raise Refused("init-host under fab -H: use cluster.init-host with an inventory of those hosts "
                       "(it uploads the scripts and asks for the sudo password once)")
-    engine = engine or config_of(c).get("CONTAINER_ENGINE") or os.environ.get("CONTAINER_ENGINE")
+    # The settings' order (u7s/config/layers.py): --engine over the environment over the config file.
+    engine = Layers(config=config_of(c), env=os.environ, flags={"CONTAINER_ENGINE": engine} if engine else {}
+                    ).explicit().get("CONTAINER_ENGINE")
     flags = (["--engine", str(engine)] if engine else []) + (["--dry-run"] if dry_run else [])
     user = getpass.getuser()
     root = ["bash", str(folder / SCRIPTS[0]), "--user", user, *flags]

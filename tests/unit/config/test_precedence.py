@@ -134,3 +134,26 @@ def test_the_one_check_before_any_host_names_each_bad_value_where_it_was_given()
     assert parse({"hosts": data["hosts"][:1]}, "hosts.yaml", {}, pinned).checked_with == ({}, pinned)
     with pytest.raises(SettingsError, match=r"^config u7s.PORT_ECTD: unknown setting"):
         parse(data, "hosts.yaml", {"PORT_ECTD": 1}, {})
+
+
+@pytest.mark.parametrize("config, env, flag, chosen", [
+    ({"CONTAINER_ENGINE": "docker"}, {"CONTAINER_ENGINE": "podman"}, None, "podman"),  # environment > config
+    ({"CONTAINER_ENGINE": "docker"}, {}, None, "docker"),
+    ({"CONTAINER_ENGINE": "docker"}, {"CONTAINER_ENGINE": "podman"}, "nerdctl", "nerdctl"),  # the flag > both
+    ({}, {}, None, None),  # the scripts detect it
+])
+def test_init_host_takes_its_engine_in_the_settings_order(monkeypatch, config, env, flag, chosen):
+    import os
+    import subprocess
+
+    from u7s.tasks import hostprep
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("CONTAINER_ENGINE", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    hostprep.init_host(invoke.Context(invoke.Config(overrides={"u7s": config})), dry_run=True, engine=flag)
+    engines = [argv[argv.index("--engine") + 1] if "--engine" in argv else None for argv in calls]
+    assert engines == [chosen, chosen]
