@@ -17,8 +17,8 @@ from u7s.config.settings import DEFAULT_MTU
 from u7s.node.container import Node
 from u7s.node.kube import kubectl
 from u7s.render import templates as render, workdir
+from u7s.render.bundle import CALICO_IMAGES
 
-VERSION = "v3.31.2"
 NAMESPACE = "kube-system"
 POD_LABEL = ("k8s-app", "calico-node")
 CNI_CONF_NAME = "10-calico.conflist"
@@ -27,8 +27,7 @@ VXLAN_OVERHEAD = 50  # an IPv4 VXLAN header, as Felix subtracts it
 MANIFEST = "calico.yaml"
 # Written by calico-node at start-up with the address it gives the node (`IP`): it runs.
 IPV4_ADDRESS = "projectcalico.org/IPv4Address"
-IMAGES = (f"quay.io/calico/cni:{VERSION}", f"quay.io/calico/node:{VERSION}",
-          f"quay.io/calico/kube-controllers:{VERSION}")
+IMAGES = CALICO_IMAGES  # cni (install-cni), node, kube-controllers
 
 
 class Crd(NamedTuple):
@@ -39,14 +38,19 @@ class Crd(NamedTuple):
     version: str = "v1"
 
 
+def _plural(kind: str) -> str:
+    word = kind.lower()
+    return word[:-1] + "ies" if word.endswith("y") else word + "es" if word.endswith("s") else word + "s"
+
+
 # The kinds Calico reads and writes in the Kubernetes datastore (its calico.yaml defines each).
 CRDS = (
-    *(Crd(kind, kind.lower() + "s") for kind in (
+    *(Crd(kind, _plural(kind)) for kind in (
         "BGPConfiguration", "BGPFilter", "BGPPeer", "BlockAffinity", "CalicoNodeStatus", "ClusterInformation",
         "FelixConfiguration", "GlobalNetworkPolicy", "GlobalNetworkSet", "HostEndpoint", "IPAMBlock", "IPAMConfig",
         "IPAMHandle", "IPPool", "IPReservation", "KubeControllersConfiguration", "StagedGlobalNetworkPolicy",
         "Tier")),
-    *(Crd(kind, kind.lower() + "s", "Namespaced") for kind in (
+    *(Crd(kind, _plural(kind), "Namespaced") for kind in (
         "NetworkPolicy", "NetworkSet", "StagedNetworkPolicy", "StagedKubernetesNetworkPolicy")),
     Crd("AdminNetworkPolicy", "adminnetworkpolicies", group="policy.networking.k8s.io", version="v1alpha1"),
     Crd("BaselineAdminNetworkPolicy", "baselineadminnetworkpolicies", group="policy.networking.k8s.io",
