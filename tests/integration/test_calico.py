@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_kubernetes import kubectl, poll, u7s
-from u7s_cli import wipe_hosts
+from test_kubernetes import kubectl, node, poll, u7s  # noqa: F401 (node: a clean single node, a fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.engine, pytest.mark.ssh]
 
@@ -53,13 +52,6 @@ def connect(host, source, target_ip, port=8080):
     return host.docker(["exec", "u7s-node", "ip", "netns", "exec",
                         f"cni-{source['metadata']['uid']}", "python3", "-c", CONNECT, target_ip, str(port)],
                        check=False)
-
-
-@pytest.fixture
-def node(lab, lab_host):
-    wipe_hosts(lab, [lab_host])
-    yield lab_host
-    wipe_hosts(lab, [lab_host])
 
 
 def test_calico_makes_the_node_ready_and_a_network_policy_denies_what_it_allowed_before(lab, node):
