@@ -174,6 +174,7 @@ def add_workload(pod, node, taken):
                  ["ip", "-n", ns, "route", "add", GATEWAY, "dev", "eth0", "scope", "link"],
                  ["ip", "-n", ns, "route", "add", "default", "via", GATEWAY, "dev", "eth0"],
                  ["sysctl", "-qw", f"net.ipv4.conf.{iface}.proxy_arp=1"],
+                 ["sysctl", "-qw", f"net.ipv4.neigh.{iface}.proxy_delay=0"],  # else ARP answers wait up to 0.8 s
                  ["ip", "link", "set", iface, "up"],
                  ["ip", "route", "replace", f"{ip}/32", "dev", iface, "scope", "link"]):
         subprocess.run(argv, check=True, capture_output=True, text=True)
