@@ -87,3 +87,28 @@ def test_ready_waits_for_calico_node_and_its_address_on_a_calico_cluster():
     assert podnet.verdicts(nodes, pods, ["u7s-cp"], cni.CALICO_CNI) == {}
     # The same listing, read as flannel's: no flannel pod there.
     assert podnet.verdicts(nodes, pods, ["u7s-cp"])["u7s-cp"].text == "no flannel pod on it yet"
+
+
+def test_the_pod_network_step_applies_calicos_manifest_with_calico_and_helm_is_not_asked():
+    import io
+
+    from u7s.node.container import Node
+    from u7s.steps import lifecycle
+    from u7s.steps.outcome import ALREADY, CHANGED, status_of
+    from u7s.ui.report import Reporter
+    from tests.unit.u7s_fakes import FakeHost
+
+    applied = "customresourcedefinition.apiextensions.k8s.io/ippools.crd.projectcalico.org created\n" \
+              "daemonset.apps/calico-node created\n"
+    host = FakeHost().on("docker", "inspect", stdout='{"Status":"running","Running":true}').on(
+        "docker", "exec", contains="apply", stdout=applied)
+    node = Node(host, make_settings(CNI="calico", NODE_MTU="1460"), Reporter(stream=io.StringIO()))
+    said = lifecycle.install_flannel(node, 1400)
+    assert status_of(said) == CHANGED and said.startswith(
+        "calico installed (VXLAN on UDP 8472, VXLAN MTU 1350, pool 10.244.0.0/16; NetworkPolicy enforced)")
+    workdir = "/home/user/.local/share/u7s/u7s"
+    assert host.written[f"{workdir}/calico.yaml"] == (calico.manifest("u7s", 8472, 1400, "10.244.0.0/16").encode(),
+                                                      0o644)
+    assert not [argv for argv in host.calls if "helm" in argv]
+    host.on("docker", "exec", contains="apply", stdout="daemonset.apps/calico-node unchanged\n")
+    assert status_of(lifecycle.install_flannel(node, 1400)) == ALREADY
