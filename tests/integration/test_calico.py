@@ -67,7 +67,12 @@ def test_calico_makes_the_node_ready_and_a_network_policy_denies_what_it_allowed
 
     for obj in (pod("web", {"app": "web"}, [8080]), pod("client", {"app": "client"}), pod("trusted", {"role": "trusted"})):
         apply(node, obj)
-    pods = poll("three pods running with an address", lambda: (p := running(node)) and len(p) == 3 and p)
+    try:
+        pods = poll("three pods running with an address", lambda: (p := running(node)) and len(p) == 3 and p)
+    except AssertionError:  # what the kubelet and Felix said, for the report
+        journal = node.docker(["exec", "u7s-node", "journalctl", "-u", "kubelet", "--no-pager", "-n", "60"],
+                              check=False).stdout
+        raise AssertionError(f"{kubectl(node, 'get', 'pods', '-A', '-o', 'wide').stdout}\n{journal}") from None
     web_ip = pods["web"]["status"]["podIP"]
     before = connect(node, pods["client"], web_ip)
     assert before.returncode == 0 and before.stdout.strip() == "web", before.stderr

@@ -73,3 +73,37 @@ def test_an_egress_only_policy_leaves_ingress_open_and_other_nodes_pods_are_not_
 def test_calicos_interface_name_is_cali_and_eleven_hex_digits_of_the_pods_namespace_and_name():
     assert calico.host_iface(WEB) == "cali" + __import__("hashlib").sha1(b"default.web").hexdigest()[:11]
     assert len(calico.host_iface(WEB)) == 15  # the kernel's limit for an interface name
+
+
+# ---------------------------------------------------------------- the stand-ins together, on the test machine
+
+import json  # noqa: E402
+
+from u7s.node import calico as u7s_calico  # noqa: E402
+from tests.unit.standin_nodes import CP  # noqa: E402
+from tests.unit.test_standins import cluster, cp_node, kubectl, kubelet_port, poll  # noqa: E402,F401 (fixtures)
+
+
+def test_calicos_manifest_makes_the_node_ready_and_pods_get_addresses(cluster, kubectl, tmp_path):
+    manifest = tmp_path / "calico.yaml"
+    manifest.write_text(u7s_calico.manifest("t", 8472, 1500, "10.244.0.0/16"))
+    cluster.kubectl(kubectl, "apply", "-f", str(manifest))
+    conflist = cluster.root / "etc/cni/net.d/10-calico.conflist"
+    poll("calico's CNI configuration", conflist.exists, timeout=30)
+    assert json.loads(conflist.read_text())["plugins"][0]["mtu"] == 1450
+
+    def node():
+        return json.loads(cluster.kubectl(kubectl, "get", "node", CP, "-o", "json").stdout)
+
+    poll("calico-node's address on the Node", lambda: u7s_calico.IPV4_ADDRESS in node()["metadata"]["annotations"],
+         timeout=30)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default",
+                                                          "labels": {"app": "web"}},
+           "spec": {"nodeName": CP, "containers": [{"name": "c", "image": "docker.io/library/nginx:alpine"}]}}
+    path = tmp_path / "pod.json"
+    path.write_text(json.dumps(pod))
+    cluster.kubectl(kubectl, "apply", "-f", str(path))
+    got = poll("the pod's address", lambda: json.loads(cluster.kubectl(
+        kubectl, "get", "pod", "web", "-o", "json").stdout).get("status", {}).get("podIP"), timeout=30)
+    assert got.startswith("10.244.")
+    cluster.kubectl(kubectl, "delete", "pod", "web", "--wait=false")

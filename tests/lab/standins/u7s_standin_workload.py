@@ -10,9 +10,10 @@ What the images would run is not run.
 import os
 import signal
 import subprocess
+import sys
 
 import u7s_standin_calico as calico
-from u7s_standin_common import now_iso
+from u7s_standin_common import now_iso, under_test
 
 # The containers' stand-in: listen on each port given, answer with the pod's name; with no port, just live.
 LISTENER = r"""
@@ -42,9 +43,9 @@ class Workload:
         self.pod, self.started = pod, now_iso()
         self.ip = calico.add_workload(pod, node, taken)
         self.host_ip = (node.get("status", {}).get("addresses") or [{}])[0].get("address", "")
+        inside = [] if under_test() else ["ip", "netns", "exec", calico.netns_name(pod)]  # unit tests: no namespace
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", calico.netns_name(pod), "python3", "-c", LISTENER, pod["metadata"]["name"],
-             *map(str, tcp_ports(pod))],
+            [*inside, sys.executable, "-c", LISTENER, pod["metadata"]["name"], *map(str, tcp_ports(pod))],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def status(self):
