@@ -107,6 +107,9 @@ def _sync(node: Node, nodes: list[dict], restarted: set[str],
     """
     plans = externalip.sync_external_ip(node, nodes, host_ips)
     want = {p.node: p.host_ip for p in plans if p.host_ip}
+    if cni.of(node.s) is cni.CALICO_CNI:  # its new pod is waited for as any calico-node pod (wait-ready)
+        restarted.update(cni.restart_calico(node, sorted(set(cni.wrong_calico_address(nodes, want)) - restarted)))
+        return plans, {}
     # Flannel reads the overwrite once, when its pod starts: pods that may have missed it start again.
     stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes, want))
     done = flannel.restart_pods(node, sorted(stale - restarted))

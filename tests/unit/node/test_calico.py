@@ -112,3 +112,11 @@ def test_the_pod_network_step_applies_calicos_manifest_with_calico_and_helm_is_n
     assert not [argv for argv in host.calls if "helm" in argv]
     host.on("docker", "exec", contains="apply", stdout="daemonset.apps/calico-node unchanged\n")
     assert status_of(lifecycle.install_flannel(node, 1400)) == ALREADY
+
+
+def test_calico_node_that_took_another_address_than_its_hosts_is_named_for_a_restart():
+    nodes = [_node("u7s-cp", {calico.IPV4_ADDRESS: "192.0.2.10/32"}), _node("u7s-w1", {calico.IPV4_ADDRESS:
+                                                                                        "10.100.7.100/32"}),
+             _node("u7s-w2", {})]
+    want = {"u7s-cp": "192.0.2.10", "u7s-w1": "192.0.2.11", "u7s-w2": "192.0.2.12"}
+    assert cni.wrong_calico_address(nodes, want) == ["u7s-w1"]  # w2's calico-node has not started: nothing to do
