@@ -49,8 +49,8 @@ def running(host):
 
 def connect(host, source, target_ip, port=8080):
     """A TCP connection from SOURCE pod's network namespace (as containerd names it) to the target."""
-    return host.docker(["exec", "u7s-node", "ip", "netns", "exec",
-                        f"cni-{source['metadata']['uid']}", "python3", "-c", CONNECT, target_ip, str(port)],
+    return host.docker(["exec", "u7s-node", "nsenter", f"--net=/run/netns/cni-{source['metadata']['uid']}",
+                        "python3", "-c", CONNECT, target_ip, str(port)],
                        check=False)
 
 

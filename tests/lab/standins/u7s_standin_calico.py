@@ -146,6 +146,11 @@ def netns_name(pod):
     return "cni-" + pod["metadata"]["uid"]
 
 
+def in_netns(pod):
+    """The command prefix that runs a program in the pod's network namespace (and no other)."""
+    return ["nsenter", f"--net=/run/netns/{netns_name(pod)}"]
+
+
 def pod_address(node, pod, taken):
     """An address of the Node's podCIDR not yet in use on this node (.2 up), stable for a pod where free."""
     import ipaddress
@@ -166,15 +171,16 @@ def add_workload(pod, node, taken):
     if under_test():  # unit tests run the stand-ins on the test machine: no namespaces there
         return ip
     tmp = "tmp" + iface[4:]
+    inside = in_netns(pod)  # not `ip -n`: it mounts a fresh /sys, which a rootless node may not
     for argv in (["ip", "netns", "add", ns],
                  ["ip", "link", "add", iface, "type", "veth", "peer", "name", tmp],
                  ["ip", "link", "set", tmp, "netns", ns],
-                 ["ip", "-n", ns, "link", "set", tmp, "name", "eth0"],
-                 ["ip", "-n", ns, "addr", "add", f"{ip}/32", "dev", "eth0"],
-                 ["ip", "-n", ns, "link", "set", "lo", "up"],
-                 ["ip", "-n", ns, "link", "set", "eth0", "up"],
-                 ["ip", "-n", ns, "route", "add", GATEWAY, "dev", "eth0", "scope", "link"],
-                 ["ip", "-n", ns, "route", "add", "default", "via", GATEWAY, "dev", "eth0"],
+                 [*inside, "ip", "link", "set", tmp, "name", "eth0"],
+                 [*inside, "ip", "addr", "add", f"{ip}/32", "dev", "eth0"],
+                 [*inside, "ip", "link", "set", "lo", "up"],
+                 [*inside, "ip", "link", "set", "eth0", "up"],
+                 [*inside, "ip", "route", "add", GATEWAY, "dev", "eth0", "scope", "link"],
+                 [*inside, "ip", "route", "add", "default", "via", GATEWAY, "dev", "eth0"],
                  ["sysctl", "-qw", f"net.ipv4.conf.{iface}.proxy_arp=1"],
                  ["sysctl", "-qw", f"net.ipv4.neigh.{iface}.proxy_delay=0"],  # else ARP answers wait up to 0.8 s
                  ["ip", "link", "set", iface, "up"],

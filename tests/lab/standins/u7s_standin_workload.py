@@ -43,7 +43,7 @@ class Workload:
         self.pod, self.started = pod, now_iso()
         self.ip = calico.add_workload(pod, node, taken)
         self.host_ip = (node.get("status", {}).get("addresses") or [{}])[0].get("address", "")
-        inside = [] if under_test() else ["ip", "netns", "exec", calico.netns_name(pod)]  # unit tests: no namespace
+        inside = [] if under_test() else calico.in_netns(pod)  # unit tests: no namespace
         self.proc = subprocess.Popen(
             [*inside, sys.executable, "-c", LISTENER, pod["metadata"]["name"], *map(str, tcp_ports(pod))],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
