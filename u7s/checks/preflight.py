@@ -80,6 +80,7 @@ class Preflight:
             self.add(*row)
         self.tun(info)
         self.ports()
+        self.add("cni", OK, cni_detail(self.s))
         self.host_paths()
         self.rp_filter(info)
         self.kubectl()
@@ -245,6 +246,13 @@ class Preflight:
             self.add("kubectl", OK, "found")
         else:
             self.add("kubectl", WARN, "not found on this host", "`u7s kubectl` copies one out of the node")
+
+
+def cni_detail(s: Settings) -> str:
+    """Pure: which pod network the node will run, on which port, and whether NetworkPolicy is enforced."""
+    if s.cni == "calico":
+        return f"calico: VXLAN on UDP {s.port_flannel} (PORT_FLANNEL); NetworkPolicy enforced"
+    return f"flannel: VXLAN on UDP {s.port_flannel} (PORT_FLANNEL); NetworkPolicy not enforced (CNI=calico does)"
 
 
 def failed(results: list[Check]) -> list[Check]:

@@ -77,6 +77,7 @@ def status_rows(run: Run) -> list[dict]:
             return out
         s = m.settings
         out["engine"], out["node_name"] = s.container_engine, s.node_name
+        out["cni"] = s.cni  # the pod network it runs (CNI): the same on every host, refused otherwise
         out["ports"] = leases.ports_text(s)  # with where they came from: a lease, the settings, the defaults
         if m.lease_problem:
             out["lease_problem"] = f"{m.name}: {m.lease_problem}"

@@ -90,6 +90,7 @@ CLUSTER_WIDE = {
     "PORT_FLANNEL": "flannel's VXLAN port is one value for the whole DaemonSet",
     "POD_SUBNET": "kubeadm init and flannel set the pod range once for the cluster",
     "SERVICE_SUBNET": "kubeadm init sets the service range once for the cluster",
+    "CNI": "one pod network (its DaemonSet) carries the whole cluster",
 }
 
 
@@ -101,7 +102,7 @@ def check_cluster_wide(inventory, config: dict, flags: dict) -> None:
     from u7s.errors import InventoryError
     from u7s.config.settings import POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET
 
-    defaults = {**PORT_DEFAULTS, "POD_SUBNET": POD_SUBNET, "SERVICE_SUBNET": SERVICE_SUBNET}
+    defaults = {**PORT_DEFAULTS, "POD_SUBNET": POD_SUBNET, "SERVICE_SUBNET": SERVICE_SUBNET, "CNI": "flannel"}
     problems = []
     for key, why in CLUSTER_WIDE.items():
         by_value: dict[str, list[str]] = {}

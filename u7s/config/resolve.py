@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Any, Mapping
 
-from u7s.config import mounts, nodeimage, publish, storagedir, values
+from u7s.config import cnichoice, mounts, nodeimage, publish, storagedir, values
 from u7s.config.enginechoice import EngineChoice
 from u7s.config.layers import Layers
 from u7s.config.settings import (
@@ -149,7 +149,7 @@ class Resolver(EngineChoice):
         workdir, storage_dir = self.directories(default_workdir(self.facts.home(), project)
                                                 if not self.given("U7S_WORKDIR") else "")
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
-        node_mtu = self.mtu(host_ip)
+        node_mtu, cni = self.mtu(host_ip), cnichoice.resolve(self.text("CNI"), self.bad)
         if self.problems:
             raise SettingsError("\n".join(self.problems), self.keyed)
         given = {
@@ -159,6 +159,7 @@ class Resolver(EngineChoice):
             "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout, "U7S_ENGINE_HOST": engine_host,
             "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
             "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices, "NODE_MTU": node_mtu, "U7S_STORAGE_DIR": storage_dir,
+            "CNI": cni,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)

@@ -56,8 +56,8 @@ TABLE: tuple[Setting, ...] = (
     _s("NODE_IP", "node_ip", "ipv4", "the node container's address in NODE_SUBNET (default: .100)", in_node=True),
     _s("PORT_ETCD", "port_etcd", "port", "etcd client port, published on the host (default 2379)", 2379, True),
     _s("PORT_KUBELET", "port_kubelet", "port", "kubelet port, published on the host (default 10250)", 10250, True),
-    _s("PORT_FLANNEL", "port_flannel", "port", "flannel VXLAN UDP port, published on the host (default 8472)",
-       8472, True),
+    _s("PORT_FLANNEL", "port_flannel", "port", "the pod network's VXLAN UDP port (flannel's, or calico's with "
+       "CNI=calico), published on the host (default 8472)", 8472, True),
     _s("PORT_KUBE_APISERVER", "port_kube_apiserver", "port", "API server port, published on the host (default 6443)",
        6443, True),
     _s("BYPASS4NETNS", "bypass4netns", "bool", "nerdctl only: accelerate connect(2) (default: true when "
@@ -91,6 +91,8 @@ TABLE: tuple[Setting, ...] = (
        "(default: none)"),
     _s("U7S_STORAGE_DIR", "storage_dir", "str", "host directory of the node's local-path volumes, the default "
        "StorageClass's (default: WORKDIR/storage, removed by down-v; a directory you set is never removed)"),
+    _s("CNI", "cni", "str", "the pod network, one per cluster: flannel (default) or calico (VXLAN on PORT_FLANNEL, "
+       "enforces NetworkPolicy)"),
 )
 SPECS: dict[str, Setting] = {s.name: s for s in TABLE}
 PORT_DEFAULTS = {s.name: s.default for s in TABLE if s.kind == "port"}

@@ -51,9 +51,9 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
             p.cause = f"UDP {sb.port_flannel} from {sa.host_ip} to {sb.host_ip} is blocked (or {sa.port_flannel} back)"
             p.fix = f"allow UDP {sb.port_flannel} between the hosts' addresses in every firewall on the path"
         elif p.check == "mtu":
-            p.cause = f"the path between {sa.host_ip} and {sb.host_ip} cannot carry flannel's VXLAN packets"
+            p.cause = f"the path between {sa.host_ip} and {sb.host_ip} cannot carry {sa.cni}'s VXLAN packets"
             p.fix = (f"set NODE_MTU (for {p.source} and {p.target}) below {min(a.node_mtu, b.node_mtu)}, to the "
-                     f"largest packet the path between them carries (flannel uses NODE_MTU minus {VXLAN_OVERHEAD}), "
+                     f"largest packet the path between them carries ({sa.cni} uses NODE_MTU minus {VXLAN_OVERHEAD}), "
                      "or raise the path MTU")
     return None
 
@@ -148,7 +148,7 @@ def probes_from(a: NodeView, peers: list[NodeView], text: str) -> list[Probe]:
         _, seen, _ = lines.get((b.index, "vxlan", "-"), (-1, "0", ""))
         ok = seen == "1"
         add(b, "vxlan", ok, f"TCP across the overlay to {b.overlay_ip} over UDP {sb.port_flannel}"
-            + (" (beside flannel's device there)" if b.flannel else "") + ("" if ok else " got no answer"))
+            + (f" (beside {sb.cni}'s device there)" if b.flannel else "") + ("" if ok else " got no answer"))
         if not a.has_ping:
             add(b, "ping", True, NOT_CHECKED + "the node has no ping")
             continue

@@ -112,7 +112,10 @@ prepare() {
 		fi
 	done
 
-	if [[ $(ip -o link show type vxlan) == *flannel.1* ]]; then echo flannel=yes; else echo flannel=no; fi
+	# The CNI's own device (flannel's, or Calico's with CNI=calico) holds the port where it runs.
+	local devices
+	devices=$(ip -o link show type vxlan)
+	if [[ $devices == *flannel.1* || $devices == *vxlan.calico* ]]; then echo flannel=yes; else echo flannel=no; fi
 	if ! err=$(ip link add "$device" address "$mac" type vxlan id "$vni" dstport "$flannel_port" dev eth0 nolearning 2>&1); then
 		echo "vxlan=cannot create a VXLAN device (VNI $vni, UDP $flannel_port): ${err//$'\n'/ }"
 		return 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from u7s.errors import WaitTimeout
-from u7s.node import flannel
+from u7s.node.cni import FLANNEL, Cni, of
 from u7s.node.container import Node
 from u7s.node.kube import kubectl, node_is_ready, not_ready_reason
 from u7s.run.poll import wait_for
@@ -130,29 +130,28 @@ def pod_state(pod: dict) -> PodState:
     return PodState(name, uid, False, text, None, images)
 
 
-def flannel_pod_of(pods: list[dict], node_name: str) -> dict | None:
-    """Pure: the flannel pod on a node: the newest one not being deleted, else the newest."""
-    mine = [p for p in pods if (p.get("spec") or {}).get("nodeName") == node_name
-            and ((p.get("metadata") or {}).get("labels") or {}).get("app") == "flannel"]
+def flannel_pod_of(pods: list[dict], node_name: str, cni: Cni = FLANNEL) -> dict | None:
+    """Pure: the CNI's pod on a node (flannel's by default): the newest one not being deleted, else the newest."""
+    mine = [p for p in pods if (p.get("spec") or {}).get("nodeName") == node_name and cni.owns(p)]
     mine.sort(key=lambda p: (not (p.get("metadata") or {}).get("deletionTimestamp"),
                              (p.get("metadata") or {}).get("creationTimestamp") or ""))
     return mine[-1] if mine else None
 
 
-def verdicts(nodes: list[dict], pods: list[dict], expected: list[str]) -> dict[str, NodeVerdict]:
+def verdicts(nodes: list[dict], pods: list[dict], expected: list[str], cni: Cni = FLANNEL) -> dict[str, NodeVerdict]:
     """Pure: every node (each of `expected`, and any other listed) whose pod network is not up yet, and why."""
     by_name = {(n.get("metadata") or {}).get("name"): n for n in nodes}
     out = {name: NodeVerdict(name, "not registered") for name in expected if name not in by_name}
     for name, obj in by_name.items():
         parts = [] if node_is_ready(obj) else [not_ready_reason(obj)]
-        pod = flannel_pod_of(pods, name)
+        pod = flannel_pod_of(pods, name, cni)
         state = pod_state(pod) if pod else None
         if state is None:
-            parts.append("no flannel pod on it yet")
+            parts.append(f"no {cni.name} pod on it yet")
         elif not state.ok:
-            parts.append(f"flannel pod {state.name}: {state.text}")
-        elif not ((obj.get("metadata") or {}).get("annotations") or {}).get(flannel.PUBLIC_IP_IN_USE):
-            parts.append(f"flannel pod {state.name} is ready but {flannel.PUBLIC_IP_IN_USE} is not written yet")
+            parts.append(f"{cni.name} pod {state.name}: {state.text}")
+        elif not ((obj.get("metadata") or {}).get("annotations") or {}).get(cni.started):
+            parts.append(f"{cni.name} pod {state.name} is ready but {cni.started} is not written yet")
         if parts:
             out[name] = NodeVerdict(name, "; ".join(parts), state)
     return dict(sorted(out.items()))
@@ -162,7 +161,8 @@ def summary(waiting: dict[str, NodeVerdict]) -> str:
     return "; ".join(f"{name}: {v.text}" for name, v in waiting.items()) or "all Ready"
 
 
-def failure(head: str, waiting: dict[str, NodeVerdict], seen: dict[str, dict[str, str]] | None = None) -> str:
+def failure(head: str, waiting: dict[str, NodeVerdict], seen: dict[str, dict[str, str]] | None = None,
+            cni: Cni = FLANNEL) -> str:
     """Pure: the message of a wait that failed: its head, a line per node, then what to do about each kind.
 
     `seen`: per pod (uid), the last message of each failing reason seen while waiting (Watch.seen). The
@@ -191,9 +191,9 @@ def failure(head: str, waiting: dict[str, NodeVerdict], seen: dict[str, dict[str
                      "then run create again")
     crashing = [s.name for s in states if s.reason == "CrashLoopBackOff"]
     if crashing:
-        lines.append(f"fix: flanneld keeps exiting; `kubectl -n {flannel.NAMESPACE} logs --previous {crashing[0]}` "
+        lines.append(f"fix: {cni.agent} keeps exiting; `kubectl -n {cni.namespace} logs --previous {crashing[0]}` "
                      "says why (often it cannot reach the API service: `u7s cluster.check-network`); once fixed, "
-                     "run create again (it restarts flannel's failing pods)")
+                     f"run create again (it restarts {cni.name}'s failing pods)")
     return "\n".join(lines)
 
 
@@ -216,15 +216,14 @@ class Watch:
         return any(now - start >= self.grace for start in self.since.values())
 
 
-def failing_pods(pods: list[dict]) -> list[str]:
-    """Pure: the flannel pods whose containers are failing (not merely starting)."""
-    return [pod_state(p).name for p in pods
-            if ((p.get("metadata") or {}).get("labels") or {}).get("app") == "flannel" and pod_state(p).reason]
+def failing_pods(pods: list[dict], cni: Cni = FLANNEL) -> list[str]:
+    """Pure: the CNI's pods (flannel's by default) whose containers are failing (not merely starting)."""
+    return [pod_state(p).name for p in pods if cni.owns(p) and pod_state(p).reason]
 
 
 def read(node: Node) -> tuple[list[dict], list[dict]] | str:
-    """The nodes and flannel's pods in one kubectl call; what kubectl said when the API did not answer."""
-    r = kubectl(node, "get", "nodes,pods", "--namespace", flannel.NAMESPACE, "-o", "json", check=False)
+    """The nodes and the CNI's pods in one kubectl call; what kubectl said when the API did not answer."""
+    r = kubectl(node, "get", "nodes,pods", "--namespace", of(node.s).namespace, "-o", "json", check=False)
     if not r.ok:
         return f"the API did not answer: {r.stderr.strip()[-200:]}"
     items = json.loads(r.stdout).get("items", [])
@@ -239,7 +238,7 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
     were up at once). Raises PodNetworkFailed naming each node that is not, at the timeout or once a flannel
     pod has kept failing for `grace` seconds.
     """
-    looks = 0
+    looks, cni = 0, of(node.s)
     waiting: dict[str, NodeVerdict] = {}
     watch = Watch(grace, clock)
 
@@ -252,10 +251,10 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
         nodes, pods = seen
         if on_poll is not None:
             on_poll(nodes, pods, looks == 1)
-        waiting = verdicts(nodes, pods, expected)
+        waiting = verdicts(nodes, pods, expected, cni)
         if watch.failing_too_long(waiting):
-            raise PodNetworkFailed(failure(f"the pod network is failing on {len(waiting)} node(s) (flannel's pod "
-                                           f"kept failing for {grace:g}s):", waiting, watch.seen))
+            raise PodNetworkFailed(failure(f"the pod network is failing on {len(waiting)} node(s) ({cni.name}'s pod "
+                                           f"kept failing for {grace:g}s):", waiting, watch.seen, cni))
         return not waiting, summary(waiting)
 
     timeout = node.s.timeout
@@ -268,5 +267,5 @@ def wait_all_ready(node: Node, expected: list[str], on_poll=None, grace: float =
             raise
         raise PodNetworkFailed(failure(f"timed out after {timeout:g}s waiting for every node to be Ready with a "
                                        "working pod network (raise U7S_TIMEOUT if the host is slow):", waiting,
-                                       watch.seen)) from None
+                                       watch.seen, cni)) from None
     return looks

@@ -36,6 +36,14 @@ CHUNK = 1 << 20
 FLANNEL_IMAGES = ("ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1", "ghcr.io/flannel-io/flannel:v0.27.4")
 SMOKE_IMAGES = ("docker.io/library/nginx:alpine", "docker.io/library/alpine:3")
 POD_IMAGES = FLANNEL_IMAGES + SMOKE_IMAGES
+# With CNI=calico: the images of Calico's manifest (compose/calico.yaml.j2, u7s/node/calico.py).
+CALICO_VERSION = "v3.31.2"
+CALICO_IMAGES = tuple(f"quay.io/calico/{name}:{CALICO_VERSION}" for name in ("cni", "node", "kube-controllers"))
+
+
+def pod_images(cni: str) -> tuple[str, ...]:
+    """Pure: the pod images a cluster of this CNI pulls: Calico's in addition with CNI=calico."""
+    return POD_IMAGES + (CALICO_IMAGES if cni == "calico" else ())
 
 NO_REGISTRY = ("no container registry in reach? build a bundle where one is (`u7s bundle --output FILE`) and "
                "load it here (`u7s load-bundle --input FILE`, or cluster.load-bundle; README: Air-gapped sites)")

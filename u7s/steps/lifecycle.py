@@ -7,7 +7,7 @@ Outcome (u7s/steps/outcome.py): whether it changed anything is its status, not i
 
 from __future__ import annotations
 
-from u7s.node import externalip, flannel, kube, localpath, podnet
+from u7s.node import calico, cni, externalip, flannel, kube, localpath, podnet
 from u7s.node import staging
 from u7s.render import workdir
 from u7s.errors import U7sError, WaitTimeout
@@ -107,6 +107,9 @@ def _sync(node: Node, nodes: list[dict], restarted: set[str],
     """
     plans = externalip.sync_external_ip(node, nodes, host_ips)
     want = {p.node: p.host_ip for p in plans if p.host_ip}
+    if cni.of(node.s) is cni.CALICO_CNI:  # its new pod is waited for as any calico-node pod (wait-ready)
+        restarted.update(cni.restart_calico(node, sorted(set(cni.wrong_calico_address(nodes, want)) - restarted)))
+        return plans, {}
     # Flannel reads the overwrite once, when its pod starts: pods that may have missed it start again.
     stale = {p.node for p in plans if p.set_annotation} | set(flannel.wrong_public_ip(nodes, want))
     done = flannel.restart_pods(node, sorted(stale - restarted))
@@ -115,7 +118,11 @@ def _sync(node: Node, nodes: list[dict], restarted: set[str],
 
 
 def install_flannel(node: Node, mtu: int | None = None) -> Outcome:
+    """The pod network: flannel, or Calico with CNI=calico (u7s/node/calico.py)."""
     node.require_running()
+    if cni.of(node.s) is cni.CALICO_CNI:
+        said, fresh = calico.install(node, mtu)
+        return changed(said) if fresh else already(said)
     installed = flannel.install(node, mtu)
     return changed(installed) if installed else already("flannel already installed")
 
@@ -145,10 +152,10 @@ def wait_ready(node: Node, expected: list[str] | None = None, host_ips: dict[str
     def poll(nodes: list[dict], pods: list[dict], first: bool) -> None:
         plans, done = _sync(node, nodes, restarted, host_ips)
         moved.update(done)
-        failing = podnet.failing_pods(pods) if first else []
+        failing = podnet.failing_pods(pods, cni.of(node.s)) if first else []
         if failing:
             node.report.info(f"flannel pods failing when the wait began, restarted once: {', '.join(failing)}")
-            flannel.delete_pods(node, failing)
+            cni.delete_pods(node, failing)
         changes.append(bool(done) or bool(failing) or any(p.changes for p in plans))
 
     looks = podnet.wait_all_ready(node, expected, on_poll=poll)

@@ -142,7 +142,7 @@ SYNC = Step("sync-external-ip", _sync, lambda m: [
     "public-ip to its host's address; restart flannel where it uses another"], hosts="control-plane")
 
 def _flannel(run: Run | None, m: Member) -> str:
-    """Flannel's one MTU for every node: the smallest node network of the inventory."""
+    """The pod network (flannel; Calico with CNI=calico), one MTU for every node: the inventory's smallest."""
     from u7s.node.flannel import cluster_mtu
 
     mtus = [h.settings.node_mtu for h in run.members if h.settings] if run else [m.settings.node_mtu]
@@ -150,6 +150,7 @@ def _flannel(run: Run | None, m: Member) -> str:
 
 
 FLANNEL = Step("install-flannel", _flannel, lambda m: [
+    f"kubectl apply calico's manifest (VXLAN on UDP {m.settings.port_flannel})" if m.settings.cni == "calico" else
     f"helm upgrade --install flannel (backendPort {m.settings.port_flannel}) unless deployed"],
     hosts="control-plane")
 

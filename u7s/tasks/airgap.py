@@ -17,7 +17,7 @@ ITER = ["set_", "image"]
     "node-image": "the node image to carry (default: NODE_IMAGE)"})
 @clean_errors
 def bundle(c, set_=None, output="u7s-bundle.tar", image=None, node_image=None):
-    """Write one file with the node image and the pod images (Flannel, smoke test), for air-gapped hosts."""
+    """Write one file with the node image and the pod images (Flannel, Calico's with CNI=calico, smoke test)."""
     from u7s.render import bundle as _bundle
     from u7s.errors import SettingsError
     from u7s.steps import airgap
@@ -27,7 +27,7 @@ def bundle(c, set_=None, output="u7s-bundle.tar", image=None, node_image=None):
     if not ref:
         raise SettingsError("bundle: NODE_IMAGE is empty (the node is built by compose): build it where a registry "
                             "is in reach, tag it, and give it: `u7s bundle --node-image NAME` or --set NODE_IMAGE=NAME")
-    pods = list(dict.fromkeys([*_bundle.POD_IMAGES, *(image or [])]))
+    pods = list(dict.fromkeys([*_bundle.pod_images(s.cni), *(image or [])]))
     manifest = airgap.build(host, s, ref, pods, output, report)
     report.done(f"bundle written: {output} (node image {ref}, {len(manifest.images)} pod image(s)); "
                 f"on the air-gapped side: `u7s load-bundle --input FILE` or `u7s cluster.load-bundle --input FILE`")

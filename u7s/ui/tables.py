@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 
-STATUS_COLUMNS = ("host", "role", "reachable", "engine", "rootless", "node", "ready", "ports", "error")
+STATUS_COLUMNS = ("host", "role", "reachable", "engine", "rootless", "node", "ready", "cni", "ports", "error")
 COLOURS = {"ok": "green", "warning": "yellow", "error": "red", "skipped": "dim", "failed": "red", "yes": "green",
            "no": "red"}
 

@@ -66,6 +66,13 @@ class FlannelPod:
         self.patched = None
         self.address = None
 
+    # ------------------------------------------------------------ the agent (calico's pod runner overrides them)
+    def install_cni(self, client, pod, node_name):
+        flannel.install_cni()
+
+    def start_agent(self, client, node_name, pod, log):
+        return flannel.start(client, node_name, pod, log)
+
     # ------------------------------------------------------------ the kubelet's loop
     def sync(self, client, node_name, pod, log, now=None):
         now = time.monotonic() if now is None else now
@@ -73,7 +80,7 @@ class FlannelPod:
             self._report(client, pod)
             return
         if self.init_done_at is None:
-            flannel.install_cni()  # the init containers: install-cni-plugin, then install-cni
+            self.install_cni(client, pod, node_name)  # the init containers: install-cni-plugin, then install-cni
             self.init_done_at = now_iso()
         crash = switch("flannel-crashloop") is not None
         if self.phase == "backoff" and now >= self.restart_at:
@@ -84,7 +91,7 @@ class FlannelPod:
             if crash:
                 self.phase, self.exit_at = "crashing", now + RUN_BEFORE_EXIT
             else:
-                self.address = flannel.start(client, node_name, pod, log)
+                self.address = self.start_agent(client, node_name, pod, log)
                 if self.address is not None:
                     self.phase = "running"
                     self._report(client, pod)

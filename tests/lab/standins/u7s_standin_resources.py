@@ -44,6 +44,11 @@ RESOURCES = [
     Resource("clusterrolebindings", "ClusterRoleBinding", group="rbac.authorization.k8s.io", namespaced=False),
     Resource("roles", "Role", group="rbac.authorization.k8s.io"),
     Resource("rolebindings", "RoleBinding", group="rbac.authorization.k8s.io"),
+    # What Calico's manifest holds (stored; the CRDs serve no new API here), and the policies it enforces
+    # (u7s_standin_calico.py).
+    Resource("customresourcedefinitions", "CustomResourceDefinition", group="apiextensions.k8s.io",
+             namespaced=False, short=("crd", "crds"), subresources=("status",)),
+    Resource("networkpolicies", "NetworkPolicy", group="networking.k8s.io", short=("netpol",)),
 ]
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 

@@ -114,7 +114,7 @@ def test_all_good():
     assert [(r.name, r.status) for r in results] == [
         ("cgroup v2", OK), ("cgroup delegation", OK), ("engine", OK), ("compose", OK),
         ("lingering", OK), ("kernel modules", OK), ("CPUs", OK), ("memory", OK), ("/dev/net/tun", OK),
-        ("ports", OK), ("rp_filter", OK), ("kubectl", OK),
+        ("ports", OK), ("cni", OK), ("rp_filter", OK), ("kubectl", OK),
     ]
     assert checks["cgroup v2"].detail == "cgroup2 at /sys/fs/cgroup"
     assert checks["kernel modules"].detail == "all present (6 loaded, 0 built in)"

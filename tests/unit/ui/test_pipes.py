@@ -40,7 +40,7 @@ def test_a_report_on_an_ascii_stream_uses_ascii_marks():
 def test_status_rows_say_yes_and_no_one_line_per_host():
     rows = [
         {"host": "cp", "role": "control-plane", "reachable": True, "engine": "docker", "rootless": True,
-         "node": "running", "ready": True, "ports": "6443,2379,10250,8472/udp (lease)", "error": None},
+         "node": "running", "ready": True, "cni": "calico", "ports": "6443,2379,10250,8472/udp (lease)", "error": None},
         {"host": "w1", "role": "worker", "reachable": False, "engine": None, "rootless": None, "node": None,
          "ready": None, "error": "w1: no answer from 192.0.2.7:22 within 10s;\ncheck the address and firewalls"},
     ]
@@ -48,9 +48,9 @@ def test_status_rows_say_yes_and_no_one_line_per_host():
     tables.show(tables.status(rows), stream=stream)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and "True" not in stream.getvalue() and "False" not in stream.getvalue()
-    assert lines[1].split() == ["cp", "control-plane", "yes", "docker", "yes", "running", "yes",
+    assert lines[1].split() == ["cp", "control-plane", "yes", "docker", "yes", "running", "yes", "calico",
                                 "6443,2379,10250,8472/udp", "(lease)", "-"]
-    assert lines[2].split()[:8] == ["w1", "worker", "no", "-", "-", "-", "-", "-"]
+    assert lines[2].split()[:9] == ["w1", "worker", "no", "-", "-", "-", "-", "-", "-"]
     assert lines[2].endswith("w1: no answer from 192.0.2.7:22 within 10s; check the address and firewalls")
 
 
