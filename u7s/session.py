@@ -2,7 +2,7 @@
 
 What a cluster task works with is a `Run`: the inventory, one `Member` per host
 (its connection, its settings, its reporter) and the failures so far. Steps then
-run on its members (u7s/steps/cluster.py).
+run on its members (u7s/steps/step.py: execute).
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ class Run:
     outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # step title -> host -> what it said (an Outcome)
     board: object | None = None  # report.Board on a terminal
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One host on its own (the single-host tasks): the run does not know the rest of its cluster (other hosts
+    # may have joined it by hand), and a step's error reaches the task as it is.
+    alone: bool = False
 
     @property
     def healthy(self) -> list[Member]:
@@ -89,6 +92,12 @@ def alone(host: Host, settings: Settings, report: Reporter) -> Member:
     from u7s.config.inventory import Ssh
 
     return Member(HostSpec(host.name, None, "control-plane", True, Ssh()), report, host, settings)
+
+
+def one_host(member: Member, dry_run: bool = False) -> Run:
+    """A run whose one member is this host on its own (see `alone`): steps run on it as on a cluster's hosts."""
+    inventory = Inventory("", member.settings.project, [member.spec])
+    return Run(inventory, [member], member.report, dry_run=dry_run, alone=True)
 
 
 def members_of(inventory: Inventory, board=None) -> list[Member]:

@@ -206,3 +206,15 @@ class Clock:
 
     def sleep(self, seconds):
         self.now += seconds
+
+
+def run_of(cp, workers: dict, dry_run: bool = False, report=None):
+    """A cluster run of these Nodes: `cp` the control plane, `workers` by inventory name (u7s/session.py: Run)."""
+    from u7s.config.inventory import HostSpec, Inventory, Ssh
+    from u7s.session import Member, Run
+    from u7s.ui.report import Reporter
+
+    specs = [HostSpec("cp", None, "control-plane", False, Ssh())] + [
+        HostSpec(name, None, "worker", False, Ssh()) for name in workers]
+    members = [Member(spec, node.report, node.host, node.s) for spec, node in zip(specs, [cp, *workers.values()])]
+    return Run(Inventory("hosts.yaml", "t", specs), members, report or Reporter(), dry_run=dry_run)

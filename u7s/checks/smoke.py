@@ -98,16 +98,18 @@ def find_kubectl(s: Settings, given: str | None) -> str:
     raise U7sError("kubectl not found: install it, or run `u7s kubectl` to copy one out of the node")
 
 
-def plan(kubectl: str, kubeconfig: str, timeout: int) -> list[tuple[str, list[str], str | None]]:
-    """Pure: the titled kubectl commands of the smoke test, with their stdin."""
+def plan(kubectl: str, kubeconfig: str, timeout: int) -> list[tuple[str, list[str], str | None, str | None]]:
+    """Pure: the titled kubectl commands of the smoke test, with their stdin and the page their output must be
+    (nginx's, for a fetch; None for the others)."""
     k = [kubectl, "--kubeconfig", kubeconfig]
     wait = f"{timeout}s"
     steps = [
-        ("all nodes Ready", [*k, "wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={wait}"], None),
-        ("create the test StatefulSet", [*k, "apply", "-f", "-"], MANIFEST),
-        ("replicas running", [*k, "rollout", "status", f"statefulset/{NAME}", f"--timeout={wait}"], None),
-        ("volumes bound", [*k, "wait", "--for=jsonpath={.status.phase}=Bound", *claims(), f"--timeout={wait}"],
+        ("all nodes Ready", [*k, "wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={wait}"], None,
          None),
+        ("create the test StatefulSet", [*k, "apply", "-f", "-"], MANIFEST, None),
+        ("replicas running", [*k, "rollout", "status", f"statefulset/{NAME}", f"--timeout={wait}"], None, None),
+        ("volumes bound", [*k, "wait", "--for=jsonpath={.status.phase}=Bound", *claims(), f"--timeout={wait}"],
+         None, None),
     ]
     for i, url in enumerate(replica_urls()):
         steps.append((
@@ -116,6 +118,7 @@ def plan(kubectl: str, kubeconfig: str, timeout: int) -> list[tuple[str, list[st
              "--image=docker.io/library/alpine:3", f"--pod-running-timeout={wait}", "--",
              "wget", "-q", "-O", "-", "-T", "10", url],
             None,
+            "nginx",
         ))
     return steps
 
@@ -132,13 +135,13 @@ def run(host: Host, s: Settings, report: Reporter, kubeconfig: str | None = None
     if host.read_text(kubeconfig) is None:
         raise U7sError(f"no kubeconfig at {kubeconfig}; run `u7s kubeconfig` (or pass --kubeconfig)")
     try:
-        for title, argv, stdin in plan(kubectl, kubeconfig, s.timeout):
+        for title, argv, stdin, page in plan(kubectl, kubeconfig, s.timeout):
             with report.step(title):
                 result = host.run(argv, check=False, stdin=stdin)
             if not result.ok:
                 raise U7sError(f"smoke test failed at '{title}': {(result.stderr or result.stdout).strip()[-300:]}")
-            if title.startswith("fetch") and "nginx" not in result.stdout.lower():
-                raise U7sError(f"smoke test failed at '{title}': the page is not nginx's")
+            if page and page not in result.stdout.lower():
+                raise U7sError(f"smoke test failed at '{title}': the page is not {page}'s")
         report.done("smoke test passed")
     finally:
         host.run(cleanup(kubectl, kubeconfig), check=False)

@@ -14,18 +14,13 @@ from typing import Any, Mapping
 from u7s.config import cnichoice, mounts, nodeimage, publish, storagedir, values
 from u7s.config.enginechoice import EngineChoice
 from u7s.config.layers import Layers
+from u7s.config.values import COMPOSE_NAME, NODE_NAME_FORM, NODE_NAME_RULE
 from u7s.config.settings import (
     DEFAULT_BASE_IMAGE, DEFAULT_MTU, MTU_RANGE, POD_SUBNET, PORT_DEFAULTS, SERVICE_SUBNET, SPECS, Facts, Settings, default_workdir,
     node_subnet_for,
 )
 from u7s.errors import SettingsError
 
-# A Node name is a DNS subdomain (RFC 1123, as Kubernetes checks it: FQDNs such as u7s-h1.example.com
-# included); it is also the node container's hostname, which the kernel caps at 64 bytes.
-NODE_NAME_FORM = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-NODE_NAME_RULE = ("not a DNS name (lowercase letters, digits, '-' and '.', each part starting and ending with a "
-                  "letter or digit, at most 63 characters)")
-COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 

@@ -26,6 +26,12 @@ DNS_NAME = re.compile(
     re.ASCII)
 SSH_ALIAS = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,252}$", re.ASCII)
 ENGINES = ("docker", "podman", "nerdctl")
+# A Node name is a DNS subdomain (RFC 1123, as Kubernetes checks it: FQDNs such as u7s-h1.example.com
+# included); it is also the node container's hostname, which the kernel caps at 64 bytes.
+NODE_NAME_FORM = re.compile(r"^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+NODE_NAME_RULE = ("not a DNS name (lowercase letters, digits, '-' and '.', each part starting and ending with a "
+                  "letter or digit, at most 63 characters)")
+COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+@-]*$", re.ASCII)
 # The image reference grammar (distribution/reference): [domain[:port]/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

@@ -28,8 +28,8 @@ from u7s.run.parallel import run_parallel
 from u7s.session import Member
 from u7s.netcheck import host as nethost
 from u7s.netcheck.probe import (  # noqa: F401 (Probe, NodeView, mac_for, summary, summary_parts: its interface)
-    BANNER, CONCURRENCY, DEVICE, NOT_CHECKED, OVERLAY_PORT, PEER_JOBS, TCP_PORTS, VNI, VXLAN_OVERHEAD, NodeView,
-    Probe, mac_for, summary, summary_parts,
+    BANNER, CONCURRENCY, DEVICE, OVERLAY_PORT, PEER_JOBS, TCP_CHECKS, TCP_PORTS, VNI, VXLAN_OVERHEAD, NodeView,
+    Probe, mac_for, summary, summary_parts, unchecked_probe,
 )
 
 
@@ -41,9 +41,10 @@ def diagnose(probes: list[Probe], views: dict[str, NodeView]) -> None:
         a, b = views[p.source], views[p.target]
         sa, sb = a.member.settings, b.member.settings
         strict = [v.member.name for v in (a, b) if rpfilter.Reading(v.rp_filter).strict]
-        if p.check.startswith("tcp"):
-            p.cause = f"{sb.host_ip}:{getattr(sb, p.check.split()[1].lower())} is not reachable from {p.source}'s node"
-            p.fix = f"open TCP {getattr(sb, p.check.split()[1].lower())} to {sb.host_ip} in the firewalls between the hosts"
+        if p.check in TCP_CHECKS:
+            port = sb.ports[TCP_CHECKS[p.check]]
+            p.cause = f"{sb.host_ip}:{port} is not reachable from {p.source}'s node"
+            p.fix = f"open TCP {port} to {sb.host_ip} in the firewalls between the hosts"
         elif p.check in ("vxlan", "ping") and strict:
             p.cause = f"rp_filter is 1 (strict) in the engine's network namespace on {', '.join(strict)}"
             p.fix = rpfilter.FIX
@@ -143,14 +144,15 @@ def probes_from(a: NodeView, peers: list[NodeView], text: str) -> list[Probe]:
                 ok, detail = rc == 0, "a service is listening" if rc == 0 else "refused or timed out"
             add(b, f"tcp {key}", ok, f"{sb.host_ip}:{port} {detail}")
         if a.vxlan or b.vxlan:
-            add(b, "vxlan", True, NOT_CHECKED + "; ".join(f"{v.member.name}: {v.vxlan}" for v in (a, b) if v.vxlan))
+            why = "; ".join(f"{v.member.name}: {v.vxlan}" for v in (a, b) if v.vxlan)
+            probes.append(unchecked_probe(a.member.name, b.member.name, "vxlan", why))
             continue
         _, seen, _ = lines.get((b.index, "vxlan", "-"), (-1, "0", ""))
         ok = seen == "1"
         add(b, "vxlan", ok, f"TCP across the overlay to {b.overlay_ip} over UDP {sb.port_flannel}"
             + (f" (beside {sb.cni}'s device there)" if b.flannel else "") + ("" if ok else " got no answer"))
         if not a.has_ping:
-            add(b, "ping", True, NOT_CHECKED + "the node has no ping")
+            probes.append(unchecked_probe(a.member.name, b.member.name, "ping", "the node has no ping"))
             continue
         small = lines.get((b.index, "ping", "-"), (-1, "-", ""))[0] == 0
         add(b, "ping", small, f"ping {b.overlay_ip}" + ("" if small else " got no answer"))

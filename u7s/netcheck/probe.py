@@ -13,9 +13,10 @@ OVERLAY_PORT = 17946  # a listener on the overlay address only, inside the node
 # The test device's VNI: not flannel's (1), so that on a node where flannel runs it shares flannel.1's UDP
 # socket on PORT_FLANNEL (the kernel hands each datagram to the device of its VNI) and the port is checked there too.
 VNI = 30007
-NOT_CHECKED = "not checked: "  # how a probe that could not run begins its detail (ok: not a failure, counted apart)
+NOT_CHECKED = "not checked: "  # how the detail of a probe that could not run begins (for the reader only)
 VXLAN_OVERHEAD = 50
 TCP_PORTS = ("PORT_KUBE_APISERVER", "PORT_KUBELET", "PORT_ETCD")
+TCP_CHECKS = {f"tcp {key}": key for key in TCP_PORTS}  # a TCP probe's check -> the setting of the port it probes
 CONCURRENCY = 32  # hosts worked on at once; each is one SSH command at a time
 PEER_JOBS = 64  # peers a node probes at once (each is six short-lived processes)
 
@@ -29,6 +30,12 @@ class Probe:
     detail: str
     cause: str = ""
     fix: str = ""
+    not_checked: str = ""  # why the probe could not run ("" when it ran): ok, not a failure, counted apart
+
+
+def unchecked_probe(source: str, target: str, check: str, why: str) -> Probe:
+    """A probe that could not run, and why."""
+    return Probe(source, target, check, True, NOT_CHECKED + why, not_checked=why)
 
 
 @dataclass
@@ -59,7 +66,7 @@ def mac_for(index: int) -> str:
 
 
 def unchecked(p: Probe) -> bool:
-    return p.ok and p.detail.startswith(NOT_CHECKED)
+    return bool(p.not_checked)
 
 
 def summary_parts(probes: list[Probe]) -> tuple[str, list[str]]:
@@ -67,7 +74,7 @@ def summary_parts(probes: list[Probe]) -> tuple[str, list[str]]:
     passed = sum(p.ok and not unchecked(p) for p in probes)
     counts: dict[tuple[str, str], int] = {}
     for p in filter(unchecked, probes):
-        key = (p.check, p.detail[len(NOT_CHECKED):])
+        key = (p.check, p.not_checked)
         counts[key] = counts.get(key, 0) + 1
     return f"{passed} of {len(probes)} probes passed", [f"{n} {check} not checked ({why})"
                                                         for (check, why), n in counts.items()]

@@ -16,7 +16,7 @@ import sys
 from u7s.errors import U7sError
 from u7s.run.parallel import run_parallel
 from u7s.session import Member
-from u7s.steps.step import raise_failures
+from u7s.steps.step import Step, execute
 from u7s.render.resources import init_host_dir
 
 ROOT_SCRIPT = "init-host.root.sh"
@@ -102,23 +102,28 @@ def run_all(context, run, start_engine: bool = False) -> None:
 
     start_engine: the rootless part starts rootless Docker itself where no systemd user instance does.
     """
-    members = run.healthy
-    password = None
-    if not run.dry_run:
-        asking: set[str] = set()
-        run_parallel(members, lambda m: asking.add(m.name) or "" if _needs_password(m) else "")
-        if asking:
-            password = context.config.get("sudo", {}).get("password") or _ask_password(context, sorted(asking))
-            _check_password([m for m in members if m.name in asking], password)
+    execute(run, [INIT_HOST], password=None if run.dry_run else _password(context, run.healthy),
+            start_engine=start_engine)
 
-    def init_one(m: Member) -> str:
-        with _uploaded(m, run.dry_run) as paths:
-            return _run_scripts(m, paths, run.dry_run, password, start_engine)
 
-    result = run_parallel(members, init_one)
-    if result.failed:
-        run.failures["init-host"] = result.failed
-    raise_failures(run)
+def _password(context, members: list[Member]) -> str | None:
+    """The sudo password, asked for once before anything runs and tried on every host that needs one."""
+    asking: set[str] = set()
+    run_parallel(members, lambda m: asking.add(m.name) or "" if _needs_password(m) else "")
+    if not asking:
+        return None
+    password = context.config.get("sudo", {}).get("password") or _ask_password(context, sorted(asking))
+    _check_password([m for m in members if m.name in asking], password)
+    return password
+
+
+def _init_one(run, m: Member, password: str | None, start_engine: bool) -> str:
+    with _uploaded(m, run.dry_run) as paths:
+        return _run_scripts(m, paths, run.dry_run, password, start_engine)
+
+
+# No dry-run text of its own: under --dry-run the scripts run with theirs, from a temporary folder.
+INIT_HOST = Step("init-host", _init_one, None)
 
 
 def _run_scripts(m: Member, paths: dict, dry_run: bool, password: str | None, start_engine: bool = False) -> str:

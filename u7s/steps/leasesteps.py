@@ -28,8 +28,8 @@ def check(m) -> None:
 
 def record(run, m) -> None:
     """Write the lease where the next run finds it: the host's working directory (0600), the controller's state."""
-    ports = leased(m.settings)
-    if run is None or not ports or len(ports) < len(m.settings.ports):
+    ports = leased(m.settings)  # none on one host on its own: leases are an inventory's (u7s/node/leasehook.py)
+    if not ports or len(ports) < len(m.settings.ports):
         return  # part of the set given explicitly: the record made with the whole set stays as it was
     cluster = identity.owner(m.settings)
     if m.lease_on_host != ports:  # read in this run's first batch: writing the same record again is a round trip
@@ -42,7 +42,7 @@ def release(run, m) -> None:
     """Remove the host's record, and with the control plane's the controller's: the set is free again."""
     if leases.LEASE in m.settings.sources.values():  # a record was found: no file session to remove nothing
         m.host.remove(lease.host_path(m.settings.workdir))
-    if run is not None and m.spec.is_control_plane:
+    if not run.alone and m.spec.is_control_plane:  # the controller keeps records of inventories' clusters only
         leasestore.release(identity.owner(m.settings))
 
 

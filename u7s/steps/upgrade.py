@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 from u7s.render import engine
 from u7s.config.settings import Settings
@@ -25,6 +23,7 @@ from u7s.node.container import Node
 from u7s.steps import lifecycle as steps
 from u7s.steps import newkubeadm
 from u7s.steps.nodes_remove import drain_argv
+from u7s.steps.step import Step, StepFailed, execute
 
 VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 
@@ -73,14 +72,6 @@ def cluster_version(cp: Node) -> str:
 def kubelet_versions(cp: Node) -> dict[str, str]:
     return {n["metadata"]["name"]: n.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
             for n in kube.get_nodes(cp)}
-
-
-@dataclass(frozen=True)
-class UpgradeStep:
-    title: str
-    where: str  # "control-plane" or the worker's inventory name
-    action: Callable[[], str]
-    dry: str
 
 
 def _wait_upgraded(cp: Node, name: str, target: str) -> str:
@@ -163,86 +154,76 @@ def _kubeadm_dry(node: Node, target: str) -> str:
             f"({newkubeadm.path_in_node(target)})")
 
 
-def plan(c: Node, workers: dict[str, Node], target: str, timeout: int, force: bool) -> list[UpgradeStep]:
-    """Every step, in order: the control plane first, then the workers (by inventory name) one at a time.
-
-    On each node the new image's kubeadm runs in the container that still runs the old kubelet; only then is
-    the container made anew (new kubelet). A step finds from the cluster what is done already: a node whose
-    kubelet reports `target` has been through all of it.
-    """
-    cp_name = c.s.node_name
-
-    def moved(name: str) -> bool:
-        return kubelet_versions(c).get(name) == target
-
-    def place() -> str:
-        kube.wait_api(c)
-        if moved(cp_name):
-            return f"{cp_name} already runs {target}"
-        return newkubeadm.place(c, image_of(c.s), target)
-
-    def apply() -> str:
-        if moved(cp_name):
-            return f"control plane already at {target}"
-        # Also when the API server runs `target` already: an apply cut short is completed by running it again.
-        tries = apply_when_healthy(c, target, newkubeadm.path_in_node(target))
-        again = f" (its health checks passed at try {tries})" if tries > 1 else ""
-        return f"kubeadm upgrade apply {target} done{again}; the API server runs {cluster_version(c)}"
-
-    out = [
-        UpgradeStep("new kubeadm", "control-plane", place, _kubeadm_dry(c, target)),
-        UpgradeStep("kubeadm upgrade apply", "control-plane", apply,
-                    f"run kubeadm {target} upgrade apply --yes {target} in {cp_name} (its kubelet stays as it is)"),
-        UpgradeStep("new node container", "control-plane", lambda: _move_kubelet(c, c, target),
-                    _container_dry(c, target)),
-        UpgradeStep("wait Ready", "control-plane", lambda: _wait_upgraded(c, cp_name, target),
-                    f"wait until {cp_name} reports kubelet {target} and is Ready"),
-    ]
-    for where, w in workers.items():
-        out += _worker_steps(c, where, w, target, timeout, force)
-    return out
+# The steps, in the order each host goes through those that are for it: the control plane first, then each worker
+# in turn (one_by_one). On each node the new image's kubeadm runs in the container that still runs the old kubelet;
+# only then is the container made anew (new kubelet). A step finds from the cluster what is done already: a node
+# whose kubelet reports `target` has been through all of it. Actions take (run, member, target, timeout, force).
+def _moved(run, m, target: str) -> bool:
+    return kubelet_versions(run.control_plane.node).get(m.settings.node_name) == target
 
 
-def _worker_steps(c: Node, where: str, w: Node, target: str, timeout: int, force: bool) -> list[UpgradeStep]:
-    name = w.s.node_name
+def _drain(run, m, target: str, timeout: int, force: bool, **_) -> str:
+    name = m.settings.node_name
+    if _moved(run, m, target):
+        return f"{name} already runs {target}: not drained"
+    r = kube.kubectl(run.control_plane.node, *drain_argv(name, timeout, force), check=False)
+    if not r.ok:
+        tail = r.stderr_tail()
+        raise U7sError(f"kubectl drain {name} failed: {tail}" + ("" if force else " (--force deletes pods "
+                                                                   "no controller manages)"))
+    return f"{name} drained"
 
-    def moved() -> bool:
-        return kubelet_versions(c).get(name) == target
 
-    def drain() -> str:
-        if moved():
-            return f"{name} already runs {target}: not drained"
-        r = kube.kubectl(c, *drain_argv(name, timeout, force), check=False)
-        if not r.ok:
-            tail = r.stderr_tail()
-            raise U7sError(f"kubectl drain {name} failed: {tail}" + ("" if force else " (--force deletes pods "
-                                                                       "no controller manages)"))
-        return f"{name} drained"
+def _place(run, m, target: str, **_) -> str:
+    if m.spec.is_control_plane:  # the upgrade's first step: the API server must answer
+        kube.wait_api(m.node)
+    if _moved(run, m, target):
+        return f"{m.settings.node_name} already runs {target}"
+    return newkubeadm.place(m.node, image_of(m.settings), target)
 
-    def place() -> str:
-        return f"{name} already runs {target}" if moved() else newkubeadm.place(w, image_of(w.s), target)
 
-    def upgrade_node() -> str:
-        if moved():
-            return f"{name} already runs {target}: kubeadm upgrade node not needed"
-        newkubeadm.run(w, target, "upgrade", "node")
-        return f"kubeadm upgrade node done with kubeadm {target}"
+def _apply(run, m, target: str, **_) -> str:
+    c = m.node
+    if _moved(run, m, target):
+        return f"control plane already at {target}"
+    # Also when the API server runs `target` already: an apply cut short is completed by running it again.
+    tries = apply_when_healthy(c, target, newkubeadm.path_in_node(target))
+    again = f" (its health checks passed at try {tries})" if tries > 1 else ""
+    return f"kubeadm upgrade apply {target} done{again}; the API server runs {cluster_version(c)}"
 
-    def uncordon() -> str:
-        kube.kubectl(c, "uncordon", name)
-        return f"{name} uncordoned"
 
-    return [
-        UpgradeStep("drain", where, drain, f"run kubectl {' '.join(drain_argv(name, timeout, force))} "
-                    "(on the control plane)"),
-        UpgradeStep("new kubeadm", where, place, _kubeadm_dry(w, target)),
-        UpgradeStep("kubeadm upgrade node", where, upgrade_node,
-                    f"run kubeadm {target} upgrade node in {name} (its kubelet stays as it is)"),
-        UpgradeStep("new node container", where, lambda: _move_kubelet(c, w, target), _container_dry(w, target)),
-        UpgradeStep("wait Ready", where, lambda: _wait_upgraded(c, name, target),
-                    f"wait until {name} reports kubelet {target} and is Ready"),
-        UpgradeStep("uncordon", where, uncordon, f"run kubectl uncordon {name} (on the control plane)"),
-    ]
+def _upgrade_node(run, m, target: str, **_) -> str:
+    if _moved(run, m, target):
+        return f"{m.settings.node_name} already runs {target}: kubeadm upgrade node not needed"
+    newkubeadm.run(m.node, target, "upgrade", "node")
+    return f"kubeadm upgrade node done with kubeadm {target}"
+
+
+def _uncordon(run, m, **_) -> str:
+    kube.kubectl(run.control_plane.node, "uncordon", m.settings.node_name)
+    return f"{m.settings.node_name} uncordoned"
+
+
+DRAIN = Step("drain", _drain, lambda m, target, timeout, force: [
+    f"run kubectl {' '.join(drain_argv(m.settings.node_name, timeout, force))} (on the control plane)"],
+    hosts="workers", one_by_one=True)
+PLACE = Step("new kubeadm", _place, lambda m, target, **_: [_kubeadm_dry(m.node, target)], one_by_one=True)
+APPLY = Step("kubeadm upgrade apply", _apply, lambda m, target, **_: [
+    f"run kubeadm {target} upgrade apply --yes {target} in {m.settings.node_name} (its kubelet stays as it is)"],
+    hosts="control-plane", one_by_one=True)
+UPGRADE_NODE = Step("kubeadm upgrade node", _upgrade_node, lambda m, target, **_: [
+    f"run kubeadm {target} upgrade node in {m.settings.node_name} (its kubelet stays as it is)"],
+    hosts="workers", one_by_one=True)
+CONTAINER = Step("new node container", lambda run, m, target, **_: _move_kubelet(run.control_plane.node, m.node,
+                                                                                 target),
+                 lambda m, target, **_: [_container_dry(m.node, target)], one_by_one=True)
+WAIT = Step("wait Ready", lambda run, m, target, **_: _wait_upgraded(run.control_plane.node, m.settings.node_name,
+                                                                     target),
+            lambda m, target, **_: [f"wait until {m.settings.node_name} reports kubelet {target} and is Ready"],
+            one_by_one=True)
+UNCORDON = Step("uncordon", _uncordon, lambda m, **_: [
+    f"run kubectl uncordon {m.settings.node_name} (on the control plane)"], hosts="workers", one_by_one=True)
+UPGRADE = [DRAIN, PLACE, APPLY, UPGRADE_NODE, CONTAINER, WAIT, UNCORDON]
 
 
 def check(c: Node, nodes: dict[str, Node]) -> tuple[str, str]:
@@ -261,29 +242,19 @@ def check(c: Node, nodes: dict[str, Node]) -> tuple[str, str]:
 
 
 def run_upgrade(run, timeout: int = 300, force: bool = False) -> None:
-    """The whole upgrade over an inventory, or under --dry-run the steps per host in order."""
+    """The whole upgrade over the run's hosts (a cluster's, or one host on its own), or under --dry-run the
+    steps per host in order; stops at the first step that fails, naming it."""
     failed = [m.name for m in run.members if m.failed]
     if failed:
         raise U7sError(f"not every host is reachable ({', '.join(failed)}): an upgrade needs them all")
     cp = run.control_plane
-    workers = {m.name: m.node for m in run.members if not m.spec.is_control_plane}
-    reports = {m.name: m.report for m in run.members}
-    execute(cp.node, workers, {"control-plane": cp.report, **reports}, run.report, run.dry_run, timeout, force)
-
-
-def execute(cp: Node, workers: dict[str, Node], reports: dict, report, dry_run: bool, timeout: int = 300,
-            force: bool = False) -> None:
-    current, target = check(cp, {"control-plane": cp, **workers})
-    report.info(f"cluster at {current}; the node image carries {target}")
-    for step in plan(cp, workers, target, timeout, force):
-        say = reports.get(step.where, report)
-        if dry_run:
-            say.info(f"would {step.dry}")
-            continue
-        try:
-            say.done(f"{step.title}: {step.action()}")
-        except U7sError as exc:
-            raise U7sError(f"upgrade: {step.title} failed on {step.where}: {exc}; the steps before it are done; "
-                           "run again when fixed") from None
-    if not dry_run:
-        report.done(f"cluster upgraded to {target}")
+    current, target = check(cp.node, {"control-plane": cp.node, **{w.name: w.node for w in run.workers}})
+    run.report.info(f"cluster at {current}; the node image carries {target}")
+    try:
+        execute(run, UPGRADE, target=target, timeout=timeout, force=force)
+    except StepFailed as exc:
+        where = "control-plane" if exc.member.spec.is_control_plane else exc.member.name
+        raise U7sError(f"upgrade: {exc.step.title} failed on {where}: {exc.cause}; the steps before it are done; "
+                       "run again when fixed") from None
+    if not run.dry_run:
+        run.report.done(f"cluster upgraded to {target}")

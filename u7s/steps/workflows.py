@@ -1,8 +1,8 @@
 """Every step of a cluster's life, each with its --dry-run text beside its action, and the workflows.
 
-An action takes (run, member, **params); run is None when one host runs alone
-(the single-host tasks), else the multi-host run the member belongs to. The
-operations themselves, on one node, are u7s/steps/lifecycle.py.
+An action takes (run, member, **params): the run the member belongs to, a cluster's or,
+for the single-host tasks, one host on its own (run.alone). The operations themselves,
+on one node, are u7s/steps/lifecycle.py.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from u7s.steps.outcome import ALREADY, already, skipped, status_of
 from u7s.steps.step import Step
 
 
-def _preflight(run: Run | None, m: Member) -> str:
+def _preflight(run: Run, m: Member) -> str:
     from u7s.checks import preflight
 
     results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers,
-                                  control_plane=run is None or m.spec.is_control_plane).run()
+                                  control_plane=m.spec.is_control_plane).run()
     errors = preflight.failed(results)
-    if run is None:  # one host: each error on its own line, then one verdict
+    if run.alone:  # its error is the task's: each error on its own line, then one verdict
         for r in errors:
             m.report.error(f"preflight {r.name}: {r.detail} ({r.fix})")
         if errors:
@@ -54,21 +54,21 @@ def _down(volumes: bool) -> Step:
 DOWN, DOWN_V = _down(False), _down(True)
 
 
-def host_ips(run: Run | None) -> dict[str, str] | None:
-    """Node name -> HOST_IP of every host of the run (None for one host alone: its own, the lifecycle's default).
+def host_ips(run: Run) -> dict[str, str]:
+    """Node name -> HOST_IP of every host of the run (one host on its own: its own, as the lifecycle's default).
 
     The kubelet labels its Node with HOST_IP only when it registers it: the syncs set a changed one anew.
     """
-    if run is None:
-        return None
     return {h.settings.node_name: h.settings.host_ip for h in run.members if h.settings is not None}
 
 
-def _init(run: Run | None, m: Member) -> str:
+def _init(run: Run, m: Member) -> str:
     try:
         return lifecycle.kubeadm_init(m.node, host_ips(run))
     except kube.HalfInitialised as exc:
-        if run is None:  # one host: say how to recover (README: "Initialised means the API answers")
+        # One host on its own cannot tell whether a worker joined by hand: say how to recover
+        # (README: "Initialised means the API answers").
+        if run.alone:
             raise
         # Safe to start over only while no worker depends on this control plane.
         unknown = [w.name for w in run.members if not w.spec.is_control_plane and w.failed]
@@ -126,12 +126,12 @@ JOIN_WITH_SCRIPT = Step("kubeadm-join", lambda run, m, file=None: lifecycle.kube
     f"run the join script {file or m.settings.path(workdir.JOIN_COMMAND)} in {m.settings.node_name}, "
     "remove it (unless already joined)"])
 
-def _sync(run: Run | None, m: Member) -> str:
+def _sync(run: Run, m: Member) -> str:
     """Sync after the joins; when this run joined no one, init's sync a moment ago saw every node there is.
 
     (wait-ready syncs any node that registers late.)
     """
-    init = run.outcomes.get("init", {}).get(m.name) if run is not None else None
+    init = run.outcomes.get("init", {}).get(m.name)
     if status_of(init) == ALREADY and all(status_of(said) == ALREADY for said in run.outcomes.get("join", {}).values()):
         return init.parts["sync"]  # "external IPs in sync on N node(s)"
     return lifecycle.sync_external_ip(m.node, host_ips=host_ips(run))
@@ -141,12 +141,11 @@ SYNC = Step("sync-external-ip", _sync, lambda m: [
     f"set each node's {externalip.HOST_IP_LABEL} label (where its host's HOST_IP changed), ExternalIP and flannel "
     "public-ip to its host's address; restart flannel where it uses another"], hosts="control-plane")
 
-def _flannel(run: Run | None, m: Member) -> str:
+def _flannel(run: Run, m: Member) -> str:
     """The pod network (flannel; Calico with CNI=calico), one MTU for every node: the inventory's smallest."""
     from u7s.node.flannel import cluster_mtu
 
-    mtus = [h.settings.node_mtu for h in run.members if h.settings] if run else [m.settings.node_mtu]
-    return lifecycle.install_flannel(m.node, cluster_mtu(mtus))
+    return lifecycle.install_flannel(m.node, cluster_mtu([h.settings.node_mtu for h in run.members if h.settings]))
 
 
 FLANNEL = Step("install-flannel", _flannel, lambda m: [
@@ -169,8 +168,8 @@ UNTAINT = Step("untaint", lambda run, m: lifecycle.untaint_control_plane(m.node)
     f"remove the control-plane taint from {m.settings.node_name}"], hosts="control-plane")
 
 
-def _ready(run: Run | None, m: Member) -> str:
-    return lifecycle.wait_ready(m.node, [h.settings.node_name for h in run.healthy] if run else None, host_ips(run))
+def _ready(run: Run, m: Member) -> str:
+    return lifecycle.wait_ready(m.node, [h.settings.node_name for h in run.healthy], host_ips(run))
 
 
 READY = Step("wait-ready", _ready, lambda m: [
@@ -178,9 +177,10 @@ READY = Step("wait-ready", _ready, lambda m: [
     hosts="control-plane")
 
 
-def _reset(run: Run | None, m: Member) -> str:
+def _reset(run: Run, m: Member) -> str:
     node = m.node
-    if run is not None and not node.running():  # a cluster-wide reset passes over hosts without a node
+    # A cluster-wide reset passes over hosts without a node; one host on its own says its node does not run.
+    if not run.alone and not node.running():
         return skipped("no node container: nothing to reset", "no node container")
     return lifecycle.kubeadm_reset(node)
 

@@ -192,15 +192,14 @@ def this_host(c, set_=None, lock=False):
 
 
 def steps_here(c, set_, steps, dry_run=False, titled=False, **params):
-    """Run steps (u7s/steps/workflows.py) on this host, its lock held; print what each did or would do."""
-    from u7s.steps.step import run_one
+    """Run steps (u7s/steps/workflows.py) on this host, a run of one, its lock held; print what each did or would
+    do. Returns the run."""
+    from u7s.session import one_host
+    from u7s.steps.step import execute
 
-    member = this_host(c, set_, lock=not dry_run)
-    for step in steps:
-        message = run_one(step, member, dry_run, **params)
-        if message:
-            member.report.done(f"{step.task_name}: {message}" if titled else message)
-    return member
+    run = one_host(this_host(c, set_, lock=not dry_run), dry_run)
+    execute(run, steps, titled=titled, **params)
+    return run
 
 
 def make_task(name: str, doc: str, body, help: dict):
@@ -210,11 +209,11 @@ def make_task(name: str, doc: str, body, help: dict):
     return task(name=name, iterable=["set_"], help=help)(clean_errors(body))
 
 
-def named_steps(names) -> list:
-    """The steps of u7s/steps/workflows.py named by their constants, e.g. ("JOIN", "SYNC")."""
-    from u7s.steps import workflows
+def workflows():
+    """u7s/steps/workflows.py, whose Steps the tasks run: imported when a task runs, so that `--help` stays light."""
+    from u7s.steps import workflows as module
 
-    return [getattr(workflows, name) for name in names]
+    return module
 
 
 def confirm(yes: bool, what: str) -> None:

@@ -7,6 +7,17 @@ from u7s.tasks._common import DRY_RUN, SET_HELP, clean_errors, out, task, this_h
 CHANGES = {"set": SET_HELP, "dry-run": DRY_RUN}
 ITER = ["set_"]
 
+
+def _one_step(member, step, dry_run: bool, **params) -> str | None:
+    """One step on this host, a run of one; what it returned (a path), None under --dry-run. The task says
+    what was done."""
+    from u7s.session import one_host
+    from u7s.steps.step import execute
+
+    run = one_host(member, dry_run)
+    execute(run, [step], quiet=True, **params)
+    return run.outcomes.get(step.title, {}).get(member.name)
+
 KUBECONFIG_HELP = {
     **CHANGES, "output": "where to write it (default: U7S_WORKDIR/kubeconfig)",
     "merge": "also merge it into the first file of $KUBECONFIG (else ~/.kube/config) and make it the current "
@@ -22,7 +33,6 @@ def kubeconfig(c, set_=None, output=None, dry_run=False, merge=None, switch_cont
     from u7s.render.kubeconfigs import merge_target, single_host_name
     from u7s.run.hosts import LocalHost
     from u7s.steps import kubeconfig as _kubeconfig
-    from u7s.steps.step import run_one
     from u7s.steps.workflows import KUBECONFIG
 
     member = this_host(c, set_)  # reads the cluster, writes one file of its own: no host lock
@@ -33,7 +43,7 @@ def kubeconfig(c, set_=None, output=None, dry_run=False, merge=None, switch_cont
         remote = not isinstance(host, LocalHost)  # under fab -H: that host's user's kubeconfig
         target = merge_target({}, host.run(["printenv", "HOME"]).stdout.strip()) if remote else merge_target()
         _kubeconfig.check_target(host, target)
-    path = run_one(KUBECONFIG, member, dry_run, path=output, name=name)
+    path = _one_step(member, KUBECONFIG, dry_run, path=output, name=name)
     if dry_run:
         if target:
             member.report.info(f"would merge it into {target} as {name}" + (" (current context)" if switch_context
@@ -52,11 +62,10 @@ def kubeconfig(c, set_=None, output=None, dry_run=False, merge=None, switch_cont
 @clean_errors
 def kubectl(c, set_=None, output=None, dry_run=False):
     """Copy the node's kubectl out, for hosts that have none; prints its path."""
-    from u7s.steps.step import run_one
     from u7s.steps.workflows import KUBECTL
 
     member = this_host(c, set_)
-    path = run_one(KUBECTL, member, dry_run, path=output)
+    path = _one_step(member, KUBECTL, dry_run, path=output)
     if path:
         member.report.done(f"kubectl copied to {path}")
         out(path)
@@ -68,11 +77,10 @@ def kubectl(c, set_=None, output=None, dry_run=False):
 @clean_errors
 def join_command(c, set_=None, output=None, ttl=None, dry_run=False):
     """Write a join script for workers (0600; it holds a token) and print its path."""
-    from u7s.steps.step import run_one
     from u7s.steps.workflows import JOIN_COMMAND
 
     member = this_host(c, set_, lock=not dry_run)
-    path = run_one(JOIN_COMMAND, member, dry_run, path=output, ttl=ttl)
+    path = _one_step(member, JOIN_COMMAND, dry_run, path=output, ttl=ttl)
     if path:
         member.report.done("join script written (0600, holds a secret token); copy it to a worker's U7S_WORKDIR")
         out(path)

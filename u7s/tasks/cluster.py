@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from invoke import Exit
 
 from u7s.tasks._common import (
-    DRY_RUN, SET_HELP, clean_errors, config_of, confirm, flags_of, make_task, named_steps, option, out, read_only, task,
+    DRY_RUN, SET_HELP, clean_errors, config_of, confirm, flags_of, make_task, option, out, read_only, task, workflows,
 )
 
 COMMON = {
@@ -35,8 +37,6 @@ def _open(c, inventory, set_, accept_unknown_host_keys, dry_run=False, lock=Fals
 
 def _steps(c, steps, inventory, set_, accept, dry_run):
     """Open a run that holds the locks, then run the steps on its hosts."""
-    import contextlib
-
     from u7s.steps.step import execute, raise_failures
 
     run = _open(c, inventory, set_, accept, dry_run, lock=True)
@@ -79,25 +79,26 @@ def init_host(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_
     hostinit.run_all(c, run, start_engine=start_engine)
 
 
-def _steps_task(name: str, doc: str, *steps: str):
-    """A task that runs steps of u7s.steps.workflows (named by their constants) on the inventory's hosts."""
+def _steps_task(name: str, doc: str, steps):
+    """A task that runs steps on the inventory's hosts: `steps()` gives the Steps (imported as the task runs)."""
 
     def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False):
-        _steps(c, named_steps(steps), inventory, set_, accept_unknown_host_keys, dry_run)
+        _steps(c, steps(), inventory, set_, accept_unknown_host_keys, dry_run)
 
     return make_task(name, doc, body, CHANGES)
 
 
-up = _steps_task("up", "Start the node container on every host.", "UP")
-init = _steps_task("init", "Run kubeadm init on the control plane (skipped when done).", "INIT")
+up = _steps_task("up", "Start the node container on every host.", lambda: [workflows().UP])
+init = _steps_task("init", "Run kubeadm init on the control plane (skipped when done).", lambda: [workflows().INIT])
 join = _steps_task(
     "join", "Join every worker (a fresh token for each, deleted after; script 0600, run, removed), then sync IPs.",
-    "JOIN", "SYNC")
+    lambda: [workflows().JOIN, workflows().SYNC])
 sync_external_ip = _steps_task(
-    "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address.", "SYNC")
+    "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address.",
+    lambda: [workflows().SYNC])
 install_flannel = _steps_task(
-    "install-flannel", "Install flannel from the control plane (after sync-external-ip).", "FLANNEL")
-down = _steps_task("down", "Stop the node container on every host (volumes kept).", "DOWN")
+    "install-flannel", "Install flannel from the control plane (after sync-external-ip).", lambda: [workflows().FLANNEL])
+down = _steps_task("down", "Stop the node container on every host (volumes kept).", lambda: [workflows().DOWN])
 
 KUBECONFIG_HELP = {
     **COMMON,
@@ -216,20 +217,21 @@ def status(c, inventory=None, set_=None, accept_unknown_host_keys=False, json=Fa
     return rows
 
 
-def _confirmed_task(name: str, doc: str, step: str, question: str):
-    """A task that asks first (unless --yes or --dry-run), then runs one step on every host."""
+def _confirmed_task(name: str, doc: str, step, question: str):
+    """A task that asks first (unless --yes or --dry-run), then runs one step (`step()`) on every host."""
 
     def body(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, yes=False):
         if not dry_run:
             confirm(yes, question)
-        _steps(c, named_steps([step]), inventory, set_, accept_unknown_host_keys, dry_run)
+        _steps(c, [step()], inventory, set_, accept_unknown_host_keys, dry_run)
 
     return make_task(name, doc, body, {**CHANGES, "yes": "do not ask for confirmation"})
 
 
 down_v = _confirmed_task("down-v", "Remove the node container and its volumes on every host: deletes the cluster.",
-                         "DOWN_V", "this deletes the cluster's data on every host")
-reset = _confirmed_task("reset", "Run kubeadm reset on every host.", "RESET", "this resets Kubernetes on every host")
+                         lambda: workflows().DOWN_V, "this deletes the cluster's data on every host")
+reset = _confirmed_task("reset", "Run kubeadm reset on every host.", lambda: workflows().RESET,
+                        "this resets Kubernetes on every host")
 
 
 @task(iterable=["set_", "image"], help={**CHANGES, "image": "an image of the controller's engine (repeatable)",
@@ -238,8 +240,6 @@ reset = _confirmed_task("reset", "Run kubeadm reset on every host.", "RESET", "t
 def load_image(c, inventory=None, set_=None, accept_unknown_host_keys=False, dry_run=False, image=None,
                archive=None):
     """Load images (from the controller's engine, or an archive) into every node's containerd, hosts in parallel."""
-    import contextlib
-
     from u7s.steps import images
     from u7s.steps.step import execute
     from u7s.tasks._common import local

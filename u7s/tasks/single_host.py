@@ -11,8 +11,8 @@ import sys
 from invoke import Exit
 
 from u7s.tasks._common import (
-    DRY_RUN, SET_HELP, clean_errors, confirm, local, make_task, named_steps, out, read_only, steps_here, task,
-    this_host,
+    DRY_RUN, SET_HELP, clean_errors, confirm, local, make_task, out, read_only, steps_here, task, this_host,
+    workflows,
 )
 from u7s.tasks.access import join_command, kubeconfig, kubectl  # noqa: F401  (tasks of this collection)
 from u7s.tasks.hostprep import init_host  # noqa: F401
@@ -109,28 +109,30 @@ def render(c, set_=None, kubeadm_config=False):
     return text
 
 
-def _steps_task(name: str, doc: str, *steps: str):
-    """A task that runs steps of u7s.steps.workflows (named by their constants) on this host."""
+def _steps_task(name: str, doc: str, steps):
+    """A task that runs steps on this host: `steps()` gives the Steps (imported as the task runs)."""
 
     def body(c, set_=None, dry_run=False):
-        steps_here(c, set_, named_steps(steps), dry_run)
+        steps_here(c, set_, steps(), dry_run)
 
     return make_task(name, doc, body, CHANGES)
 
 
-down = _steps_task("down", "Stop and remove the node container; its volumes (the cluster's data) are kept.", "DOWN")
-down_v = _steps_task("down-v", "Remove the node container and its volumes: deletes the cluster's data.", "DOWN_V")
 kubeadm_init = _steps_task(
     "kubeadm-init", "Initialise the control plane with kubeadm (skipped when already done), then sync external IPs.",
-    "INIT")
+    lambda: [workflows().INIT])
+down = _steps_task("down", "Stop and remove the node container; its volumes (the cluster's data) are kept.",
+                   lambda: [workflows().DOWN])
+down_v = _steps_task("down-v", "Remove the node container and its volumes: deletes the cluster's data.",
+                     lambda: [workflows().DOWN_V])
 install_flannel = _steps_task("install-flannel", "Install flannel (VXLAN on PORT_FLANNEL) unless it is installed.",
-                              "FLANNEL")
-install_storage = _steps_task("install-storage", "Install the local-path provisioner, the default StorageClass.",
-                              "STORAGE")
+                              lambda: [workflows().FLANNEL])
 sync_external_ip = _steps_task(
     "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip).",
-    "SYNC")
-kubeadm_reset = _steps_task("kubeadm-reset", "Run `kubeadm reset --force` in the node.", "RESET")
+    lambda: [workflows().SYNC])
+install_storage = _steps_task("install-storage", "Install the local-path provisioner, the default StorageClass.",
+                              lambda: [workflows().STORAGE])
+kubeadm_reset = _steps_task("kubeadm-reset", "Run `kubeadm reset --force` in the node.", lambda: [workflows().RESET])
 
 
 @task(iterable=ITER, help={**CHANGES, "skip-preflight": "do not run the preflight checks first"})
@@ -146,15 +148,14 @@ def up(c, set_=None, skip_preflight=False, dry_run=False):
 @clean_errors
 def delete(c, set_=None, yes=False, dry_run=False):
     """Delete this host's cluster node and all its data (down-v), after confirmation."""
-    from u7s.steps.step import run_one
+    from u7s.session import one_host
+    from u7s.steps.step import execute
     from u7s.steps.workflows import DOWN_V
 
     member = this_host(c, set_, lock=not dry_run)
     if not dry_run:
         confirm(yes, f"this deletes node {member.settings.node_name} and all its data")
-    message = run_one(DOWN_V, member, dry_run)
-    if message:
-        member.report.done(message)
+    execute(one_host(member, dry_run), [DOWN_V])
 
 
 def _passthrough(host, argv, tty=False) -> int:
@@ -231,10 +232,10 @@ def create(c, set_=None, skip_preflight=False, dry_run=False):
     """Create a single-host cluster: up, kubeadm-init, sync-external-ip, install-flannel, kubeconfig."""
     from u7s.steps.workflows import CREATE_ONE_HOST, PREFLIGHT
 
-    member = steps_here(c, set_, ([] if skip_preflight else [PREFLIGHT]) + CREATE_ONE_HOST, dry_run, titled=True)
+    run = steps_here(c, set_, ([] if skip_preflight else [PREFLIGHT]) + CREATE_ONE_HOST, dry_run, titled=True)
     if dry_run:
         return None
-    path = member.settings.path("kubeconfig")
+    path = run.control_plane.settings.path("kubeconfig")
     out(path)
     return path
 
@@ -286,7 +287,7 @@ def export_logs(c, set_=None, output=None):
 @clean_errors
 def upgrade(c, set_=None, dry_run=False):
     """Move this single-host cluster to the Kubernetes version of the node image the settings now name."""
+    from u7s.session import one_host
     from u7s.steps import upgrade as _upgrade
 
-    node = this_host(c, set_, lock=not dry_run).node
-    _upgrade.execute(node, {}, {}, node.report, dry_run)
+    _upgrade.run_upgrade(one_host(this_host(c, set_, lock=not dry_run), dry_run))

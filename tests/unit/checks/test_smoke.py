@@ -15,23 +15,25 @@ K = ["/usr/bin/kubectl", "--kubeconfig", "/w/kubeconfig"]
 
 def test_plan_commands_in_order():
     steps = smoke.plan("/usr/bin/kubectl", "/w/kubeconfig", 300)
-    assert [title for title, _, _ in steps] == [
+    assert [title for title, _, _, _ in steps] == [
         "all nodes Ready", "create the test StatefulSet", "replicas running", "volumes bound",
         "fetch dnstest-0 by DNS", "fetch dnstest-1 by DNS", "fetch dnstest-2 by DNS",
     ]
-    for _, argv, _ in steps:
+    for _, argv, _, _ in steps:
         assert argv[:3] == K
     assert steps[0][1][3:] == ["wait", "--for=condition=Ready", "nodes", "--all", "--timeout=300s"]
     assert steps[1][1][3:] == ["apply", "-f", "-"] and steps[1][2] == smoke.MANIFEST
     assert steps[2][1][3:] == ["rollout", "status", "statefulset/dnstest", "--timeout=300s"]
     assert steps[3][1][3:] == ["wait", "--for=jsonpath={.status.phase}=Bound", "pvc/data-dnstest-0",
                                "pvc/data-dnstest-1", "pvc/data-dnstest-2", "--timeout=300s"]
-    assert [stdin for _, _, stdin in steps if stdin is not None] == [smoke.MANIFEST]
+    assert [stdin for _, _, stdin, _ in steps if stdin is not None] == [smoke.MANIFEST]
+    # The fetches (and only they) must show nginx's page: what the plan says, not the words of their titles.
+    assert [title for title, _, _, page in steps if page == "nginx"] == [title for title, _, _, _ in steps[4:]]
 
 
 @pytest.mark.parametrize("i", range(3))
 def test_each_replica_is_fetched_by_its_dns_name_from_a_throwaway_pod(i):
-    _, argv, _ = smoke.plan("kubectl", "kc", 60)[4 + i]
+    _, argv, _, _ = smoke.plan("kubectl", "kc", 60)[4 + i]
     assert argv[3:8] == ["run", f"dnstest-probe-{i}", "--rm", "-i", "--restart=Never"]
     assert "--pod-running-timeout=60s" in argv
     assert argv[argv.index("--") + 1:] == [

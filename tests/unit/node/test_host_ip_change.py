@@ -159,13 +159,16 @@ def test_wait_ready_restarts_flannel_where_the_address_changed_and_waits_for_it(
     assert api.pods["u7s-b"] == 4 and api.pods["u7s-a"] == 1
 
 
-def test_the_runs_host_ips_are_every_resolved_hosts_and_one_host_alone_has_none():
+def test_the_runs_host_ips_are_every_resolved_hosts_and_one_host_alone_has_its_own():
     def member(name, ip):
         return SimpleNamespace(settings=SimpleNamespace(node_name=name, host_ip=ip) if ip else None)
 
     run = SimpleNamespace(members=[member("u7s-a", "192.0.2.10"), member("u7s-b", "192.0.2.120"), member("x", None)])
     assert workflows.host_ips(run) == {"u7s-a": "192.0.2.10", "u7s-b": "192.0.2.120"}
-    assert workflows.host_ips(None) is None
+    # One host on its own is a run of one: its own address, as the lifecycle's default (lifecycle._own).
+    alone = SimpleNamespace(members=[member("u7s-a", "192.0.2.10")])
+    node = SimpleNamespace(s=SimpleNamespace(node_name="u7s-a", host_ip="192.0.2.10"))
+    assert workflows.host_ips(alone) == lifecycle._own(node, None) == {"u7s-a": "192.0.2.10"}
 
 
 # -- the pure decisions ---------------------------------------------------------------------

@@ -116,6 +116,7 @@ def test_an_unexpected_exception_is_raised_after_the_others_finished():
 def test_network_failures_are_given_their_likely_cause():
     class S:
         host_ip, port_flannel, port_kube_apiserver, cni = "192.0.2.2", 8472, 6443, "flannel"
+        ports = {"PORT_KUBE_APISERVER": 6443}
 
     class M:
         def __init__(self, name):

@@ -10,7 +10,7 @@ from u7s.steps import upgrade
 from u7s.errors import U7sError
 from u7s.node.container import Node
 from u7s.ui.report import Reporter
-from tests.unit.u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings, run_of
 
 
 @pytest.mark.parametrize("current, target, fragment", [
@@ -54,7 +54,7 @@ def _in_node(node):
 
 def test_dry_run_lists_each_hosts_steps_in_order_and_changes_nothing(capsys):
     cp, w1 = _node("cp"), _node("w1")
-    upgrade.execute(cp, {"w1": w1}, {"w1": w1.report}, Reporter(), dry_run=True)
+    upgrade.run_upgrade(run_of(cp, {"w1": w1}, dry_run=True))
     err = capsys.readouterr().err
     order = [line.split("would ", 1)[1].split(" ")[:3] for line in err.splitlines() if "would " in line]
     assert [o[:2] for o in order] == [["copy", "kubeadm"], ["run", "kubeadm"], ["run", "docker"], ["wait", "until"],
@@ -71,14 +71,14 @@ def test_dry_run_lists_each_hosts_steps_in_order_and_changes_nothing(capsys):
 def test_a_skipped_minor_is_refused_before_any_host_is_touched():
     cp, w1 = _node("cp", image="v1.37.0"), _node("w1", image="v1.37.0")
     with pytest.raises(U7sError, match="only 1 minor version at a time"):
-        upgrade.execute(cp, {"w1": w1}, {}, Reporter(), dry_run=False)
+        upgrade.run_upgrade(run_of(cp, {"w1": w1}))
     assert not any("compose" in argv for argv in cp.host.calls + w1.host.calls)
 
 
 def test_images_carrying_different_versions_are_refused():
     cp, w1 = _node("cp"), _node("w1", image="v1.35.0")
     with pytest.raises(U7sError, match="different versions"):
-        upgrade.execute(cp, {"w1": w1}, {}, Reporter(), dry_run=False)
+        upgrade.run_upgrade(run_of(cp, {"w1": w1}))
 
 
 def test_waiting_ends_only_when_the_new_kubelet_reports_its_version():

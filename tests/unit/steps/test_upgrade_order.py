@@ -10,7 +10,7 @@ from u7s.node.container import Node
 from u7s.run.hosts import Result
 from u7s.steps import newkubeadm, upgrade
 from u7s.ui.report import Reporter
-from tests.unit.u7s_fakes import FakeHost, make_settings
+from tests.unit.u7s_fakes import FakeHost, make_settings, run_of
 
 OLD, NEW = "v1.35.0", "v1.36.0"
 
@@ -100,7 +100,7 @@ def test_the_new_kubeadm_runs_in_the_old_container_before_each_kubelet_moves(mon
     cluster = Cluster(NAMES)
     cluster.install(monkeypatch)
     cp, workers = _nodes()
-    upgrade.execute(cp, workers, {}, Reporter(), dry_run=False)
+    upgrade.run_upgrade(run_of(cp, workers))
     assert cluster.skew == [], f"a kubelet was newer than the API server: {cluster.skew}"
     assert cluster.events == IN_ORDER
     assert cluster.applied_with == newkubeadm.path_in_node(NEW)
@@ -114,9 +114,9 @@ def test_a_run_cut_short_after_any_step_is_finished_by_the_next(monkeypatch, sto
     cluster.install(monkeypatch)
     cp, workers = _nodes()
     with pytest.raises(U7sError, match="the steps before it are done; run again when fixed"):
-        upgrade.execute(cp, workers, {}, Reporter(), dry_run=False)
+        upgrade.run_upgrade(run_of(cp, workers))
     first = list(cluster.events)
-    upgrade.execute(cp, workers, {}, Reporter(), dry_run=False)
+    upgrade.run_upgrade(run_of(cp, workers))
     again = cluster.events[len(first):]
     assert cluster.skew == [] and cluster.api == NEW and set(cluster.kubelets.values()) == {NEW}
     assert cluster.cordoned == set()

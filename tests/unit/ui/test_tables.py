@@ -1,12 +1,12 @@
 """The network check's table: its title from the summary's parts, one line when every probe passed."""
 
-from u7s.netcheck.probe import NOT_CHECKED, Probe, summary, summary_parts
+from u7s.netcheck.probe import Probe, summary, summary_parts, unchecked_probe
 from u7s.ui import tables
 
 
 def test_the_network_title_counts_hosts_and_keeps_what_was_not_checked():
     probes = [Probe("h1", "h2", "tcp PORT_ETCD", True, "connected"),
-              Probe("h2", "h1", "vxlan", True, NOT_CHECKED + "h2: no vxlan device"),
+              unchecked_probe("h2", "h1", "vxlan", "h2: no vxlan device"),
               Probe("h3", "h1", "tcp PORT_KUBELET", False, "timed out", "a firewall", "open it")]
     assert summary(probes) == "1 of 3 probes passed; 1 vxlan not checked (h2: no vxlan device)"
     grid = tables.network(probes, *summary_parts(probes))
@@ -15,3 +15,10 @@ def test_the_network_title_counts_hosts_and_keeps_what_was_not_checked():
     passed = probes[:1]
     assert tables.network(passed, *summary_parts(passed)) == \
         "network check: 1 of 1 probes passed between 2 hosts (--all lists them)"
+
+
+def test_a_probe_counts_as_not_checked_by_its_field_not_by_the_words_of_its_detail():
+    worded = Probe("h1", "h2", "ping", True, "not checked: only the words")  # ran and passed
+    assert summary_parts([worded]) == ("1 of 1 probes passed", [])
+    assert summary_parts([unchecked_probe("h1", "h2", "ping", "the node has no ping")]) == (
+        "0 of 1 probes passed", ["1 ping not checked (the node has no ping)"])
