@@ -169,6 +169,7 @@ class _Resolver(EngineChoice):
             self.bad("U7S_STORAGE_DIR", why, storagedir.FIX)
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
         node_mtu = self.mtu(host_ip)
+        metrics_server = self.boolean("METRICS_SERVER", False)
         if self.problems:
             raise SettingsError("\n".join(self.problems), self.keyed)
         given = {
@@ -178,6 +179,7 @@ class _Resolver(EngineChoice):
             "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout, "U7S_ENGINE_HOST": engine_host,
             "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
             "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices, "NODE_MTU": node_mtu, "U7S_STORAGE_DIR": storage_dir,
+            "METRICS_SERVER": metrics_server,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)

@@ -91,6 +91,8 @@ TABLE: tuple[Setting, ...] = (
        "(default: none)"),
     _s("U7S_STORAGE_DIR", "storage_dir", "str", "host directory of the node's local-path volumes, the default "
        "StorageClass's (default: WORKDIR/storage, removed by down-v; a directory you set is never removed)"),
+    _s("METRICS_SERVER", "metrics_server", "bool", "install metrics-server with create, so that `kubectl top` works "
+       "(default: false; the task install-metrics-server installs it at any time)"),
 )
 SPECS: dict[str, Setting] = {s.name: s for s in TABLE}
 PORT_DEFAULTS = {s.name: s.default for s in TABLE if s.kind == "port"}

@@ -127,6 +127,8 @@ install_flannel = _steps_task("install-flannel", "Install flannel (VXLAN on PORT
                               "FLANNEL")
 install_storage = _steps_task("install-storage", "Install the local-path provisioner, the default StorageClass.",
                               "STORAGE")
+install_metrics_server = _steps_task("install-metrics-server", "Install metrics-server (kubectl top), whatever "
+                                     "METRICS_SERVER says.", "METRICS_INSTALL")
 sync_external_ip = _steps_task(
     "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip).",
     "SYNC")

@@ -44,6 +44,9 @@ RESOURCES = [
     Resource("clusterrolebindings", "ClusterRoleBinding", group="rbac.authorization.k8s.io", namespaced=False),
     Resource("roles", "Role", group="rbac.authorization.k8s.io"),
     Resource("rolebindings", "RoleBinding", group="rbac.authorization.k8s.io"),
+    # What metrics-server's manifest holds besides (u7s_standin_metrics.py): stored; the APIService's status is kept.
+    Resource("services", "Service", short=("svc",), subresources=("status",)),
+    Resource("apiservices", "APIService", group="apiregistration.k8s.io", namespaced=False, subresources=("status",)),
 ]
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 
