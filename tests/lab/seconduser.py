@@ -5,7 +5,9 @@ the given hosts for the length of a `with` block, made the way `up` makes the fi
 
 - an account `u7slabN` with N counted down from MAX_HOSTS (host h1's is u7slab40, h2's u7slab39...),
   so its uid and its 65536 subordinate ids fall in the lab's blocks and teardown finds whatever a
-  crashed test leaves; a tmpfs home, /run/user/UID, the sudo password of the lab users;
+  crashed test leaves; /run/user/UID, the sudo password of the lab users; its home on the
+  machine's disk (the first users' are tmpfs mounts made before the hosts' mount namespaces; a
+  mount made later does not reach them);
 - its own SSH key pair (`id_ed25519_second` beside the lab's key), in its authorized_keys;
 - what the first user's login has (login.prepare: u7s's venv on PATH, the docker CLI's rootless context);
 - its delegated cgroup in the host's tree, and rootless Docker started in it as engine.start starts
@@ -47,6 +49,12 @@ def _account(host: LabHost) -> HostLayout:
 
 def _make_user(host: LabHost) -> users.LabUser:
     user = users.create(_account(host))
+    # A home on the machine's disk, not the tmpfs users.create mounts: the host's mount namespace was
+    # made at `up` and a mount made since does not reach it (the engine found a root-owned directory).
+    run(["umount", str(user.home)])
+    shutil.chown(user.home, user.uid, user.gid)
+    run(["cp", "-a", "/etc/skel/.", str(user.home)])
+    run(["chown", "-R", f"{user.uid}:{user.gid}", str(user.home)])
     users.write_file(user, ".ssh/authorized_keys", KEY.with_suffix(".pub").read_text(), 0o600)
     login.prepare(user)
     # Delegated to the user as systemd delegates user@UID.service (hostns.start_holder does it for the first).
@@ -77,10 +85,8 @@ def _remove(user: users.LabUser, daemon: processes.Daemon | None, subids: range)
         saved = state.load()
         state.save(saved["lab"], [d for d in state.daemons() if d != daemon])
     processes.kill_all(lambda: processes.pids_owned_by([range(user.uid, user.uid + 1), subids]), what=user.name)
-    if Path(user.home).is_mount():
-        run(["umount", "--lazy", str(user.home)])
     run(["userdel", "--force", "--remove", user.name], check=False)
-    shutil.rmtree(user.home, ignore_errors=True)
+    run(["rm", "-rf", "--one-file-system", str(user.home)], check=False)  # the engine's data, owned by subuids
     shutil.rmtree(user.runtime_dir, ignore_errors=True)
     for path in (*users.SUBID_FILES, users.SUDOERS):  # userdel leaves subordinate ids on some releases
         if path.exists():
