@@ -145,6 +145,7 @@ class Resolver(EngineChoice):
                                                 if not self.given("U7S_WORKDIR") else "")
         timeout = self.integer("U7S_TIMEOUT", 300, 1, 86400, "a number of seconds")
         node_mtu, cni = self.mtu(host_ip), cnichoice.resolve(self.text("CNI"), self.bad)
+        metrics_server = self.boolean("METRICS_SERVER", False)
         if self.problems:
             raise SettingsError("\n".join(self.problems), self.keyed)
         given = {
@@ -154,7 +155,7 @@ class Resolver(EngineChoice):
             "U7S_MULTI_NODE": multi_node, "U7S_WORKDIR": workdir, "U7S_TIMEOUT": timeout, "U7S_ENGINE_HOST": engine_host,
             "POD_SUBNET": pod_subnet, "SERVICE_SUBNET": service_subnet, "U7S_PUBLISH": published,
             "U7S_MOUNTS": mounts_, "U7S_DEVICES": devices, "NODE_MTU": node_mtu, "U7S_STORAGE_DIR": storage_dir,
-            "CNI": cni,
+            "CNI": cni, "METRICS_SERVER": metrics_server,
         }
         return Settings(**{SPECS[key].attr: value for key, value in given.items()},
                         engine_type=engine_type, sources=dict(self.sources), cluster=self.cluster)

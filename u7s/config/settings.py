@@ -93,6 +93,8 @@ TABLE: tuple[Setting, ...] = (
        "StorageClass's (default: WORKDIR/storage, removed by down-v; a directory you set is never removed)"),
     _s("CNI", "cni", "str", "the pod network, one per cluster: flannel (default) or calico (VXLAN on PORT_FLANNEL, "
        "enforces NetworkPolicy)"),
+    _s("METRICS_SERVER", "metrics_server", "bool", "install metrics-server with create, so that `kubectl top` works "
+       "(default: false; the task install-metrics-server installs it at any time)"),
 )
 SPECS: dict[str, Setting] = {s.name: s for s in TABLE}
 PORT_DEFAULTS = {s.name: s.default for s in TABLE if s.kind == "port"}

@@ -50,6 +50,12 @@ def changed_objects(apply_output: str) -> list[str]:
             if line.strip() and not line.rstrip().endswith(" unchanged")]
 
 
+def apply_manifest(node: Node, name: str, text: str) -> list[str]:
+    """Write a manifest into the working directory and kubectl apply it in the node; the objects it changed."""
+    node.host.write_file(node.s.path(name), text, 0o644)
+    return changed_objects(kubectl(node, "apply", "-f", workdir.in_node(name)).stdout)
+
+
 def install(node: Node) -> tuple[str, bool]:
     """Apply the manifest; what to say, and whether kubectl changed any object.
 
@@ -57,8 +63,7 @@ def install(node: Node) -> tuple[str, bool]:
     kubectl's exec fails with the engine's own "is not running" line.
     """
     s = node.s
-    node.host.write_file(s.path(MANIFEST), manifest(s.cluster or s.project), 0o644)
-    changed = changed_objects(kubectl(node, "apply", "-f", workdir.in_node(MANIFEST)).stdout)
+    changed = apply_manifest(node, MANIFEST, manifest(s.cluster or s.project))
     where = f"StorageClass {STORAGE_CLASS}, the default; volumes in {s.storage_dir} on each host"
     if not changed:
         return f"local-path storage already installed ({where})", False

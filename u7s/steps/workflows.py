@@ -11,7 +11,7 @@ from u7s.render import engine, workdir
 from u7s.errors import U7sError
 from u7s.node import externalip, joinstate, kube
 from u7s.session import Member, Run
-from u7s.steps import jointokens, leasesteps, lifecycle, storage
+from u7s.steps import jointokens, leasesteps, lifecycle, metrics, storage
 from u7s.steps.outcome import ALREADY, already, skipped, status_of
 from u7s.steps.step import Step
 
@@ -154,6 +154,7 @@ FLANNEL = Step("install-flannel", _flannel, lambda m: [
     hosts="control-plane")
 
 STORAGE = storage.STEP
+METRICS, METRICS_INSTALL = metrics.STEP, metrics.INSTALL
 
 KUBECONFIG = Step("kubeconfig", lambda run, m, path=None, name=None: lifecycle.kubeconfig(m.node, path, name=name),
                   lambda m, path=None, name=None: [
@@ -199,7 +200,7 @@ NETWORK = Step("check-network", None, lambda m: [
     together=_network)
 
 # The steps of `create` that change things; the others (preflight, check-network) only read.
-CHANGING = (UP, INIT, JOIN, SYNC, FLANNEL, STORAGE, READY)
+CHANGING = (UP, INIT, JOIN, SYNC, FLANNEL, STORAGE, METRICS, READY)
 NOTHING_TO_DO = "nothing to do: every node was already up, initialised, joined and Ready"
 
 
@@ -210,8 +211,8 @@ def nothing_done(outcomes: dict[str, dict[str, str]]) -> bool:
 
 
 # `create` on one host, in the order that works: flannel only after external IPs are synced.
-CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, STORAGE, KUBECONFIG, UNTAINT, READY]
-CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, STORAGE, READY]
+CREATE_ONE_HOST = [UP, INIT, SYNC, FLANNEL, STORAGE, METRICS, KUBECONFIG, UNTAINT, READY]
+CREATE = [PREFLIGHT, UP, INIT, NETWORK, JOIN, SYNC, FLANNEL, STORAGE, METRICS, READY]
 
 
 def _kubectl(run, m: Member, path: str | None = None) -> str:

@@ -20,6 +20,7 @@ def bundle(c, set_=None, output="u7s-bundle.tar", image=None, node_image=None):
     """Write one file with the node image and the pod images (Flannel, Calico's with CNI=calico, smoke test)."""
     from u7s.render import bundle as _bundle
     from u7s.errors import SettingsError
+    from u7s.node import metricsserver
     from u7s.steps import airgap
 
     host, s, report = local(c, set_)
@@ -27,7 +28,8 @@ def bundle(c, set_=None, output="u7s-bundle.tar", image=None, node_image=None):
     if not ref:
         raise SettingsError("bundle: NODE_IMAGE is empty (the node is built by compose): build it where a registry "
                             "is in reach, tag it, and give it: `u7s bundle --node-image NAME` or --set NODE_IMAGE=NAME")
-    pods = list(dict.fromkeys([*_bundle.pod_images(s.cni), *(image or [])]))
+    extra = metricsserver.IMAGES if s.metrics_server else ()  # what the settings switch on
+    pods = list(dict.fromkeys([*_bundle.pod_images(s.cni), *extra, *(image or [])]))
     manifest = airgap.build(host, s, ref, pods, output, report)
     report.done(f"bundle written: {output} (node image {ref}, {len(manifest.images)} pod image(s)); "
                 f"on the air-gapped side: `u7s load-bundle --input FILE` or `u7s cluster.load-bundle --input FILE`")

@@ -127,6 +127,8 @@ down_v = _steps_task("down-v", "Remove the node container and its volumes: delet
                      lambda: [workflows().DOWN_V])
 install_flannel = _steps_task("install-flannel", "Install flannel (VXLAN on PORT_FLANNEL) unless it is installed.",
                               lambda: [workflows().FLANNEL])
+install_metrics_server = _steps_task("install-metrics-server", "Install metrics-server (kubectl top), whatever "
+                                     "METRICS_SERVER says.", lambda: [workflows().METRICS_INSTALL])
 sync_external_ip = _steps_task(
     "sync-external-ip", "Set every node's ExternalIP and flannel public IP to its host's address (usernetes/host-ip).",
     lambda: [workflows().SYNC])

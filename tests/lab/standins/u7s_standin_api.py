@@ -25,6 +25,7 @@ import yaml
 
 import u7s_standin_api_objects as objects
 import u7s_standin_etcd as etcd
+import u7s_standin_metrics as metrics
 import u7s_standin_openapi as openapi
 import u7s_standin_resources as resources
 import u7s_standin_skew as skew
@@ -287,7 +288,9 @@ class Api:
         if path == "/api":
             return 200, resources.api_versions(self.server_address), "application/json"
         if path == "/apis":
-            return 200, resources.api_group_list(), "application/json"
+            return 200, metrics.add_to_group_list(self, resources.api_group_list()), "application/json"
+        if path == f"/apis/{metrics.GROUP}" or path.startswith(f"/apis/{metrics.GROUP}/"):
+            return (*metrics.serve(self, request, user), "application/json")  # the aggregated API
         if path.startswith("/openapi/v3"):
             found = openapi.handle(path)
             return (*found, "application/json") if found else self._json(
@@ -463,7 +466,11 @@ class Api:
         causes = []
         if not obj_name:
             causes.append(("metadata.name", "Required value: name or generateName is required"))
-        elif not NAME_RE.fullmatch(obj_name) or len(obj_name) > 253:
+        elif resource.group == "rbac.authorization.k8s.io" and (obj_name in (".", "..") or "/" in obj_name
+                                                                  or "%" in obj_name):
+            causes.append(("metadata.name", f'Invalid value: "{obj_name}": may not contain \'/\' or \'%\''))
+        elif resource.group != "rbac.authorization.k8s.io" and (not NAME_RE.fullmatch(obj_name) or len(obj_name) > 253):
+            # RBAC names are path segments (system:metrics-server); other names are DNS subdomains.
             causes.append(("metadata.name", f'Invalid value: "{obj_name}": a lowercase RFC 1123 subdomain must '
                                             "consist of lower case alphanumeric characters, '-' or '.', and must "
                                             "start and end with an alphanumeric character"))
@@ -630,6 +637,7 @@ class Api:
     def _reconcile(self):
         self._sign_csrs()
         self._run_daemonsets()
+        metrics.reconcile(self)
         storage.reconcile(self)
 
     def _sign_csrs(self):

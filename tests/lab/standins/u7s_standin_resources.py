@@ -49,6 +49,9 @@ RESOURCES = [
     Resource("customresourcedefinitions", "CustomResourceDefinition", group="apiextensions.k8s.io",
              namespaced=False, short=("crd", "crds"), subresources=("status",)),
     Resource("networkpolicies", "NetworkPolicy", group="networking.k8s.io", short=("netpol",)),
+    # What metrics-server's manifest holds besides (u7s_standin_metrics.py): stored; the APIService's status is kept.
+    Resource("services", "Service", short=("svc",), subresources=("status",)),
+    Resource("apiservices", "APIService", group="apiregistration.k8s.io", namespaced=False, subresources=("status",)),
 ]
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 

@@ -12,13 +12,13 @@ from tests.unit.u7s_fakes import FakeHost, make_settings
 
 def test_create_runs_the_reference_order():
     assert [step.task_name for step in workflows.CREATE_ONE_HOST] == [
-        "up", "kubeadm-init", "sync-external-ip", "install-flannel", "install-storage", "kubeconfig", "untaint",
-        "wait-ready",
+        "up", "kubeadm-init", "sync-external-ip", "install-flannel", "install-storage", "install-metrics-server",
+        "kubeconfig", "untaint", "wait-ready",
     ]
     # Across hosts, the same steps keep the phase names the cluster tasks print ("== init (cp)").
     assert [step.title for step in workflows.CREATE] == [
         "preflight", "up", "init", "check-network", "join", "sync-external-ip", "install-flannel", "install-storage",
-        "wait-ready",
+        "install-metrics-server", "wait-ready",
     ]
 
 
