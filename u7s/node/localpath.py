@@ -45,20 +45,42 @@ def manifest(cluster_name: str) -> str:
 
 
 def changed_objects(apply_output: str) -> list[str]:
-    """Pure: the objects `kubectl apply` created or changed (every line but `KIND/NAME unchanged`)."""
+    """Pure: the objects `kubectl apply` created or changed (every line but `KIND/NAME unchanged`, with or
+    without ` (server dry run)`)."""
     return [line.split()[0] for line in apply_output.splitlines()
-            if line.strip() and not line.rstrip().endswith(" unchanged")]
+            if line.strip() and not line.rstrip().removesuffix(" (server dry run)").endswith(" unchanged")]
+
+
+def probes(s) -> list[list[str]]:
+    """What `install` reads first (one batch, or create's look): the manifest on the host, and what applying
+    it would change (a server-side dry run: read-only)."""
+    from u7s.render import engine
+
+    wanted = {MANIFEST: (manifest(s.cluster or s.project).encode(), 0o644)}
+    return [*workdir.file_probes(s, wanted), engine.node_exec(s, ["kubectl", *DRY_RUN], stdin=False)]
+
+
+DRY_RUN = ("apply", "--dry-run=server", "-f", workdir.in_node(MANIFEST))  # kubectl's arguments
 
 
 def install(node: Node) -> tuple[str, bool]:
     """Apply the manifest; what to say, and whether kubectl changed any object.
 
-    Not preceded by a look at the node (create ran flannel's a moment ago): on a stopped node
+    When the manifest on the host is the one u7s renders and a server-side dry run of it says every
+    object is unchanged, neither the write nor the apply is made (create's look asked both, in its one
+    batch). Not preceded by a look at the node (create ran flannel's a moment ago): on a stopped node
     kubectl's exec fails with the engine's own "is not running" line.
     """
     s = node.s
-    node.host.write_file(s.path(MANIFEST), manifest(s.cluster or s.project), 0o644)
-    changed = changed_objects(kubectl(node, "apply", "-f", workdir.in_node(MANIFEST)).stdout)
+    text = manifest(s.cluster or s.project)
+    summed, mode, dry = node.host.run_many(probes(s))
+    same = not workdir.differing_in({MANIFEST: (text.encode(), 0o644)}, [summed, mode])
+    if same and dry.ok and dry.stdout.strip() and not changed_objects(dry.stdout):
+        changed = []
+    else:
+        if not same:
+            node.host.write_file(s.path(MANIFEST), text, 0o644)
+        changed = changed_objects(kubectl(node, "apply", "-f", workdir.in_node(MANIFEST)).stdout)
     where = f"StorageClass {STORAGE_CLASS}, the default; volumes in {s.storage_dir} on each host"
     if not changed:
         return f"local-path storage already installed ({where})", False

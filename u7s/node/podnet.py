@@ -30,6 +30,7 @@ from u7s.node.container import Node
 from u7s.node.kube import kubectl, node_is_ready, not_ready_reason
 from u7s.run.poll import wait_for
 
+NODES_AND_PODS = ("get", "nodes,pods", "--namespace", flannel.NAMESPACE, "-o", "json")  # kubectl's arguments
 GRACE = 60.0  # seconds a flannel pod may keep failing before the wait gives up on it
 IMAGE_PULL = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 # The kubelet's waiting reasons of a container that will not start without a change (kubelet/container, images).
@@ -224,7 +225,7 @@ def failing_pods(pods: list[dict]) -> list[str]:
 
 def read(node: Node) -> tuple[list[dict], list[dict]] | str:
     """The nodes and flannel's pods in one kubectl call; what kubectl said when the API did not answer."""
-    r = kubectl(node, "get", "nodes,pods", "--namespace", flannel.NAMESPACE, "-o", "json", check=False)
+    r = kubectl(node, *NODES_AND_PODS, check=False)
     if not r.ok:
         return f"the API did not answer: {r.stderr.strip()[-200:]}"
     items = json.loads(r.stdout).get("items", [])

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from typing import Callable
 
 from u7s.errors import WaitTimeout
+
+_retrying = threading.local()
+
+
+def asking_anew() -> bool:
+    """Whether this thread is polling again: an answer read before the poll began is no answer now
+    (u7s/run/looked.py)."""
+    return getattr(_retrying, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def _anew():
+    _retrying.depth = getattr(_retrying, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _retrying.depth -= 1
 
 
 def wait_for(
@@ -25,8 +44,11 @@ def wait_for(
     """
     deadline = clock() + timeout
     detail = "not checked yet"
+    tries = 0
     while True:
-        done, detail = check()
+        with _anew() if tries else contextlib.nullcontext():  # from the second try on: the host's own answer
+            done, detail = check()
+        tries += 1
         if done:
             return detail
         remaining = deadline - clock()

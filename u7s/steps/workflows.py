@@ -19,8 +19,10 @@ from u7s.steps.step import Step
 def _preflight(run: Run | None, m: Member) -> str:
     from u7s.checks import preflight
 
-    results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers,
-                                  control_plane=run is None or m.spec.is_control_plane).run()
+    control_plane = run is None or m.spec.is_control_plane
+    if run is not None:  # one batch: preflight's probes and what the steps after it read (u7s/node/look.py)
+        lifecycle.look(run, m, preflight.Preflight(m.host, m.settings, control_plane=control_plane).probes())
+    results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers, control_plane=control_plane).run()
     errors = preflight.failed(results)
     if run is None:  # one host: each error on its own line, then one verdict
         for r in errors:
