@@ -15,8 +15,9 @@ it costs the same in each and cancels out.
     cluster.create (idle)     nothing to do
     cluster.status, cluster.kubeconfig, cluster.check-network   on the created cluster
 
-Writes OUT/latency.json (the machine, the commit, every sample, the medians and the round
-trips) and prints the table docs/scaling.md shows.
+Writes OUT/latency.json (the machine, the commit, every sample, the medians, the round
+trips, and each create's steps: wall and CPU-seconds, bench/steptimes.py) and prints the
+table docs/scaling.md shows.
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ class Delayed(Inventory):
             self.u7s("create")
 
 
-def measure(inv: Delayed, runs: int) -> dict:
-    """Each operation's wall seconds, `runs` times, on this inventory."""
+def measure(inv: Delayed, runs: int, steps: dict) -> dict:
+    """Each operation's wall seconds, `runs` times, on this inventory; `steps` gets each create's steps."""
     seconds: dict[str, list[float]] = {}
     inv.down_v()
     for label, task, extra, before in OPERATIONS:
@@ -89,6 +90,8 @@ def measure(inv: Delayed, runs: int) -> dict:
             inv.down_v() if before == "down" else inv.created()
             wall, _, _ = inv.u7s(task, *extra)
             seconds.setdefault(label, []).append(round(wall, 3))
+            if task == "create":  # where its time goes, step by step (bench/steptimes.py)
+                steps.setdefault(label, []).append(inv.steps)
             say(f"delay {inv.delay}s: cluster.{task} ({label}) run {run}/{runs}: {wall:.2f} s")
     inv.down_v()
     return seconds
@@ -126,12 +129,13 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     info = {"machine": machine.describe(REPO), "hosts": args.hosts, "runs": args.runs, "delay": args.delay}
-    lock, lab, samples, started = take_lab_lock(), None, {}, time.monotonic()
+    lock, lab, samples, started, steps = take_lab_lock(), None, {}, time.monotonic(), {}
     try:
         lab = get_lab(args.hosts, args.reuse_lab)
         with tempfile.TemporaryDirectory(prefix="u7s-latency-") as work:
             for delay in (0.0, args.delay):
-                samples[str(delay)] = measure(Delayed(lab, args.hosts, Path(work), delay), args.runs)
+                steps[str(delay)] = {}
+                samples[str(delay)] = measure(Delayed(lab, args.hosts, Path(work), delay), args.runs, steps[str(delay)])
     except (BenchError, LabError, subprocess.TimeoutExpired) as error:
         say(f"stopped: {error}")
         return 1
@@ -145,8 +149,8 @@ def main(argv=None) -> int:
     text, trips = table(samples, args.delay)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latency.json").write_text(json.dumps({**info, "seconds": samples, "round_trips": trips},
-                                                      indent=2) + "\n")
+    (args.out / "latency.json").write_text(json.dumps({**info, "seconds": samples, "round_trips": trips,
+                                                       "steps": steps}, indent=2) + "\n")
     return 0
 
 
