@@ -33,11 +33,14 @@ def wait_for(
     what: str,
     timeout: float,
     interval: float = 0.25,
-    max_interval: float = 3.0,
+    max_interval: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
-    """Call `check` until it returns (True, detail); back off between tries.
+    """Call `check` until it returns (True, detail); back off between tries, up to `max_interval`.
+
+    What u7s waits for (a node's boot, the API, a kubelet registering, pods Ready) comes within
+    seconds: a longer interval would end the wait up to that long after the condition held.
 
     Returns the last detail. On expiry raises WaitTimeout naming `what`, the
     timeout and the last detail seen, so the user knows what was not reached.
