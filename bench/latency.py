@@ -54,6 +54,11 @@ OPERATIONS = [
 ]
 
 
+def key(operation) -> str:
+    """An operation's name for --ops: its label in one word ("create, fresh" -> "create-fresh")."""
+    return operation[0].replace(", ", "-").replace(" ", "-")
+
+
 def ssh_config(hosts, delay: float) -> str:
     """ssh_config entries that reach each lab host through the delaying pipe."""
     pipe = f"{sys.executable} {REPO / 'bench' / 'delaypipe.py'} %h %p {delay}"
@@ -81,11 +86,11 @@ class Delayed(Inventory):
             self.u7s("create")
 
 
-def measure(inv: Delayed, runs: int, steps: dict) -> dict:
+def measure(inv: Delayed, runs: int, steps: dict, labels: list[str]) -> dict:
     """Each operation's wall seconds, `runs` times, on this inventory; `steps` gets each create's steps."""
     seconds: dict[str, list[float]] = {}
     inv.down_v()
-    for label, task, extra, before in OPERATIONS:
+    for label, task, extra, before in (op for op in OPERATIONS if op[0] in labels):
         for run in range(1, runs + 1):
             inv.down_v() if before == "down" else inv.created()
             wall, _, _ = inv.u7s(task, *extra)
@@ -97,13 +102,13 @@ def measure(inv: Delayed, runs: int, steps: dict) -> dict:
     return seconds
 
 
-def table(samples: dict, delay: float) -> tuple[str, dict]:
+def table(samples: dict, delay: float, labels: list[str]) -> tuple[str, dict]:
     """The markdown table and, per operation, the round trips: (median delayed - median direct) / RTT."""
     rtt = 2 * delay
     lines = [f"| operation | RTT 0 | RTT {rtt * 1000:.0f} ms | round trips on the critical path |",
              "|---|---|---|---|"]
     trips = {}
-    for label, _, _, _ in OPERATIONS:
+    for label in labels:
         direct, slow = statistics.median(samples["0.0"][label]), statistics.median(samples[str(delay)][label])
         trips[label] = round((slow - direct) / rtt, 1)
         task, _, how = label.partition(", ")
@@ -117,6 +122,8 @@ def parse_args(argv):
     parser.add_argument("--delay", type=float, default=0.1, help="seconds added each way (default 0.1: RTT 200 ms)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each operation per delay (default 3)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="where latency.json goes")
+    parser.add_argument("--ops", default=",".join(map(key, OPERATIONS)),
+                        help="operations (default: all: " + ",".join(map(key, OPERATIONS)) + ")")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab up at the end")
     parser.add_argument("--reuse-lab", action="store_true", help="use a running lab if it has enough hosts")
     return parser.parse_args(argv)
@@ -124,6 +131,10 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    labels = [op[0] for op in OPERATIONS if key(op) in args.ops.split(",")]
+    if not labels:
+        print(f"bench: --ops {args.ops}: no such operation", file=sys.stderr)
+        return 1
     if os.geteuid() != 0:
         print("bench: the lab needs root (run as root on a machine prepared by tests/setup-machine.sh)",
               file=sys.stderr)
@@ -135,7 +146,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="u7s-latency-") as work:
             for delay in (0.0, args.delay):
                 steps[str(delay)] = {}
-                samples[str(delay)] = measure(Delayed(lab, args.hosts, Path(work), delay), args.runs, steps[str(delay)])
+                samples[str(delay)] = measure(Delayed(lab, args.hosts, Path(work), delay), args.runs, steps[str(delay)],
+                                                labels)
     except (BenchError, LabError, subprocess.TimeoutExpired) as error:
         say(f"stopped: {error}")
         return 1
@@ -146,7 +158,7 @@ def main(argv=None) -> int:
                 lab.down()
         finally:
             lock.close()
-    text, trips = table(samples, args.delay)
+    text, trips = table(samples, args.delay, labels)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency.json").write_text(json.dumps({**info, "seconds": samples, "round_trips": trips,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.report import busy_seconds
 
-STEP = re.compile(r"^== (\S+) \(")
+STEP = re.compile(r"^\S? ?== (\S+) \(")  # the run's own line: its mark ("-"), then "== STEP (hosts)"
 BEFORE = "connect, settings, locks"
 
 

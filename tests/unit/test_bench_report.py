@@ -148,7 +148,7 @@ def test_inventory_makes_the_first_host_the_control_plane_with_the_lab_credentia
 def test_step_times_are_the_wall_and_cpu_between_the_step_lines_u7s_prints(tmp_path):
     from bench import steptimes
 
-    script = 'echo "== up (h1, h2)" >&2; sleep 0.2; echo "== init (h1)" >&2; echo /path/kubeconfig'
+    script = 'echo "- == up (h1, h2)" >&2; sleep 0.2; echo "h1 - == x" >&2; echo "- == init (h1)" >&2; echo /path/kubeconfig'
     done, marks = steptimes.run_marked(["sh", "-c", script], tmp_path, {"PATH": "/usr/bin:/bin"}, 30)
     assert done.returncode == 0 and done.stdout == "/path/kubeconfig\n"
     rows = steptimes.segments(marks, 100, 2)
