@@ -15,9 +15,10 @@ it costs the same in each and cancels out.
     cluster.create (idle)     nothing to do
     cluster.status, cluster.kubeconfig, cluster.check-network   on the created cluster
 
-Writes OUT/latency.json (the machine, the commit, every sample, the medians, the round
-trips, and each create's steps: wall and CPU-seconds, bench/steptimes.py) and prints the
-table docs/scaling.md shows.
+u7s runs under tests/lab/roundtrips.py, which counts each host's remote operations. Writes
+OUT/latency.json (the machine, the commit, every sample, the medians, the round trips, each
+create's steps: wall and CPU-seconds, bench/steptimes.py; each run's operations per host, and
+the first run's list of them) and prints the table docs/scaling.md shows.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Delayed(Inventory):
         ssh.mkdir(mode=0o700, exist_ok=True)
         (ssh / "config").write_text(ssh_config(lab.hosts[:count], delay))
         self.delay = delay
+        self.counts = self.workdir / "operations.json"  # each host's remote operations of the last run
+        self.program = ["-m", "tests.lab.roundtrips", str(self.counts)]
 
     def created(self) -> None:
         if subprocess.run([sys.executable, "-m", "u7s", "cluster.status", "--inventory", str(self.path)],
@@ -86,8 +89,9 @@ class Delayed(Inventory):
             self.u7s("create")
 
 
-def measure(inv: Delayed, runs: int, steps: dict, labels: list[str]) -> dict:
-    """Each operation's wall seconds, `runs` times, on this inventory; `steps` gets each create's steps."""
+def measure(inv: Delayed, runs: int, steps: dict, labels: list[str], operations: dict) -> dict:
+    """Each operation's wall seconds, `runs` times, on this inventory; `steps` gets each create's steps and
+    `operations` each run's remote operations per host."""
     seconds: dict[str, list[float]] = {}
     inv.down_v()
     for label, task, extra, before in (op for op in OPERATIONS if op[0] in labels):
@@ -97,6 +101,10 @@ def measure(inv: Delayed, runs: int, steps: dict, labels: list[str]) -> dict:
             seconds.setdefault(label, []).append(round(wall, 3))
             if task == "create":  # where its time goes, step by step (bench/steptimes.py)
                 steps.setdefault(label, []).append(inv.steps)
+            counted = json.loads(inv.counts.read_text())  # per host: how many, and what (tests/lab/roundtrips.py)
+            operations.setdefault(label, []).append({h: c["operations"] for h, c in counted.items()})
+            if run == 1:
+                operations.setdefault("each", {})[label] = counted
             say(f"delay {inv.delay}s: cluster.{task} ({label}) run {run}/{runs}: {wall:.2f} s")
     inv.down_v()
     return seconds
@@ -140,14 +148,14 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     info = {"machine": machine.describe(REPO), "hosts": args.hosts, "runs": args.runs, "delay": args.delay}
-    lock, lab, samples, started, steps = take_lab_lock(), None, {}, time.monotonic(), {}
+    lock, lab, samples, started, steps, operations = take_lab_lock(), None, {}, time.monotonic(), {}, {}
     try:
         lab = get_lab(args.hosts, args.reuse_lab)
         with tempfile.TemporaryDirectory(prefix="u7s-latency-") as work:
             for delay in (0.0, args.delay):
-                steps[str(delay)] = {}
+                steps[str(delay)], operations[str(delay)] = {}, {}
                 samples[str(delay)] = measure(Delayed(lab, args.hosts, Path(work), delay), args.runs, steps[str(delay)],
-                                                labels)
+                                                labels, operations[str(delay)])
     except (BenchError, LabError, subprocess.TimeoutExpired) as error:
         say(f"stopped: {error}")
         return 1
@@ -162,7 +170,7 @@ def main(argv=None) -> int:
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency.json").write_text(json.dumps({**info, "seconds": samples, "round_trips": trips,
-                                                       "steps": steps}, indent=2) + "\n")
+                                                       "steps": steps, "operations": operations}, indent=2) + "\n")
     return 0
 
 

@@ -94,13 +94,14 @@ class Inventory:
         self.path.write_text(yaml.safe_dump(inventory_data(lab.hosts[:count], lab.node_image)))
         self.env = {**os.environ, "HOME": str(self.workdir), "PYTHONPATH": str(REPO)}
         self.steps: list[dict] = []  # the last run's steps (bench/steptimes.py)
+        self.program = ["-m", "u7s"]  # how u7s is run (bench/latency.py counts its remote operations)
 
     def u7s(self, task: str, *extra: str) -> tuple[float, float, float]:
         """Run `u7s cluster.TASK`: (wall seconds, the machine's busy CPU-seconds, u7s's own CPU-seconds).
 
         Raises BenchError with the output's tail if it fails.
         """
-        argv = [sys.executable, "-m", "u7s", f"cluster.{task}", "--inventory", str(self.path), *extra]
+        argv = [sys.executable, *self.program, f"cluster.{task}", "--inventory", str(self.path), *extra]
         own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done, marks = steptimes.run_marked(argv, self.workdir, self.env, OPERATION_TIMEOUT)
         seconds = marks[-1][1] - marks[0][1]
