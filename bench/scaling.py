@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import machine, plot  # noqa: E402
+from bench import machine, plot, steptimes  # noqa: E402
 from bench.inventory import inventory_data  # noqa: E402
 from tests.lab.commands import LabError  # noqa: E402
 from bench.report import (  # noqa: E402
@@ -68,15 +68,19 @@ class Results:
     def __init__(self, out: Path):
         self.out = out
         self.samples: list[Sample] = []
+        self.steps: dict[str, dict[int, list[dict]]] = {}  # operation -> hosts -> per step, of its last run
         out.mkdir(parents=True, exist_ok=True)
 
     @property
     def csv(self) -> Path:
         return self.out / "scaling.csv"
 
-    def add(self, sample: Sample) -> None:
+    def add(self, sample: Sample, steps: list[dict] | None = None) -> None:
         self.samples.append(sample)
         self.csv.write_text(to_csv(self.samples))
+        if steps and sample.operation == "create":  # where create's time goes (docs/scaling.md)
+            self.steps.setdefault(sample.operation, {})[sample.hosts] = steps
+            (self.out / "scaling-steps.json").write_text(json.dumps(self.steps, indent=2) + "\n")
 
 
 class Inventory:
@@ -89,21 +93,22 @@ class Inventory:
         self.path = self.workdir / "hosts.yaml"
         self.path.write_text(yaml.safe_dump(inventory_data(lab.hosts[:count], lab.node_image)))
         self.env = {**os.environ, "HOME": str(self.workdir), "PYTHONPATH": str(REPO)}
+        self.steps: list[dict] = []  # the last run's steps (bench/steptimes.py)
+        self.program = ["-m", "u7s"]  # how u7s is run (bench/latency.py counts its remote operations)
 
     def u7s(self, task: str, *extra: str) -> tuple[float, float, float]:
         """Run `u7s cluster.TASK`: (wall seconds, the machine's busy CPU-seconds, u7s's own CPU-seconds).
 
         Raises BenchError with the output's tail if it fails.
         """
-        argv = [sys.executable, "-m", "u7s", f"cluster.{task}", "--inventory", str(self.path), *extra]
-        stat_before, own_before = Path("/proc/stat").read_text(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=self.workdir, env=self.env,
-                              timeout=OPERATION_TIMEOUT, stdin=subprocess.DEVNULL)
-        seconds = time.perf_counter() - started
-        stat_after, own_after = Path("/proc/stat").read_text(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        machine_cpu = busy_seconds(stat_before, stat_after, os.sysconf("SC_CLK_TCK"))
+        argv = [sys.executable, *self.program, f"cluster.{task}", "--inventory", str(self.path), *extra]
+        own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done, marks = steptimes.run_marked(argv, self.workdir, self.env, OPERATION_TIMEOUT)
+        seconds = marks[-1][1] - marks[0][1]
+        own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_cpu = busy_seconds(marks[0][2], marks[-1][2], os.sysconf("SC_CLK_TCK"))
         own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
+        self.steps = steptimes.segments(marks, os.sysconf("SC_CLK_TCK"), os.cpu_count() or 1)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).rstrip().splitlines()[-30:])
             raise BenchError(f"u7s cluster.{task} on {self.count} hosts exited {done.returncode}:\n{tail}")
@@ -122,7 +127,7 @@ def measure(inventory: Inventory, operations: list[str], runs: int, results: Res
             if before:
                 before()
             seconds, machine_cpu, own = inventory.u7s(op)
-            results.add(Sample(op, n, run, seconds, machine_cpu, own))
+            results.add(Sample(op, n, run, seconds, machine_cpu, own), inventory.steps)
             say(f"{n:2d} hosts: cluster.{op} run {run}/{runs}: {seconds:.2f} s "
                 f"(machine CPU {machine_cpu:.2f} s, u7s {own:.2f} s)")
 
@@ -170,9 +175,14 @@ def get_lab(count: int, reuse: bool):
     return Lab.up(count, podman=False)
 
 
-def finish(out: Path, samples: list[Sample], info: dict) -> None:
-    """Print the table and the acceptance ratios; write scaling.json and the plot."""
+def finish(out: Path, samples: list[Sample], info: dict, steps: dict | None = None) -> None:
+    """Print the table and the acceptance ratios (and where create's time goes); write scaling.json and the plot."""
     summary = summarise(samples)
+    for op, runs in (steps or {}).items():
+        print(f"cluster.{op}, its last run at each host count, step by step:")
+        print(steptimes.steps_table(runs))
+        print()
+        info = {**info, "steps": steps}
     checks = verdicts(summary)
     cores = (info.get("machine") or {}).get("cores") or os.cpu_count() or 1
     print(table(summary))
@@ -268,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             lock.close()
     say(f"wall time {info['wall_seconds']} s" + ("" if info["complete"] else " (incomplete)"))
     if results.samples:
-        finish(args.out, results.samples, info)
+        finish(args.out, results.samples, info, results.steps)
     return 0 if info["complete"] else 1
 
 

@@ -63,11 +63,11 @@ def controller_kubectl():
     return find()
 
 
-# Remote operations (each one round trip or more) an idle cluster.create waits for on a host: issue 24 lowers
-# these; a change that adds one fails here (tests/lab/roundtrips.py counts them, bench/latency.py times them).
-# Measured at commit b95fcee (16 and 8); install-storage adds its manifest's write check and its kubectl apply on
-# the control plane.
-IDLE_CREATE_OPS = {"control-plane": 18, "worker": 8}
+# Remote operations (each one round trip or more) an idle cluster.create waits for on a host; a change that adds
+# one fails here (tests/lab/roundtrips.py counts them, bench/latency.py times them). Issue 24 brought them from
+# 18 (control plane) and 8 (workers) down to 4 on every host: the settings' two batches, the lock (one channel
+# that also names the holder), and one batch with everything the steps read (u7s/node/look.py).
+IDLE_CREATE_OPS = {"control-plane": 4, "worker": 4}
 
 
 @pytest.fixture

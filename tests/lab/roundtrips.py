@@ -4,12 +4,14 @@
 
 u7s runs in this process, as its program would, with the remote host class's operations
 wrapped: a command (one SSH channel; a batch of commands is one), a file read, write or
-removal, a directory made (SFTP). Operations inside another (a write that makes its
-directory) count once, as part of the outer one. OUT.json gets, per host, the count and
+removal, a directory made (SFTP), and taking the host lock (a channel of its own,
+u7s/run/hostlock.py). Operations inside another (a write that makes its directory) count
+once, as part of the outer one. OUT.json gets, per host, the count and
 each operation's kind and first words (no file contents, no command output: nothing secret).
 The task's own exit status is this program's.
 
-A test holds these counts (tests/integration/test_round_trips.py), so a change that adds
+The lab tests hold these counts (tests/integration/test_cluster.py, test_network.py; the unit
+test tests/unit/steps/test_round_trips.py holds the steps' share without a lab), so a change that adds
 round trips to a fleet operation fails; bench/latency.py measures what they cost on a slow link.
 """
 
@@ -54,6 +56,22 @@ def count(seen: dict) -> None:
                 _inside.depth -= 1
 
         setattr(RemoteHost, op, functools.wraps(original)(wrapper))
+    _count_locks(seen, lock)
+
+
+def _count_locks(seen: dict, lock) -> None:
+    """The host lock opens its own channel (not one of RemoteHost's operations): one operation a host."""
+    from u7s.run import hostlock
+
+    original = hostlock.take
+
+    def take(host, workdir, command=None):
+        if getattr(host, "context", None) is not None and host.__class__.__name__ != "LocalHost":
+            with lock:
+                seen.setdefault(host.name, []).append(f"lock: {workdir}")
+        return original(host, workdir, command)
+
+    hostlock.take = take
 
 
 def main(argv: list[str]) -> int:

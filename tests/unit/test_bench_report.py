@@ -143,3 +143,17 @@ def test_inventory_makes_the_first_host_the_control_plane_with_the_lab_credentia
         ("h1", "control-plane", "u7slab1"), ("h2", "worker", "u7slab2")]
     with pytest.raises(ValueError):
         inventory_data([], "x")
+
+
+def test_step_times_are_the_wall_and_cpu_between_the_step_lines_u7s_prints(tmp_path):
+    from bench import steptimes
+
+    script = 'echo "- == up (h1, h2)" >&2; sleep 0.2; echo "h1 - == x" >&2; echo "- == init (h1)" >&2; echo /path/kubeconfig'
+    done, marks = steptimes.run_marked(["sh", "-c", script], tmp_path, {"PATH": "/usr/bin:/bin"}, 30)
+    assert done.returncode == 0 and done.stdout == "/path/kubeconfig\n"
+    rows = steptimes.segments(marks, 100, 2)
+    assert [r["step"] for r in rows] == [steptimes.BEFORE, "up", "init"]
+    assert rows[1]["seconds"] >= 0.2 and all(r["cpu_floor"] == round(r["machine_cpu"] / 2, 2) for r in rows)
+    text = steptimes.steps_table({8: rows, 16: rows})
+    assert text.splitlines()[0] == "| step | 8 hosts: wall, CPU floor | 16 hosts: wall, CPU floor |"
+    assert text.splitlines()[-1].startswith("| total | ")

@@ -194,16 +194,25 @@ class NetworkCheck:
         return [v for v in views if v.member.name not in result.failed]
 
     def prepare(self, v: NodeView) -> None:
-        """One run of the node program (facts, listeners, VXLAN device), then the host's own facts."""
-        node = v.member.node
-        r = node.exec(node_program("prepare", *prepare_args(v, list(self.views.values()))), env=False, check=False)
+        """One run of the node program (facts, listeners, VXLAN device) and the host's own facts: one batch."""
+        from u7s.node.container import Node
+        from u7s.render import engine
+        from u7s.run.answered import Answered
+
+        m = v.member
+        program = node_program("prepare", *prepare_args(v, list(self.views.values())))
+        peers = [p.member.settings.host_ip for p in self.views.values() if p is not v]
+        host = Answered(m.host, [engine.node_exec(m.settings, program, env=False, stdin=False),
+                                 *nethost.probes_of(m.settings, peers)])
+        node = Node(host, m.settings, m.report)
+        r = node.exec(program, env=False, check=False)
         if not r.ok:
             node.require_running()  # the clearer message when the node is not up
             why = last_line(r.stderr, f"exit status {r.exited}")
             raise U7sError(f"{v.member.name}: the network check cannot prepare the node: {why}")
         v.prepared = True
         read_facts(v, r.stdout)
-        nethost.read(v, [p.member.settings.host_ip for p in self.views.values() if p is not v])
+        nethost.read(v, peers, host)
 
     podman_network = staticmethod(nethost.podman_network)
 

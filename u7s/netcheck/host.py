@@ -37,32 +37,43 @@ def parse_path_mtus(text: str) -> dict[str, int | None]:
     return {address: mtu if mtu is not None else devices.get(dev) for address, (mtu, dev) in routes.items()}
 
 
-def read(v: NodeView, peers: list[str]) -> None:
-    """The host's facts onto its view: rp_filter in the engine, Podman's network, path MTU to each peer address."""
-    host, s = v.member.host, v.member.settings
-    v.rp_filter = engine_rp_filter(v)
+def probes_of(s, peers: list[str]) -> list[list[str]]:
+    """What `read` asks first, for the batch that prepares the node (u7s/netcheck/check.py)."""
+    from u7s.render import engine
+
+    return [rpfilter.namespace_probe(s), path_mtus_argv(peers), *([engine.engine_info(s)]
+                                                                   if s.engine_type == "podman" else [])]
+
+
+def read(v: NodeView, peers: list[str], host=None) -> None:
+    """The host's facts onto its view: rp_filter in the engine, Podman's network, path MTU to each peer address.
+
+    `host`: the member's host, or one that answers probes_of from a batch (u7s/run/answered.py).
+    """
+    host, s = host or v.member.host, v.member.settings
+    v.rp_filter = engine_rp_filter(v, host)
     if s.engine_type == "podman":
-        v.podman = podman_network(v)
+        v.podman = podman_network(v, host)
     v.path_mtus = parse_path_mtus(host.run(path_mtus_argv(peers), check=False).stdout)
 
 
-def engine_rp_filter(v: NodeView) -> dict[str, str]:
+def engine_rp_filter(v: NodeView, host=None) -> dict[str, str]:
     """rp_filter where VXLAN arrives: the engine's network namespace (preflight's fact)."""
     from u7s.render import engine
 
-    host, s = v.member.host, v.member.settings
+    host, s = host or v.member.host, v.member.settings
     reading = rpfilter.read(host, s)  # entering the namespace needs no image: look the image up only if that fails
     if not reading.values:
         reading = rpfilter.read(host, s, host.run(engine.node_image_of(s)).stdout.strip())
     return reading.values
 
 
-def podman_network(v: NodeView) -> Probe:
+def podman_network(v: NodeView, host=None) -> Probe:
     """Podman 5 defaults to pasta: preflight's verdict (slirp4netns, or pasta as Usernetes configures it)."""
     from u7s.facts import podmannet
     from u7s.facts.engine import engine_info
 
-    host, s = v.member.host, v.member.settings
+    host, s = host or v.member.host, v.member.settings
     info = engine_info(host, s)
     if info is None:
         return Probe(v.member.name, v.member.name, "podman-network", True, "rootless network command: unknown")

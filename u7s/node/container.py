@@ -99,7 +99,10 @@ class Node:
 
     def wait_booted(self) -> None:
         def booted() -> tuple[bool, str]:
-            state = self.state()
+            # One round trip a look: the engine's state and systemd's, together.
+            inspected, result = self.host.run_many([engine.inspect_state(self.s), engine.node_exec(
+                self.s, ["systemctl", "is-system-running"], env=False, stdin=False)])
+            state = parse_state(inspected)
             if state is None:
                 raise U7sError(f"{self.host.name}: the node container disappeared while booting")
             if not state.get("Running"):
@@ -108,7 +111,6 @@ class Node:
                     f"exit {state.get('ExitCode')}); see `{' '.join(engine.engine_cmd(self.s, 'logs'))} "
                     f"{engine.container_name(self.s)}`"
                 )
-            result = self.exec(["systemctl", "is-system-running"], check=False, env=False)
             status = result.stdout.strip() or result.stderr.strip() or "no answer"
             return status in BOOTED_STATES, f"systemd is {status}"
 

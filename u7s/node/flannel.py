@@ -26,6 +26,7 @@ POD_SELECTOR = "app=flannel"
 PUBLIC_IP_IN_USE = "flannel.alpha.coreos.com/public-ip"  # written by flannel itself
 PSA_LABEL = "pod-security.kubernetes.io/enforce=privileged"
 VXLAN_OVERHEAD = 50  # flannel's VXLAN device: the MTU it is given minus this
+STATUS = ["helm", "status", RELEASE, "--namespace", NAMESPACE, "-o", "json"]
 
 
 def parse_release_state(text: str) -> str:
@@ -41,7 +42,7 @@ def parse_release_state(text: str) -> str:
 
 def release_state(node: Node) -> str | None:
     """The flannel release's state, or None when there is no release."""
-    r = node.exec(["helm", "status", RELEASE, "--namespace", NAMESPACE, "-o", "json"], check=False)
+    r = node.exec(STATUS, check=False)
     if r.ok:
         return parse_release_state(r.stdout)
     if "not found" in r.stderr:

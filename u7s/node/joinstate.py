@@ -51,6 +51,9 @@ def classify(kubelet_conf: bool, ca_crt: bool, node_read, name: str) -> tuple[st
 
 
 def read(node: Node) -> tuple[str, str]:
-    """Probe the worker's node (it must be running) and classify what it holds."""
-    conf, ca, got = (node.exec(argv, check=False, env=False) for argv in probes(node.s.node_name))
+    """Probe the worker's node (it must be running), in one batch, and classify what it holds."""
+    from u7s.render import engine
+
+    conf, ca, got = node.host.run_many([engine.node_exec(node.s, argv, env=False, stdin=False)
+                                        for argv in probes(node.s.node_name)])
     return classify(conf.ok, ca.ok, got, node.s.node_name)

@@ -29,10 +29,13 @@ def admin_conf_exists(node: Node) -> bool:
     return node.exists(ADMIN_CONF)
 
 
+def readyz(kubeconfig: str = ADMIN_CONF) -> list[str]:
+    return ["kubectl", "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "--raw", "/readyz"]
+
+
 def api_answers(node: Node, kubeconfig: str = ADMIN_CONF) -> tuple[bool, str]:
     """Whether the API answers /readyz over TLS verified with the kubeconfig's CA (so: this cluster's API)."""
-    r = node.exec(["kubectl", "--kubeconfig", kubeconfig, "--request-timeout=5s", "get", "--raw", "/readyz"],
-                  check=False)
+    r = node.exec(readyz(kubeconfig), check=False)
     return r.ok and r.stdout.strip() == "ok", (r.stdout or r.stderr).strip()[-200:] or "no answer"
 
 
@@ -119,8 +122,11 @@ def kubectl(node: Node, *args: str, check: bool = True):
     return r
 
 
+GET_NODES = ("get", "nodes", "-o", "json")  # kubectl's arguments
+
+
 def get_nodes(node: Node) -> list[dict]:
-    return json.loads(kubectl(node, "get", "nodes", "-o", "json").stdout).get("items", [])
+    return json.loads(kubectl(node, *GET_NODES).stdout).get("items", [])
 
 
 def node_is_ready(obj: dict) -> bool:

@@ -45,21 +45,54 @@ def manifest(cluster_name: str) -> str:
 
 
 def changed_objects(apply_output: str) -> list[str]:
-    """Pure: the objects `kubectl apply` created or changed (every line but `KIND/NAME unchanged`)."""
+    """Pure: the objects `kubectl apply` created or changed (every line but `KIND/NAME unchanged`, with or
+    without ` (server dry run)`)."""
     return [line.split()[0] for line in apply_output.splitlines()
-            if line.strip() and not line.rstrip().endswith(" unchanged")]
+            if line.strip() and not line.rstrip().removesuffix(" (server dry run)").endswith(" unchanged")]
+
+
+def dry_run(name: str) -> tuple[str, ...]:
+    """kubectl's arguments for a server-side dry run of a manifest of the working directory (read-only)."""
+    return ("apply", "--dry-run=server", "-f", workdir.in_node(name))
+
+
+def manifest_probes(s, name: str, text: str) -> list[list[str]]:
+    """What `apply_manifest` reads first (one batch, or create's look): the manifest on the host, and what
+    applying it would change."""
+    from u7s.render import engine
+
+    return [*workdir.file_probes(s, {name: (text.encode(), 0o644)}),
+            engine.node_exec(s, ["kubectl", *dry_run(name)], stdin=False)]
+
+
+def probes(s) -> list[list[str]]:
+    """The storage manifest's probes (create's look asks them)."""
+    return manifest_probes(s, MANIFEST, manifest(s.cluster or s.project))
+
+
+DRY_RUN = dry_run(MANIFEST)
 
 
 def apply_manifest(node: Node, name: str, text: str) -> list[str]:
-    """Write a manifest into the working directory and kubectl apply it in the node; the objects it changed."""
-    node.host.write_file(node.s.path(name), text, 0o644)
+    """Write a manifest into the working directory and kubectl apply it in the node; the objects it changed.
+
+    When the manifest on the host is this text and a server-side dry run of it says every object is
+    unchanged, neither the write nor the apply is made (one batch instead of two round trips).
+    """
+    summed, mode, dry = node.host.run_many(manifest_probes(node.s, name, text))
+    same = not workdir.differing_in({name: (text.encode(), 0o644)}, [summed, mode])
+    if same and dry.ok and dry.stdout.strip() and not changed_objects(dry.stdout):
+        return []
+    if not same:
+        node.host.write_file(node.s.path(name), text, 0o644)
     return changed_objects(kubectl(node, "apply", "-f", workdir.in_node(name)).stdout)
 
 
 def install(node: Node) -> tuple[str, bool]:
     """Apply the manifest; what to say, and whether kubectl changed any object.
 
-    Not preceded by a look at the node (create ran flannel's a moment ago): on a stopped node
+    Its reads are create's look's (u7s/node/look.py): an idle create finds the manifest the one u7s
+    renders and nothing to change, and makes no write or apply. Not preceded by a look at the node (create ran flannel's a moment ago): on a stopped node
     kubectl's exec fails with the engine's own "is not running" line.
     """
     s = node.s

@@ -221,9 +221,14 @@ def failing_pods(pods: list[dict], cni: Cni = FLANNEL) -> list[str]:
     return [pod_state(p).name for p in pods if cni.owns(p) and pod_state(p).reason]
 
 
+def nodes_and_pods(s) -> tuple[str, ...]:
+    """kubectl's arguments for the nodes and the pods of the settings' CNI (create's look asks the same)."""
+    return ("get", "nodes,pods", "--namespace", of(s).namespace, "-o", "json")
+
+
 def read(node: Node) -> tuple[list[dict], list[dict]] | str:
     """The nodes and the CNI's pods in one kubectl call; what kubectl said when the API did not answer."""
-    r = kubectl(node, "get", "nodes,pods", "--namespace", of(node.s).namespace, "-o", "json", check=False)
+    r = kubectl(node, *nodes_and_pods(node.s), check=False)
     if not r.ok:
         return f"the API did not answer: {r.stderr.strip()[-200:]}"
     items = json.loads(r.stdout).get("items", [])

@@ -1,8 +1,11 @@
-"""Remote hosts over SSH (fabric), with host keys checked and files moved over SFTP.
+"""Remote hosts over SSH (fabric), with host keys checked and files moved by one command each.
 
 fabric accepts any host key by default; u7s loads known_hosts and refuses keys
 it does not know, unless the inventory opts in (ssh.accept_unknown_host_keys)
 or the task is given --accept-unknown-host-keys.
+
+A file written, read or removed is one command (u7s/run/files.py), not SFTP: over a slow
+link SFTP costs a round trip per step (its start, stat, open, chmod, write, close, rename).
 """
 
 from __future__ import annotations
@@ -10,14 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import posixpath
 import re
-import secrets
 import socket
-import stat
 import threading
 
 from u7s.errors import U7sError
+from u7s.run import files
 from u7s.run.hosts import ContextHost, Result
 from u7s.config.inventory import HostSpec
 
@@ -186,17 +187,10 @@ def _apply_host_key_policy(conn, known_hosts: str | None, accept_unknown: bool) 
 
 
 class RemoteHost(ContextHost):
-    """A host reached over SSH: commands through the Connection, files through SFTP."""
+    """A host reached over SSH: commands through the Connection, files by one command each (u7s/run/files.py)."""
 
     def __init__(self, connection, name: str):
         super().__init__(connection, name)
-        self._sftp = None
-
-    @property
-    def sftp(self):
-        if self._sftp is None:
-            self._sftp = self.context.sftp()
-        return self._sftp
 
     def _run(self, command: str, *, stdin: str | None, timeout: float | None) -> Result:
         try:
@@ -237,53 +231,16 @@ class RemoteHost(ContextHost):
             channel.close()
 
     def read_text(self, path: str) -> str | None:
-        try:
-            with self.sftp.open(path, "r") as handle:
-                return handle.read().decode()
-        except FileNotFoundError:
-            return None
+        return files.read_text(self, path)
 
     def write_file(self, path: str, data: str | bytes, mode: int = 0o644) -> bool:
-        raw = data.encode() if isinstance(data, str) else data
-        try:
-            if self.sftp.stat(path).st_mode & 0o777 == mode:
-                with self.sftp.open(path, "r") as handle:
-                    if handle.read() == raw:
-                        return False
-        except FileNotFoundError:
-            pass
-        self.makedirs(posixpath.dirname(path))
-        tmp = f"{path}.u7s-{secrets.token_hex(4)}"
-        # The mode is set while the file is still empty: a secret never sits readable.
-        try:
-            with self.sftp.open(tmp, "wb") as handle:
-                self.sftp.chmod(tmp, mode)
-                handle.write(raw)
-            self.sftp.posix_rename(tmp, path)
-        except BaseException:
-            try:  # no half-written temporary file is left behind when a write fails or is cut short
-                self.sftp.remove(tmp)
-            except Exception:
-                pass
-            raise
-        return True
+        return files.write_file(self, path, data, mode)
 
     def remove(self, path: str) -> bool:
-        try:
-            self.sftp.remove(path)
-            return True
-        except FileNotFoundError:
-            return False
+        return files.remove(self, path)
 
     def makedirs(self, path: str, mode: int = 0o700) -> None:
-        try:
-            if stat.S_ISDIR(self.sftp.stat(path).st_mode):
-                return
-        except FileNotFoundError:
-            pass
-        self.run(["mkdir", "-p", "-m", f"{mode:o}", path])
+        files.makedirs(self, path, mode)
 
     def close(self) -> None:
-        if self._sftp is not None:
-            self._sftp.close()
         self.context.close()

@@ -21,6 +21,19 @@ def _require_initialized(node: Node) -> None:
         raise U7sError(f"{node.host.name}: the cluster is not initialised; run `u7s kubeadm-init` first")
 
 
+def look(run, m, also: list[list[str]]) -> None:
+    """Ask `also` and everything an idle `create` reads on this member's host next, in one batch; the steps
+    then read from it until the run changes something on one of its hosts (u7s/run/looked.py)."""
+    from u7s.node import look as looks
+    from u7s.run.looked import Changes, Looked
+
+    with run.lock:  # one count of changes for the whole run: a change on one host ends every host's look
+        if not isinstance(m.host, Looked):
+            shared = next((o.host.changes for o in run.members if isinstance(o.host, Looked)), None)
+            m.host = Looked(m.host, shared or Changes())
+    m.host.look([*also, *looks.create_probes(m.settings, m.spec.is_control_plane)])
+
+
 def up(node: Node) -> Outcome:
     outcome = node.up()
     if outcome == "unchanged":

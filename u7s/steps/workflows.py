@@ -19,6 +19,8 @@ from u7s.steps.step import Step
 def _preflight(run: Run, m: Member) -> str:
     from u7s.checks import preflight
 
+    if not run.alone:  # one batch: preflight's probes and what the steps after it read (u7s/node/look.py)
+        lifecycle.look(run, m, preflight.Preflight(m.host, m.settings, control_plane=m.spec.is_control_plane).probes())
     results = preflight.Preflight(m.host, m.settings, quick=True, known=m.answers,
                                   control_plane=m.spec.is_control_plane).run()
     errors = preflight.failed(results)

@@ -105,12 +105,29 @@ def test_install_applies_the_rendered_file_and_a_second_run_changes_nothing():
     assert said.startswith("local-path storage installed (StorageClass local-path, the default; volumes in "
                            f"{WORKDIR}/storage on each host): namespace/local-path-storage, ")
     assert host.written[f"{WORKDIR}/local-path-storage.yaml"] == (localpath.manifest("u7s").encode(), 0o644)
-    apply = next(argv for argv in host.calls if "apply" in argv)
+    apply = next(argv for argv in host.calls if "apply" in argv and "--dry-run=server" not in argv)
     assert apply[-4:] == ["kubectl", "apply", "-f", "/usernetes/local-path-storage.yaml"]
     host.on("docker", "exec", contains="apply", stdout=UNCHANGED)
     again = lifecycle.install_storage(node)
     assert again.startswith("local-path storage already installed (") and status_of(again) == ALREADY
     assert status_of(said) == CHANGED
+
+
+def test_an_unchanged_manifest_that_a_dry_run_finds_applied_is_neither_written_nor_applied():
+    host = FakeHost().on("docker", "inspect", stdout=RUNNING)
+    node = _node(host)
+    host.write_file(f"{WORKDIR}/local-path-storage.yaml", localpath.manifest("u7s"), 0o644)
+    dry = UNCHANGED.replace(" unchanged", " unchanged (server dry run)")
+    host.on("docker", "exec", contains="--dry-run=server", stdout=dry)
+    host.written.clear()  # what install writes from here on
+    said = lifecycle.install_storage(node)
+    assert said.startswith("local-path storage already installed (") and status_of(said) == ALREADY
+    assert host.written == {} and not [argv for argv in host.calls if "apply" in argv and "--dry-run=server" not in argv]
+    # What a dry run says would change is applied for real.
+    host.on("docker", "exec", contains="--dry-run=server", stdout=dry + "configmap/local-path-config configured "
+                                                                          "(server dry run)\n")
+    host.on("docker", "exec", contains="-f", stdout="configmap/local-path-config configured\n")
+    assert status_of(lifecycle.install_storage(node)) == CHANGED
 
 
 def test_changed_objects_are_every_line_kubectl_did_not_call_unchanged():
