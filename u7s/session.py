@@ -184,10 +184,14 @@ def resolve_all(members: list[Member], inventory: Inventory, flags: dict, config
     )
 
     def second_pass(member: Member) -> str:
-        # Labelled as before: the host's working directory `config`, the subnet assigned to it `--set`.
-        member.settings = settle(member.settings, Layers(
+        # The host's working directory and its NODE_SUBNET enter above what they may be derived from; their
+        # labels say where they came from (a default, the node's own, the pool), unless the user gave them.
+        given, before = layers_of(member), member.settings.sources
+        settled = settle(member.settings, Layers(
             lease=hook.layer(), lease_origin=hook.origin, config={"U7S_WORKDIR": workdirs[member.name], **config},
             host=member.spec.settings, flags={"NODE_SUBNET": assigned[member.name], **flags}))
+        member.settings = dataclasses.replace(settled, sources=decided_labels(
+            settled.sources, before, given, subnets.same(assigned[member.name], current[member.name]), inventory.node_subnet_pool))
         member.lease_problem = hook.problems.get(member.name)
         member.lease_on_host = dict(hook.views[member.name].record) if member.name in hook.views else {}
         return ""
@@ -255,3 +259,18 @@ def _lock_cluster(inv: Inventory, report: Reporter) -> None:
     taken = lock.take_cluster(inv.path, inv.name)
     if taken.took_over:
         report.warn(f"took over the lock of {lock.describe(taken.took_over)}, which ended without releasing it")
+
+
+def decided_labels(sources: dict, before: dict, given: Layers, kept: bool, pool: str) -> dict:
+    """Pure: `sources` with the labels of what the cluster decided: NODE_SUBNET and the host's working
+    directory keep the label they had `before` when the user gave them, else say where they came from
+    (the running node's subnet, the pool; the default directory)."""
+    out = dict(sources)
+    for key in ("NODE_SUBNET", "U7S_WORKDIR"):
+        if given.winner(key) is not None:
+            out[key] = before.get(key, out.get(key))
+        elif key == "NODE_SUBNET":
+            out[key] = "the subnet its node runs with" if kept else f"assigned from {pool}"
+        else:
+            out.pop(key, None)
+    return out

@@ -14,9 +14,10 @@ Lowest first (ORDER):
 A value given in a layer is used as given, even when a lower one gives it too; a value given nowhere is
 derived (resolve.py). Each value keeps a label saying where it came from (`Settings.sources`): the lease's
 origin (`lease`, `new lease`), `config` for config, inventory and host values (or the config file and line),
-`environment`, `--set`. Values a cluster decides after reading its hosts enter at the layer whose label
-they carry today: a host's working directory with config, the NODE_SUBNET assigned across hosts with the
-flags (u7s/session.py, u7s/config/settle.py).
+`environment`, `--set`. Values a cluster decides after reading its hosts enter above what they may be
+derived from: a host's working directory with config, the NODE_SUBNET assigned across hosts with the
+flags (u7s/config/settle.py); their labels then say where they came from when nobody gave them (the pool,
+the running node's subnet; the default directory) (u7s/session.py, `decided_labels`).
 """
 
 from __future__ import annotations

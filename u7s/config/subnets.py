@@ -35,6 +35,11 @@ def _clash(subnet: str, in_use: dict[str, list[ipaddress.IPv4Network]]) -> str |
     return None
 
 
+def same(a: str | None, b: str | None) -> bool:
+    """Pure: whether two subnets, as written, are the same network (None is no network)."""
+    return bool(a and b) and ipaddress.IPv4Network(a, strict=False) == ipaddress.IPv4Network(b, strict=False)
+
+
 def assign(
     hosts: list[tuple[str, str | None, str | None]],
     pool: str = "10.100.0.0/16",

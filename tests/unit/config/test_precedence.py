@@ -157,3 +157,29 @@ def test_init_host_takes_its_engine_in_the_settings_order(monkeypatch, config, e
     hostprep.init_host(invoke.Context(invoke.Config(overrides={"u7s": config})), dry_run=True, engine=flag)
     engines = [argv[argv.index("--engine") + 1] if "--engine" in argv else None for argv in calls]
     assert engines == [chosen, chosen]
+
+
+def test_what_the_cluster_decides_is_labelled_by_where_it_came_from_not_as_a_flag(tmp_path, monkeypatch):
+    """A NODE_SUBNET nobody gave is "assigned from" the pool (not `--set`), a working directory nobody gave is
+    the default (not `config`); given ones keep their layer's label."""
+    from u7s.tasks.clustersettings import settings as cluster_settings
+
+    (tmp_path / "hosts.yaml").write_text(INVENTORY.replace("U7S_TIMEOUT: 100}", "U7S_TIMEOUT: 100, "
+                                                           "NODE_SUBNET: 10.100.7.0/24}"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(session, "connect_all", fake_connections)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    config = {"u7s": {"CONTAINER_ENGINE": "docker", "COMPOSE": "docker compose"}}
+    table = cluster_settings(invoke.Context(invoke.Config(overrides=config)), json=True)
+    assert table["h1"]["NODE_SUBNET"] == {"value": "10.100.7.0/24", "from": "config"}
+    assert table["h2"]["NODE_SUBNET"]["from"] == "assigned from 10.100.0.0/16"
+    assert table["h2"]["U7S_WORKDIR"]["from"] == "default"
+
+
+def test_a_kept_subnet_and_a_given_working_directory_say_so():
+    from u7s.session import decided_labels
+
+    given = layers.Layers(config={"U7S_WORKDIR": "/srv/u7s"})
+    out = decided_labels({"NODE_SUBNET": "--set", "U7S_WORKDIR": "config"}, {"U7S_WORKDIR": "f line 2"}, given,
+                         True, "10.100.0.0/16")
+    assert out == {"NODE_SUBNET": "the subnet its node runs with", "U7S_WORKDIR": "f line 2"}
