@@ -259,6 +259,15 @@ def failed(results: list[Check]) -> list[Check]:
     return [r for r in results if r.status == ERROR]
 
 
+def with_lease(results: list[Check], problem: str | None) -> list[Check]:
+    """Pure: a leased port someone else holds is the `ports` row, in the lease's own line (which says the fix)."""
+    if not problem:
+        return results
+    row = Check("ports", ERROR, problem)
+    return [row if r.name == "ports" else r for r in results] + ([] if any(r.name == "ports" for r in results)
+                                                                 else [row])
+
+
 def on_hosts(run) -> list[tuple[str, Check]]:
     """Every healthy host's checks, in parallel, and a `connect` error for each host that was not reached."""
     from u7s.run.parallel import run_parallel
@@ -266,7 +275,8 @@ def on_hosts(run) -> list[tuple[str, Check]]:
     found: dict[str, list[Check]] = {}
 
     def check(m) -> str:
-        found[m.name] = Preflight(m.host, m.settings, known=m.answers, control_plane=m.spec.is_control_plane).run()
+        results = Preflight(m.host, m.settings, known=m.answers, control_plane=m.spec.is_control_plane).run()
+        found[m.name] = with_lease(results, m.lease_problem)
         return ""
 
     run_parallel(run.healthy, check)
