@@ -482,6 +482,7 @@ def _other_ca():
     return base64.b64encode(pki.make_ca()[0].encode()).decode()
 
 
+@pytest.mark.extended  # 29 s; the sync of late nodes has unit tests (tests/unit/steps) and runs in every create
 def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, cluster_inventory, tmp_path):
     cp, *workers = lab.hosts
     for w in workers:
@@ -501,6 +502,7 @@ def test_workers_whose_kubelet_registers_late_still_get_their_external_ip(lab, c
         assert n["metadata"]["annotations"]["flannel.alpha.coreos.com/public-ip"] == h.address
 
 
+@pytest.mark.extended  # 43 s; a token per join and its deletion have unit tests (tests/unit/steps/test_join_tokens.py)
 def test_joins_one_at_a_time_outlasting_their_tokens_each_get_a_live_one_and_none_is_left(
         lab, cluster_inventory, tmp_path):
     """A long run in short: every token lives 6 s, each join lasts longer (its kubelet registers after 8 s),
@@ -588,6 +590,7 @@ def test_create_recovers_a_half_done_init_while_no_worker_has_joined(lab, cluste
     wait_all_ready(cp, 3, timeout=5)  # create itself waited for it
 
 
+@pytest.mark.extended  # 43 s; the wait naming a node that is not Ready runs by default on one host (test_kubernetes.py)
 def test_create_ends_only_when_every_node_is_ready_and_names_one_that_is_not(lab, cluster_inventory, tmp_path):
     cp, w1, w2 = lab.hosts
     set_switch(w2, "pod-start-delay", "never")  # flannel never starts there: its node stays NotReady

@@ -399,13 +399,12 @@ def _kubectl(tmp, *args, check=True):
 
 def _make_configmap(tmp, name, made):
     """Sent as JSON (`create -f -`): of kubectl's protobuf bodies the stand-in API decodes only the metadata
-    (u7s_standin_api_objects.decode_protobuf), so `create configmap --from-literal` loses the data; no
-    validation, as it serves no OpenAPI."""
+    (u7s_standin_api_objects.decode_protobuf), so `create configmap --from-literal` loses the data. Validated
+    as kubectl asks (the stand-in's /openapi/v3 offers fieldValidation)."""
     from tests.lab.kubectl import controller_kubectl
 
     doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"made": made}}
-    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), "create", "--validate=false",
-                        "-f", "-"],
+    r = subprocess.run([controller_kubectl(), "--kubeconfig", str(tmp / "kubeconfig"), "create", "-f", "-"],
                        input=json.dumps(doc), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 

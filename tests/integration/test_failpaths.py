@@ -37,6 +37,7 @@ def two_hosts(lab, tmp_path):
     wipe_hosts(lab, lab.hosts[:2])
 
 
+@pytest.mark.extended  # 42 s; the half-done init's recovery runs by default (test_kubernetes.py)
 def test_a_half_finished_join_is_reset_and_a_short_api_outage_is_ridden_out(lab, two_hosts, tmp_path):
     cp, w1 = lab.hosts[:2]
     set_switch(w1, "kubeadm-join-fails")  # fails after writing ca.crt and kubelet.conf, as a kubelet-start timeout

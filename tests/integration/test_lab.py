@@ -262,6 +262,7 @@ def test_vxlan_between_nodes_on_two_hosts_carries_traffic_both_ways(vxlan_pair):
         assert wait_for(lambda: answer() == f"from-{target.name}", f"{source.name} -> {target.name} over VXLAN")
 
 
+@pytest.mark.extended  # 37 s; every lab session's own teardown runs by default
 def test_down_leaves_nothing_and_removes_strays_of_crashed_labs(lab_session):
     # Stand-ins for what a crashed run could leave: a namespace and a user named like the lab's.
     subprocess.run(["ip", "netns", "add", "u7slab-h9"], check=True)

@@ -104,6 +104,7 @@ def test_a_killed_run_leaves_a_stale_lock_that_the_next_run_takes_over(lab, clus
         again.stderr
 
 
+@pytest.mark.extended  # 38 s; Ctrl-C during the network check runs by default
 def test_sigint_during_join_then_a_rerun_converges(lab, cluster_inventory, tmp_path):
     cp, *workers = lab.hosts
     run = Started("cluster.create", "--inventory", str(cluster_inventory), cwd=tmp_path)

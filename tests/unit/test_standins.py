@@ -708,7 +708,7 @@ def test_real_kubectl_drain_cordons_evicts_skips_daemonset_pods_and_needs_force_
     bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "kube-flannel"},
             "spec": {"nodeName": CP, "containers": [{"name": "c", "image": "docker.io/u7s-test/hello:1"}]}}
     (cluster.root / "bare.json").write_text(json.dumps(bare))
-    cluster.kubectl(kubectl, "create", "--validate=false", "-f", str(cluster.root / "bare.json"))
+    cluster.kubectl(kubectl, "create", "-f", str(cluster.root / "bare.json"))
     drain = ["drain", CP, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=20s"]
     refused = cluster.kubectl(kubectl, *drain, ok=False)
     assert "cannot delete Pods that declare no controller" in refused.stderr and "kube-flannel/bare" in refused.stderr
