@@ -1,6 +1,6 @@
 """Calico (CNI=calico): its manifest, rendered from compose/calico.yaml.j2 and applied with the node's kubectl.
 
-As u7s/node/localpath.py does for storage: the manifest is written into the
+As for storage (u7s/node/localpath.py: apply_manifest): the manifest is written into the
 control plane's working directory and applied; kubectl says `unchanged` for every
 object when Calico is in place, which is how a second `create` knows nothing was
 done. Calico's VXLAN takes PORT_FLANNEL (Felix's `vxlanPort`): the one UDP port a
@@ -15,8 +15,7 @@ from typing import NamedTuple
 
 from u7s.config.settings import DEFAULT_MTU
 from u7s.node.container import Node
-from u7s.node.kube import kubectl
-from u7s.render import templates as render, workdir
+from u7s.render import templates as render
 from u7s.render.bundle import CALICO_IMAGES
 
 NAMESPACE = "kube-system"
@@ -89,14 +88,12 @@ def install(node: Node, mtu: int | None = None) -> tuple[str, bool]:
 
     `mtu` is the cluster's smallest NODE_MTU (this node's own by default).
     """
-    from u7s.node.localpath import changed_objects
+    from u7s.node.localpath import apply_manifest
 
     s = node.s
     mtu = s.node_mtu if mtu is None else mtu
     node.require_running()
-    node.host.write_file(s.path(MANIFEST), manifest(s.cluster or s.project, s.port_flannel, mtu, s.pod_subnet),
-                         0o644)
-    changed = changed_objects(kubectl(node, "apply", "-f", workdir.in_node(MANIFEST)).stdout)
+    changed = apply_manifest(node, MANIFEST, manifest(s.cluster or s.project, s.port_flannel, mtu, s.pod_subnet))
     how = f"VXLAN on UDP {s.port_flannel}, VXLAN MTU {vxlan_mtu(mtu)}, pool {s.pod_subnet}; NetworkPolicy enforced"
     if not changed:
         return f"calico already installed ({how})", False
