@@ -99,7 +99,7 @@ class _LockChannel:
 
 
 class _LockContext:
-    """What hostlock.take reaches through a fabric Connection: client.get_transport().open_session()."""
+    """What hostlock.take reaches through a fabric Connection: create_session()."""
 
     def __init__(self, ops: list[str]):
         self.ops = ops
@@ -110,3 +110,5 @@ class _LockContext:
 
     def open_session(self):
         return _LockChannel(self.ops)
+
+    create_session = open_session

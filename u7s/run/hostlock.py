@@ -49,8 +49,7 @@ def take(host, workdir: str, command: str | None = None):
     if isinstance(host, LocalHost):
         lock = FileLock(path, f"{host.name}: {workdir}").acquire(command)
         return lock
-    transport = host.context.client.get_transport()
-    channel = transport.open_session()
+    channel = host.context.create_session()  # fabric's, or one opened ahead (u7s/run/sessions.py)
     channel.settimeout(WAIT + 30)
     channel.exec_command(shlex.join(take_argv(workdir, json.dumps(owner(command)))))
     first = channel.makefile("r").readline().strip()

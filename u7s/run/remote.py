@@ -18,7 +18,7 @@ import socket
 import threading
 
 from u7s.errors import U7sError
-from u7s.run import files
+from u7s.run import files, sessions
 from u7s.run.hosts import ContextHost, Result
 from u7s.config.inventory import HostSpec
 
@@ -131,6 +131,8 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False, gateways: Gate
         conn.open()
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise U7sError(f"{spec.name}: {connect_failure(exc, target, ssh)}") from None
+    if not conn.forward_agent:  # fabric sets up agent forwarding on each channel it opens itself
+        sessions.attach(conn)  # each command's channel is opened ahead: one round trip a command, not two
     return conn
 
 
@@ -219,7 +221,7 @@ class RemoteHost(ContextHost):
 
         from .hosts import pump
 
-        channel = self.context.client.get_transport().open_session()
+        channel = self.context.create_session()
         try:
             channel.exec_command(shlex.join(str(a) for a in argv))
             stdout, stderr = channel.makefile("rb"), channel.makefile_stderr("rb")

@@ -1,0 +1,66 @@
+"""Session channels opened ahead (u7s/run/sessions.py): a fake transport that records its opens."""
+
+from __future__ import annotations
+
+import threading
+
+import paramiko
+
+from u7s.run.sessions import AheadSessions
+
+
+class Channel:
+    def __init__(self, n):
+        self.n, self.active, self.closed = n, True, False
+
+    def close(self):
+        self.closed, self.active = True, False
+
+
+class Transport:
+    """Opens numbered channels; refuses past `limit` open at once, as sshd's MaxSessions does."""
+
+    def __init__(self, limit=10):
+        self.limit, self.opened, self.lock = limit, [], threading.Lock()
+
+    def is_active(self):
+        return True
+
+    def open_session(self):
+        with self.lock:
+            if sum(not c.closed for c in self.opened) >= self.limit:
+                raise paramiko.ChannelException(1, "Administratively prohibited")
+            self.opened.append(Channel(len(self.opened)))
+            return self.opened[-1]
+
+
+def test_each_command_takes_the_channel_opened_before_it_and_one_more_is_asked_for():
+    t = Transport()
+    ahead = AheadSessions(t)
+    ahead._ask_ahead()
+    first = ahead.take()
+    assert first.n == 0
+    first.close()
+    second = ahead.take()
+    assert second.n == 1 and len(t.opened) >= 2
+    ahead.close()
+    assert all(c.closed for c in t.opened if c is not second)  # the spare is closed with the run
+
+
+def test_a_spare_the_server_closed_is_not_used():
+    t = Transport()
+    ahead = AheadSessions(t)
+    ahead._ask_ahead()
+    ahead._spare.wait().close()
+    assert ahead.take().n == 1
+
+
+def test_a_server_that_refuses_more_sessions_stops_the_asking_ahead():
+    t = Transport(limit=1)
+    ahead = AheadSessions(t)
+    first = ahead.take()  # nothing ahead yet: opened now; the spare asked next is refused
+    ahead._spare.wait()
+    assert not ahead._enabled
+    first.close()
+    second = ahead.take()  # opened on its own, as without sessions ahead
+    assert second.n == 1 and ahead._spare is None

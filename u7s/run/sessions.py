@@ -1,0 +1,90 @@
+"""SSH session channels opened one ahead, so that a remote command waits for one round trip, not two.
+
+A command over SSH needs a session channel: the client asks for one and waits for the
+server's confirmation (a round trip), then sends the command and waits for its answer
+(another). Opening a channel does not depend on the command, so each connection keeps one
+channel opened ahead: a command takes it and the next one is asked for at once, in the
+background, while the command runs. Over a slow link that halves the round trips of every
+remote operation after the first (docs/scaling.md).
+
+At most one channel waits unused per connection. When the server refuses one more session
+(sshd's MaxSessions), opening ahead stops for that connection and each command opens its own.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class AheadSessions:
+    """`take()` gives an open session channel of `transport`; a spare one is kept opening behind it."""
+
+    def __init__(self, transport):
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._spare = None  # a thread opening the next channel: its `channel`, or `failed`
+        self._enabled = True
+
+    def take(self):
+        """The channel opened ahead when it is ready and usable, else one opened now; then the next is asked for."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        channel = spare.wait() if spare is not None else None
+        if channel is None:
+            channel = self._transport.open_session()  # its own errors, as without the spare
+        self._ask_ahead()
+        return channel
+
+    def _ask_ahead(self) -> None:
+        with self._lock:
+            if self._enabled and self._spare is None and self._transport.is_active():
+                self._spare = _Opening(self._transport, self._refused)
+
+    def _refused(self) -> None:
+        with self._lock:
+            self._enabled = False
+
+    def close(self) -> None:
+        """Close the spare channel (closing the connection closes it too)."""
+        with self._lock:
+            spare, self._spare, self._enabled = self._spare, None, False
+        channel = spare.wait() if spare is not None else None
+        if channel is not None:
+            channel.close()
+
+
+class _Opening:
+    """One channel being opened on a thread of its own (paramiko waits for the server's answer)."""
+
+    def __init__(self, transport, refused):
+        self.channel = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._open, args=(transport, refused), daemon=True,
+                                        name="u7s-ssh-session-ahead")
+        self._thread.start()
+
+    def _open(self, transport, refused) -> None:
+        import paramiko
+
+        try:
+            self.channel = transport.open_session()
+        except paramiko.ChannelException:
+            refused()  # the server allows no more sessions on this connection: stop asking ahead
+        except Exception:  # noqa: BLE001 (a connection lost shows in the next command, with its own error)
+            pass
+        finally:
+            self._done.set()
+
+    def wait(self):
+        """The opened channel, or None when it could not be opened or was closed meanwhile."""
+        self._done.wait()
+        channel = self.channel
+        return channel if channel is not None and channel.active and not channel.closed else None
+
+
+def attach(conn) -> AheadSessions:
+    """Make an opened fabric Connection's commands use channels opened ahead; start opening the first."""
+    ahead = AheadSessions(conn.client.get_transport())
+    conn.create_session = ahead.take  # fabric's Remote runner asks its Connection for each command's channel
+    ahead._ask_ahead()
+    return ahead
