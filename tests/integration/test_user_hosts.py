@@ -59,3 +59,29 @@ def test_create_works_with_an_fqdn_host_and_a_socket_only_engine(lab, hosts_as_u
     status = u7s("cluster.status", "--json", "--inventory", str(hosts_as_users_have_them), cwd=tmp_path)
     assert [(row["host"], row["node_name"], row["ready"]) for row in json.loads(status.stdout)] == [
         (cp.name, f"u7s-{cp.name}", True), (second.name, f"u7s-{FQDN}", True), (third.name, f"u7s-{third.name}", True)]
+
+
+def test_an_sshd_allowing_one_session_a_connection(lab, tmp_path):
+    """Some hardened sites set MaxSessions 1. Read-only tasks work there: u7s opens each command's session ahead
+    only while sshd allows it, and asks again when sshd has not yet freed the last command's. A task that changes
+    the cluster needs two at a time (the host's lock and a command) and says so in one line naming the host and
+    the fix.
+
+    (Before: every other command failed with `h2: lost the SSH connection: ChannelException(2, 'Connect failed')`,
+    sshd's answer to a session opened right after the last one closed.)
+    """
+    _, second, _ = lab.hosts
+    path = inventory(lab, tmp_path)
+    wipe_hosts(lab)
+    try:
+        with lab.sshd_options(second, MaxSessions="1"):
+            r = u7s("cluster.check-preflight", "--json", "--inventory", str(path), cwd=tmp_path, check=False)
+            rows = [c for c in json.loads(r.stdout) if c["host"] == second.name]
+            assert rows and {c["name"]: c["status"] for c in rows}.get("engine") == "ok", (rows, r.stderr)
+            r = u7s("cluster.create", "--inventory", str(path), cwd=tmp_path, check=False)
+            assert r.returncode != 0
+            assert f"{second.name}: sshd refused a second session on the SSH connection" in r.stderr, r.stderr
+            assert "set MaxSessions to 2 or more" in r.stderr and "lost the SSH connection" not in r.stderr
+            assert second.docker(["ps", "-aq"]).stdout.strip() == ""  # nothing started there
+    finally:
+        wipe_hosts(lab)

@@ -21,7 +21,7 @@ from pathlib import Path
 from . import engine, hostns, image, login, netns, processes, sshd, state, users, venv
 from .commands import LabError, ensure_system_path, log, run, wait_until
 from .host import LabHost
-from .layout import DEFAULT_HOSTS, STATE_DIR, LabLayout, make_layout
+from .layout import DEFAULT_HOSTS, STATE_DIR, LabLayout, host_dir, make_layout
 from .teardown import LAB_FILE, down_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +106,25 @@ class Lab:
         state.save(self.to_json(), daemons)
         wait_until(lambda: _accepts(host.address, host.ssh_port), what=f"sshd of {host.name}", timeout=30)
 
+
+    @contextlib.contextmanager
+    def sshd_options(self, host: LabHost, **options: str) -> Iterator[None]:
+        """The host's sshd with these keywords (e.g. MaxSessions="1", as hardened sites set it) until the block ends.
+
+        They go before the stock file's lines (sshd keeps the first value it reads); sshd restarts both times.
+        """
+        config = host_dir(host.name) / "sshd_config"
+        before = config.read_text()
+        first, _, rest = before.partition("\n")
+        config.write_text("\n".join([first, *(f"{k} {v}" for k, v in options.items()), rest]))
+        self.stop_sshd(host)
+        self.start_sshd(host)
+        try:
+            yield
+        finally:
+            config.write_text(before)
+            self.stop_sshd(host)
+            self.start_sshd(host)
 
     def stop_engine(self, host: LabHost) -> None:
         """Stop the host's rootless Docker, as on a host where nothing started it; sshd keeps running."""

@@ -132,7 +132,7 @@ def connect(spec: HostSpec, config, accept_unknown: bool = False, gateways: Gate
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise U7sError(f"{spec.name}: {connect_failure(exc, target, ssh)}") from None
     if not conn.forward_agent:  # fabric sets up agent forwarding on each channel it opens itself
-        sessions.attach(conn)  # each command's channel is opened ahead: one round trip a command, not two
+        sessions.attach(conn, spec.name)  # each command's channel is opened ahead: one round trip a command, not two
     return conn
 
 

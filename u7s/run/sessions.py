@@ -9,18 +9,32 @@ remote operation after the first (docs/scaling.md).
 
 At most one channel waits unused per connection. When the server refuses one more session
 (sshd's MaxSessions), opening ahead stops for that connection and each command opens its own.
+A run that changes the cluster needs two sessions at a time on each host (the host's lock
+holds one while commands use another); a server that allows only one says so in one line.
+Read-only tasks need one at a time, even where sshd allows no more (MaxSessions 1).
 """
 
 from __future__ import annotations
 
 import threading
 
+from u7s.errors import U7sError
+
+
+REFUSED_FOR = 2.0  # seconds a refused session is asked for again before the run gives up on the host
+
+
+def refused(name: str) -> str:
+    return (f"{name}: sshd refused a second session on the SSH connection (MaxSessions in its sshd_config?); "
+            "u7s holds the host's lock in one session while it runs commands in another: set MaxSessions "
+            "to 2 or more in that host's sshd_config (the default is 10)")
+
 
 class AheadSessions:
     """`take()` gives an open session channel of `transport`; a spare one is kept opening behind it."""
 
-    def __init__(self, transport):
-        self._transport = transport
+    def __init__(self, transport, name: str = "host"):
+        self._transport, self._name = transport, name
         self._lock = threading.Lock()
         self._spare = None  # a thread opening the next channel: its `channel`, or `failed`
         self._enabled = True
@@ -31,9 +45,33 @@ class AheadSessions:
             spare, self._spare = self._spare, None
         channel = spare.wait() if spare is not None else None
         if channel is None:
-            channel = self._transport.open_session()  # its own errors, as without the spare
+            channel = self._open_now()
         self._ask_ahead()
         return channel
+
+    def _open_now(self):
+        """A channel opened now. sshd frees a closed session's slot a moment after the close arrives, so a
+        server at its MaxSessions may refuse the channel that follows a command's: asked again until it is
+        given; a lost connection raises as it would without sessions ahead."""
+        import paramiko
+
+        from u7s.errors import WaitTimeout
+        from u7s.run.poll import wait_for
+
+        opened = []
+
+        def attempt() -> tuple[bool, str]:
+            try:
+                opened.append(self._transport.open_session())
+            except paramiko.ChannelException as exc:
+                return False, f"refused: {exc.text}"
+            return True, "opened"
+
+        try:
+            wait_for(attempt, what="an SSH session", timeout=REFUSED_FOR, interval=0.01, max_interval=0.25)
+        except WaitTimeout:
+            raise U7sError(refused(self._name)) from None
+        return opened[0]
 
     def _ask_ahead(self) -> None:
         with self._lock:
@@ -82,9 +120,9 @@ class _Opening:
         return channel if channel is not None and channel.active and not channel.closed else None
 
 
-def attach(conn) -> AheadSessions:
+def attach(conn, name: str) -> AheadSessions:
     """Make an opened fabric Connection's commands use channels opened ahead; start opening the first."""
-    ahead = AheadSessions(conn.client.get_transport())
+    ahead = AheadSessions(conn.client.get_transport(), name)
     conn.create_session = ahead.take  # fabric's Remote runner asks its Connection for each command's channel
     ahead._ask_ahead()
     return ahead

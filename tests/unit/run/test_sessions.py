@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 
 import paramiko
+import pytest
 
+from u7s.errors import U7sError
 from u7s.run.sessions import AheadSessions
 
 
@@ -64,3 +66,24 @@ def test_a_server_that_refuses_more_sessions_stops_the_asking_ahead():
     first.close()
     second = ahead.take()  # opened on its own, as without sessions ahead
     assert second.n == 1 and ahead._spare is None
+
+
+def test_a_session_refused_while_the_last_one_is_still_being_freed_is_asked_for_again():
+    t = Transport(limit=1)
+    ahead = AheadSessions(t, "h2")
+    first = ahead.take()
+    ahead._spare.wait()  # refused: asking ahead stops
+    freed = threading.Timer(0.05, first.close)  # sshd frees the slot a moment after the close
+    freed.start()
+    assert ahead.take().n == 1
+    freed.join()
+
+
+def test_a_server_allowing_one_session_only_is_named_with_the_fix(monkeypatch):
+    monkeypatch.setattr("u7s.run.sessions.REFUSED_FOR", 0.1)
+    t = Transport(limit=1)
+    ahead = AheadSessions(t, "h2")
+    held = ahead.take()  # the host's lock holds this one
+    assert held.n == 0
+    with pytest.raises(U7sError, match=r"^h2: sshd refused a second session .* set MaxSessions to 2 or more"):
+        ahead.take()
