@@ -228,16 +228,13 @@ def is_joined(node: Node) -> bool:
     return node.exists(KUBELET_CONF)
 
 
-def kubeadm_join(node: Node, script_rel: str = workdir.JOIN_COMMAND) -> bool:
-    """Run the join script (already in the working directory) in the node; False if joined."""
-    if is_joined(node):
-        return False
+def kubeadm_join(node: Node, script_rel: str = workdir.JOIN_COMMAND) -> None:
+    """Run the join script (already in the working directory) in the node (the caller saw it not joined)."""
     with node.report.step("kubeadm join"):
         # The script (hosts entry, then kubeadm join) is run by bash: its failure is kubeadm's, or the hosts line's.
         result = node.exec(["bash", workdir.in_node(script_rel)], check=False)
         if not result.ok:
             raise U7sError(f"{node.host.name}: kubeadm join failed: {kubeadm_error(result)}")
-    return True
 
 
 # -- kubeconfig ----------------------------------------------------------------------------

@@ -222,16 +222,25 @@ def kubeadm_join(node: Node, script_path: str | None = None) -> str:
     if state == joinstate.STALE:  # kubeadm's preflight would refuse to join again: reset first
         node.report.warn(f"{why}: kubeadm reset --force, then join again")
         kube.kubeadm_reset(node)
-    if source != inside:
-        node.host.write_file(inside, script, 0o600)
+    join_with(node, script if source != inside else None)
+    return (f"joined; node {node.s.node_name} registered; run `u7s sync-external-ip` on the control plane "
+            "(cluster.join does it for you)")
+
+
+def join_with(node: Node, script: str | None) -> None:
+    """kubeadm join by the join script (written first, 0600, when given), removed after; wait for the Node.
+
+    The caller has seen that the node runs and has not joined (or has reset it).
+    """
+    inside = node.s.path(workdir.JOIN_COMMAND)
     try:
+        if script is not None:
+            node.host.write_file(inside, script, 0o600)
         kube.kubeadm_join(node)
     finally:
         node.host.remove(inside)
     # The node's own kubelet credentials may read its Node: registration is seen without admin rights.
     kube.wait_registered(node, node.s.node_name, kubeconfig=kube.KUBELET_CONF)
-    return (f"joined; node {node.s.node_name} registered; run `u7s sync-external-ip` on the control plane "
-            "(cluster.join does it for you)")
 
 
 def kubeadm_reset(node: Node) -> str:

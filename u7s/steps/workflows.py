@@ -103,9 +103,8 @@ def _join(run: Run, m: Member) -> str:
         kube.kubeadm_reset(node)
     with _tokens(run).join_command() as argv:  # a fresh token for this join alone: u7s/steps/jointokens.py
         cp = run.control_plane.settings
-        node.host.write_file(node.s.path(workdir.JOIN_COMMAND), templates.join_script(cp.host_ip, cp.node_name, argv),
-                             0o600)
-        lifecycle.kubeadm_join(node)  # runs the script and removes it
+        # written (0600), run, removed; the node's state was read just above, so not again
+        lifecycle.join_with(node, templates.join_script(cp.host_ip, cp.node_name, argv))
     done = f"joined {run.control_plane.settings.node_name} via {run.control_plane.settings.host_ip}"
     return done + (" (after kubeadm reset: " + why + ")" if state == joinstate.STALE else "")
 

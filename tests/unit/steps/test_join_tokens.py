@@ -15,7 +15,6 @@ import threading
 import pytest
 
 from u7s import session
-from u7s.render import workdir
 from u7s.config.inventory import parse
 from u7s.errors import U7sError
 from u7s.node import container, joinstate, kube
@@ -95,9 +94,8 @@ def make_run(workers: int, concurrency: int, join_minutes: float, monkeypatch, m
     run = session.Run(inventory, members, Reporter(stream=stream))
     used: dict[str, str] = {}
 
-    def join(node):
+    def join(node, script):
         """kubeadm join takes its time; the token must be valid when discovery and the TLS bootstrap use it."""
-        script = node.host.files[node.s.path(workdir.JOIN_COMMAND)]
         token = re.search(r"--token ([a-z0-9]{6}\.[a-z0-9]{16})", script).group(1)
         assert cp.valid(token), f"{node.host.name} was given an expired or deleted token"
         if meet is not None:
@@ -112,7 +110,7 @@ def make_run(workers: int, concurrency: int, join_minutes: float, monkeypatch, m
 
     monkeypatch.setattr(container.Node, "require_running", lambda self: None)
     monkeypatch.setattr(joinstate, "read", lambda node: (joinstate.FRESH, ""))
-    monkeypatch.setattr(workflows.lifecycle, "kubeadm_join", join)
+    monkeypatch.setattr(workflows.lifecycle, "join_with", join)
     return run, cp, used, stream
 
 
@@ -147,10 +145,10 @@ def test_parallel_joins_each_hold_their_own_token_and_none_outlives_the_run(monk
 def test_a_failed_join_deletes_its_token_too(monkeypatch):
     run, cp, used, _ = make_run(workers=2, concurrency=1, join_minutes=1, monkeypatch=monkeypatch)
 
-    def failing(node):
+    def failing(node, script):
         raise U7sError(f"{node.host.name}: kubeadm join failed: error execution phase kubelet-start: ...")
 
-    monkeypatch.setattr(workflows.lifecycle, "kubeadm_join", failing)
+    monkeypatch.setattr(workflows.lifecycle, "join_with", failing)
     with pytest.raises(U7sError, match="failed on 2 host"):
         step.execute(run, [workflows.JOIN])
     assert [a[2] for a in cp.argvs] == ["create", "delete"] * 2
