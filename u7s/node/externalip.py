@@ -84,23 +84,33 @@ def plan_external_ips(nodes: list[dict], host_ips: dict[str, str] | None = None)
 
 
 def sync_external_ip(node: Node, nodes: list[dict], host_ips: dict[str, str] | None = None) -> list[ExternalIpPlan]:
-    """Make each node's host-ip label, ExternalIP, flannel public-ip annotation and taint match its host."""
+    """Make each node's host-ip label, ExternalIP, flannel public-ip annotation and taint match its host.
+
+    Every node's changes go to the API in one batch (one round trip); a call that failed there (the API away
+    for a moment) is made again on its own, riding out an outage as any kubectl call does.
+    """
+    from u7s.render import engine
+
     plans = plan_external_ips(nodes, host_ips)
+    calls = []
     for plan in plans:
         if plan.host_ip is None:
             node.report.warn(f"node {plan.node} has no {HOST_IP_LABEL} label: left alone")
             continue
         if plan.set_label:
-            kubectl(node, "label", "node", plan.node, "--overwrite", f"{HOST_IP_LABEL}={plan.host_ip}")
+            calls.append(["label", "node", plan.node, "--overwrite", f"{HOST_IP_LABEL}={plan.host_ip}"])
         if plan.set_address:
             patch = {"status": {"addresses": [{"type": "ExternalIP", "address": plan.host_ip}]}}
-            kubectl(node, "patch", "node", plan.node, "--subresource=status", "--type=merge",
-                    "-p", json.dumps(patch))
+            calls.append(["patch", "node", plan.node, "--subresource=status", "--type=merge", "-p", json.dumps(patch)])
         if plan.set_annotation:
-            kubectl(node, "annotate", "node", plan.node, "--overwrite",
-                    f"{PUBLIC_IP_ANNOTATION}={plan.host_ip}")
+            calls.append(["annotate", "node", plan.node, "--overwrite", f"{PUBLIC_IP_ANNOTATION}={plan.host_ip}"])
         if plan.remove_taint:
-            kubectl(node, "taint", "node", plan.node, f"{UNINITIALIZED_TAINT}-")
+            calls.append(["taint", "node", plan.node, f"{UNINITIALIZED_TAINT}-"])
+    if len(calls) > 1:
+        results = node.host.run_many([engine.node_exec(node.s, ["kubectl", *args], stdin=False) for args in calls])
+        calls = [args for args, r in zip(calls, results) if not r.ok]
+    for args in calls:
+        kubectl(node, *args)
     return plans
 
 

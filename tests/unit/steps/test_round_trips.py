@@ -24,7 +24,8 @@ from u7s.node import externalip, flannel, joinstate, kube, localpath, podnet
 from u7s.node.container import UP_STAMP
 from u7s.render import engine, workdir
 from u7s.run import hostlock, lock
-from u7s.steps import workflows
+from u7s.run.result import Result
+from u7s.steps import lifecycle, workflows
 from u7s.steps.kubeconfig import write_kubeconfig
 from u7s.steps.step import execute
 from u7s.ui.report import Reporter
@@ -140,3 +141,41 @@ def test_a_network_check_asks_each_host_three_times():
     netcheck.on_hosts(run)
     assert {name: h.kinds() for name, h in hosts.items()} == {m.name: CHECK_NETWORK for m in run.members}, {
         name: h.ops for name, h in hosts.items()}
+
+
+def fresh_node(name, ip):
+    return {"metadata": {"name": name, "labels": {externalip.HOST_IP_LABEL: ip}}, "spec": {"taints": [
+        {"key": externalip.UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"}]}, "status": {"addresses": []}}
+
+
+def test_the_sync_after_joins_sends_every_nodes_changes_in_one_batch():
+    run, hosts, _ = idle_run()
+    cp = run.control_plane
+    host = hosts[cp.name]
+    externalip.sync_external_ip(cp.node, [fresh_node("u7s-h2", "192.0.2.12"), fresh_node("u7s-h3", "192.0.2.13")])
+    assert host.ops == ["batch: 6 commands"]  # ExternalIP, annotation and taint of two nodes
+
+
+def test_a_sync_call_the_api_failed_in_the_batch_is_made_again_on_its_own():
+    run, hosts, _ = idle_run()
+    cp = run.control_plane
+    host = hosts[cp.name]
+    seen = []
+
+    def first_annotate(argv):  # the API refuses the batch's annotate, and answers the call made again
+        seen.append(argv) if "annotate" in argv else None
+        return "annotate" in argv and len(seen) == 1
+
+    host.rules.insert(0, (first_annotate, Result(1, "", "The connection to the server 127.0.0.1:6443 was refused")))
+    externalip.sync_external_ip(cp.node, [fresh_node("u7s-h2", "192.0.2.12")])
+    assert host.ops[0] == "batch: 3 commands" and len(host.ops) == 2
+    assert len(seen) == 2 and host.ops[1].startswith("run: docker exec")  # the annotate, on its own
+
+
+def test_a_fresh_join_asks_the_worker_once_then_writes_runs_and_removes_its_script():
+    run, hosts, _ = idle_run()
+    w = run.workers[0]
+    host = hosts[w.name]
+    lifecycle.join_with(w.node, "#!/bin/bash\nkubeadm join ...\n")
+    kinds = [op.split(":")[0] for op in host.ops]
+    assert kinds == ["write_file", "run", "remove", "run"], host.ops  # script, kubeadm join, script, registered
