@@ -7,7 +7,7 @@ channel opened ahead: a command takes it and the next one is asked for at once, 
 background, while the command runs. Over a slow link that halves the round trips of every
 remote operation after the first (docs/scaling.md).
 
-At most one channel waits unused per connection. When the server refuses one more session
+At most one channel waits unused per connection; closing the connection closes it. When the server refuses one more session
 (sshd's MaxSessions), opening ahead stops for that connection and each command opens its own.
 A run that changes the cluster needs two sessions at a time on each host (the host's lock
 holds one while commands use another); a server that allows only one says so in one line.
@@ -36,7 +36,7 @@ class AheadSessions:
     def __init__(self, transport, name: str = "host"):
         self._transport, self._name = transport, name
         self._lock = threading.Lock()
-        self._spare = None  # a thread opening the next channel: its `channel`, or `failed`
+        self._spare = None  # the next channel, being opened on a thread of its own (_Opening)
         self._enabled = True
 
     def take(self):
@@ -46,7 +46,7 @@ class AheadSessions:
         channel = spare.wait() if spare is not None else None
         if channel is None:
             channel = self._open_now()
-        self._ask_ahead()
+        self.ask_ahead()
         return channel
 
     def _open_now(self):
@@ -73,7 +73,8 @@ class AheadSessions:
             raise U7sError(refused(self._name)) from None
         return opened[0]
 
-    def _ask_ahead(self) -> None:
+    def ask_ahead(self) -> None:
+        """Start opening the next channel (unless one is on its way, or the server refused one)."""
         with self._lock:
             if self._enabled and self._spare is None and self._transport.is_active():
                 self._spare = _Opening(self._transport, self._refused)
@@ -81,14 +82,6 @@ class AheadSessions:
     def _refused(self) -> None:
         with self._lock:
             self._enabled = False
-
-    def close(self) -> None:
-        """Close the spare channel (closing the connection closes it too)."""
-        with self._lock:
-            spare, self._spare, self._enabled = self._spare, None, False
-        channel = spare.wait() if spare is not None else None
-        if channel is not None:
-            channel.close()
 
 
 class _Opening:
@@ -124,5 +117,5 @@ def attach(conn, name: str) -> AheadSessions:
     """Make an opened fabric Connection's commands use channels opened ahead; start opening the first."""
     ahead = AheadSessions(conn.client.get_transport(), name)
     conn.create_session = ahead.take  # fabric's Remote runner asks its Connection for each command's channel
-    ahead._ask_ahead()
+    ahead.ask_ahead()
     return ahead
