@@ -65,7 +65,7 @@ def test_an_sshd_allowing_one_session_a_connection(lab, tmp_path):
     """Some hardened sites set MaxSessions 1. Read-only tasks work there: u7s opens each command's session ahead
     only while sshd allows it, and asks again when sshd has not yet freed the last command's. A task that changes
     the cluster needs two at a time (the host's lock and a command) and says so in one line naming the host and
-    the fix.
+    the fix, having changed nothing.
 
     (Before: every other command failed with `h2: lost the SSH connection: ChannelException(2, 'Connect failed')`,
     sshd's answer to a session opened right after the last one closed.)
@@ -74,14 +74,20 @@ def test_an_sshd_allowing_one_session_a_connection(lab, tmp_path):
     path = inventory(lab, tmp_path)
     wipe_hosts(lab)
     try:
+        u7s("cluster.create", "--inventory", str(path), cwd=tmp_path)
+        started = second.docker(["inspect", "--format", "{{.State.StartedAt}}", NODE]).stdout
         with lab.sshd_options(second, MaxSessions="1"):
             r = u7s("cluster.check-preflight", "--json", "--inventory", str(path), cwd=tmp_path, check=False)
             rows = [c for c in json.loads(r.stdout) if c["host"] == second.name]
             assert rows and {c["name"]: c["status"] for c in rows}.get("engine") == "ok", (rows, r.stderr)
+            status = json.loads(u7s("cluster.status", "--json", "--inventory", str(path), cwd=tmp_path).stdout)
+            assert [(row["host"], row["ready"]) for row in status] == [(h.name, True) for h in lab.hosts]
+            u7s("cluster.kubeconfig", "--inventory", str(path), cwd=tmp_path)
+            u7s("cluster.check-network", "--inventory", str(path), cwd=tmp_path)
             r = u7s("cluster.create", "--inventory", str(path), cwd=tmp_path, check=False)
             assert r.returncode != 0
             assert f"{second.name}: sshd refused a second session on the SSH connection" in r.stderr, r.stderr
             assert "set MaxSessions to 2 or more" in r.stderr and "lost the SSH connection" not in r.stderr
-            assert second.docker(["ps", "-aq"]).stdout.strip() == ""  # nothing started there
+        assert second.docker(["inspect", "--format", "{{.State.StartedAt}}", NODE]).stdout == started
     finally:
         wipe_hosts(lab)
